@@ -1,0 +1,94 @@
+"""A CDR file's worth of records, cut into chunks that can be built in any order.
+
+Chunk ``i`` holds records ``bounds[i]`` to ``bounds[i+1]`` of the run: a fixed slice of the
+event-time curve's quantiles, drawn from generators seeded by ``(seed, i)``.  So the bytes do
+not depend on how many workers build the chunks, and chunks follow each other in time.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import signal
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .cdrs import CdrFactory
+from .output import RecordFramer
+from .traffic import CDR_TYPES, Population, TimeCurve
+
+CHUNK_RECORDS = 16384
+
+
+@dataclass
+class CdrFileJob:
+    pop: Population
+    weights: dict
+    seed: int
+    start_ms: int
+    end_ms: int
+    count: int
+    fmt: str  # json | jsonl | csv
+    split: bool = False  # one output per CDR type
+    factory: CdrFactory = field(init=False)
+    curve: TimeCurve = field(init=False)
+
+    def __post_init__(self):
+        kind = "json" if self.fmt in ("json", "jsonl") else ("csv_type" if self.split else "csv")
+        self.factory = CdrFactory(self.pop, self.weights, self.seed, kind)
+        self.curve = TimeCurve(self.start_ms, self.end_ms, self.pop.utc_offset_hours)
+        self.n_chunks = max(1, -(-self.count // CHUNK_RECORDS))
+
+    def bounds(self, i: int) -> tuple[int, int]:
+        return i * self.count // self.n_chunks, (i + 1) * self.count // self.n_chunks
+
+    def chunk(self, i: int) -> tuple[list[int], list[bytes]]:
+        """Per-type counts, and the chunk's records joined and encoded: one blob, or one per type."""
+        lo, hi = self.bounds(i)
+        if hi == lo:
+            return [0] * len(CDR_TYPES), [b""] * (len(CDR_TYPES) if self.split else 1)
+        times = self.curve.chunk_times(self.seed, i, lo, hi, self.count)
+        chunk = self.factory.build(i, lo, times)
+        counts = np.bincount(chunk.types, minlength=len(CDR_TYPES)).tolist()
+        sep = RecordFramer.separator(self.fmt)
+        if not self.split:
+            return counts, [sep.join(chunk.lines).encode("utf-8")]
+        types = chunk.types.tolist()
+        per_type = [[] for _ in CDR_TYPES]
+        for t, line in zip(types, chunk.lines):
+            per_type[t].append(line)
+        return counts, [sep.join(lines).encode("utf-8") for lines in per_type]
+
+
+_job: CdrFileJob | None = None  # the job a forked worker inherited (set in its initializer)
+
+
+def _init_worker(job: CdrFileJob) -> None:
+    global _job
+    _job = job
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl+C
+
+
+def _build(i: int):
+    return _job.chunk(i)
+
+
+def iter_chunks(job: CdrFileJob, workers: int = 1):
+    """Yield ``job.chunk(i)`` for every chunk in order, built by ``workers`` processes.
+
+    At most two chunks per worker are in flight, so memory stays flat however long the run.
+    """
+    if workers <= 1 or job.n_chunks == 1:
+        for i in range(job.n_chunks):
+            yield job.chunk(i)
+        return
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(workers, initializer=_init_worker, initargs=(job,)) as pool:
+        pending: deque = deque()
+        nxt = 0
+        while pending or nxt < job.n_chunks:
+            while nxt < job.n_chunks and len(pending) < 2 * workers:
+                pending.append(pool.apply_async(_build, (nxt,)))
+                nxt += 1
+            yield pending.popleft().get()

@@ -1,0 +1,420 @@
+"""The five CDR types: their fields (a public contract, see schemas/) and their builders.
+
+A chunk of records is drawn at once as numpy arrays from an explicit generator, then
+formatted with one template per type and output format.  Strings in the templates come
+from tables here or from per-user fragments escaped once (traffic._user_strings), so no
+record needs a JSON encoder.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .traffic import CDR_TYPES, CONTACT_SLOTS, CONTACT_ZIPF, Population
+
+VOICE, DATA, SMS, VOIP, IMS = range(5)
+
+# Each type's own fields after the common ones: (name, JSON kind, printf format).  Kind "s" is a
+# JSON string, "n" a number.  One format may take several columns (e.g. a URI of number and domain).
+FIELDS: dict[str, list[tuple[str, str, str]]] = {
+    "voice": [
+        ("call_direction", "s", "%s"), ("calling_number", "s", "%d"), ("called_number", "s", "%d"),
+        ("answer_time", "raw", "%s"), ("duration_seconds", "n", "%d"), ("call_result", "s", "%s"),
+        ("cause_for_termination", "s", "%s"), ("release_cause_code", "n", "%d"), ("release_cause", "s", "%s"),
+        ("msc_id", "s", "%s"),
+    ],
+    "data": [
+        ("apn", "s", "%s"), ("rat_type", "s", "%s"), ("uplink_bytes", "n", "%d"), ("downlink_bytes", "n", "%d"),
+        ("duration_seconds", "n", "%d"), ("charging_id", "n", "%d"), ("pgw_address", "s", "%s"),
+        ("cause_for_record_closing", "s", "%s"),
+    ],
+    "sms": [
+        ("direction", "s", "%s"), ("sender_number", "s", "%d"), ("receiver_number", "s", "%d"),
+        ("message_length", "n", "%d"), ("encoding", "s", "%s"), ("delivery_status", "s", "%s"),
+        ("smsc_address", "s", "%s"),
+    ],
+    "voip": [
+        ("call_direction", "s", "%s"), ("sip_call_id", "s", "%016x%016x@%s"),
+        ("caller_uri", "s", "sip:+%d@%s;user=phone"), ("callee_uri", "s", "sip:+%d@%s;user=phone"),
+        ("codec", "s", "%s"), ("duration_seconds", "n", "%d"), ("latency_ms", "n", "%d"),
+        ("jitter_ms", "n", "%.1f"), ("packet_loss_pct", "n", "%.2f"), ("mos", "n", "%.2f"),
+    ],
+    "ims": [
+        ("icid", "s", "%s-%012x"), ("sip_method", "s", "%s"), ("role_of_node", "s", "%s"),
+        ("ims_service", "s", "%s"), ("sip_status_code", "n", "%d"), ("duration_seconds", "n", "%d"),
+        ("node_address", "s", "%s"), ("access_network", "s", "%s"), ("calling_party_uri", "s", "%s"),
+        ("called_party_uri", "s", "%s"),
+    ],
+}
+COMMON_FIELDS = ("cdr_id", "cdr_type", "record_type", "user_id", "msisdn", "imsi", "imei", "start_time",
+                 "end_time", "cell_mcc", "cell_mnc", "cell_id", "tracking_area_code")
+CSV_COLUMNS = COMMON_FIELDS + tuple(dict.fromkeys(f for t in CDR_TYPES for f, _, _ in FIELDS[t]))
+
+# Voice outcomes (telco-reference.md: answer-seizure ratio higher for mobile-to-mobile, drop rate
+# 0.1-2 %); causeForTerm values and Q.850 causes from 3GPP TS 32.298 and ITU-T Q.850.
+# (call_result, weight, cause_for_termination, Q.850 code, Q.850 text, ringing seconds lo, hi)
+VOICE_OUTCOMES = (
+    ("answered", 0.785, "normalRelease", 16, "normal call clearing", 3, 15),
+    ("dropped", 0.010, "abnormalRelease", 41, "temporary failure", 3, 15),
+    ("no_answer", 0.090, "unsuccessfulCallAttempt", 19, "no answer from user", 20, 45),
+    ("busy", 0.050, "unsuccessfulCallAttempt", 17, "user busy", 2, 6),
+    ("unreachable", 0.045, "unsuccessfulCallAttempt", 18, "no user responding", 5, 15),
+    ("failed", 0.020, "unsuccessfulCallAttempt", 34, "no circuit/channel available", 1, 4),
+)
+# Call duration: log-normal, mu 4.0 and sigma 1.2 give a median near 55 s and a mean near
+# 110 s (telco-reference.md, after de Melo et al. ECML-PKDD 2010 and CTIA averages).
+VOICE_MU, VOICE_SIGMA, VOICE_MAX_S = 4.0, 1.2, 4 * 3600
+TWIN_SHARE = 0.8  # on-net MO calls whose MT twin is in the same output
+HOME_CELL_SHARE = 0.6  # events in the user's home cell; the rest in neighbouring cells
+
+# Data sessions: duration log-normal; volume Weibull with shape 0.6 (Oliveira et al., PerCom 2014,
+# shapes 0.5-0.9), downlink several times uplink (ibid.; Ericsson Mobility Report).
+DATA_MU, DATA_SIGMA, DATA_TIME_LIMIT_S = 5.5, 1.4, 3600
+DATA_WEIBULL_SHAPE, DATA_SCALE_BYTES = 0.6, 6_000_000
+APNS = (("internet", 0.91), ("mms", 0.03), ("tethering", 0.04), ("iot", 0.02))
+# TS 29.274 RAT types: 1 UTRAN, 2 GERAN, 6 EUTRAN, 10 NR.
+RAT_5G = (("NR", 0.45), ("EUTRAN", 0.53), ("UTRAN", 0.02))
+RAT_4G = (("EUTRAN", 0.93), ("UTRAN", 0.05), ("GERAN", 0.02))
+
+SMS_RESULTS = (("delivered", 0.975), ("failed", 0.01), ("expired", 0.01), ("rejected", 0.005))
+
+# VoIP codecs with their E-model equipment impairment (ITU-T G.113 Appendix I, rounded).
+CODECS = (("OPUS", 0.45, 0), ("AMR-WB", 0.20, 2), ("G.711", 0.20, 4), ("G.722", 0.10, 2), ("G.729", 0.05, 11))
+
+# IMS: SIP methods of S-CSCF records and their outcomes (RFC 3261 status codes).
+IMS_METHODS = (("INVITE", 0.45), ("REGISTER", 0.30), ("MESSAGE", 0.15), ("SUBSCRIBE", 0.07), ("OPTIONS", 0.03))
+IMS_STATUS = {
+    "INVITE": ((200, 0.86), (486, 0.05), (480, 0.04), (487, 0.03), (408, 0.01), (503, 0.01)),
+    "REGISTER": ((200, 0.95), (401, 0.04), (403, 0.01)),
+    "MESSAGE": ((200, 0.55), (202, 0.43), (404, 0.02)),
+    "SUBSCRIBE": ((200, 0.97), (489, 0.03)),
+    "OPTIONS": ((200, 0.98), (404, 0.02)),
+}
+IMS_SERVICES = {
+    "INVITE": (("VoLTE", 0.8), ("VoWiFi", 0.15), ("ViLTE", 0.05)),
+    "REGISTER": (("VoLTE", 0.85), ("VoWiFi", 0.15)),
+    "MESSAGE": (("SMSoIP", 0.5), ("RCS", 0.5)),
+    "SUBSCRIBE": (("RCS", 1.0),),
+    "OPTIONS": (("RCS", 1.0),),
+}
+
+_SLOT_CUM = np.cumsum(np.arange(1, CONTACT_SLOTS + 1) ** -CONTACT_ZIPF)
+_SLOT_CUM /= _SLOT_CUM[-1]
+
+
+def _table(rows, weight_at=1):
+    w = np.array([r[weight_at] for r in rows], dtype=float)
+    return np.cumsum(w / w.sum())
+
+
+def _draw(rng, cum, n):
+    return np.minimum(np.searchsorted(cum, rng.random(n), side="right"), len(cum) - 1)
+
+
+_OUTCOME_CUM = _table(VOICE_OUTCOMES)
+_APN_CUM, _RAT5_CUM, _RAT4_CUM = _table(APNS), _table(RAT_5G), _table(RAT_4G)
+_SMS_CUM, _CODEC_CUM, _METHOD_CUM = _table(SMS_RESULTS), _table(CODECS), _table(IMS_METHODS)
+
+
+def templates(kind: str) -> dict[str, str]:
+    """One printf template per CDR type: ``json`` (one object), ``csv`` (all types' columns)
+    or ``csv_type`` (the type's own columns)."""
+    out = {}
+    for t in CDR_TYPES:
+        if kind == "json":
+            head = ('{"cdr_id":"%s%06x","cdr_type":"' + t + '","record_type":"%s",%s,'
+                    '"start_time":"%sZ","end_time":"%sZ",%s%07X","tracking_area_code":%d')
+            body = "".join(f',"{name}":"{fmt}"' if js == "s" else f',"{name}":{fmt}' for name, js, fmt in FIELDS[t])
+            out[t] = head + body + "}"
+        else:
+            head = "%s%06x," + t + ",%s,%s,%sZ,%sZ,%s%07X,%d"
+            own = {name: fmt for name, _, fmt in FIELDS[t]}
+            cols = CSV_COLUMNS[len(COMMON_FIELDS):] if kind == "csv" else [n for n, _, _ in FIELDS[t]]
+            out[t] = head + "".join("," + own.get(c, "") for c in cols)
+    return out
+
+
+def csv_header(kind: str, cdr_type: str | None = None) -> str:
+    if kind == "csv":
+        return ",".join(CSV_COLUMNS)
+    return ",".join(COMMON_FIELDS + tuple(n for n, _, _ in FIELDS[cdr_type]))
+
+
+@dataclass
+class Chunk:
+    types: np.ndarray  # CDR type index per record
+    users: np.ndarray  # user index per record
+    lines: list  # formatted records, in event-time order
+
+
+def _iso(ms: np.ndarray) -> list:
+    return np.datetime_as_string(ms.astype("datetime64[ms]"), unit="ms").tolist()
+
+
+class CdrFactory:
+    """Builds chunks of CDRs for a population, a type mix and an output format."""
+
+    def __init__(self, pop: Population, weights: dict[str, float], seed: int, kind: str = "json", stream: int = 3):
+        w = np.array([weights.get(t, 0.0) for t in CDR_TYPES], dtype=float)
+        self.pop = pop
+        self.type_cum = np.cumsum(w / w.sum())
+        self.type_cum[-1] = 1.0
+        self.type_on = w > 0
+        self.seed = seed
+        self.stream = stream
+        self.kind = "json" if kind == "json" else "csv"
+        self.tmpl = templates(kind)
+        s = pop.strings
+        self.ids = s["json_ids"] if kind == "json" else s["csv_ids"]
+        self.cell = s["json_cell"] if kind == "json" else s["csv_cell"]
+        base = np.random.default_rng(np.random.SeedSequence([5, stream, seed])).integers(0, 2**62, 3)
+        self.run_tag = f"{int(base[0]) & 0xFFFFFFFF:08x}-"
+        self.charging_base = int(base[1]) % 2**32
+        self.icid_base = int(base[2]) % 2**40
+
+    def rng(self, chunk_index: int) -> np.random.Generator:
+        return np.random.default_rng(np.random.SeedSequence([self.stream, self.seed, chunk_index]))
+
+    def build(self, chunk_index: int, first_index: int, times_ms: np.ndarray) -> Chunk:
+        """Records for sorted event times ``times_ms``; ``first_index`` numbers them in the run."""
+        pop, rng = self.pop, self.rng(chunk_index)
+        n = len(times_ms)
+        start = np.array(times_ms, dtype=np.int64)
+        types = _draw(rng, self.type_cum, n)
+        weekend = ((start + int(pop.utc_offset_hours * 3600_000)) // 86_400_000 + 3) % 7 >= 5
+        u = np.zeros(n, dtype=np.int64)
+        for t in range(len(CDR_TYPES)):
+            for we in (False, True):
+                sel = np.flatnonzero((types == t) & (weekend == we))
+                if len(sel):
+                    cum = pop.type_cum[t][int(we)]
+                    if cum is None:
+                        cum = pop.type_cum[t][0]
+                    u[sel] = np.searchsorted(cum, rng.random(len(sel)), side="right")
+        slot = _draw(rng, _SLOT_CUM, n)
+        cp_user = pop.contact_user[u, slot].astype(np.int64)
+        cp_num = pop.contact_num[u, slot]
+        mo = rng.random(n) < 0.5
+
+        # Voice outcome and durations for every row (only voice rows use them).
+        outcome = _draw(rng, _OUTCOME_CUM, n)
+        ring_lo = np.array([o[5] for o in VOICE_OUTCOMES])[outcome]
+        ring_hi = np.array([o[6] for o in VOICE_OUTCOMES])[outcome]
+        ring = ring_lo + rng.random(n) * (ring_hi - ring_lo)
+        talk = np.minimum(rng.lognormal(VOICE_MU, VOICE_SIGMA, n), VOICE_MAX_S)
+        talk = np.where(outcome == 1, talk * 0.5, talk)
+        talk = np.where(outcome <= 1, np.maximum(talk, 1.0), 0.0).astype(np.int64)
+
+        # MT twins: an on-net MO call appears a second time, as the callee's MT record, in place
+        # of another voice row (so the type mix stays as weighted).
+        is_voice = types == VOICE
+        src = np.flatnonzero(is_voice & mo & (cp_user >= 0) & (rng.random(n) < TWIN_SHARE))
+        if len(src):
+            others = np.flatnonzero(is_voice & ~np.isin(np.arange(n), src))
+            k = min(len(src), len(others))
+            src = src[:k]
+            tgt = rng.permutation(others)[:k]
+            u[tgt], cp_user[tgt], cp_num[tgt] = cp_user[src], u[src], pop.msisdn[u[src]]
+            start[tgt], mo[tgt] = start[src], False
+            outcome[tgt], ring[tgt], talk[tgt] = outcome[src], ring[src], talk[src]
+            order = np.argsort(start, kind="stable")
+            if k:
+                types, u, cp_user, cp_num, mo = types[order], u[order], cp_user[order], cp_num[order], mo[order]
+                start, outcome, ring, talk, weekend = start[order], outcome[order], ring[order], talk[order], weekend[order]
+
+        # Serving cell: the home cell, or a neighbouring one in the same area.
+        home = rng.random(n) < HOME_CELL_SHARE
+        off = rng.integers(-6, 7, n)
+        enb = np.maximum(pop.home_enb[u] + np.where(home, 0, off), 1)
+        sector = np.where(home, pop.home_sector[u], rng.integers(1, 4, n))
+        eci = enb * 256 + sector
+        tac = np.clip(pop.home_tac[u] + (enb >> 5) - (pop.home_enb[u] >> 5), 0, 0xFFFF)
+
+        end = start.copy()
+        rows = np.empty(n, dtype=object)
+        start_s = None
+        builders = (self._voice, self._data, self._sms, self._voip, self._ims)
+        parts = []
+        for t in range(len(CDR_TYPES)):
+            idx = np.flatnonzero(types == t)
+            if not len(idx):
+                continue
+            ctx = _Ctx(rng, idx, u[idx], cp_num[idx], cp_user[idx], mo[idx], start[idx], first_index)
+            if t == VOICE:
+                ctx.outcome, ctx.ring, ctx.talk = outcome[idx], ring[idx], talk[idx]
+            dur_ms, record_type, cols = builders[t](ctx)
+            end[idx] = start[idx] + dur_ms
+            parts.append((t, idx, record_type, cols))
+        start_s, end_s = _iso(start), _iso(end)
+        eci_l, tac_l = eci.tolist(), tac.tolist()
+        ids, cell, tag = self.ids, self.cell, self.run_tag + f"{chunk_index:08x}-"
+        for t, idx, record_type, cols in parts:
+            idx_l = idx.tolist()
+            uu = u[idx].tolist()
+            if isinstance(record_type, str):
+                record_type = [record_type] * len(idx_l)
+            head = ([tag] * len(idx_l), idx_l, record_type, [ids[i] for i in uu],
+                    [start_s[i] for i in idx_l], [end_s[i] for i in idx_l], [cell[i] for i in uu],
+                    [eci_l[i] for i in idx_l], [tac_l[i] for i in idx_l])
+            tmpl = self.tmpl[CDR_TYPES[t]]
+            rows[idx] = [tmpl % r for r in zip(*head, *cols)]
+        return Chunk(types=types, users=u, lines=rows.tolist())
+
+    # ------------------------------------------------------------ one builder per type
+    # Each returns (duration of the record in ms, record type(s), the columns of its own fields).
+
+    def _voice(self, c: "_Ctx"):
+        s = self.pop.strings
+        own = self.pop.msisdn[c.u]
+        calling = np.where(c.mo, own, c.cp_num)
+        called = np.where(c.mo, c.cp_num, own)
+        ring_ms = (c.ring * 1000).astype(np.int64)
+        dur_ms = ring_ms + c.talk * 1000
+        answer = np.where(c.talk > 0, c.start + ring_ms, 0)
+        answer_s = _iso(answer)
+        answered = (c.talk > 0).tolist()
+        if self.kind == "json":  # a JSON string, or null when the call was not answered
+            answer_col = ['"' + a + 'Z"' if ok else "null" for a, ok in zip(answer_s, answered)]
+        else:
+            answer_col = [a + "Z" if ok else "" for a, ok in zip(answer_s, answered)]
+        oc = c.outcome.tolist()
+        names = [o[0] for o in VOICE_OUTCOMES]
+        terms = [o[2] for o in VOICE_OUTCOMES]
+        codes = [o[3] for o in VOICE_OUTCOMES]
+        texts = [o[4] for o in VOICE_OUTCOMES]
+        mo_l = c.mo.tolist()
+        cols = (
+            ["MO" if m else "MT" for m in mo_l], calling.tolist(), called.tolist(), answer_col, c.talk.tolist(),
+            [names[o] for o in oc], [terms[o] for o in oc], [codes[o] for o in oc], [texts[o] for o in oc],
+            [s["msc"][i] for i in c.u.tolist()],
+        )
+        return dur_ms, ["moCallRecord" if m else "mtCallRecord" for m in mo_l], cols
+
+    def _data(self, c: "_Ctx"):
+        rng, pop, k = c.rng, self.pop, len(c.idx)
+        dur = np.maximum(rng.lognormal(DATA_MU, DATA_SIGMA, k), 1.0)
+        limited = dur > DATA_TIME_LIMIT_S
+        dur = np.minimum(dur, DATA_TIME_LIMIT_S).astype(np.int64)
+        nr = pop.nr[c.u]
+        rat = np.where(nr, _draw(rng, _RAT5_CUM, k), _draw(rng, _RAT4_CUM, k) + 10)
+        rat_names = [r[0] for r in RAT_5G] + [None] * 7 + [r[0] for r in RAT_4G]
+        speed = np.where(rat == 0, 1.6, np.where(rat == 2, 0.2, np.where(rat >= 11, 0.1, 1.0)))
+        down = (DATA_SCALE_BYTES * rng.weibull(DATA_WEIBULL_SHAPE, k) * (dur / 245.0) ** 0.6
+                * pop.data_factor[c.u] * speed).astype(np.int64) + 512
+        up = (down * np.minimum(rng.lognormal(np.log(0.12), 0.5, k), 0.9)).astype(np.int64) + 256
+        abnormal = rng.random(k) < 0.005
+        cause = np.where(limited, 1, np.where(abnormal, 2, 0)).tolist()
+        cause_names = ("normalRelease", "timeLimit", "abnormalRelease")
+        apn = _draw(rng, _APN_CUM, k).tolist()
+        charging = ((self.charging_base + c.first_index + c.idx) % 2**32).tolist()
+        cols = (
+            [APNS[a][0] for a in apn], [rat_names[r] for r in rat.tolist()], up.tolist(), down.tolist(),
+            dur.tolist(), charging, [pop.strings["pgw"][i] for i in c.u.tolist()],
+            [cause_names[x] for x in cause],
+        )
+        return dur * 1000, "pgwRecord", cols
+
+    def _sms(self, c: "_Ctx"):
+        rng, pop, k = c.rng, self.pop, len(c.idx)
+        ucs2 = rng.random(k) < 0.08
+        length = np.clip(rng.lognormal(3.6, 0.8, k), 1, 160).astype(np.int64)
+        length = np.where(ucs2, np.minimum(length, 70), length)
+        result = _draw(rng, _SMS_CUM, k)
+        delay = np.where(result == 2, rng.integers(86_400_000, 259_200_000, k),
+                         (rng.lognormal(0.5, 1.0, k) * 1000).astype(np.int64))
+        own = pop.msisdn[c.u]
+        mo_l = c.mo.tolist()
+        cols = (
+            ["MO" if m else "MT" for m in mo_l], np.where(c.mo, own, c.cp_num).tolist(),
+            np.where(c.mo, c.cp_num, own).tolist(), length.tolist(),
+            ["UCS-2" if x else "GSM-7" for x in ucs2.tolist()], [SMS_RESULTS[r][0] for r in result.tolist()],
+            [pop.strings["smsc"][i] for i in c.u.tolist()],
+        )
+        return delay, ["moSMSRecord" if m else "mtSMSRecord" for m in mo_l], cols
+
+    def _voip(self, c: "_Ctx"):
+        rng, pop, k = c.rng, self.pop, len(c.idx)
+        codec = _draw(rng, _CODEC_CUM, k)
+        impairment = np.array([x[2] for x in CODECS])[codec]
+        dur = np.maximum(np.minimum(rng.lognormal(VOICE_MU + 0.1, VOICE_SIGMA, k), VOICE_MAX_S), 1).astype(np.int64)
+        bad = rng.random(k) < 0.06  # a congested Wi-Fi or cell: jitter and loss go up together
+        latency = (rng.lognormal(np.log(45), 0.4, k) * np.where(bad, 2.5, 1.0)).astype(np.int64)
+        jitter = rng.gamma(2.0, 3.0, k) * np.where(bad, 6.0, 1.0)
+        loss = np.clip(rng.lognormal(np.log(0.15), 1.0, k) * np.where(bad, 12.0, 1.0), 0, 40)
+        mos = mos_from(latency, jitter, loss, impairment)
+        own = pop.msisdn[c.u]
+        dom = [pop.strings["domain"][i] for i in c.u.tolist()]
+        ids = rng.integers(0, 2**63, (2, k))
+        cols = (
+            ["MO" if m else "MT" for m in c.mo.tolist()], ids[0].tolist(), ids[1].tolist(), dom,
+            np.where(c.mo, own, c.cp_num).tolist(), dom, np.where(c.mo, c.cp_num, own).tolist(), dom,
+            [CODECS[x][0] for x in codec.tolist()], dur.tolist(), latency.tolist(), np.round(jitter, 1).tolist(),
+            np.round(loss, 2).tolist(), np.round(mos, 2).tolist(),
+        )
+        return dur * 1000, "voipRecord", cols
+
+    def _ims(self, c: "_Ctx"):
+        rng, pop, k = c.rng, self.pop, len(c.idx)
+        s = pop.strings
+        method = _draw(rng, _METHOD_CUM, k).tolist()
+        r1, r2 = rng.random(k).tolist(), rng.random(k).tolist()
+        talk = np.maximum(rng.lognormal(VOICE_MU, VOICE_SIGMA, k), 1).astype(np.int64).tolist()
+        nr = pop.nr[c.u].tolist()
+        own = pop.msisdn[c.u].tolist()
+        other = c.cp_num.tolist()
+        cols = [[] for _ in range(11)]
+        durations = []
+        for i, ui in enumerate(c.u.tolist()):
+            m = IMS_METHODS[method[i]][0]
+            status = _pick(IMS_STATUS[m], r1[i])
+            service = _pick(IMS_SERVICES[m], r2[i])
+            mo = bool(c.mo[i]) or m == "REGISTER"
+            dur = talk[i] if (m == "INVITE" and status == 200) else 0
+            dom = s["domain"][ui]
+            if m == "REGISTER":
+                calling, called = f"sip:+{own[i]}@{dom}", f"sip:{dom}"
+            else:
+                a, b = (own[i], other[i]) if mo else (other[i], own[i])
+                calling, called = f"sip:+{a}@{dom};user=phone", f"sip:+{b}@{dom};user=phone"
+            access = "IEEE-802.11" if service == "VoWiFi" else ("3GPP-NR" if nr[i] else "3GPP-E-UTRAN-FDD")
+            durations.append(dur)
+            for col, v in zip(cols, (s["node"][ui], self.icid_base + c.first_index + int(c.idx[i]), m,
+                                     "originating" if mo else "terminating", service, status, dur,
+                                     s["node"][ui], access, calling, called)):
+                col.append(v)
+        return np.array(durations, dtype=np.int64) * 1000, "sCSCFRecord", cols
+
+
+def _pick(rows, r):
+    acc = 0.0
+    for value, w in rows:
+        acc += w
+        if r < acc:
+            return value
+    return rows[-1][0]
+
+
+def mos_from(latency_ms, jitter_ms, loss_pct, impairment):
+    """Mean opinion score from the E-model's R factor (ITU-T G.107, simplified as in Cole and
+    Rosenbluth, 2001): more delay, jitter or loss gives a lower score, 1.0 to 4.5."""
+    effective = latency_ms + 2 * jitter_ms + 10
+    r = np.where(effective < 160, 93.2 - effective / 40, 93.2 - (effective - 120) / 10)
+    r = np.clip(r - impairment - 2.5 * loss_pct, 0, 100)
+    return np.clip(1 + 0.035 * r + 7e-6 * r * (r - 60) * (100 - r), 1.0, 4.5)
+
+
+@dataclass
+class _Ctx:
+    rng: np.random.Generator
+    idx: np.ndarray
+    u: np.ndarray
+    cp_num: np.ndarray
+    cp_user: np.ndarray
+    mo: np.ndarray
+    start: np.ndarray
+    first_index: int
+    outcome: np.ndarray | None = None
+    ring: np.ndarray | None = None
+    talk: np.ndarray | None = None

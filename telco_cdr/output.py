@@ -1,0 +1,177 @@
+"""Writing records: atomic files (temporary file, then rename), stdout, formats, progress."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+
+from .errors import UserError
+
+FORMATS = ("json", "jsonl", "csv")
+
+
+def format_from_path(path: str, given: str | None, allowed=FORMATS) -> str:
+    """The format a flag names, or the one the file name implies (JSON array by default)."""
+    if given:
+        return given
+    ext = os.path.splitext(path)[1].lower().lstrip(".")
+    if ext == "ndjson":
+        ext = "jsonl"
+    return ext if ext in allowed else "json"
+
+
+class AtomicFile:
+    """A binary file that appears at ``path`` only once it is complete.
+
+    Data goes to a temporary file beside the target; ``commit()`` renames it into place,
+    ``abort()`` removes it.  ``path`` of ``-`` writes to stdout instead.
+    """
+
+    def __init__(self, path: str, what: str = "output"):
+        self.path = path
+        self.tmp = None
+        if path == "-":
+            self.fh = sys.stdout.buffer
+            return
+        folder = os.path.dirname(os.path.abspath(path))
+        if os.path.isdir(path):
+            raise UserError(f"{what} {path!r} is a directory; give a file name")
+        if not os.path.isdir(folder):
+            raise UserError(f"cannot write {what} {path!r}: folder {folder!r} does not exist")
+        try:
+            fd, self.tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".part", dir=folder)
+        except OSError as e:
+            raise UserError(f"cannot write {what} {path!r}: {e.strerror}") from None
+        self.fh = os.fdopen(fd, "wb", buffering=1 << 20)
+
+    def write(self, data: bytes) -> None:
+        self.fh.write(data)
+
+    def commit(self) -> None:
+        if self.tmp is None:
+            self.fh.flush()
+            return
+        self.fh.flush()
+        os.fsync(self.fh.fileno())
+        self.fh.close()
+        os.chmod(self.tmp, 0o644)
+        os.replace(self.tmp, self.path)
+        self.tmp = None
+
+    def abort(self) -> None:
+        if self.tmp is not None:
+            try:
+                self.fh.close()
+            finally:
+                try:
+                    os.unlink(self.tmp)
+                except FileNotFoundError:
+                    pass
+                self.tmp = None
+
+
+@contextmanager
+def atomic_outputs(paths: list[str], what: str = "output"):
+    """Open several AtomicFiles; commit all if the block ends normally, else remove them all."""
+    files = []
+    try:
+        for p in paths:
+            files.append(AtomicFile(p, what))
+        yield files
+    except BaseException:
+        for f in files:
+            f.abort()
+        raise
+    else:
+        for f in files:
+            f.commit()
+
+
+class RecordFramer:
+    """Frames chunks of records as a JSON array, JSON Lines, or CSV with a header.
+
+    A chunk arrives as its records joined by ``separator(fmt)``, already encoded.
+    """
+
+    def __init__(self, fmt: str, header: str | None = None):
+        self.fmt = fmt
+        self.header = header
+        self.count = 0
+
+    @staticmethod
+    def separator(fmt: str) -> str:
+        return ",\n" if fmt == "json" else "\n"
+
+    def frame(self, joined: bytes, n: int) -> bytes:
+        if not n:
+            return b""
+        if self.fmt == "json":
+            out = (b",\n" if self.count else b"[\n") + joined
+        else:
+            out = joined + b"\n"
+            if self.fmt == "csv" and not self.count:
+                out = self.header.encode() + b"\n" + out
+        self.count += n
+        return out
+
+    def close(self) -> bytes:
+        if self.fmt == "json":
+            return b"\n]\n" if self.count else b"[]\n"
+        if self.fmt == "csv" and not self.count:
+            return (self.header + "\n").encode()
+        return b""
+
+
+class Progress:
+    """A progress line on stderr, redrawn at most a few times a second, only on a terminal."""
+
+    def __init__(self, total: int, what: str, stream=None):
+        self.stream = stream or sys.stderr
+        self.total, self.what = total, what
+        self.enabled = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.start = self.last = time.monotonic()
+
+    def update(self, done: int) -> None:
+        now = time.monotonic()
+        if not self.enabled or now - self.last < 0.25:
+            return
+        self.last = now
+        rate = done / max(now - self.start, 1e-9)
+        pct = f" ({100 * done / self.total:.0f}%)" if self.total else ""
+        self.stream.write(f"\r{done:,}/{self.total:,} {self.what}{pct}, {rate:,.0f}/s   ")
+        self.stream.flush()
+
+    def done(self) -> None:
+        if self.enabled:
+            self.stream.write("\r" + " " * 70 + "\r")
+            self.stream.flush()
+
+    @property
+    def seconds(self) -> float:
+        return time.monotonic() - self.start
+
+
+def write_json_records(out, records, fmt: str, progress: Progress | None = None, batch: int = 5000) -> int:
+    """Write dict records to ``out`` as a JSON array or JSON Lines; return how many."""
+    import json
+
+    dumps = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode
+    framer = RecordFramer(fmt)
+    sep = framer.separator(fmt)
+    buf: list[str] = []
+    total = 0
+    for rec in records:
+        buf.append(dumps(rec))
+        if len(buf) >= batch:
+            out.write(framer.frame(sep.join(buf).encode("utf-8"), len(buf)))
+            total += len(buf)
+            buf.clear()
+            if progress:
+                progress.update(total)
+    out.write(framer.frame(sep.join(buf).encode("utf-8"), len(buf)))
+    total += len(buf)
+    out.write(framer.close())
+    return total

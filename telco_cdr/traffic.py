@@ -1,0 +1,272 @@
+"""The traffic model: when events happen, who makes them, whom they talk to, and where.
+
+All of it is built once from the users and a seed; drawing from it takes an explicit
+``numpy.random.Generator``.  Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import UserError
+from .identifiers import OPERATORS, UTC_OFFSET_HOURS
+
+CDR_TYPES = ("voice", "data", "sms", "voip", "ims")
+# The type mix of the original demo (telco-reference.md); the default of every script.
+DEFAULT_WEIGHTS = {"voice": 0.4, "data": 0.3, "sms": 0.15, "voip": 0.1, "ims": 0.05}
+
+# Daily curve, local time, one weight per hour: quiet 01-06, rising from 07, peaks 09-11 and
+# 15-17, a busy evening hour (Telecom Italia Milan data set, Barlacchi et al., Sci. Data 2015;
+# telco-reference.md "Shapes of real traffic").
+HOURLY = (0.38, 0.22, 0.13, 0.09, 0.08, 0.11, 0.24, 0.52, 0.83, 1.00, 1.06, 1.02,
+          0.94, 0.93, 0.97, 1.03, 1.04, 0.98, 0.95, 0.99, 1.02, 0.91, 0.72, 0.53)
+# Day of week, Monday first: weekend traffic is lower (ibid.).
+WEEKDAY = (1.0, 1.0, 1.0, 1.0, 1.03, 0.86, 0.76)
+
+# Heavy-tailed activity across subscribers: Pareto with this shape (telco-reference.md: "a few
+# heavy users, many light ones"), capped so one user cannot dominate a small file.
+ACTIVITY_PARETO_SHAPE = 1.2
+ACTIVITY_CAP = 150.0
+# How much each segment uses each CDR type (voice, data, sms, voip, ims), relative to the mix.
+TYPE_AFFINITY = {
+    ("consumer", "prepaid"): (0.9, 0.7, 1.4, 0.6, 0.8),
+    ("consumer", "postpaid"): (1.0, 1.2, 0.9, 1.0, 1.0),
+    ("business", "postpaid"): (1.7, 1.0, 0.6, 1.6, 1.4),
+    ("business", "prepaid"): (1.5, 0.8, 0.8, 1.2, 1.2),
+}
+UNLIMITED_DATA = 1.8  # plans with "UNL" in their id use this much more data
+BUSINESS_WEEKEND = 0.35  # business lines on weekends
+
+CONTACT_SLOTS = 8  # a small circle of contacts per user
+CONTACT_ZIPF = 1.3  # slot k is called in proportion to k ** -CONTACT_ZIPF
+ON_NET_SHARE = 0.35  # contacts who are users of the file too
+SAME_CITY_SHARE = 0.7  # on-net contacts from the user's own city
+
+
+def parse_weights(text: str | None) -> dict[str, float]:
+    """``voice=0.4,data=0.3,...`` to a dict; types left out weigh 0."""
+    if text is None:
+        return dict(DEFAULT_WEIGHTS)
+    weights = {t: 0.0 for t in CDR_TYPES}
+    for part in text.split(","):
+        if not part.strip():
+            continue
+        name, sep, value = part.partition("=")
+        name = name.strip().lower()
+        if not sep:
+            raise UserError(f"--weights: {part.strip()!r} is not TYPE=WEIGHT (e.g. voice=0.4,data=0.3)")
+        if name not in weights:
+            raise UserError(f"--weights: unknown CDR type {name!r}; types are {', '.join(CDR_TYPES)}")
+        try:
+            w = float(value)
+        except ValueError:
+            raise UserError(f"--weights: {name}={value.strip()!r} is not a number") from None
+        if not math.isfinite(w) or w < 0:
+            raise UserError(f"--weights: {name} must be a finite number >= 0, got {value.strip()}")
+        weights[name] = w
+    if sum(weights.values()) <= 0:
+        raise UserError("--weights: the weights sum to zero; give at least one type a positive weight")
+    return weights
+
+
+class TimeCurve:
+    """Event-time density over a window: the daily and weekly curves, in the users' local time.
+
+    ``times(u)`` maps quantiles in [0, 1) to epoch milliseconds (inverse CDF), monotonically,
+    so sorted quantiles give sorted times.
+    """
+
+    BIN_MS = 15 * 60 * 1000
+
+    def __init__(self, start_ms: int, end_ms: int, utc_offset_hours: float = 0.0):
+        self.start_ms, self.end_ms = start_ms, end_ms
+        self.offset_ms = int(utc_offset_hours * 3600_000)
+        span = end_ms - start_ms
+        bin_ms = max(self.BIN_MS, -(-span // 1_000_000))
+        edges = np.arange(start_ms, end_ms, bin_ms, dtype=np.int64)
+        edges = np.append(edges, end_ms)
+        mids = (edges[:-1] + edges[1:]) / 2
+        weight = self.density(mids) * np.diff(edges)
+        cum = np.concatenate(([0.0], np.cumsum(weight)))
+        self.cum = cum / cum[-1] if cum[-1] > 0 else np.linspace(0, 1, len(edges))
+        self.edges = edges.astype(np.float64)
+
+    def density(self, t_ms: np.ndarray) -> np.ndarray:
+        local = np.asarray(t_ms, dtype=np.float64) + self.offset_ms
+        hours = (local / 3600_000.0) % 24.0
+        # Interpolate between hour midpoints so the curve has no steps.
+        h0 = np.floor(hours - 0.5).astype(np.int64) % 24
+        frac = (hours - 0.5) - np.floor(hours - 0.5)
+        hourly = np.array(HOURLY)
+        daily = hourly[h0] * (1 - frac) + hourly[(h0 + 1) % 24] * frac
+        dow = (np.floor(local / 86_400_000.0).astype(np.int64) + 3) % 7  # 1970-01-01 was a Thursday
+        return daily * np.array(WEEKDAY)[dow]
+
+    def times(self, u: np.ndarray) -> np.ndarray:
+        t = np.interp(u, self.cum, self.edges)
+        return np.minimum(t.astype(np.int64), self.end_ms - 1) if self.end_ms > self.start_ms else t.astype(np.int64)
+
+    def chunk_times(self, seed: int, chunk_index: int, lo: int, hi: int, count: int) -> np.ndarray:
+        """Sorted event times of records ``lo`` to ``hi`` of ``count``: the slice of the curve's
+        quantiles [lo/count, hi/count), so chunks are independent and follow each other in time."""
+        rng = np.random.default_rng(np.random.SeedSequence([6, seed, chunk_index]))
+        u = (lo + np.sort(rng.random(hi - lo)) * (hi - lo)) / count
+        return self.times(u)
+
+
+@dataclass
+class Population:
+    """The users as arrays, with what the CDR builders need of each, built once per run."""
+
+    n: int
+    user_ids: list
+    msisdn: np.ndarray  # int64
+    home_enb: np.ndarray
+    home_sector: np.ndarray
+    home_tac: np.ndarray
+    prepaid: np.ndarray
+    data_factor: np.ndarray
+    nr: np.ndarray  # 5G-capable device
+    type_cum: list  # [type][weekend] -> cumulative weights over users
+    contact_user: np.ndarray  # (n, CONTACT_SLOTS) int32, -1 off-net
+    contact_num: np.ndarray  # (n, CONTACT_SLOTS) int64 E.164
+    strings: dict  # per-user preformatted text: key -> list[str]
+    utc_offset_hours: float
+    active_count: int
+
+
+def _cum(weights: np.ndarray) -> np.ndarray | None:
+    total = weights.sum()
+    if total <= 0:
+        return None
+    cum = np.cumsum(weights)
+    return cum / cum[-1]
+
+
+def offnet_numbers(rng: np.random.Generator, base: np.ndarray) -> np.ndarray:
+    """Numbers that look like ``base`` (same country, same area code or mobile prefix) but differ.
+
+    NANP (country code 1): keep the area code, draw a new exchange (2-9, not N11) and line.
+    Elsewhere: keep all but the last six digits.
+    """
+    nanp = (base // 10_000_000_000) == 1
+    exch = rng.integers(200, 1000, len(base))
+    exch = np.where(exch % 100 == 11, exch + 1, exch)
+    nanp_num = (base // 10_000_000) * 10_000_000 + exch * 10_000 + rng.integers(0, 10_000, len(base))
+    other_num = (base // 1_000_000) * 1_000_000 + rng.integers(0, 1_000_000, len(base))
+    return np.where(nanp, nanp_num, other_num)
+
+
+def build_population(users: list[dict], seed: int) -> Population:
+    """Turn validated user records into a Population; deterministic for (users, seed)."""
+    rng = np.random.default_rng(np.random.SeedSequence([2, seed]))
+    n = len(users)
+    msisdn = np.array([int(u["msisdn"]) for u in users], dtype=np.int64)
+    eci = np.array([int(u["home_cell_id"][-7:], 16) for u in users], dtype=np.int64)
+    home_tac = np.array([u["home_tac"] for u in users], dtype=np.int64)
+    active = np.array([u["status"] == "active" for u in users])
+    prepaid = np.array([u["plan_type"] == "prepaid" for u in users])
+    business = np.array([u.get("segment") == "business" for u in users])
+    unlimited = np.array(["UNL" in str(u.get("plan_id", "")) for u in users])
+    nr = np.array([u.get("device_5g") is True for u in users])
+
+    # Activity: heavy-tailed across users, zero for suspended lines.
+    activity = np.minimum((1.0 - rng.random(n)) ** (-1.0 / ACTIVITY_PARETO_SHAPE), ACTIVITY_CAP)
+    activity = np.where(active, activity, 0.0)
+    data_factor = np.where(unlimited, UNLIMITED_DATA, 1.0)
+    type_cum = []
+    for t in range(len(CDR_TYPES)):
+        aff = np.empty(n)
+        for (segment, plan_type), values in TYPE_AFFINITY.items():
+            mask = (business == (segment == "business")) & (prepaid == (plan_type == "prepaid"))
+            aff[mask] = values[t]
+        w = activity * aff * (data_factor if CDR_TYPES[t] == "data" else 1.0)
+        weekend = w * np.where(business, BUSINESS_WEEKEND, 1.0)
+        type_cum.append((_cum(w), _cum(weekend)))
+
+    # Contacts: a small circle per user; part on-net (mostly the same city), the rest off-net.
+    active_idx = np.flatnonzero(active)
+    city_key = np.array([str(u.get("home_city", "")) for u in users], dtype=object)
+    on_net = rng.random((n, CONTACT_SLOTS)) < ON_NET_SHARE
+    contact_user = np.full((n, CONTACT_SLOTS), -1, dtype=np.int64)
+    if len(active_idx) > 1:
+        pick = active_idx[rng.integers(0, len(active_idx), (n, CONTACT_SLOTS))]
+        same_city = rng.random((n, CONTACT_SLOTS)) < SAME_CITY_SHARE
+        order = np.argsort(city_key[active_idx].astype(str), kind="stable")
+        by_city = active_idx[order]
+        keys_sorted = city_key[by_city].astype(str)
+        lo = np.searchsorted(keys_sorted, city_key.astype(str), side="left")
+        hi = np.searchsorted(keys_sorted, city_key.astype(str), side="right")
+        size = hi - lo
+        local = np.where(size[:, None] > 0,
+                         by_city[np.minimum(lo[:, None] + (rng.random((n, CONTACT_SLOTS)) * np.maximum(size, 1)[:, None]).astype(np.int64), len(by_city) - 1)],
+                         pick)
+        chosen = np.where(same_city, local, pick)
+        own = chosen == np.arange(n)[:, None]
+        chosen = np.where(own, pick, chosen)
+        own = chosen == np.arange(n)[:, None]
+        on_net &= ~own
+        contact_user = np.where(on_net, chosen, -1)
+    contact_num = np.empty((n, CONTACT_SLOTS), dtype=np.int64)
+    onnet_mask = contact_user >= 0
+    contact_num[onnet_mask] = msisdn[contact_user[onnet_mask]]
+    off_base = np.repeat(msisdn, CONTACT_SLOTS).reshape(n, CONTACT_SLOTS)[~onnet_mask]
+    users_sorted = np.sort(msisdn)
+    offnet = offnet_numbers(rng, off_base)
+    for _ in range(50):
+        clash = np.isin(offnet, users_sorted)
+        if not clash.any():
+            break
+        offnet[clash] = offnet_numbers(rng, off_base[clash])
+    contact_num[~onnet_mask] = offnet
+
+    countries = {}
+    plmn_op = {op.plmn: op for op in OPERATORS}
+    for u in users:
+        op = plmn_op.get(u["mcc"] + u["mnc"])
+        c = op.country if op else u.get("country")
+        countries[c] = countries.get(c, 0) + (u["status"] == "active")
+    main_country = max(countries, key=countries.get)
+    utc_offset = UTC_OFFSET_HOURS.get(main_country, 0.0)
+
+    return Population(
+        n=n, user_ids=[u["user_id"] for u in users], msisdn=msisdn, home_enb=eci >> 8, home_sector=eci & 0xFF,
+        home_tac=home_tac, prepaid=prepaid, data_factor=data_factor, nr=nr, type_cum=type_cum,
+        contact_user=contact_user.astype(np.int32), contact_num=contact_num,
+        strings=_user_strings(users), utc_offset_hours=utc_offset, active_count=int(active.sum()),
+    )
+
+
+def _user_strings(users: list[dict]) -> dict:
+    """Per-user fragments of the output, escaped once here instead of once per record."""
+    import json
+
+    enc = json.JSONEncoder(ensure_ascii=False).encode
+    city_index: dict[str, int] = {}
+    plmn_op = {op.plmn: op for op in OPERATORS}
+    out = {k: [] for k in ("json_ids", "csv_ids", "json_cell", "csv_cell", "domain", "msc", "pgw", "node", "smsc")}
+    for u in users:
+        out["json_ids"].append(
+            f'"user_id":{enc(u["user_id"])},"msisdn":"{u["msisdn"]}","imsi":"{u["imsi"]}","imei":"{u["imei"]}"')
+        out["csv_ids"].append(f'{_csv(u["user_id"])},{u["msisdn"]},{u["imsi"]},{u["imei"]}')
+        plmn = u["mcc"] + u["mnc"]
+        out["json_cell"].append(f'"cell_mcc":"{u["mcc"]}","cell_mnc":"{u["mnc"]}","cell_id":"{plmn}')
+        out["csv_cell"].append(f'{u["mcc"]},{u["mnc"]},{plmn}')
+        domain = f"ims.mnc{u['mnc'].zfill(3)}.mcc{u['mcc']}.3gppnetwork.org"  # TS 23.003 §13.2
+        out["domain"].append(domain)
+        city = city_index.setdefault(str(u.get("home_city", "")), len(city_index))
+        out["msc"].append(f"MSC-{plmn}-{city % 40 + 1:02d}")
+        out["pgw"].append(f"10.{int(u['mnc']) % 250}.{city % 8}.{16 + city % 4}")
+        out["node"].append(f"scscf{city % 4 + 1}.{domain}")
+        op = plmn_op.get(plmn)
+        out["smsc"].append("+" + (op.smsc if op else u["msisdn"][:-7] + "0000000"))
+    return out
+
+
+def _csv(value: str) -> str:
+    if any(c in value for c in ',"\r\n'):
+        return '"' + value.replace('"', '""') + '"'
+    return value

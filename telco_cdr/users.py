@@ -1,0 +1,300 @@
+"""Subscribers: generation (pure, seeded), and loading a users file with validation."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Iterator, Sequence
+
+import numpy as np
+
+from .errors import UserError
+from .identifiers import CITIES, COUNTRIES, DEVICES, OPERATORS, ecgi, luhn_digits, msisdn_drawer, unique_draw
+
+DEFAULT_SEED = 42
+DEFAULT_NUM_USERS = 1000
+_USERS_STREAM = 1  # seed-sequence domain of user generation (CDRs use others)
+
+
+@dataclass(frozen=True)
+class Plan:
+    plan_id: str
+    plan_name: str
+    plan_type: str  # prepaid | postpaid
+    segment: str  # consumer | business
+    weight: float  # share within its plan type
+
+
+# Tariff plans modelled on the public price lists of the operators in identifiers.OPERATORS
+# (prepaid bundles, postpaid tiers, unlimited and business lines); names are generic.
+PLANS: tuple[Plan, ...] = (
+    Plan("PRE-10", "Prepaid Smart 10", "prepaid", "consumer", 0.55),
+    Plan("PRE-25", "Prepaid Plus 25", "prepaid", "consumer", 0.45),
+    Plan("POST-40", "Essentials 40", "postpaid", "consumer", 0.34),
+    Plan("POST-UNL", "Unlimited Plus", "postpaid", "consumer", 0.30),
+    Plan("POST-FAM", "Family Share", "postpaid", "consumer", 0.22),
+    Plan("BIZ-PRO", "Business Pro", "postpaid", "business", 0.09),
+    Plan("BIZ-UNL", "Business Unlimited", "postpaid", "business", 0.05),
+)
+
+# Share of prepaid lines by country (GSMA Intelligence / national regulators' market reports).
+PREPAID_SHARE = {"US": 0.22, "GB": 0.30, "DE": 0.40, "FR": 0.20, "IN": 0.93}
+SUSPENDED_SHARE = {"prepaid": 0.06, "postpaid": 0.02}
+NAME_LOCALE = {"US": "en_US", "GB": "en_GB", "DE": "de_DE", "FR": "fr_FR", "IN": "en_IN"}
+ACTIVATION_FIRST = date(2014, 1, 1)
+ACTIVATION_DAYS = (date(2025, 12, 31) - ACTIVATION_FIRST).days + 1
+
+# The fields every user record has, in order.  Public contract: schemas/user.schema.json.
+USER_FIELDS = (
+    "user_id", "first_name", "last_name", "msisdn", "imsi", "imei", "iccid", "mcc", "mnc", "operator",
+    "country", "device_make", "device_model", "device_5g", "plan_id", "plan_name", "plan_type", "segment",
+    "status", "activation_date", "home_city", "home_region", "home_cell_id", "home_tac",
+)
+
+
+def _name_pool(locale: str, attr: str) -> tuple[list[str], np.ndarray]:
+    """Names and their weights from Faker's person provider of ``locale`` (read once)."""
+    provider = importlib.import_module(f"faker.providers.person.{locale}").Provider
+    names = getattr(provider, attr)
+    if isinstance(names, dict):
+        keys = list(names)
+        weights = np.array([float(names[k]) for k in keys])
+    else:
+        keys = sorted(set(names))
+        weights = np.ones(len(keys))
+    return keys, np.cumsum(weights / weights.sum())
+
+
+def _pick(rng: np.random.Generator, cum: np.ndarray, n: int) -> np.ndarray:
+    return np.minimum(np.searchsorted(cum, rng.random(n), side="right"), len(cum) - 1)
+
+
+def select_operators(countries: Sequence[str] | None = None, operators: Sequence[str] | None = None) -> list[int]:
+    """Indexes into OPERATORS for the chosen countries and operators (names or MCC-MNC)."""
+    if operators:
+        chosen = []
+        for name in operators:
+            key = name.lower().replace("-", "").strip()
+            hits = [i for i, op in enumerate(OPERATORS) if key in (op.plmn, op.name.lower().replace("-", ""))]
+            if not hits:
+                names = ", ".join(f"{op.mcc}-{op.mnc} ({op.name})" for op in OPERATORS)
+                raise UserError(f"--operator: unknown operator {name!r}; choose from {names}")
+            chosen += [i for i in hits if i not in chosen]
+        if countries:
+            chosen = [i for i in chosen if OPERATORS[i].country in {c.upper() for c in countries}]
+            if not chosen:
+                raise UserError("--operator: none of the operators is in the chosen --country")
+        return sorted(chosen)
+    countries = [c.upper() for c in (countries or ["US"])]
+    for c in countries:
+        if c not in COUNTRIES:
+            raise UserError(f"--country: unknown country {c!r}; choose from {', '.join(COUNTRIES)}")
+    chosen = [i for i, op in enumerate(OPERATORS) if op.country in countries]
+    return chosen
+
+
+def generate_users(num_users: int, seed: int = DEFAULT_SEED, countries: Sequence[str] | None = None,
+                   operators: Sequence[str] | None = None) -> Iterator[dict]:
+    """Yield ``num_users`` user records; the same arguments always give the same users."""
+    if num_users < 0:
+        raise UserError("--num-users must be 0 or more")
+    op_ids = np.array(select_operators(countries, operators), dtype=np.int64)
+    if num_users == 0:
+        return iter(())
+    rng = np.random.default_rng(np.random.SeedSequence([_USERS_STREAM, seed]))
+    n = num_users
+
+    # Country: evenly over the chosen countries; operator by market share within it.
+    op_countries = sorted({OPERATORS[i].country for i in op_ids}, key=COUNTRIES.index)
+    country_of = rng.integers(0, len(op_countries), n)
+    op = np.empty(n, dtype=np.int64)
+    city = np.empty(n, dtype=np.int64)
+    for ci, country in enumerate(op_countries):
+        sel = np.flatnonzero(country_of == ci)
+        ops_here = np.array([i for i in op_ids if OPERATORS[i].country == country])
+        shares = np.array([OPERATORS[i].share for i in ops_here])
+        op[sel] = ops_here[_pick(rng, np.cumsum(shares / shares.sum()), len(sel))]
+        cities_here = np.array([i for i, c in enumerate(CITIES) if c.country == country])
+        w = np.array([CITIES[i].weight for i in cities_here])
+        city[sel] = cities_here[_pick(rng, np.cumsum(w / w.sum()), len(sel))]
+
+    # Plan: prepaid share by country, then a plan of that type by weight.
+    prepaid_share = np.array([PREPAID_SHARE[OPERATORS[i].country] for i in op])
+    is_prepaid = rng.random(n) < prepaid_share
+    plan = np.empty(n, dtype=np.int64)
+    for kind, mask in (("prepaid", is_prepaid), ("postpaid", ~is_prepaid)):
+        idx = np.array([i for i, p in enumerate(PLANS) if p.plan_type == kind])
+        w = np.array([PLANS[i].weight for i in idx])
+        sel = np.flatnonzero(mask)
+        plan[sel] = idx[_pick(rng, np.cumsum(w / w.sum()), len(sel))]
+    suspended = rng.random(n) < np.where(is_prepaid, SUSPENDED_SHARE["prepaid"], SUSPENDED_SHARE["postpaid"])
+
+    dw = np.array([d.weight for d in DEVICES])
+    device = _pick(rng, np.cumsum(dw / dw.sum()), n)
+    activation = rng.integers(0, ACTIVATION_DAYS, n)
+
+    first = np.empty(n, dtype=object)
+    last = np.empty(n, dtype=object)
+    for country in op_countries:
+        sel = np.flatnonzero(np.array([OPERATORS[i].country == country for i in op]))
+        for attr, out in (("first_names", first), ("last_names", last)):
+            names, cum = _name_pool(NAME_LOCALE[country], attr)
+            out[sel] = np.array(names, dtype=object)[_pick(rng, cum, len(sel))]
+
+    msisdn = unique_draw(rng, msisdn_drawer(op, city), n, "MSISDNs")
+
+    plmn_int = np.array([int(OPERATORS[i].plmn) for i in op], dtype=np.int64)
+    msin_scale = np.array([10 ** (15 - len(OPERATORS[i].plmn)) for i in op], dtype=np.int64)
+    imsi = unique_draw(rng, lambda r, pos: plmn_int[pos] * msin_scale[pos] + r.integers(0, msin_scale[pos]),
+                       n, "IMSIs")
+
+    tac_int = np.array([int(DEVICES[i].tac) for i in device], dtype=np.int64)
+    imei_payload = unique_draw(rng, lambda r, pos: tac_int[pos] * 1_000_000 + r.integers(0, 1_000_000, len(pos)),
+                               n, "IMEIs")
+    imei = imei_payload * 10 + luhn_digits(imei_payload, 14)
+
+    # ICCID (ITU-T E.118): 89 + country code + issuer + account, 18 digits, then a Luhn digit.
+    iccid_prefix = np.array([int("89" + OPERATORS[i].country_code + OPERATORS[i].iccid_issuer) for i in op],
+                            dtype=np.int64)
+    acc_scale = np.array([10 ** (18 - len("89" + OPERATORS[i].country_code + OPERATORS[i].iccid_issuer))
+                          for i in op], dtype=np.int64)
+    iccid_payload = unique_draw(rng, lambda r, pos: iccid_prefix[pos] * acc_scale[pos] + r.integers(0, acc_scale[pos]),
+                                n, "ICCIDs")
+    iccid = iccid_payload * 10 + luhn_digits(iccid_payload, 18)
+
+    # Home cell: each city has its own eNodeB id range per operator, sized by population;
+    # a tracking area groups 32 neighbouring eNodeBs.
+    city_w = np.array([c.weight for c in CITIES])
+    sites = (60 + 120 * np.sqrt(city_w)).astype(np.int64)
+    enb_base = 1024 + np.arange(len(CITIES), dtype=np.int64) * 2048
+    enb = enb_base[city] + rng.integers(0, sites[city])
+    sector = rng.integers(1, 4, n)
+    eci = enb * 256 + sector
+    tac = 1000 + city * 100 + (enb - enb_base[city]) // 32
+
+    width = max(7, len(str(n)))
+    for i in range(n):
+        o = OPERATORS[op[i]]
+        d = DEVICES[device[i]]
+        p = PLANS[plan[i]]
+        c = CITIES[city[i]]
+        yield {
+            "user_id": f"U{i + 1:0{width}d}",
+            "first_name": first[i],
+            "last_name": last[i],
+            "msisdn": str(msisdn[i]),
+            "imsi": str(imsi[i]),
+            "imei": str(imei[i]),
+            "iccid": str(iccid[i]),
+            "mcc": o.mcc,
+            "mnc": o.mnc,
+            "operator": o.name,
+            "country": o.country,
+            "device_make": d.make,
+            "device_model": d.model,
+            "device_5g": d.nr,
+            "plan_id": p.plan_id,
+            "plan_name": p.plan_name,
+            "plan_type": p.plan_type,
+            "segment": p.segment,
+            "status": "suspended" if suspended[i] else "active",
+            "activation_date": (ACTIVATION_FIRST + timedelta(days=int(activation[i]))).isoformat(),
+            "home_city": c.name,
+            "home_region": c.region,
+            "home_cell_id": ecgi(o.plmn, int(eci[i])),
+            "home_tac": int(tac[i]),
+        }
+
+
+# ---------------------------------------------------------------- loading a users file
+
+# What a CDR needs of a user, and how each field must look.
+_DIGITS = re.compile(r"[0-9]+")
+REQUIRED = {
+    "user_id": lambda v: isinstance(v, str) and 0 < len(v) <= 64 and v.isprintable(),
+    "msisdn": lambda v: isinstance(v, str) and _DIGITS.fullmatch(v) is not None and 8 <= len(v) <= 15 and v[0] != "0",
+    "imsi": lambda v: isinstance(v, str) and _DIGITS.fullmatch(v) is not None and len(v) == 15,
+    "imei": lambda v: isinstance(v, str) and _DIGITS.fullmatch(v) is not None and len(v) == 15,
+    "mcc": lambda v: isinstance(v, str) and _DIGITS.fullmatch(v) is not None and len(v) == 3,
+    "mnc": lambda v: isinstance(v, str) and _DIGITS.fullmatch(v) is not None and len(v) in (2, 3),
+    "status": lambda v: v in ("active", "suspended"),
+    "plan_type": lambda v: v in ("prepaid", "postpaid"),
+    "home_cell_id": lambda v: isinstance(v, str) and re.fullmatch(r"[0-9]{5,6}[0-9A-F]{7}", v) is not None,
+    "home_tac": lambda v: type(v) is int and 0 <= v <= 0xFFFF,
+}
+_EXPECT = {
+    "user_id": "a non-empty string", "msisdn": "an E.164 number of 8-15 digits as a string",
+    "imsi": "15 digits as a string", "imei": "15 digits as a string", "mcc": "3 digits as a string",
+    "mnc": "2 or 3 digits as a string", "status": "'active' or 'suspended'",
+    "plan_type": "'prepaid' or 'postpaid'", "home_cell_id": "an ECGI (MCC+MNC digits and 7 hex digits)",
+    "home_tac": "an integer 0-65535",
+}
+
+
+def read_users(path: str) -> list[dict]:
+    """Read and validate a users file (a JSON array or JSON Lines); raise UserError on any fault."""
+    label = f"users file {path!r}"
+    if not os.path.exists(path):
+        raise UserError(f"{label} not found (make one with: python user_generator.py --output {path})")
+    if os.path.isdir(path):
+        raise UserError(f"{label} is a directory, not a file")
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read()
+    except OSError as e:
+        raise UserError(f"{label} cannot be read: {e.strerror}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise UserError(f"{label} is not UTF-8 text (bad byte at offset {e.start})") from None
+    stripped = text.lstrip("\ufeff \t\r\n")
+    if not stripped:
+        raise UserError(f"{label} is empty")
+    records: list
+    try:
+        if stripped[0] == "[":
+            records = json.loads(stripped)
+        else:
+            records = []
+            for lineno, line in enumerate(text.splitlines(), 1):
+                if line.strip():
+                    try:
+                        records.append(json.loads(line))
+                    except json.JSONDecodeError as e:
+                        raise UserError(f"{label} line {lineno} is not valid JSON: {e.msg}") from None
+    except json.JSONDecodeError as e:
+        raise UserError(f"{label} is not valid JSON (truncated or malformed) at line {e.lineno} column {e.colno}: {e.msg}") from None
+    except RecursionError:
+        raise UserError(f"{label} is nested too deeply to be a users file") from None
+    if not isinstance(records, list):
+        raise UserError(f"{label} must hold a JSON array of user objects")
+    if not records:
+        raise UserError(f"{label} holds no users")
+    seen: set[str] = set()
+    for i, rec in enumerate(records):
+        where = f"{label}, user #{i + 1}"
+        if not isinstance(rec, dict):
+            raise UserError(f"{where} is not a JSON object")
+        for field, ok in REQUIRED.items():
+            if field not in rec:
+                raise UserError(f"{where} lacks the field {field!r} that CDRs need")
+            if not ok(rec[field]):
+                raise UserError(f"{where}: {field!r} must be {_EXPECT[field]}, got {_short(rec[field])}")
+        if not rec["imsi"].startswith(rec["mcc"] + rec["mnc"]):
+            raise UserError(f"{where}: 'imsi' does not start with its MCC+MNC {rec['mcc']}{rec['mnc']}")
+        uid = rec["user_id"]
+        if uid in seen:
+            raise UserError(f"{label}: user_id {_short(uid)} appears more than once")
+        seen.add(uid)
+    if not any(r["status"] == "active" for r in records):
+        raise UserError(f"{label} has no active users, so there is no one to make CDRs for")
+    return records
+
+
+def _short(value) -> str:
+    text = json.dumps(value, ensure_ascii=True, default=str)
+    return text if len(text) <= 40 else text[:37] + "..."

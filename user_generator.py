@@ -1,0 +1,73 @@
+#!/usr/bin/env python3
+"""Write synthetic mobile subscribers to a file (users.json by default)."""
+
+from __future__ import annotations
+
+import sys
+
+from telco_cdr.cli import Parser, int_at_least, run, seed_value
+from telco_cdr.identifiers import COUNTRIES, OPERATORS
+from telco_cdr.output import AtomicFile, Progress, format_from_path, write_json_records
+from telco_cdr.users import DEFAULT_NUM_USERS, DEFAULT_SEED, generate_users
+
+PROG = "user_generator.py"
+EXAMPLES = f"""
+examples:
+  python user_generator.py                          # {DEFAULT_NUM_USERS} US users -> users.json
+  python user_generator.py --num-users 100000 --seed 7 --output users.jsonl
+  python user_generator.py --country GB --country DE --output eu_users.json
+  python user_generator.py --operator 234-15 --num-users 500 --output -   # to stdout
+
+Operators (--operator, by MCC-MNC or name):
+""" + "\n".join(f"  {op.mcc}-{op.mnc:<4} {op.name} ({op.country})" for op in OPERATORS) + """
+
+The same --num-users, --seed, --country and --operator always give the same users,
+here and in kafka_producer.py / export_users_to_kafka.py.
+"""
+
+
+def build_parser() -> Parser:
+    p = Parser(prog=PROG, description="Write synthetic mobile subscribers (MSISDN, IMSI, IMEI, ICCID, "
+               "device, tariff plan, home cell) as JSON.", epilog=EXAMPLES)
+    add_user_flags(p)
+    p.add_argument("--output", "-o", default="users.json", help="file to write, or - for stdout (default: users.json)")
+    p.add_argument("--format", choices=("json", "jsonl"),
+                   help="json: one JSON array; jsonl: one object a line (default: from the file name, else json)")
+    return p
+
+
+def add_user_flags(p: Parser) -> None:
+    p.add_argument("--num-users", "-n", type=int_at_least(1, 50_000_000), default=DEFAULT_NUM_USERS,
+                   help=f"how many users (default: {DEFAULT_NUM_USERS})")
+    p.add_argument("--seed", type=seed_value, default=DEFAULT_SEED,
+                   help=f"random seed; the same seed gives the same users (default: {DEFAULT_SEED})")
+    p.add_argument("--country", action="append", metavar="CC",
+                   help=f"country of the users, repeatable: {', '.join(COUNTRIES)} (default: US)")
+    p.add_argument("--operator", action="append", metavar="MCC-MNC|NAME",
+                   help="operator of the users, repeatable (default: all operators of the countries)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    def body() -> int:
+        args = build_parser().parse_args(argv)
+        fmt = format_from_path(args.output, args.format, ("json", "jsonl"))
+        users = generate_users(args.num_users, args.seed, args.country, args.operator)
+        progress = Progress(args.num_users, "users")
+        out = AtomicFile(args.output, "output")
+        try:
+            n = write_json_records(out, users, fmt, progress)
+            out.commit()
+        except BaseException:
+            out.abort()
+            raise
+        progress.done()
+        secs = progress.seconds
+        where = "stdout" if args.output == "-" else args.output
+        print(f"{PROG}: wrote {n:,} users to {where} ({fmt}) in {secs:.1f} s, "
+              f"{n / max(secs, 1e-9):,.0f} users/s, seed {args.seed}", file=sys.stderr)
+        return 0
+    return run(body, PROG)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
