@@ -10,7 +10,7 @@ from telco_cdr.batch import CdrFileJob, iter_chunks
 from telco_cdr.cdrs import csv_header
 from telco_cdr.cli import Parser, float_range, int_at_least, run, seed_value, time_window
 from telco_cdr.errors import UserError
-from telco_cdr.output import FORMATS, Progress, RecordFramer, atomic_outputs, format_from_path
+from telco_cdr.output import FORMATS, BackgroundWriter, Progress, RecordFramer, atomic_outputs, format_from_path
 from telco_cdr.traffic import CDR_TYPES, DEFAULT_WEIGHTS, build_population, parse_weights
 from telco_cdr.users import DEFAULT_SEED, read_users
 
@@ -75,17 +75,21 @@ def main(argv: list[str] | None = None) -> int:
         progress = Progress(args.count, "CDRs")
         done = 0
         with atomic_outputs(paths) as outs:
-            for counts, blobs in iter_chunks(job, args.workers):
-                if args.output_dir:
-                    for t, blob in enumerate(blobs):
-                        outs[t].write(framers[t].frame(blob, counts[t]))
-                else:
-                    outs[0].write(framers[0].frame(blobs[0], sum(counts)))
-                totals = [a + b for a, b in zip(totals, counts)]
-                done += sum(counts)
-                progress.update(done)
-            for out, framer in zip(outs, framers):
-                out.write(framer.close())
+            writer = BackgroundWriter()
+            try:
+                for counts, blobs in iter_chunks(job, args.workers):
+                    if args.output_dir:
+                        for t, blob in enumerate(blobs):
+                            writer.write(outs[t], framers[t].frame(blob, counts[t]))
+                    else:
+                        writer.write(outs[0], framers[0].frame(blobs[0], sum(counts)))
+                    totals = [a + b for a, b in zip(totals, counts)]
+                    done += sum(counts)
+                    progress.update(done)
+                for out, framer in zip(outs, framers):
+                    writer.write(out, framer.close())
+            finally:
+                writer.close()
         progress.done()
         secs = progress.seconds
         where = "stdout" if paths == ["-"] else (args.output_dir if args.output_dir else args.output)

@@ -8,6 +8,7 @@ record needs a JSON encoder.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,8 +49,8 @@ FIELDS: dict[str, list[tuple[str, str, str]]] = {
         ("called_party_uri", "s", "%s"),
     ],
 }
-COMMON_FIELDS = ("cdr_id", "cdr_type", "record_type", "user_id", "msisdn", "imsi", "imei", "start_time",
-                 "end_time", "cell_mcc", "cell_mnc", "cell_id", "tracking_area_code")
+COMMON_FIELDS = ("cdr_id", "cdr_type", "record_type", "start_time", "end_time", "user_id", "msisdn", "imsi", "imei",
+                 "cell_mcc", "cell_mnc", "cell_id", "tracking_area_code")
 CSV_COLUMNS = COMMON_FIELDS + tuple(dict.fromkeys(f for t in CDR_TYPES for f, _, _ in FIELDS[t]))
 
 # Voice outcomes (telco-reference.md: answer-seizure ratio higher for mobile-to-mobile, drop rate
@@ -100,6 +101,10 @@ IMS_SERVICES = {
     "OPTIONS": (("RCS", 1.0),),
 }
 
+# 3GPP TS 32.298 record names per type, for (mobile-terminated, mobile-originated).
+RECORD_TYPES = (("mtCallRecord", "moCallRecord"), ("pgwRecord", "pgwRecord"), ("mtSMSRecord", "moSMSRecord"),
+                ("voipRecord", "voipRecord"), ("sCSCFRecord", "sCSCFRecord"))
+
 _SLOT_CUM = np.cumsum(np.arange(1, CONTACT_SLOTS + 1) ** -CONTACT_ZIPF)
 _SLOT_CUM /= _SLOT_CUM[-1]
 
@@ -118,22 +123,74 @@ _APN_CUM, _RAT5_CUM, _RAT4_CUM = _table(APNS), _table(RAT_5G), _table(RAT_4G)
 _SMS_CUM, _CODEC_CUM, _METHOD_CUM = _table(SMS_RESULTS), _table(CODECS), _table(IMS_METHODS)
 
 
-def templates(kind: str) -> dict[str, str]:
-    """One printf template per CDR type: ``json`` (one object), ``csv`` (all types' columns)
-    or ``csv_type`` (the type's own columns)."""
+# Fields whose values come together from one table row, rendered once per row of the table
+# and filled into a record as one piece (a record then needs fewer format arguments).
+GROUPS = {"voice": ("call_result", "cause_for_termination", "release_cause_code", "release_cause")}
+
+
+def head_template(kind: str) -> str:
+    """The common fields of every CDR, for ``json`` or the CSV kinds."""
+    # Arguments: cdr_id prefix and number; cdr_type and record_type (one piece); start and end
+    # time; the user's ids and serving PLMN (one piece, ending where the ECI goes); ECI; TAC.
+    if kind == "json":
+        return '{"cdr_id":"%s%06x",%s,"start_time":"%sZ","end_time":"%sZ",%s%07X","tracking_area_code":%d%s'
+    return "%s%06x,%s,%sZ,%sZ,%s%07X,%d%s"
+
+
+def tail_templates(kind: str) -> dict[str, str]:
+    """Each type's own fields: ``json`` (closing the object), ``csv`` (the columns of all types,
+    blank where the type has none) or ``csv_type`` (the type's own columns)."""
     out = {}
     for t in CDR_TYPES:
-        if kind == "json":
-            head = ('{"cdr_id":"%s%06x","cdr_type":"' + t + '","record_type":"%s",%s,'
-                    '"start_time":"%sZ","end_time":"%sZ",%s%07X","tracking_area_code":%d')
-            body = "".join(f',"{name}":"{fmt}"' if js == "s" else f',"{name}":{fmt}' for name, js, fmt in FIELDS[t])
-            out[t] = head + body + "}"
-        else:
-            head = "%s%06x," + t + ",%s,%s,%sZ,%sZ,%s%07X,%d"
-            own = {name: fmt for name, _, fmt in FIELDS[t]}
-            cols = CSV_COLUMNS[len(COMMON_FIELDS):] if kind == "csv" else [n for n, _, _ in FIELDS[t]]
-            out[t] = head + "".join("," + own.get(c, "") for c in cols)
+        group = GROUPS.get(t, ())
+        own = {name: (js, fmt) for name, js, fmt in FIELDS[t]}
+        cols = CSV_COLUMNS[len(COMMON_FIELDS):] if kind == "csv" else [n for n, _, _ in FIELDS[t]]
+        parts = []
+        for name in cols:
+            if name in group and name != group[0]:
+                continue  # rendered with the group's first field
+            if name in group:
+                parts.append("%s")
+            elif name not in own:
+                parts.append("")
+            elif kind != "json":
+                parts.append(own[name][1])
+            elif own[name][0] == "s":
+                parts.append(f'"{name}":"{own[name][1]}"')
+            else:
+                parts.append(f'"{name}":{own[name][1]}')
+        out[t] = "".join("," + x for x in parts) + ("}" if kind == "json" else "")
     return out
+
+
+def _arg_slots(t: str) -> dict[str, list[int]]:
+    """Which of a builder's columns (in FIELDS order) feed each field of type ``t``."""
+    group, slots, i = GROUPS.get(t, ()), {}, 0
+    for name, _, fmt in FIELDS[t]:
+        n = (1 if name == group[0] else 0) if name in group else fmt.count("%")
+        slots[name] = list(range(i, i + n))
+        i += n
+    return slots
+
+
+def column_order(kind: str, t: str) -> list[int] | None:
+    """For the all-types CSV, the order in which a builder's columns fill the template."""
+    if kind != "csv":
+        return None
+    slots = _arg_slots(t)
+    return [i for name in CSV_COLUMNS[len(COMMON_FIELDS):] for i in slots.get(name, [])]
+
+
+def render_group(kind: str, names: tuple, values: tuple) -> str:
+    if kind == "json":
+        return ",".join(f'"{n}":{json.dumps(v)}' for n, v in zip(names, values))
+    return ",".join(str(v) for v in values)
+
+
+def templates(kind: str) -> dict[str, str]:
+    """Whole-record templates per type (head and tail), for readers of the code and tests."""
+    head = head_template(kind)[:-2]
+    return {t: head + tail for t, tail in tail_templates(kind).items()}
 
 
 def csv_header(kind: str, cdr_type: str | None = None) -> str:
@@ -149,8 +206,15 @@ class Chunk:
     lines: list  # formatted records, in event-time order
 
 
+_SECONDS = np.array([f"{i // 1000:02d}.{i % 1000:03d}" for i in range(60_000)], dtype=object)
+
+
 def _iso(ms: np.ndarray) -> list:
-    return np.datetime_as_string(ms.astype("datetime64[ms]"), unit="ms").tolist()
+    """ISO 8601 UTC with milliseconds (without the Z) for epoch ms: the minute's text is made
+    once per distinct minute, seconds and milliseconds come from a table."""
+    minutes, inverse = np.unique(ms // 60_000, return_inverse=True)
+    prefix = np.array(np.datetime_as_string(minutes.astype("datetime64[m]"), unit="m"), dtype=object) + ":"
+    return (prefix[inverse] + _SECONDS[ms % 60_000]).tolist()
 
 
 class CdrFactory:
@@ -165,10 +229,18 @@ class CdrFactory:
         self.seed = seed
         self.stream = stream
         self.kind = "json" if kind == "json" else "csv"
-        self.tmpl = templates(kind)
+        self.head = head_template(kind)
+        self.tails = tail_templates(kind)
+        self.orders = {t: column_order(kind, t) for t in CDR_TYPES}
         s = pop.strings
-        self.ids = s["json_ids"] if kind == "json" else s["csv_ids"]
-        self.cell = s["json_cell"] if kind == "json" else s["csv_cell"]
+        obj = lambda values: np.array(values, dtype=object)  # noqa: E731 - fancy-indexable strings
+        self.user_part = obj(s["json_user"] if kind == "json" else s["csv_user"])
+        self.msc, self.pgw, self.smsc, self.domain = obj(s["msc"]), obj(s["pgw"]), obj(s["smsc"]), obj(s["domain"])
+        self.outcomes = obj([render_group(self.kind, GROUPS["voice"], o[:1] + o[2:5]) for o in VOICE_OUTCOMES])
+        # cdr_type and record_type by (CDR type, mobile-originated); record names of TS 32.298
+        names = [(t, r) for t, pair in zip(CDR_TYPES, RECORD_TYPES) for r in pair]
+        self.type_part = obj([f'"cdr_type":"{t}","record_type":"{r}"' if self.kind == "json" else f"{t},{r}"
+                              for t, r in names])
         base = np.random.default_rng(np.random.SeedSequence([5, stream, seed])).integers(0, 2**62, 3)
         self.run_tag = f"{int(base[0]) & 0xFFFFFFFF:08x}-"
         self.charging_base = int(base[1]) % 2**32
@@ -233,10 +305,8 @@ class CdrFactory:
         tac = np.clip(pop.home_tac[u] + (enb >> 5) - (pop.home_enb[u] >> 5), 0, 0xFFFF)
 
         end = start.copy()
-        rows = np.empty(n, dtype=object)
-        start_s = None
+        tails = np.empty(n, dtype=object)
         builders = (self._voice, self._data, self._sms, self._voip, self._ims)
-        parts = []
         for t in range(len(CDR_TYPES)):
             idx = np.flatnonzero(types == t)
             if not len(idx):
@@ -244,23 +314,18 @@ class CdrFactory:
             ctx = _Ctx(rng, idx, u[idx], cp_num[idx], cp_user[idx], mo[idx], start[idx], first_index)
             if t == VOICE:
                 ctx.outcome, ctx.ring, ctx.talk = outcome[idx], ring[idx], talk[idx]
-            dur_ms, record_type, cols = builders[t](ctx)
+            dur_ms, cols = builders[t](ctx)
             end[idx] = start[idx] + dur_ms
-            parts.append((t, idx, record_type, cols))
-        start_s, end_s = _iso(start), _iso(end)
-        eci_l, tac_l = eci.tolist(), tac.tolist()
-        ids, cell, tag = self.ids, self.cell, self.run_tag + f"{chunk_index:08x}-"
-        for t, idx, record_type, cols in parts:
-            idx_l = idx.tolist()
-            uu = u[idx].tolist()
-            if isinstance(record_type, str):
-                record_type = [record_type] * len(idx_l)
-            head = ([tag] * len(idx_l), idx_l, record_type, [ids[i] for i in uu],
-                    [start_s[i] for i in idx_l], [end_s[i] for i in idx_l], [cell[i] for i in uu],
-                    [eci_l[i] for i in idx_l], [tac_l[i] for i in idx_l])
-            tmpl = self.tmpl[CDR_TYPES[t]]
-            rows[idx] = [tmpl % r for r in zip(*head, *cols)]
-        return Chunk(types=types, users=u, lines=rows.tolist())
+            tmpl, order = self.tails[CDR_TYPES[t]], self.orders[CDR_TYPES[t]]
+            if order is not None:
+                cols = [cols[i] for i in order]
+            tails[idx] = [tmpl % r for r in zip(*cols)]
+        tag = self.run_tag + f"{chunk_index:08x}-"
+        head = self.head
+        lines = [head % r for r in zip([tag] * n, range(n), self.type_part[types * 2 + mo].tolist(), _iso(start),
+                                       _iso(end), self.user_part[u].tolist(), eci.tolist(), tac.tolist(),
+                                       tails.tolist())]
+        return Chunk(types=types, users=u, lines=lines)
 
     # ------------------------------------------------------------ one builder per type
     # Each returns (duration of the record in ms, record type(s), the columns of its own fields).
@@ -279,18 +344,11 @@ class CdrFactory:
             answer_col = ['"' + a + 'Z"' if ok else "null" for a, ok in zip(answer_s, answered)]
         else:
             answer_col = [a + "Z" if ok else "" for a, ok in zip(answer_s, answered)]
-        oc = c.outcome.tolist()
-        names = [o[0] for o in VOICE_OUTCOMES]
-        terms = [o[2] for o in VOICE_OUTCOMES]
-        codes = [o[3] for o in VOICE_OUTCOMES]
-        texts = [o[4] for o in VOICE_OUTCOMES]
-        mo_l = c.mo.tolist()
         cols = (
-            ["MO" if m else "MT" for m in mo_l], calling.tolist(), called.tolist(), answer_col, c.talk.tolist(),
-            [names[o] for o in oc], [terms[o] for o in oc], [codes[o] for o in oc], [texts[o] for o in oc],
-            [s["msc"][i] for i in c.u.tolist()],
+            np.where(c.mo, "MO", "MT").tolist(), calling.tolist(), called.tolist(), answer_col, c.talk.tolist(),
+            self.outcomes[c.outcome].tolist(), self.msc[c.u].tolist(),
         )
-        return dur_ms, ["moCallRecord" if m else "mtCallRecord" for m in mo_l], cols
+        return dur_ms, cols
 
     def _data(self, c: "_Ctx"):
         rng, pop, k = c.rng, self.pop, len(c.idx)
@@ -305,16 +363,15 @@ class CdrFactory:
                 * pop.data_factor[c.u] * speed).astype(np.int64) + 512
         up = (down * np.minimum(rng.lognormal(np.log(0.12), 0.5, k), 0.9)).astype(np.int64) + 256
         abnormal = rng.random(k) < 0.005
-        cause = np.where(limited, 1, np.where(abnormal, 2, 0)).tolist()
-        cause_names = ("normalRelease", "timeLimit", "abnormalRelease")
-        apn = _draw(rng, _APN_CUM, k).tolist()
+        cause = np.where(limited, 1, np.where(abnormal, 2, 0))
+        cause_names = np.array(["normalRelease", "timeLimit", "abnormalRelease"], dtype=object)
+        apn = np.array([a[0] for a in APNS], dtype=object)[_draw(rng, _APN_CUM, k)]
         charging = ((self.charging_base + c.first_index + c.idx) % 2**32).tolist()
         cols = (
-            [APNS[a][0] for a in apn], [rat_names[r] for r in rat.tolist()], up.tolist(), down.tolist(),
-            dur.tolist(), charging, [pop.strings["pgw"][i] for i in c.u.tolist()],
-            [cause_names[x] for x in cause],
+            apn.tolist(), np.array(rat_names, dtype=object)[rat].tolist(), up.tolist(), down.tolist(),
+            dur.tolist(), charging, self.pgw[c.u].tolist(), cause_names[cause].tolist(),
         )
-        return dur * 1000, "pgwRecord", cols
+        return dur * 1000, cols
 
     def _sms(self, c: "_Ctx"):
         rng, pop, k = c.rng, self.pop, len(c.idx)
@@ -325,14 +382,12 @@ class CdrFactory:
         delay = np.where(result == 2, rng.integers(86_400_000, 259_200_000, k),
                          (rng.lognormal(0.5, 1.0, k) * 1000).astype(np.int64))
         own = pop.msisdn[c.u]
-        mo_l = c.mo.tolist()
         cols = (
-            ["MO" if m else "MT" for m in mo_l], np.where(c.mo, own, c.cp_num).tolist(),
-            np.where(c.mo, c.cp_num, own).tolist(), length.tolist(),
-            ["UCS-2" if x else "GSM-7" for x in ucs2.tolist()], [SMS_RESULTS[r][0] for r in result.tolist()],
-            [pop.strings["smsc"][i] for i in c.u.tolist()],
+            np.where(c.mo, "MO", "MT").tolist(), np.where(c.mo, own, c.cp_num).tolist(),
+            np.where(c.mo, c.cp_num, own).tolist(), length.tolist(), np.where(ucs2, "UCS-2", "GSM-7").tolist(),
+            np.array([r[0] for r in SMS_RESULTS], dtype=object)[result].tolist(), self.smsc[c.u].tolist(),
         )
-        return delay, ["moSMSRecord" if m else "mtSMSRecord" for m in mo_l], cols
+        return delay, cols
 
     def _voip(self, c: "_Ctx"):
         rng, pop, k = c.rng, self.pop, len(c.idx)
@@ -345,15 +400,15 @@ class CdrFactory:
         loss = np.clip(rng.lognormal(np.log(0.15), 1.0, k) * np.where(bad, 12.0, 1.0), 0, 40)
         mos = mos_from(latency, jitter, loss, impairment)
         own = pop.msisdn[c.u]
-        dom = [pop.strings["domain"][i] for i in c.u.tolist()]
+        dom = self.domain[c.u].tolist()
         ids = rng.integers(0, 2**63, (2, k))
         cols = (
-            ["MO" if m else "MT" for m in c.mo.tolist()], ids[0].tolist(), ids[1].tolist(), dom,
+            np.where(c.mo, "MO", "MT").tolist(), ids[0].tolist(), ids[1].tolist(), dom,
             np.where(c.mo, own, c.cp_num).tolist(), dom, np.where(c.mo, c.cp_num, own).tolist(), dom,
             [CODECS[x][0] for x in codec.tolist()], dur.tolist(), latency.tolist(), np.round(jitter, 1).tolist(),
             np.round(loss, 2).tolist(), np.round(mos, 2).tolist(),
         )
-        return dur * 1000, "voipRecord", cols
+        return dur * 1000, cols
 
     def _ims(self, c: "_Ctx"):
         rng, pop, k = c.rng, self.pop, len(c.idx)
@@ -384,7 +439,7 @@ class CdrFactory:
                                      "originating" if mo else "terminating", service, status, dur,
                                      s["node"][ui], access, calling, called)):
                 col.append(v)
-        return np.array(durations, dtype=np.int64) * 1000, "sCSCFRecord", cols
+        return np.array(durations, dtype=np.int64) * 1000, cols
 
 
 def _pick(rows, r):

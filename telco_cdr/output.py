@@ -175,3 +175,43 @@ def write_json_records(out, records, fmt: str, progress: Progress | None = None,
     total += len(buf)
     out.write(framer.close())
     return total
+
+
+class BackgroundWriter:
+    """Writes (file, bytes) pairs on a thread, so disk time overlaps the building of records.
+
+    The queue is short (memory stays flat); an error on the thread is raised on the next call.
+    """
+
+    def __init__(self, depth: int = 4):
+        import queue
+        import threading
+
+        self._q: queue.Queue = queue.Queue(maxsize=depth)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="writer", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            item = self._q.get()
+            if item is None:
+                return
+            if self._error is None:
+                try:
+                    item[0].write(item[1])
+                except BaseException as e:  # reported to the producer side
+                    self._error = e
+
+    def write(self, out, data: bytes) -> None:
+        if self._error is not None:
+            raise self._error
+        if data:
+            self._q.put((out, data))
+
+    def close(self) -> None:
+        """Wait until everything is written; raise what went wrong, if anything."""
+        self._q.put(None)
+        self._thread.join()
+        if self._error is not None:
+            raise self._error

@@ -247,14 +247,14 @@ def _user_strings(users: list[dict]) -> dict:
     enc = json.JSONEncoder(ensure_ascii=False).encode
     city_index: dict[str, int] = {}
     plmn_op = {op.plmn: op for op in OPERATORS}
-    out = {k: [] for k in ("json_ids", "csv_ids", "json_cell", "csv_cell", "domain", "msc", "pgw", "node", "smsc")}
+    out = {k: [] for k in ("json_user", "csv_user", "domain", "msc", "pgw", "node", "smsc")}
     for u in users:
-        out["json_ids"].append(
-            f'"user_id":{enc(u["user_id"])},"msisdn":"{u["msisdn"]}","imsi":"{u["imsi"]}","imei":"{u["imei"]}"')
-        out["csv_ids"].append(f'{_csv(u["user_id"])},{u["msisdn"]},{u["imsi"]},{u["imei"]}')
         plmn = u["mcc"] + u["mnc"]
-        out["json_cell"].append(f'"cell_mcc":"{u["mcc"]}","cell_mnc":"{u["mnc"]}","cell_id":"{plmn}')
-        out["csv_cell"].append(f'{u["mcc"]},{u["mnc"]},{plmn}')
+        # The user's identifiers and serving PLMN, up to where the cell's ECI follows.
+        out["json_user"].append(
+            f'"user_id":{enc(u["user_id"])},"msisdn":"{u["msisdn"]}","imsi":"{u["imsi"]}","imei":"{u["imei"]}",'
+            f'"cell_mcc":"{u["mcc"]}","cell_mnc":"{u["mnc"]}","cell_id":"{plmn}')
+        out["csv_user"].append(f'{_csv(u["user_id"])},{u["msisdn"]},{u["imsi"]},{u["imei"]},{u["mcc"]},{u["mnc"]},{plmn}')
         domain = f"ims.mnc{u['mnc'].zfill(3)}.mcc{u['mcc']}.3gppnetwork.org"  # TS 23.003 §13.2
         out["domain"].append(domain)
         city = city_index.setdefault(str(u.get("home_city", "")), len(city_index))
