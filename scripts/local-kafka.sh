@@ -29,7 +29,8 @@
 #   TELCO_KAFKA_HEAP_OPTS (-Xmx512m -Xms256m), TELCO_KAFKA_START_TIMEOUT (120 s).
 #
 # State dir layout: server.properties, log4j2.properties, data/ (log.dirs; KRaft
-#   storage is formatted once and kept across stop/start), broker.log (log4j),
+#   storage is formatted once and kept across stop/start), broker.log (log4j,
+#   current run; broker.log.prev = previous run),
 #   broker.stdout (JVM stdout/stderr), broker.pid, keystore.p12, ca.pem,
 #   client-sasl.properties (librdkafka-style, like Confluent Cloud's
 #   client.properties), tools-*.properties (for the Java CLI tools).
@@ -41,10 +42,10 @@
 
 set -euo pipefail
 
-SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+SCRIPT_DIR="$(cd "$(dirname "$(realpath "${BASH_SOURCE[0]}")")" && pwd)"
 POM="$SCRIPT_DIR/kafka/pom.xml"
 
-HOME="${HOME:-/root}"
+: "${HOME:=$(getent passwd "$(id -u)" | cut -d: -f6)}"  # CI may run with HOME unset
 STATE_DIR="$(realpath -m "${TELCO_KAFKA_DIR:-/tmp/telco-local-kafka}")"
 CACHE_DIR="$(realpath -m "${TELCO_KAFKA_CACHE:-$HOME/.cache/telco-cdr-generator/kafka}")"
 LIB_DIR="$CACHE_DIR/libs"
@@ -268,13 +269,22 @@ format_storage() {
 # Process and health checks
 # --------------------------------------------------------------------------
 
+# True if the process exists and is not a zombie (containers whose PID 1 does
+# not reap orphans keep zombies around; kill -0 alone would say "alive").
+alive() {
+    kill -0 "$1" 2>/dev/null || return 1
+    local state
+    state="$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$1/status" 2>/dev/null)"
+    [[ "$state" != Z ]]
+}
+
 # Prints the broker pid if the pid file points at our live kafka.Kafka process.
 broker_pid() {
     [[ -f "$PID_FILE" ]] || return 1
     local pid
     pid="$(cat "$PID_FILE" 2>/dev/null)"
     [[ "$pid" =~ ^[0-9]+$ ]] || return 1
-    kill -0 "$pid" 2>/dev/null || return 1
+    alive "$pid" || return 1
     tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "kafka.Kafka $STATE_DIR/server.properties" || return 1
     echo "$pid"
 }
@@ -325,8 +335,16 @@ cmd_start() {
     mkdir -p "$STATE_DIR"
     check_java
     fetch_libs
+    local settings="ports=$PLAIN_PORT,$SASL_PORT,$CONTROLLER_PORT user=$KAFKA_USER:$KAFKA_PASSWORD heap=$HEAP_OPTS"
     if broker_pid >/dev/null; then
-        if healthy; then print_info; return 0; fi
+        if healthy; then
+            if [[ "$(cat "$STATE_DIR/.settings" 2>/dev/null)" != "$settings" ]]; then
+                log "warning: the running broker was started with other ports/credentials/heap;"
+                log "         run '$0 stop' and start again to apply the current environment"
+            fi
+            print_info
+            return 0
+        fi
         log "broker process $(broker_pid) is running but not answering; restarting it"
         cmd_stop
     fi
@@ -341,10 +359,14 @@ cmd_start() {
     make_tls
     write_configs
     format_storage
+    printf '%s' "$settings" >"$STATE_DIR/.settings"
+    chmod 600 "$STATE_DIR/.settings"
 
     local t0=$SECONDS
     log "starting broker (log: $LOG_FILE) ..."
-    echo "=== $(date -u '+%Y-%m-%dT%H:%M:%SZ') start" >>"$OUT_FILE"
+    # one log per run: the previous run's log is kept as *.prev
+    [[ -f "$LOG_FILE" ]] && mv -f "$LOG_FILE" "$LOG_FILE.prev"
+    echo "=== $(date -u '+%Y-%m-%dT%H:%M:%SZ') start" >"$OUT_FILE"
     # setsid: own session, survives the calling shell; bash -c writes its own
     # pid and then execs java, so the pid file holds the JVM's pid.
     # 9>&- : don't let the broker inherit the flock fd.
@@ -363,7 +385,7 @@ cmd_start() {
         nohup "${launcher[@]}" </dev/null >>"$OUT_FILE" 2>&1 9>&- &
     fi
 
-    local deadline=$((SECONDS + START_TIMEOUT)) sasl_check
+    local deadline=$((SECONDS + START_TIMEOUT)) sasl_check plain_ok=no sasl_ok=no
     while ((SECONDS < deadline)); do
         sleep 0.5
         if ! broker_pid >/dev/null; then
@@ -378,15 +400,19 @@ cmd_start() {
         # proves it serves requests and that TLS + SASL/PLAIN work end to end.
         tool_check "$SASL_PORT" "$STATE_DIR/tools-sasl.properties" &
         sasl_check=$!
-        if tool_check "$PLAIN_PORT" "$STATE_DIR/tools-plain.properties" && wait "$sasl_check"; then
+        plain_ok=no sasl_ok=no
+        tool_check "$PLAIN_PORT" "$STATE_DIR/tools-plain.properties" && plain_ok=yes
+        wait "$sasl_check" && sasl_ok=yes
+        if [[ $plain_ok == yes && $sasl_ok == yes ]]; then
             log "ready after $((SECONDS - t0)) s"
             print_info
             return 0
         fi
-        wait "$sasl_check" 2>/dev/null || true
     done
     tail_logs
-    die "broker not ready within ${START_TIMEOUT} s (it is left running; '$0 stop' to stop it)"
+    log "readiness: PLAINTEXT answers=$plain_ok, SASL_SSL (TLS + PLAIN login as $KAFKA_USER) answers=$sasl_ok"
+    cmd_stop
+    die "broker not ready within ${START_TIMEOUT} s"
 }
 
 cmd_stop() {
@@ -399,13 +425,13 @@ cmd_stop() {
     log "stopping broker (pid $pid) ..."
     kill -TERM "$pid" 2>/dev/null || true
     local deadline=$((SECONDS + STOP_TIMEOUT))
-    while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do
+    while alive "$pid" && ((SECONDS < deadline)); do
         sleep 0.3
     done
-    if kill -0 "$pid" 2>/dev/null; then
+    if alive "$pid"; then
         log "broker did not stop within ${STOP_TIMEOUT} s; sending SIGKILL"
         kill -KILL "$pid" 2>/dev/null || true
-        while kill -0 "$pid" 2>/dev/null; do sleep 0.2; done
+        while alive "$pid"; do sleep 0.2; done
     fi
     rm -f "$PID_FILE"
     log "stopped (data kept in $DATA_DIR)"
