@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import sys
 
-from telco_cdr.cli import Parser, int_at_least, run, seed_value
-from telco_cdr.identifiers import COUNTRIES, OPERATORS
-from telco_cdr.output import AtomicFile, Progress, format_from_path, write_json_records
-from telco_cdr.users import DEFAULT_NUM_USERS, DEFAULT_SEED, generate_users
+from telco_cdr.cli import Parser, add_user_flags, run
+from telco_cdr.identifiers import OPERATORS
+from telco_cdr.output import AtomicFile, Progress, format_from_path, write_users
+from telco_cdr.users import DEFAULT_NUM_USERS, generate_users
 
 PROG = "user_generator.py"
 EXAMPLES = f"""
@@ -36,17 +36,6 @@ def build_parser() -> Parser:
     return p
 
 
-def add_user_flags(p: Parser) -> None:
-    p.add_argument("--num-users", "-n", type=int_at_least(1, 50_000_000), default=DEFAULT_NUM_USERS,
-                   help=f"how many users (default: {DEFAULT_NUM_USERS})")
-    p.add_argument("--seed", type=seed_value, default=DEFAULT_SEED,
-                   help=f"random seed; the same seed gives the same users (default: {DEFAULT_SEED})")
-    p.add_argument("--country", action="append", metavar="CC",
-                   help=f"country of the users, repeatable: {', '.join(COUNTRIES)} (default: US)")
-    p.add_argument("--operator", action="append", metavar="MCC-MNC|NAME",
-                   help="operator of the users, repeatable (default: all operators of the countries)")
-
-
 def main(argv: list[str] | None = None) -> int:
     def body() -> int:
         args = build_parser().parse_args(argv)
@@ -55,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
         progress = Progress(args.num_users, "users")
         out = AtomicFile(args.output, "output")
         try:
-            n = write_json_records(out, users, fmt, progress)
+            n = write_users(out, users, fmt, progress)
             out.commit()
         except BaseException:
             out.abort()

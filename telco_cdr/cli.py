@@ -115,3 +115,53 @@ def time_window(start: str | None, end: str | None, now: datetime | None = None)
     if t_start < lo or t_end > hi:
         raise UserError("--start/--end must lie between 1970 and 9999")
     return int(t_start.timestamp() * 1000), int(t_end.timestamp() * 1000)
+
+
+# ---------------------------------------------------------------- flags shared by scripts
+
+def add_user_flags(p: Parser, num_users_help: str | None = None) -> None:
+    from .identifiers import COUNTRIES
+    from .users import DEFAULT_NUM_USERS, DEFAULT_SEED
+
+    p.add_argument("--num-users", "-n", type=int_at_least(1, 50_000_000), default=DEFAULT_NUM_USERS,
+                   help=num_users_help or f"how many users (default: {DEFAULT_NUM_USERS})")
+    p.add_argument("--seed", type=seed_value, default=DEFAULT_SEED,
+                   help=f"random seed; the same seed gives the same users (default: {DEFAULT_SEED})")
+    p.add_argument("--country", action="append", metavar="CC",
+                   help=f"country of the users, repeatable: {', '.join(COUNTRIES)} (default: US)")
+    p.add_argument("--operator", action="append", metavar="MCC-MNC|NAME",
+                   help="operator of the users, repeatable (default: all operators of the countries)")
+
+
+def add_kafka_flags(p: Parser) -> None:
+    g = p.add_argument_group("Kafka connection (flags override KAFKA_* environment variables, which override --config-file)")
+    g.add_argument("--bootstrap-servers", "-b", metavar="HOST:PORT[,...]",
+                   help="brokers to connect to (env KAFKA_BOOTSTRAP_SERVERS)")
+    g.add_argument("--sasl-username", metavar="KEY", help="SASL user, e.g. a Confluent Cloud API key (env KAFKA_SASL_USERNAME)")
+    g.add_argument("--sasl-password", metavar="SECRET",
+                   help="SASL password, e.g. the API secret (env KAFKA_SASL_PASSWORD; prefer the environment or "
+                        "--config-file, which keep it out of the process list)")
+    g.add_argument("--config-file", metavar="FILE",
+                   help="librdkafka properties file, such as the client.properties Confluent Cloud hands out")
+    g.add_argument("--security-protocol", metavar="PROTO",
+                   help="PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL (default: SASL_SSL with SASL credentials, else PLAINTEXT)")
+    g.add_argument("--sasl-mechanism", metavar="MECH", help="PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (default: PLAIN)")
+    g.add_argument("--ssl-ca-location", metavar="PEM", help="CA certificate to trust (e.g. a local broker's)")
+    g.add_argument("--timeout", type=float_range(0, 3600), default=30.0, metavar="SECONDS",
+                   help="how long to wait to connect, and for the last deliveries at the end (default: 30)")
+    g.add_argument("--delivery-timeout", type=float_range(1, 86400), default=120.0, metavar="SECONDS",
+                   help="how long a message may wait for the broker, outages included, before the run fails "
+                        "(default: 120)")
+    t = p.add_argument_group("topics")
+    t.add_argument("--create-topics", action="store_true", help="create missing topics first (telco-users compacted)")
+    t.add_argument("--partitions", type=int_at_least(-1, 10_000), default=-1,
+                   help="partitions of created topics (default: the broker's default)")
+    t.add_argument("--replication-factor", type=int_at_least(-1, 100), default=-1,
+                   help="replication factor of created topics (default: the broker's default)")
+    o = p.add_argument_group("running")
+    o.add_argument("--max-count", type=int_at_least(0), metavar="N", help="stop after N messages, all delivered")
+    o.add_argument("--duration", type=float_range(0, 10**9), metavar="SECONDS", help="stop after this long")
+    o.add_argument("--stats-interval", type=float_range(0, 3600, inclusive_min=True), default=5.0, metavar="SECONDS",
+                   help="a stats line on stderr this often; 0 for none (default: 5)")
+    o.add_argument("--dry-run", action="store_true",
+                   help="connect to nothing; write the messages to stdout as JSON Lines (topic, key, value)")

@@ -154,11 +154,10 @@ class Progress:
         return time.monotonic() - self.start
 
 
-def write_json_records(out, records, fmt: str, progress: Progress | None = None, batch: int = 5000) -> int:
-    """Write dict records to ``out`` as a JSON array or JSON Lines; return how many."""
-    import json
+def write_users(out, records, fmt: str, progress: Progress | None = None, batch: int = 5000) -> int:
+    """Write user records to ``out`` as a JSON array or JSON Lines; return how many."""
+    from .users import user_json as dumps
 
-    dumps = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode
     framer = RecordFramer(fmt)
     sep = framer.separator(fmt)
     buf: list[str] = []

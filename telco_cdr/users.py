@@ -210,6 +210,14 @@ def generate_users(num_users: int, seed: int = DEFAULT_SEED, countries: Sequence
         }
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": "))
+
+
+def user_json(record: dict) -> str:
+    """A user record as the JSON text that files and the telco-users topic carry."""
+    return _ENCODER.encode(record)
+
+
 # ---------------------------------------------------------------- loading a users file
 
 # What a CDR needs of a user, and how each field must look.

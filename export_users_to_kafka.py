@@ -1,0 +1,51 @@
+#!/usr/bin/env python3
+"""Send user profiles to Kafka (telco-users, keyed by user_id), so CDR streams can join them."""
+
+from __future__ import annotations
+
+import sys
+
+from telco_cdr.cli import Parser, add_kafka_flags, add_user_flags, float_range, run
+from telco_cdr.kafka import USERS_TOPIC
+from telco_cdr.streaming import stream, user_batches
+from telco_cdr.users import generate_users, read_users, user_json
+
+PROG = "export_users_to_kafka.py"
+EXAMPLES = """
+examples:
+  python export_users_to_kafka.py --bootstrap-servers HOST:9092 --sasl-username KEY --sasl-password SECRET \\
+      --topic telco-users --num-users 1000
+  python export_users_to_kafka.py --config-file client.properties --users-file users.json --create-topics
+  python export_users_to_kafka.py -b 127.0.0.1:19092 --create-topics      # a local broker
+
+The value is the user record exactly as user_generator.py writes it; the key is its user_id.
+--create-topics makes telco-users a compacted topic, so exporting the same users again leaves one
+current record per user.  Without --users-file, --num-users and --seed make the same users as
+user_generator.py and kafka_producer.py.
+"""
+
+
+def build_parser() -> Parser:
+    p = Parser(prog=PROG, description="Send synthetic user profiles to a Kafka topic.", epilog=EXAMPLES)
+    add_user_flags(p, "users to make when no --users-file is given (default: 1000)")
+    p.add_argument("--users-file", "-u", help="users to send (default: --num-users made with --seed)")
+    p.add_argument("--topic", default=USERS_TOPIC, help=f"topic to send to (default: {USERS_TOPIC})")
+    p.add_argument("--topic-prefix", default="", help="put this before the topic name")
+    p.add_argument("--rate", type=float_range(0, 10**7), metavar="N", help="messages per second (default: no limit)")
+    add_kafka_flags(p)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    def body() -> int:
+        args = build_parser().parse_args(argv)
+        topic = args.topic_prefix + args.topic
+        users = read_users(args.users_file) if args.users_file else \
+            generate_users(args.num_users, args.seed, args.country, args.operator)
+        topics = {topic: {"cleanup.policy": "compact"}}
+        return stream(args, topics, user_batches(users, topic, user_json), PROG, args.rate)
+    return run(body, PROG)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

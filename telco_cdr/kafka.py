@@ -1,0 +1,455 @@
+"""Kafka: client settings (flags, environment, properties file), topics, and a producer that
+loses nothing: BufferError waits and retries, deliveries are counted, signals flush.
+
+The only module that imports confluent_kafka.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import re
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+
+from .errors import RunError, UserError
+
+CDR_TOPICS = {t: f"telco-{t}-cdrs" for t in ("voice", "data", "sms", "voip", "ims")}
+USERS_TOPIC = "telco-users"
+ENV = {"bootstrap.servers": "KAFKA_BOOTSTRAP_SERVERS", "sasl.username": "KAFKA_SASL_USERNAME",
+       "sasl.password": "KAFKA_SASL_PASSWORD"}
+SECRET_KEYS = ("sasl.password", "ssl.key.password", "ssl.keystore.password", "sasl.oauthbearer.client.secret")
+# Keys of a Java or Schema Registry client.properties that a librdkafka producer has no use for.
+IGNORED_KEYS = ("client.dns.lookup", "schema.registry.url", "basic.auth.credentials.source",
+                "basic.auth.user.info", "key.serializer", "value.serializer")
+# Safe defaults: idempotent (acks=all, ordered, no duplicates on retry), compressed, batched.
+PRODUCER_DEFAULTS = {
+    "enable.idempotence": True,
+    "acks": "all",
+    "compression.type": "lz4",
+    "linger.ms": 20,
+    "batch.size": 1_000_000,
+    "queue.buffering.max.messages": 200_000,
+    "queue.buffering.max.kbytes": 256 * 1024,
+}
+SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+
+
+# ---------------------------------------------------------------- settings
+
+def read_properties(path: str) -> dict[str, str]:
+    """A librdkafka/Java properties file (``key=value``, ``#`` comments) as a dict.
+
+    Duplicated keys and empty values are errors that name the key (never the value)."""
+    label = f"--config-file {path!r}"
+    if os.path.isdir(path):
+        raise UserError(f"{label} is a directory, not a properties file")
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read()
+    except FileNotFoundError:
+        raise UserError(f"{label} not found") from None
+    except OSError as e:
+        raise UserError(f"{label} cannot be read: {e.strerror}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UserError(f"{label} is not UTF-8 text") from None
+    props: dict[str, str] = {}
+    for lineno, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith(("#", "!")):
+            continue
+        key, sep, value = (line.partition("=") if "=" in line else line.partition(":"))
+        key, value = key.strip(), value.strip()
+        if not sep or not key:
+            raise UserError(f"{label} line {lineno} is not key=value")
+        if key in props:
+            raise UserError(f"{label} sets {key!r} twice (line {lineno})")
+        if not value:
+            raise UserError(f"{label} gives {key!r} an empty value (line {lineno})")
+        props[key] = value
+    return props
+
+
+_JAAS = re.compile(r"""(username|password)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
+
+
+def from_java_jaas(props: dict[str, str]) -> dict[str, str]:
+    """Turn a Java ``sasl.jaas.config`` line (as in some client.properties) into
+    ``sasl.username``/``sasl.password``, and ``sasl.mechanism`` into ``sasl.mechanisms``."""
+    props = dict(props)
+    jaas = props.pop("sasl.jaas.config", None)
+    if jaas:
+        found = {m.group(1): m.group(2) if m.group(2) is not None else m.group(3) for m in _JAAS.finditer(jaas)}
+        for k in ("username", "password"):
+            if k in found:
+                props.setdefault(f"sasl.{k}", found[k])
+    if "sasl.mechanism" in props:
+        props.setdefault("sasl.mechanisms", props.pop("sasl.mechanism"))
+    for k in IGNORED_KEYS:
+        props.pop(k, None)
+    return props
+
+
+@dataclass
+class KafkaSettings:
+    """Where the client connects and how; ``conf`` is a librdkafka configuration."""
+
+    conf: dict
+    secrets: list[str] = field(default_factory=list)
+
+    @property
+    def bootstrap(self) -> str:
+        return str(self.conf.get("bootstrap.servers", ""))
+
+    def redact(self, text: str) -> str:
+        for s in self.secrets:
+            if s:
+                text = text.replace(s, "***")
+        return text
+
+
+def settings_from(bootstrap: str | None = None, username: str | None = None, password: str | None = None,
+                  config_file: str | None = None, security_protocol: str | None = None,
+                  sasl_mechanism: str | None = None, ssl_ca_location: str | None = None,
+                  environ: dict | None = None, require_bootstrap: bool = True) -> KafkaSettings:
+    """Combine the sources, strongest first: flags, then the environment, then the file."""
+    environ = os.environ if environ is None else environ
+    conf: dict = from_java_jaas(read_properties(config_file)) if config_file else {}
+    for key, var in ENV.items():
+        if environ.get(var):
+            conf[key] = environ[var]
+    for key, flag, value in (("bootstrap.servers", "--bootstrap-servers", bootstrap),
+                             ("sasl.username", "--sasl-username", username), ("sasl.password", "--sasl-password", password),
+                             ("security.protocol", "--security-protocol", security_protocol),
+                             ("sasl.mechanisms", "--sasl-mechanism", sasl_mechanism),
+                             ("ssl.ca.location", "--ssl-ca-location", ssl_ca_location)):
+        if value is not None:
+            if not str(value).strip():
+                raise UserError(f"{flag} is empty")
+            conf[key] = value
+    secrets = [str(conf[k]) for k in SECRET_KEYS if conf.get(k)]
+    if require_bootstrap and not conf.get("bootstrap.servers"):
+        raise UserError("no Kafka to talk to: give --bootstrap-servers, set KAFKA_BOOTSTRAP_SERVERS, "
+                        "or put bootstrap.servers in --config-file (or use --dry-run)")
+    has_user, has_password = bool(conf.get("sasl.username")), bool(conf.get("sasl.password"))
+    if has_user != has_password:
+        missing = "--sasl-password (or KAFKA_SASL_PASSWORD)" if has_user else "--sasl-username (or KAFKA_SASL_USERNAME)"
+        raise UserError(f"SASL needs both a username and a password: {missing} is missing")
+    if has_user:
+        # Confluent Cloud: SASL_SSL with PLAIN, unless told otherwise.
+        conf.setdefault("security.protocol", "SASL_SSL")
+        conf.setdefault("sasl.mechanisms", "PLAIN")
+    proto = str(conf.get("security.protocol", "PLAINTEXT")).upper()
+    if proto not in SECURITY_PROTOCOLS:
+        raise UserError(f"--security-protocol must be one of {', '.join(SECURITY_PROTOCOLS)}, got {proto!r}")
+    conf["security.protocol"] = proto
+    if "sasl.mechanisms" in conf:
+        mech = str(conf["sasl.mechanisms"]).upper()
+        if mech not in SASL_MECHANISMS:
+            raise UserError(f"--sasl-mechanism must be one of {', '.join(SASL_MECHANISMS)}, got {mech!r}")
+        conf["sasl.mechanisms"] = mech
+    if proto.startswith("SASL") and not has_user:
+        raise UserError(f"security protocol {proto} needs --sasl-username and --sasl-password")
+    if conf.get("ssl.ca.location") and not os.path.isfile(str(conf["ssl.ca.location"])):
+        raise UserError(f"--ssl-ca-location {conf['ssl.ca.location']!r} is not a file")
+    return KafkaSettings(conf=conf, secrets=secrets)
+
+
+# ---------------------------------------------------------------- the client
+
+def _quiet_logger() -> logging.Logger:
+    log = logging.getLogger("telco_cdr.rdkafka")
+    log.propagate = False
+    if not log.handlers:
+        log.addHandler(logging.NullHandler())
+    return log
+
+
+class Producer:
+    """A confluent_kafka.Producer that counts deliveries per topic and turns the client's errors
+    into clear ones.  Every ``send`` is retried on a full queue; nothing is dropped."""
+
+    def __init__(self, settings: KafkaSettings, extra: dict | None = None, delivery_timeout_s: float = 120.0):
+        import confluent_kafka
+
+        self._ck = confluent_kafka
+        self.settings = settings
+        conf = dict(PRODUCER_DEFAULTS)
+        conf.update(settings.conf)
+        conf.update(extra or {})
+        conf["message.timeout.ms"] = int(delivery_timeout_s * 1000)
+        conf["error_cb"] = self._on_error
+        conf["logger"] = _quiet_logger()
+        self.sent: dict[str, int] = {}
+        self.delivered: dict[str, int] = {}
+        self.failed: dict[str, int] = {}
+        self.last_delivery_error: str | None = None
+        self.auth_error: str | None = None
+        self.fatal_error: str | None = None
+        self.down_since: float | None = None
+        self.last_error: str | None = None
+        try:
+            self.p = confluent_kafka.Producer(conf)
+        except confluent_kafka.KafkaException as e:
+            raise UserError(self._config_error(e)) from None
+
+    def _config_error(self, e) -> str:
+        err = e.args[0] if e.args else e
+        text = err.str() if hasattr(err, "str") else str(e)
+        m = re.search(r'property[: ]+"?([\w.]+)', text)
+        if "No such configuration property" in text and m:
+            return f"unknown Kafka client setting {m.group(1)!r} (from --config-file or flags)"
+        if m:
+            return f"invalid value for Kafka client setting {m.group(1)!r}"
+        return "invalid Kafka client settings: " + self.settings.redact(text)
+
+    # librdkafka callbacks (served by poll/flush on this thread)
+    def _on_error(self, err) -> None:
+        code = err.code()
+        text = self.settings.redact(err.str())
+        self.last_error = text
+        if code == self._ck.KafkaError._AUTHENTICATION:
+            self.auth_error = text
+        elif code == self._ck.KafkaError._ALL_BROKERS_DOWN:
+            if self.down_since is None:
+                self.down_since = time.monotonic()
+        if err.fatal():
+            self.fatal_error = text
+
+    def _on_delivery(self, err, msg) -> None:
+        topic = msg.topic()
+        if err is None:
+            self.delivered[topic] = self.delivered.get(topic, 0) + 1
+            self.down_since = None
+        else:
+            self.failed[topic] = self.failed.get(topic, 0) + 1
+            self.last_delivery_error = self.settings.redact(err.str())
+
+    # ------------------------------------------------------------ use
+    def check(self, timeout_s: float, topics: list[str] | None = None) -> None:
+        """Connect and fetch metadata within ``timeout_s``; raise a clear error if we cannot, or if a
+        topic is missing."""
+        deadline = time.monotonic() + timeout_s
+        where = self.settings.bootstrap
+        while True:
+            self.p.poll(0)
+            self._raise_client_errors()
+            left = deadline - time.monotonic()
+            if left <= 0:
+                detail = f" ({self.last_error})" if self.last_error else ""
+                raise RunError(f"cannot reach Kafka at {where} within {timeout_s:g} s{detail}")
+            try:
+                md = self.p.list_topics(timeout=min(1.0, left))
+                break
+            except self._ck.KafkaException:
+                continue
+        if topics:
+            missing = [t for t in topics if t not in md.topics or md.topics[t].error is not None]
+            if missing:
+                raise RunError(f"topic {missing[0]!r} does not exist on {where}"
+                               f"{f' (nor {len(missing) - 1} more)' if len(missing) > 1 else ''}; "
+                               "create it, or run again with --create-topics")
+
+    def _raise_client_errors(self) -> None:
+        if self.auth_error:
+            raise RunError(f"authentication failed at {self.settings.bootstrap}: check the SASL username and "
+                           f"password ({self.auth_error})")
+        if self.fatal_error:
+            raise RunError(f"Kafka client error: {self.fatal_error}")
+
+    def send(self, topic: str, key: str, value: str | bytes, stop=None) -> None:
+        """Queue one message; on a full local queue wait for deliveries and try again."""
+        while True:
+            try:
+                self.p.produce(topic, value, key, on_delivery=self._on_delivery)
+                break
+            except BufferError:
+                self.p.poll(0.05)
+                self._raise_client_errors()
+                if stop is not None and stop.hard:
+                    raise Interrupted(self.in_flight()) from None
+        self.sent[topic] = self.sent.get(topic, 0) + 1
+
+    def send_many(self, topics: list, keys: list, values: list, stop=None) -> None:
+        """``send`` for many messages, with the per-message work kept to the produce call."""
+        produce, on_delivery, sent = self.p.produce, self._on_delivery, self.sent
+        for i, (topic, key, value) in enumerate(zip(topics, keys, values)):
+            try:
+                produce(topic, value, key, on_delivery=on_delivery)
+            except BufferError:
+                self.send(topic, key, value, stop)
+                continue
+            sent[topic] = sent.get(topic, 0) + 1
+            if i % 1000 == 999:
+                self.p.poll(0)
+
+    def poll(self, timeout: float = 0) -> None:
+        self.p.poll(timeout)
+        self._raise_client_errors()
+
+    def in_flight(self) -> int:
+        return len(self.p)
+
+    def flush(self, timeout_s: float, stop=None) -> int:
+        """Wait up to ``timeout_s`` for the queue to drain; return what is left unconfirmed.
+        A second signal (``stop.hard``) ends the wait at once."""
+        deadline = time.monotonic() + timeout_s
+        while len(self.p) and time.monotonic() < deadline:
+            self.p.flush(min(0.2, max(deadline - time.monotonic(), 0)))
+            if stop is not None and stop.hard:
+                break
+        self.p.poll(0)
+        return len(self.p)
+
+    def totals(self) -> tuple[int, int, int]:
+        return sum(self.sent.values()), sum(self.delivered.values()), sum(self.failed.values())
+
+
+class Interrupted(Exception):
+    """A second Ctrl+C or SIGTERM: stop at once."""
+
+    def __init__(self, unconfirmed: int):
+        super().__init__(unconfirmed)
+        self.unconfirmed = unconfirmed
+
+
+class StopFlag:
+    """SIGINT/SIGTERM set ``stop``; a second one sets ``hard`` too."""
+
+    def __init__(self):
+        self.stop = False
+        self.hard = False
+        self.signal_name = None
+        self._old = {}
+
+    def __enter__(self):
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        if self.stop:
+            self.hard = True
+        self.stop = True
+        self.signal_name = signal.Signals(signum).name
+
+    def __exit__(self, *exc):
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+        return False
+
+
+def create_topics(settings: KafkaSettings, topics: dict[str, dict], partitions: int, replication: int,
+                  timeout_s: float) -> list[str]:
+    """Create the topics that do not exist yet; return the names created."""
+    import confluent_kafka
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    conf = {k: v for k, v in settings.conf.items()}
+    conf["logger"] = _quiet_logger()
+    errors: list[str] = []
+
+    def on_error(err):
+        if err.code() == confluent_kafka.KafkaError._AUTHENTICATION:
+            errors.append(settings.redact(err.str()))
+    conf["error_cb"] = on_error
+    try:
+        admin = AdminClient(conf)
+    except confluent_kafka.KafkaException as e:
+        raise UserError(f"invalid Kafka client settings: {settings.redact(str(e))}") from None
+    deadline = time.monotonic() + timeout_s
+    while True:
+        if errors:
+            raise RunError(f"authentication failed at {settings.bootstrap}: check the SASL username and password "
+                           f"({errors[0]})")
+        try:
+            existing = admin.list_topics(timeout=min(1.0, max(deadline - time.monotonic(), 0.1))).topics
+            break
+        except confluent_kafka.KafkaException:
+            if time.monotonic() > deadline:
+                raise RunError(f"cannot reach Kafka at {settings.bootstrap} within {timeout_s:g} s") from None
+            admin.poll(0.1)
+    new = [NewTopic(name, num_partitions=partitions, replication_factor=replication, config=cfg)
+           for name, cfg in topics.items() if name not in existing]
+    if not new:
+        return []
+    futures = admin.create_topics(new, request_timeout=timeout_s)
+    created = []
+    for name, fut in futures.items():
+        try:
+            fut.result(timeout=timeout_s)
+            created.append(name)
+        except confluent_kafka.KafkaException as e:
+            err = e.args[0]
+            if err.code() == confluent_kafka.KafkaError.TOPIC_ALREADY_EXISTS:
+                continue
+            raise RunError(f"cannot create topic {name!r}: {settings.redact(err.str())}") from None
+        except Exception as e:  # a timeout of the future
+            raise RunError(f"cannot create topic {name!r}: {settings.redact(str(e))}") from None
+    return created
+
+
+# ---------------------------------------------------------------- pacing and reporting
+
+class RateLimiter:
+    """How many messages may go now to hold ``rate`` per second on average since the start.
+
+    A token bucket on a monotonic clock: exact over time, for fractional rates and for rates far
+    above what a sleep per message can reach.  ``rate`` None means no limit."""
+
+    def __init__(self, rate: float | None, burst: int = 5000, clock=time.monotonic):
+        self.rate = rate
+        self.burst = burst
+        self.clock = clock
+        self.start = clock()
+
+    def allowed(self, sent: int) -> int:
+        if self.rate is None:
+            return self.burst
+        due = math.floor((self.clock() - self.start) * self.rate + 1e-9) + 1  # first message at once
+        return max(0, min(due - sent, self.burst))
+
+    def wait_time(self, sent: int) -> float:
+        """Seconds until message number ``sent`` (0-based) is due."""
+        if self.rate is None:
+            return 0.0
+        return max(0.0, self.start + sent / self.rate - self.clock())
+
+
+class Stats:
+    """A line on stderr every ``interval`` seconds: sent, delivered, failed, in flight, rate."""
+
+    def __init__(self, interval: float, stream=None):
+        self.interval = interval
+        self.stream = stream or sys.stderr
+        self.start = self.last = time.monotonic()
+        self.last_sent = 0
+
+    def maybe_print(self, producer: Producer, prog: str, force: bool = False) -> None:
+        now = time.monotonic()
+        if self.interval <= 0 or (not force and now - self.last < self.interval):
+            return
+        sent, delivered, failed = producer.totals()
+        rate = (sent - self.last_sent) / max(now - self.last, 1e-9)
+        self.last, self.last_sent = now, sent
+        outage = ""
+        if producer.down_since is not None:
+            outage = f", BROKER DOWN for {now - producer.down_since:.0f} s (retrying)"
+        print(f"{prog}: {now - self.start:.0f}s sent {sent:,} delivered {delivered:,} failed {failed:,} "
+              f"in flight {producer.in_flight():,} rate {rate:,.0f}/s{outage}", file=self.stream, flush=True)
+
+
+def summary_lines(producer: Producer, unconfirmed: int) -> list[str]:
+    lines = []
+    for topic in sorted(set(producer.sent) | set(producer.delivered) | set(producer.failed)):
+        lines.append(f"  {topic}: sent {producer.sent.get(topic, 0):,}, delivered "
+                     f"{producer.delivered.get(topic, 0):,}, failed {producer.failed.get(topic, 0):,}")
+    sent, delivered, failed = producer.totals()
+    lines.append(f"  total: sent {sent:,}, delivered {delivered:,}, failed {failed:,}, unconfirmed {unconfirmed:,}")
+    return lines

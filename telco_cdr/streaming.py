@@ -1,0 +1,192 @@
+"""Streaming: CDRs or users to a sink (a Kafka producer, or stdout for --dry-run), paced by a
+rate limiter, until --max-count, --duration or a signal; then flush and account."""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from .cdrs import CdrFactory
+from .traffic import CDR_TYPES, Population
+
+STREAM = 4  # seed-sequence domain of streamed CDRs (files use 3)
+CHUNK = 2000  # records built at once when not limited by the rate
+
+
+class DryRunSink:
+    """Writes the messages it would send, one JSON object a line: topic, key and value."""
+
+    def __init__(self, stream=None):
+        self.out = stream or sys.stdout
+        self.sent: dict[str, int] = {}
+        self.delivered = self.sent
+        self.failed: dict[str, int] = {}
+        self.down_since = None
+
+    def send_many(self, topics, keys, values, stop=None) -> None:
+        from json import dumps
+
+        self.out.write("".join(f'{{"topic":"{t}","key":{dumps(k, ensure_ascii=False)},"value":{v}}}\n'
+                               for t, k, v in zip(topics, keys, values)))
+        for t in topics:
+            self.sent[t] = self.sent.get(t, 0) + 1
+
+    def poll(self, timeout: float = 0) -> None:
+        if timeout:
+            time.sleep(timeout)
+
+    def in_flight(self) -> int:
+        return 0
+
+    def flush(self, timeout_s: float, stop=None) -> int:
+        self.out.flush()
+        return 0
+
+    def totals(self):
+        n = sum(self.sent.values())
+        return n, n, 0
+
+
+@dataclass
+class Outcome:
+    sent: int
+    delivered: int
+    failed: int
+    unconfirmed: int
+    seconds: float
+    stopped_by: str | None  # a signal's name, "max-count", "duration", or "failure"
+
+
+def run_stream(sink, batches, limiter, stop, stats, prog: str, max_count: int | None = None,
+               duration: float | None = None, flush_timeout: float = 30.0) -> Outcome:
+    """Send messages from ``batches(n, first_index)`` (which returns topics, keys, values for up to
+    ``n`` messages) as fast as ``limiter`` allows, until a limit, a delivery failure or ``stop``."""
+    start = time.monotonic()
+    sent = 0
+    stopped_by = None
+    while True:
+        if stop.stop:
+            stopped_by = stop.signal_name
+            break
+        if max_count is not None and sent >= max_count:
+            stopped_by = "max-count"
+            break
+        if duration is not None and time.monotonic() - start >= duration:
+            stopped_by = "duration"
+            break
+        if sink.totals()[2]:
+            stopped_by = "failure"
+            break
+        n = limiter.allowed(sent)
+        if max_count is not None:
+            n = min(n, max_count - sent)
+        if n <= 0:
+            wait = min(limiter.wait_time(sent), 0.1)
+            if duration is not None:
+                wait = min(wait, max(0.0, start + duration - time.monotonic()))
+            sink.poll(wait)
+            stats.maybe_print(sink, prog)
+            continue
+        topics, keys, values = batches(n, sent)
+        if not topics:
+            stopped_by = "end"
+            break
+        sink.send_many(topics, keys, values, stop)
+        sent += len(topics)
+        sink.poll(0)
+        stats.maybe_print(sink, prog)
+    unconfirmed = sink.flush(flush_timeout, stop)
+    total_sent, delivered, failed = sink.totals()
+    return Outcome(total_sent, delivered, failed, unconfirmed, time.monotonic() - start, stopped_by)
+
+
+def cdr_batches(pop: Population, factory: CdrFactory, topics: list[str], chunk: int = CHUNK):
+    """A ``batches`` function for run_stream: CDRs with event times of now, keyed by user_id."""
+    state = {"chunk": 0}
+    user_ids = np.array(pop.user_ids, dtype=object)
+    topic_of = np.array(topics, dtype=object)
+
+    def batches(n: int, first_index: int):
+        n = min(n, chunk)
+        now_ms = int(time.time() * 1000)
+        c = factory.build(state["chunk"], first_index, np.full(n, now_ms, dtype=np.int64))
+        state["chunk"] += 1
+        return topic_of[c.types].tolist(), user_ids[c.users].tolist(), c.lines
+    return batches
+
+
+def user_batches(users, topic: str, encode, chunk: int = CHUNK):
+    """A ``batches`` function for run_stream: user records, keyed by user_id, until they run out."""
+    it = iter(users)
+
+    def batches(n: int, first_index: int):
+        recs = []
+        for rec in it:
+            recs.append(rec)
+            if len(recs) >= min(n, chunk):
+                break
+        return [topic] * len(recs), [r["user_id"] for r in recs], [encode(r) for r in recs]
+    return batches
+
+
+def cdr_topics(prefix: str = "", single: str | None = None) -> list[str]:
+    from .kafka import CDR_TOPICS
+
+    return [single or prefix + CDR_TOPICS[t] for t in CDR_TYPES]
+
+
+def stream(args, topics: dict[str, dict], batches, prog: str, rate: float | None) -> int:
+    """The whole run of a producing script: settings, topics, sending, flushing, the summary.
+
+    ``args`` carries the shared Kafka flags (cli.add_kafka_flags); ``topics`` maps the topic
+    names to their configs (for --create-topics)."""
+    from .errors import RunError
+    from .kafka import Interrupted, Producer, RateLimiter, Stats, StopFlag, create_topics, settings_from, summary_lines
+
+    limiter = RateLimiter(rate)
+    with StopFlag() as stop:
+        if args.dry_run:
+            sink = DryRunSink()
+            stats = Stats(0)
+        else:
+            settings = settings_from(args.bootstrap_servers, args.sasl_username, args.sasl_password, args.config_file,
+                                     args.security_protocol, args.sasl_mechanism, args.ssl_ca_location)
+            if args.create_topics:
+                created = create_topics(settings, topics, args.partitions, args.replication_factor, args.timeout)
+                if created:
+                    print(f"{prog}: created topics {', '.join(created)}", file=sys.stderr)
+            sink = Producer(settings, delivery_timeout_s=args.delivery_timeout)
+            sink.check(args.timeout, list(topics))
+            stats = Stats(args.stats_interval)
+            print(f"{prog}: connected to {settings.bootstrap} ({settings.conf['security.protocol']}); "
+                  f"sending{f' at {rate:g}/s' if rate else ''}, Ctrl+C to stop", file=sys.stderr)
+        try:
+            outcome = run_stream(sink, batches, limiter, stop, stats, prog, args.max_count, args.duration,
+                                 args.timeout)
+        except Interrupted as e:
+            sent, delivered, failed = sink.totals()
+            print(f"{prog}: stopped at once by a second signal; {e.unconfirmed:,} of {sent:,} messages left "
+                  f"unconfirmed", file=sys.stderr)
+            return 130
+        if stop.hard and outcome.unconfirmed:
+            print(f"{prog}: stopped at once by a second signal; {outcome.unconfirmed:,} of {outcome.sent:,} "
+                  f"messages left unconfirmed", file=sys.stderr)
+            return 130
+    if args.dry_run:
+        print(f"{prog}: dry run: wrote {outcome.sent:,} messages to stdout", file=sys.stderr)
+        return 0
+    why = {"max-count": "reached --max-count", "duration": "reached --duration", "end": "sent every record",
+           "failure": "delivery failed", None: "stopped"}.get(outcome.stopped_by, f"got {outcome.stopped_by}")
+    print(f"{prog}: {why}; {outcome.seconds:.1f} s, {outcome.delivered / max(outcome.seconds, 1e-9):,.0f} "
+          f"delivered/s", file=sys.stderr)
+    for line in summary_lines(sink, outcome.unconfirmed):
+        print(line, file=sys.stderr)
+    if outcome.failed:
+        raise RunError(f"{outcome.failed:,} messages could not be delivered: {sink.last_delivery_error}")
+    if outcome.unconfirmed:
+        raise RunError(f"{outcome.unconfirmed:,} messages were not confirmed by the broker within --timeout "
+                       f"{args.timeout:g} s")
+    return 0
