@@ -263,31 +263,27 @@ class Producer:
         if self.fatal_error:
             raise RunError(f"Kafka client error: {self.fatal_error}")
 
-    def send(self, topic: str, key: str, value: str | bytes, stop=None) -> None:
-        """Queue one message; on a full local queue wait for deliveries and try again."""
-        while True:
-            try:
-                self.p.produce(topic, value, key, on_delivery=self._on_delivery)
-                break
-            except BufferError:
-                self.p.poll(0.05)
-                self._raise_client_errors()
-                if stop is not None and stop.hard:
-                    raise Interrupted(self.in_flight()) from None
-        self.sent[topic] = self.sent.get(topic, 0) + 1
-
-    def send_many(self, topics: list, keys: list, values: list, stop=None) -> None:
-        """``send`` for many messages, with the per-message work kept to the produce call."""
-        produce, on_delivery, sent = self.p.produce, self._on_delivery, self.sent
-        for i, (topic, key, value) in enumerate(zip(topics, keys, values)):
-            try:
-                produce(topic, value, key, on_delivery=on_delivery)
-            except BufferError:
-                self.send(topic, key, value, stop)
-                continue
+    def send_many(self, topics: list, keys: list, values: list, stop=None) -> int:
+        """Queue messages; on a full local queue, serve deliveries and try again (nothing is
+        dropped).  A stop signal while waiting for room ends the batch early.  Returns how many
+        were queued."""
+        produce, on_delivery, sent, poll = self.p.produce, self._on_delivery, self.sent, self.p.poll
+        queued = 0
+        for topic, key, value in zip(topics, keys, values):
+            while True:
+                try:
+                    produce(topic, value, key, on_delivery=on_delivery)
+                    break
+                except BufferError:
+                    poll(0.05)
+                    self._raise_client_errors()
+                    if stop is not None and stop.stop:
+                        return queued
             sent[topic] = sent.get(topic, 0) + 1
-            if i % 1000 == 999:
-                self.p.poll(0)
+            queued += 1
+            if not queued % 1000:
+                poll(0)
+        return queued
 
     def poll(self, timeout: float = 0) -> None:
         self.p.poll(timeout)
@@ -309,14 +305,6 @@ class Producer:
 
     def totals(self) -> tuple[int, int, int]:
         return sum(self.sent.values()), sum(self.delivered.values()), sum(self.failed.values())
-
-
-class Interrupted(Exception):
-    """A second Ctrl+C or SIGTERM: stop at once."""
-
-    def __init__(self, unconfirmed: int):
-        super().__init__(unconfirmed)
-        self.unconfirmed = unconfirmed
 
 
 class StopFlag:

@@ -26,13 +26,14 @@ class DryRunSink:
         self.failed: dict[str, int] = {}
         self.down_since = None
 
-    def send_many(self, topics, keys, values, stop=None) -> None:
+    def send_many(self, topics, keys, values, stop=None) -> int:
         from json import dumps
 
         self.out.write("".join(f'{{"topic":"{t}","key":{dumps(k, ensure_ascii=False)},"value":{v}}}\n'
                                for t, k, v in zip(topics, keys, values)))
         for t in topics:
             self.sent[t] = self.sent.get(t, 0) + 1
+        return len(topics)
 
     def poll(self, timeout: float = 0) -> None:
         if timeout:
@@ -94,8 +95,7 @@ def run_stream(sink, batches, limiter, stop, stats, prog: str, max_count: int | 
         if not topics:
             stopped_by = "end"
             break
-        sink.send_many(topics, keys, values, stop)
-        sent += len(topics)
+        sent += sink.send_many(topics, keys, values, stop)
         sink.poll(0)
         stats.maybe_print(sink, prog)
     unconfirmed = sink.flush(flush_timeout, stop)
@@ -144,7 +144,7 @@ def stream(args, topics: dict[str, dict], batches, prog: str, rate: float | None
     ``args`` carries the shared Kafka flags (cli.add_kafka_flags); ``topics`` maps the topic
     names to their configs (for --create-topics)."""
     from .errors import RunError
-    from .kafka import Interrupted, Producer, RateLimiter, Stats, StopFlag, create_topics, settings_from, summary_lines
+    from .kafka import Producer, RateLimiter, Stats, StopFlag, create_topics, settings_from, summary_lines
 
     limiter = RateLimiter(rate)
     with StopFlag() as stop:
@@ -163,14 +163,7 @@ def stream(args, topics: dict[str, dict], batches, prog: str, rate: float | None
             stats = Stats(args.stats_interval)
             print(f"{prog}: connected to {settings.bootstrap} ({settings.conf['security.protocol']}); "
                   f"sending{f' at {rate:g}/s' if rate else ''}, Ctrl+C to stop", file=sys.stderr)
-        try:
-            outcome = run_stream(sink, batches, limiter, stop, stats, prog, args.max_count, args.duration,
-                                 args.timeout)
-        except Interrupted as e:
-            sent, delivered, failed = sink.totals()
-            print(f"{prog}: stopped at once by a second signal; {e.unconfirmed:,} of {sent:,} messages left "
-                  f"unconfirmed", file=sys.stderr)
-            return 130
+        outcome = run_stream(sink, batches, limiter, stop, stats, prog, args.max_count, args.duration, args.timeout)
         if stop.hard and outcome.unconfirmed:
             print(f"{prog}: stopped at once by a second signal; {outcome.unconfirmed:,} of {outcome.sent:,} "
                   f"messages left unconfirmed", file=sys.stderr)
