@@ -425,7 +425,7 @@ class CdrFactory:
         s = pop.strings
         method = _draw(rng, _METHOD_CUM, k).tolist()
         r1, r2 = rng.random(k).tolist(), rng.random(k).tolist()
-        talk = np.maximum(rng.lognormal(VOICE_MU, VOICE_SIGMA, k), 1).astype(np.int64).tolist()
+        talk = np.clip(rng.lognormal(VOICE_MU, VOICE_SIGMA, k), 1, VOICE_MAX_S).astype(np.int64).tolist()
         nr = pop.nr[c.u].tolist()
         own = pop.msisdn[c.u].tolist()
         other = c.cp_num.tolist()
