@@ -57,10 +57,6 @@ def main(argv: list[str] | None = None) -> int:
             fmt = args.format or "jsonl"
             if os.path.exists(args.output_dir) and not os.path.isdir(args.output_dir):
                 raise UserError(f"--output-dir {args.output_dir!r} exists and is not a folder")
-            try:
-                os.makedirs(args.output_dir, exist_ok=True)
-            except OSError as e:
-                raise UserError(f"--output-dir {args.output_dir!r} cannot be made: {e.strerror}") from None
             paths = [os.path.join(args.output_dir, f"{t}.{fmt}") for t in CDR_TYPES]
             headers = [csv_header("csv_type", t) for t in CDR_TYPES]
         else:
@@ -69,6 +65,11 @@ def main(argv: list[str] | None = None) -> int:
         users = read_users(args.users_file)
         pop = build_population(users, args.seed)
         del users
+        if args.output_dir:  # made only once the input is known to be good
+            try:
+                os.makedirs(args.output_dir, exist_ok=True)
+            except OSError as e:
+                raise UserError(f"--output-dir {args.output_dir!r} cannot be made: {e.strerror}") from None
         job = CdrFileJob(pop, weights, args.seed, start_ms, end_ms, args.count, fmt, split=bool(args.output_dir))
         framers = [RecordFramer(fmt, h) for h in headers]
         totals = [0] * len(CDR_TYPES)

@@ -67,8 +67,12 @@ def parse_weights(text: str | None) -> dict[str, float]:
         if not math.isfinite(w) or w < 0:
             raise UserError(f"--weights: {name} must be a finite number >= 0, got {value.strip()}")
         weights[name] = w
-    if sum(weights.values()) <= 0:
+    total = sum(weights.values())
+    if total <= 0:
         raise UserError("--weights: the weights sum to zero; give at least one type a positive weight")
+    if not math.isfinite(total):  # each is finite but they add up past a float: scale them down
+        top = max(weights.values())
+        weights = {k: w / top for k, w in weights.items()}
     return weights
 
 

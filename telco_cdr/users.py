@@ -267,8 +267,16 @@ def read_users(path: str) -> list[dict]:
         if stripped[0] == "[":
             records = json.loads(stripped)
         else:
+            whole = None
+            if stripped[0] == "{":
+                try:
+                    whole = json.loads(stripped)
+                except json.JSONDecodeError:
+                    pass  # several objects: JSON Lines
+            if isinstance(whole, dict) and "user_id" not in whole:
+                raise UserError(f"{label} holds a JSON object; it must hold a JSON array of users or one user a line")
             records = []
-            for lineno, line in enumerate(text.splitlines(), 1):
+            for lineno, line in enumerate(stripped.splitlines(), 1):
                 if line.strip():
                     try:
                         records.append(json.loads(line))
@@ -282,7 +290,7 @@ def read_users(path: str) -> list[dict]:
         raise UserError(f"{label} must hold a JSON array of user objects")
     if not records:
         raise UserError(f"{label} holds no users")
-    seen: set[str] = set()
+    seen: dict[str, set] = {"user_id": set(), "msisdn": set(), "imsi": set()}
     for i, rec in enumerate(records):
         where = f"{label}, user #{i + 1}"
         if not isinstance(rec, dict):
@@ -294,10 +302,10 @@ def read_users(path: str) -> list[dict]:
                 raise UserError(f"{where}: {field!r} must be {_EXPECT[field]}, got {_short(rec[field])}")
         if not rec["imsi"].startswith(rec["mcc"] + rec["mnc"]):
             raise UserError(f"{where}: 'imsi' does not start with its MCC+MNC {rec['mcc']}{rec['mnc']}")
-        uid = rec["user_id"]
-        if uid in seen:
-            raise UserError(f"{label}: user_id {_short(uid)} appears more than once")
-        seen.add(uid)
+        for key, values in seen.items():
+            if rec[key] in values:
+                raise UserError(f"{label}: {key} {_short(rec[key])} appears more than once (user #{i + 1})")
+            values.add(rec[key])
     if not any(r["status"] == "active" for r in records):
         raise UserError(f"{label} has no active users, so there is no one to make CDRs for")
     return records

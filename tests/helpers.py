@@ -1,0 +1,171 @@
+"""Shared helpers for the test suite: running the scripts, reading their output, cached data sets."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# A week of local (US Eastern standard, UTC-5) time, Monday 00:00 to Monday 00:00.
+WEEK_START = "2026-11-02T05:00:00Z"
+WEEK_END = "2026-11-09T05:00:00Z"
+US_UTC_OFFSET_H = -5
+
+
+# ---------------------------------------------------------------- running the scripts
+
+def run_script(script: str, *args, cwd=ROOT, timeout: float = 300, env=None) -> subprocess.CompletedProcess:
+    """Run ``python <script> args...`` from the repo root; stdout as bytes, stderr as text."""
+    proc = subprocess.run([sys.executable, str(ROOT / script), *map(str, args)], cwd=cwd,
+                          capture_output=True, timeout=timeout, env=env)
+    proc.stderr = proc.stderr.decode("utf-8", "replace")
+    return proc
+
+
+def run_many(jobs: dict, parallel: int = 4) -> dict:
+    """Run several ``(script, args, kwargs)`` jobs at once; results by key.  The scripts spend most
+    of their start-up waiting, so running a batch side by side saves most of the wall time."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(parallel) as pool:
+        futures = {k: pool.submit(run_script, script, *args, **kw) for k, (script, args, kw) in jobs.items()}
+        return {k: f.result() for k, f in futures.items()}
+
+
+def users_main(*args) -> int:
+    import user_generator
+    return user_generator.main([str(a) for a in args])
+
+
+def cdr_main(*args) -> int:
+    import cdr_generator
+    return cdr_generator.main([str(a) for a in args])
+
+
+def write_users(path, n: int, seed: int = 1, countries=None, fmt: str | None = None) -> Path:
+    args = ["--num-users", n, "--seed", seed, "--output", path]
+    for c in countries or ():
+        args += ["--country", c]
+    if fmt:
+        args += ["--format", fmt]
+    rc = users_main(*args)
+    assert rc == 0, f"user_generator.main{args} returned {rc}"
+    return Path(path)
+
+
+def write_cdrs(users_path, out, count: int, seed: int = 5, start: str = WEEK_START, end: str = WEEK_END,
+               *extra) -> Path:
+    args = ["--users-file", users_path, "--count", count, "--seed", seed, "--start", start, "--end", end,
+            "--output", out, *extra]
+    rc = cdr_main(*args)
+    assert rc == 0, f"cdr_generator.main{args} returned {rc}"
+    return Path(out)
+
+
+# ---------------------------------------------------------------- reading output
+
+def load_records(path, fmt: str | None = None) -> list[dict]:
+    """Records of a JSON array, JSON Lines or CSV file (format from the extension unless given)."""
+    path = Path(path)
+    fmt = fmt or {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}.get(path.suffix, "json")
+    text = path.read_text(encoding="utf-8")
+    return parse_records(text, fmt)
+
+
+def parse_records(text: str, fmt: str) -> list[dict]:
+    if fmt == "json":
+        data = json.loads(text)
+        assert isinstance(data, list), "a JSON output must be one array"
+        return data
+    if fmt == "jsonl":
+        return [json.loads(line) for line in text.splitlines() if line.strip()]
+    if fmt == "csv":
+        return list(csv.DictReader(io.StringIO(text, newline="")))
+    raise ValueError(fmt)
+
+
+def iso_ms(text: str) -> int:
+    """Epoch milliseconds of an ISO 8601 time ending in Z."""
+    assert text.endswith("Z"), text
+    return int(datetime.fromisoformat(text[:-1] + "+00:00").timestamp() * 1000)
+
+
+# ---------------------------------------------------------------- statistics
+
+def ranks(x) -> np.ndarray:
+    """Average ranks (ties share their mean rank), as scipy.stats.rankdata does."""
+    x = np.asarray(x, dtype=float)
+    order = np.argsort(x, kind="stable")
+    r = np.empty(len(x))
+    r[order] = np.arange(1, len(x) + 1)
+    _, inv, counts = np.unique(x, return_inverse=True, return_counts=True)
+    sums = np.bincount(inv, weights=r)
+    return (sums / counts)[inv]
+
+
+def spearman(x, y) -> float:
+    return float(np.corrcoef(ranks(x), ranks(y))[0, 1])
+
+
+# ---------------------------------------------------------------- cached data sets
+
+@dataclass
+class DataSet:
+    users_path: Path
+    cdr_path: Path
+    users: list
+    cdrs: list
+    by_id: dict = field(init=False)
+    by_msisdn: dict = field(init=False)
+
+    def __post_init__(self):
+        self.by_id = {u["user_id"]: u for u in self.users}
+        self.by_msisdn = {u["msisdn"]: u for u in self.users}
+
+    def of_type(self, t: str) -> list:
+        return [c for c in self.cdrs if c["cdr_type"] == t]
+
+
+_CACHE: dict = {}
+
+
+def _dataset(tmp_path_factory, name: str, n_users: int, countries, count: int) -> DataSet:
+    if name not in _CACHE:
+        d = tmp_path_factory.mktemp(name)
+        users = write_users(d / "users.json", n_users, seed=11, countries=countries)
+        cdrs = write_cdrs(users, d / "cdrs.jsonl", count, seed=5)
+        _CACHE[name] = DataSet(users, cdrs, load_records(users), load_records(cdrs))
+    return _CACHE[name]
+
+
+def us_week(tmp_path_factory) -> DataSet:
+    """3,000 US users and 100,000 CDRs over one local week (Monday to Monday, UTC-5)."""
+    return _dataset(tmp_path_factory, "us_week", 3000, ["US"], 100_000)
+
+
+def world(tmp_path_factory) -> DataSet:
+    """2,500 users of all five countries and 30,000 CDRs."""
+    return _dataset(tmp_path_factory, "world", 2500, ["US", "GB", "DE", "FR", "IN"], 30_000)
+
+
+def sha256(path) -> str:
+    import hashlib
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def listing(folder) -> list[str]:
+    return sorted(os.listdir(folder))

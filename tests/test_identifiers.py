@@ -1,0 +1,173 @@
+"""Subscriber identifiers checked against independent validators (python-stdnum, phonenumbers)."""
+
+from __future__ import annotations
+
+import numpy as np
+import phonenumbers
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from phonenumbers import PhoneNumberType, geocoder
+from stdnum import imei as std_imei
+from stdnum import imsi as std_imsi
+from stdnum import luhn as std_luhn
+
+from telco_cdr.identifiers import COUNTRIES, DEVICES, OPERATORS, is_luhn_valid, luhn_digit, luhn_digits
+from telco_cdr.users import generate_users
+
+MOBILE_TYPES = (PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE)
+# geocoder gives either "City, ST" or a state name for NANP numbers.
+US_STATES = {"New York": "NY", "California": "CA", "Texas": "TX", "Illinois": "IL", "Arizona": "AZ",
+             "Pennsylvania": "PA", "Washington State": "WA", "Washington": "WA", "Massachusetts": "MA",
+             "Florida": "FL"}
+
+
+@pytest.fixture(scope="module")
+def world_users():
+    """10,000 users spread over every supported country."""
+    return list(generate_users(10_000, seed=3, countries=list(COUNTRIES)))
+
+
+# ---------------------------------------------------------------- Luhn
+
+@given(st.text(alphabet="0123456789", min_size=1, max_size=40))
+def test_luhn_digit_agrees_with_stdnum(payload):
+    assert luhn_digit(payload) == std_luhn.calc_check_digit(payload)
+
+
+@given(st.text(alphabet="0123456789", min_size=2, max_size=40))
+def test_is_luhn_valid_agrees_with_stdnum(number):
+    assert is_luhn_valid(number) == std_luhn.is_valid(number)
+
+
+@given(st.integers(min_value=1, max_value=18).flatmap(
+    lambda nd: st.tuples(st.just(nd), st.lists(st.integers(0, 10 ** nd - 1), min_size=1, max_size=50))))
+def test_luhn_digits_vectorised_agrees_with_stdnum(case):
+    ndigits, payloads = case
+    got = luhn_digits(np.array(payloads, dtype=np.int64), ndigits)
+    want = [int(std_luhn.calc_check_digit(str(p).zfill(ndigits))) for p in payloads]
+    assert got.tolist() == want
+
+
+# ---------------------------------------------------------------- per-identifier checks
+
+def test_every_country_is_represented(world_users):
+    assert {u["country"] for u in world_users} == set(COUNTRIES)
+
+
+def test_imsi_is_valid_and_starts_with_the_operators_plmn(world_users):
+    plmns = {(op.mcc, op.mnc): op for op in OPERATORS}
+    for u in world_users:
+        imsi = u["imsi"]
+        assert len(imsi) == 15 and imsi.isdigit(), u
+        op = plmns.get((u["mcc"], u["mnc"]))
+        assert op is not None, f"{u['mcc']}-{u['mnc']} is not in the operator table"
+        assert op.country == u["country"] and op.name == u["operator"], u
+        assert imsi.startswith(op.mcc + op.mnc), u
+        assert std_imsi.is_valid(imsi), imsi
+
+
+def test_imsi_mnc_length_agrees_with_stdnum_database(world_users):
+    # stdnum knows from the ITU list whether an MCC uses 2- or 3-digit MNCs.
+    seen = {}
+    for u in world_users:
+        seen.setdefault((u["mcc"], u["mnc"]), u["imsi"])
+    assert len(seen) == len(OPERATORS)
+    for (mcc, mnc), imsi in seen.items():
+        s_mcc, s_mnc, msin = std_imsi.split(imsi)
+        assert (s_mcc, s_mnc) == (mcc, mnc), imsi
+        assert len(msin) == 15 - len(mcc) - len(mnc)
+
+
+def test_imei_is_luhn_valid_with_a_known_tac(world_users):
+    devices = {d.tac: d for d in DEVICES}
+    for u in world_users:
+        imei = u["imei"]
+        assert len(imei) == 15 and imei.isdigit(), u
+        assert std_imei.is_valid(imei), imei
+        assert std_luhn.is_valid(imei), imei
+        d = devices.get(imei[:8])
+        assert d is not None, f"TAC {imei[:8]} is not in identifiers.DEVICES"
+        assert (d.make, d.model, d.nr) == (u["device_make"], u["device_model"], u["device_5g"]), u
+
+
+def test_iccid_is_19_digits_starting_89_with_country_code_and_luhn(world_users):
+    for u in world_users:
+        iccid = u["iccid"]
+        assert len(iccid) == 19 and iccid.isdigit(), u
+        assert iccid.startswith("89"), u
+        assert std_luhn.is_valid(iccid), iccid
+        cc = str(phonenumbers.country_code_for_region(u["country"]))
+        assert iccid[2:].startswith(cc), (iccid, u["country"])  # ITU-T E.118: 89 + country code
+
+
+def test_msisdn_is_a_valid_mobile_number_of_the_users_country(world_users):
+    for u in world_users:
+        msisdn = u["msisdn"]
+        assert msisdn.isdigit() and len(msisdn) <= 15 and msisdn[0] != "0", u
+        num = phonenumbers.parse("+" + msisdn)
+        assert phonenumbers.is_valid_number(num), msisdn
+        assert phonenumbers.region_code_for_number(num) == u["country"], (msisdn, u["country"])
+        assert phonenumbers.number_type(num) in MOBILE_TYPES, (msisdn, phonenumbers.number_type(num))
+        # E.164 digits round-trip: no national prefix or padding slipped in.
+        assert phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164) == "+" + msisdn
+
+
+def test_nanp_area_and_exchange_codes_start_with_2_to_9():
+    users = list(generate_users(20_000, seed=8, countries=["US"]))
+    exchanges = set()
+    for u in users:
+        m = u["msisdn"]
+        assert len(m) == 11 and m[0] == "1", m
+        npa, nxx = m[1:4], m[4:7]
+        assert npa[0] in "23456789", m
+        assert nxx[0] in "23456789", m
+        assert nxx[1:] != "11", m  # N11 codes are service codes
+        exchanges.add(nxx[0])
+    assert exchanges == set("23456789")  # and all of 2-9 are used, not just a few
+
+
+def test_us_area_code_lies_in_the_users_home_state():
+    users = list(generate_users(3000, seed=9, countries=["US"]))
+    for u in users:
+        desc = geocoder.description_for_number(phonenumbers.parse("+" + u["msisdn"]), "en")
+        state = desc.rsplit(", ", 1)[1] if ", " in desc else US_STATES.get(desc)
+        assert state == u["home_region"], (u["msisdn"], desc, u["home_city"], u["home_region"])
+
+
+@settings(max_examples=15)
+@given(seed=st.integers(0, 2**63 - 1), country=st.sampled_from(COUNTRIES))
+def test_identifiers_valid_for_any_seed(seed, country):
+    for u in generate_users(40, seed=seed, countries=[country]):
+        num = phonenumbers.parse("+" + u["msisdn"])
+        assert phonenumbers.is_valid_number(num) and phonenumbers.region_code_for_number(num) == country
+        assert std_imsi.is_valid(u["imsi"]) and u["imsi"].startswith(u["mcc"] + u["mnc"])
+        assert std_imei.is_valid(u["imei"])
+        assert std_luhn.is_valid(u["iccid"]) and len(u["iccid"]) == 19
+
+
+def test_operator_flag_pins_the_plmn():
+    users = list(generate_users(500, seed=4, operators=["234-15"]))
+    assert {(u["mcc"], u["mnc"], u["country"]) for u in users} == {("234", "15", "GB")}
+    assert all(u["imsi"].startswith("23415") and std_imsi.is_valid(u["imsi"]) for u in users)
+
+
+# ---------------------------------------------------------------- uniqueness
+
+@pytest.mark.parametrize("countries", [list(COUNTRIES), ["US"]], ids=["all-countries", "US-only"])
+def test_identifiers_unique_over_50k_users(countries):
+    users = list(generate_users(50_000, seed=12, countries=countries))
+    assert len(users) == 50_000
+    for key in ("user_id", "msisdn", "imsi", "imei", "iccid"):
+        values = [u[key] for u in users]
+        assert len(set(values)) == len(values), f"duplicate {key}"
+
+
+def test_home_cell_belongs_to_the_users_plmn(world_users):
+    for u in world_users:
+        cell = u["home_cell_id"]
+        plmn = u["mcc"] + u["mnc"]
+        assert cell.startswith(plmn) and len(cell) == len(plmn) + 7, u
+        eci = int(cell[len(plmn):], 16)
+        assert 0 < eci < 2 ** 28  # 28-bit E-UTRAN cell identity (TS 23.003 §19.6)
+        assert 0 <= u["home_tac"] <= 0xFFFF

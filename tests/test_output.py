@@ -1,0 +1,321 @@
+"""Output: byte-for-byte determinism (formats, seeds, workers, --output-dir), atomic files,
+and memory that stays flat however many records are written."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+
+import pytest
+
+import helpers
+from telco_cdr.errors import UserError
+from telco_cdr.output import AtomicFile, atomic_outputs
+
+TYPES = ("voice", "data", "sms", "voip", "ims")
+
+
+@pytest.fixture(scope="module")
+def users(tmp_path_factory):
+    return helpers.write_users(tmp_path_factory.mktemp("out_users") / "users.json", 1500, seed=31,
+                               countries=["US", "GB", "DE", "FR", "IN"])
+
+
+def _cdrs(users, out, count=6000, seed=9, *extra):
+    return helpers.write_cdrs(users, out, count, seed, helpers.WEEK_START, helpers.WEEK_END, *extra)
+
+
+# ---------------------------------------------------------------- determinism
+
+@pytest.mark.parametrize("fmt", ["json", "jsonl", "csv"])
+def test_same_seed_gives_identical_bytes(tmp_path, users, fmt):
+    a = _cdrs(users, tmp_path / f"a.{fmt}")
+    b = _cdrs(users, tmp_path / f"b.{fmt}")
+    assert a.read_bytes() == b.read_bytes()
+    assert len(helpers.load_records(a)) == 6000
+
+
+@pytest.mark.parametrize("fmt", ["json", "jsonl", "csv"])
+def test_different_seed_gives_different_records(tmp_path, users, fmt):
+    a = helpers.load_records(_cdrs(users, tmp_path / f"a.{fmt}", 3000, 1))
+    b = helpers.load_records(_cdrs(users, tmp_path / f"b.{fmt}", 3000, 2))
+    assert len(a) == len(b) == 3000
+    same = sum(x == y for x, y in zip(a, b))
+    assert same == 0
+    assert {r["cdr_id"] for r in a}.isdisjoint({r["cdr_id"] for r in b})
+    assert len({r["start_time"] for r in a} & {r["start_time"] for r in b}) < 30
+
+
+def test_formats_carry_the_same_records(tmp_path, users):
+    """JSON array, JSON Lines and CSV of the same run hold the same values."""
+    js = helpers.load_records(_cdrs(users, tmp_path / "c.json"))
+    jl = helpers.load_records(_cdrs(users, tmp_path / "c.jsonl"))
+    assert js == jl
+    rows = helpers.load_records(_cdrs(users, tmp_path / "c.csv"))
+    assert len(rows) == len(jl)
+    for rec, row in zip(jl, rows):
+        for key, value in rec.items():
+            cell = row[key]
+            if value is None:
+                assert cell == "", (key, rec["cdr_id"])
+            elif isinstance(value, bool) or not isinstance(value, (int, float)):
+                assert cell == str(value), (key, rec["cdr_id"])
+            else:
+                assert math.isclose(float(cell), value), (key, rec["cdr_id"])
+        # and the other types' columns are empty
+        assert all(row[k] == "" for k in row if k not in rec), rec["cdr_id"]
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "json", "csv"])
+def test_output_dir_is_the_single_file_split_by_type(tmp_path, users, fmt):
+    single = helpers.load_records(_cdrs(users, tmp_path / "all.jsonl", 5000))
+    d = tmp_path / "landing"
+    rc = helpers.cdr_main("-u", users, "-c", 5000, "--seed", 9, "--start", helpers.WEEK_START,
+                          "--end", helpers.WEEK_END, "--output-dir", d, "--format", fmt)
+    assert rc == 0
+    assert helpers.listing(d) == sorted(f"{t}.{fmt}" for t in TYPES)
+    union = []
+    for t in TYPES:
+        part = helpers.load_records(d / f"{t}.{fmt}")
+        assert all(r["cdr_type"] == t for r in part)
+        starts = [r["start_time"] for r in part]
+        assert starts == sorted(starts), t  # each file is in event-time order too
+        union += part
+    key = lambda r: r["cdr_id"]  # noqa: E731
+    if fmt == "csv":  # CSV cells are text; compare them with the JSON values as text
+        single = [{k: "" if v is None else str(v) for k, v in r.items()} for r in single]
+        for r in union:
+            for k, v in r.items():
+                if k in ("jitter_ms", "packet_loss_pct", "mos"):
+                    r[k] = str(float(v))
+    assert sorted(union, key=key) == sorted(single, key=key)
+
+
+def test_output_dir_defaults_to_jsonl(tmp_path, users):
+    assert helpers.cdr_main("-u", users, "-c", 200, "--output-dir", tmp_path / "d") == 0
+    assert helpers.listing(tmp_path / "d") == sorted(f"{t}.jsonl" for t in TYPES)
+
+
+def test_workers_do_not_change_the_bytes(tmp_path, users):
+    # 40,000 records are three chunks of batch.CHUNK_RECORDS (16,384).
+    from telco_cdr.batch import CHUNK_RECORDS
+    count = 40_000
+    assert count > 2 * CHUNK_RECORDS
+    jobs = {w: ("cdr_generator.py", ["-u", users, "-c", count, "--seed", 4, "--start", helpers.WEEK_START,
+                                     "--end", helpers.WEEK_END, "-o", tmp_path / f"w{w}.jsonl", "--workers", w], {})
+            for w in (1, 2, 3)}
+    results = helpers.run_many(jobs, parallel=1)
+    for w, proc in results.items():
+        assert proc.returncode == 0, proc.stderr
+    one = (tmp_path / "w1.jsonl").read_bytes()
+    assert one.count(b"\n") == count
+    assert (tmp_path / "w2.jsonl").read_bytes() == one
+    assert (tmp_path / "w3.jsonl").read_bytes() == one
+
+
+def test_start_time_non_decreasing_across_chunks(tmp_path, users):
+    out = _cdrs(users, tmp_path / "c.jsonl", 40_000, 6)
+    starts = [json.loads(line)["start_time"] for line in out.read_text().splitlines()]
+    assert len(starts) == 40_000 and starts == sorted(starts)
+
+
+@pytest.mark.parametrize("fmt, expect", [("json", []), ("jsonl", None), ("csv", None)])
+def test_zero_count_gives_a_valid_empty_file(tmp_path, users, fmt, expect):
+    out = tmp_path / f"empty.{fmt}"
+    assert helpers.cdr_main("-u", users, "-c", 0, "-o", out) == 0
+    text = out.read_text()
+    if fmt == "json":
+        assert json.loads(text) == []
+    elif fmt == "jsonl":
+        assert text.strip() == ""
+    else:
+        lines = text.splitlines()
+        assert len(lines) == 1 and lines[0].startswith("cdr_id,")
+
+
+def test_small_counts_and_a_single_active_user(tmp_path, users):
+    base = json.loads(users.read_text())
+    one = [dict(u, status="suspended") for u in base[:20]]
+    one[4]["status"] = "active"
+    path = tmp_path / "one.json"
+    path.write_text(json.dumps(one))
+    out = tmp_path / "c.jsonl"
+    helpers.write_cdrs(path, out, 500, 2)
+    recs = helpers.load_records(out)
+    assert len(recs) == 500 and {r["user_id"] for r in recs} == {one[4]["user_id"]}
+    for r in recs:
+        if r["cdr_type"] == "voice":
+            assert r["calling_number"] != r["called_number"]
+
+
+# ---------------------------------------------------------------- atomic files
+
+def test_atomic_file_appears_only_on_commit(tmp_path):
+    path = tmp_path / "f.bin"
+    f = AtomicFile(str(path))
+    f.write(b"hello")
+    assert not path.exists()
+    f.commit()
+    assert path.read_bytes() == b"hello"
+    assert helpers.listing(tmp_path) == ["f.bin"]
+    assert (path.stat().st_mode & 0o777) == 0o644
+
+
+def test_atomic_file_abort_keeps_the_old_file(tmp_path):
+    path = tmp_path / "f.bin"
+    path.write_bytes(b"old")
+    f = AtomicFile(str(path))
+    f.write(b"new")
+    f.abort()
+    assert path.read_bytes() == b"old" and helpers.listing(tmp_path) == ["f.bin"]
+
+
+def test_atomic_outputs_all_or_nothing(tmp_path):
+    paths = [str(tmp_path / n) for n in ("a", "b")]
+    with pytest.raises(RuntimeError):
+        with atomic_outputs(paths) as outs:
+            for o in outs:
+                o.write(b"x")
+            raise RuntimeError("boom")
+    assert helpers.listing(tmp_path) == []
+    with atomic_outputs(paths) as outs:
+        for o in outs:
+            o.write(b"y")
+    assert helpers.listing(tmp_path) == ["a", "b"]
+
+
+@pytest.mark.parametrize("make", ["dir", "missing-folder"])
+def test_atomic_file_refuses_bad_paths(tmp_path, make):
+    path = tmp_path if make == "dir" else tmp_path / "nope" / "f"
+    with pytest.raises(UserError, match=str(path)):
+        AtomicFile(str(path))
+
+
+def _args(users, out, count, seed=3):
+    return ["-u", str(users), "-c", str(count), "--seed", str(seed), "--start", helpers.WEEK_START,
+            "--end", helpers.WEEK_END, "-o", str(out), "--format", "jsonl"]
+
+
+# A fresh interpreter that runs cdr_generator.main and prints its own peak RSS (KiB on Linux).
+MAXRSS = ("import resource, sys; import cdr_generator; rc = cdr_generator.main(sys.argv[1:]); "
+          "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss); sys.exit(rc)")
+
+
+def _run_measured(args) -> int:
+    proc = subprocess.run([sys.executable, "-c", MAXRSS, *args], cwd=helpers.ROOT, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    return int(proc.stdout.split()[-1])
+
+
+@pytest.fixture(scope="module")
+def reference_300k(tmp_path_factory, users):
+    """An uninterrupted run of 300,000 CDRs, and its peak RSS in KiB."""
+    out = tmp_path_factory.mktemp("ref") / "ref.jsonl"
+    rss = _run_measured(_args(users, out, 300_000))
+    return out, rss
+
+
+def test_memory_stays_flat(tmp_path, users, reference_300k):
+    _, small = reference_300k
+    big = _run_measured(_args(users, tmp_path / "big.jsonl", 1_200_000))
+    assert (tmp_path / "big.jsonl").stat().st_size > 3 * reference_300k[0].stat().st_size
+    assert big - small < 30 * 1024, f"peak RSS {small} KiB for 300k, {big} KiB for 1.2M"
+
+
+def test_killed_run_leaves_no_file_and_rerun_is_complete(tmp_path, users, reference_300k):
+    ref, _ = reference_300k
+    out = tmp_path / "cdrs.jsonl"
+    proc = subprocess.Popen([sys.executable, str(helpers.ROOT / "cdr_generator.py"), *_args(users, out, 300_000)],
+                            cwd=helpers.ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        # Wait until it is busy writing (a temporary file with data in it), then kill it.
+        while time.monotonic() < deadline and proc.poll() is None:
+            parts = [p for p in tmp_path.iterdir() if p.name.endswith(".part")]
+            if parts and parts[0].stat().st_size > 0:
+                break
+            time.sleep(0.02)
+        assert proc.poll() is None, "the run ended before it could be killed; raise the count"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert not out.exists()
+    assert all(p.name.startswith(".cdrs.jsonl.") and p.name.endswith(".part") for p in tmp_path.iterdir())
+    rerun = subprocess.run([sys.executable, str(helpers.ROOT / "cdr_generator.py"), *_args(users, out, 300_000)],
+                           cwd=helpers.ROOT, capture_output=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    assert helpers.sha256(out) == helpers.sha256(ref)
+
+
+def test_interrupted_run_exits_130_and_cleans_up(tmp_path, users):
+    out = tmp_path / "cdrs.jsonl"
+    out.write_text("keep me\n")
+    proc = subprocess.Popen([sys.executable, str(helpers.ROOT / "cdr_generator.py"), *_args(users, out, 2_000_000)],
+                            cwd=helpers.ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None:
+            if any(p.name.endswith(".part") and p.stat().st_size > 0 for p in tmp_path.iterdir()):
+                break
+            time.sleep(0.02)
+        assert proc.poll() is None
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and len(err.splitlines()) == 1, err
+    assert out.read_text() == "keep me\n"
+    assert helpers.listing(tmp_path) == ["cdrs.jsonl"]  # the temporary file is gone too
+
+
+def test_summary_counts_add_up_over_output_dir(tmp_path, users):
+    d = tmp_path / "d"
+    assert helpers.cdr_main("-u", users, "-c", 3000, "--output-dir", d, "--format", "json") == 0
+    total = Counter()
+    for t in TYPES:
+        total[t] = len(json.loads((d / f"{t}.json").read_text()))
+    assert sum(total.values()) == 3000
+
+
+@pytest.mark.parametrize("fmt", ["json", "jsonl", "csv"])
+def test_user_ids_that_need_escaping_survive_every_format(tmp_path, users, fmt):
+    base = json.loads(users.read_text(encoding="utf-8"))[:40]
+    odd = ['A,"B"', "Zoë 1", "back\\slash", "semi;colon", "dash-and.dot", "'quote'"]
+    for u, uid in zip(base, odd):
+        u["status"] = "active"
+        u["user_id"] = uid
+    path = tmp_path / "odd.json"
+    path.write_text(json.dumps(base, ensure_ascii=False), encoding="utf-8")
+    out = helpers.write_cdrs(path, tmp_path / f"c.{fmt}", 3000, 8)
+    recs = helpers.load_records(out)
+    by_id = {u["user_id"]: u for u in base}
+    assert len(recs) == 3000
+    for r in recs:
+        assert r["user_id"] in by_id, r["user_id"]
+        assert r["msisdn"] == by_id[r["user_id"]]["msisdn"]
+    assert set(odd) & {r["user_id"] for r in recs}
+
+
+def test_users_with_only_the_required_fields(tmp_path, users):
+    keep = ("user_id", "msisdn", "imsi", "imei", "mcc", "mnc", "status", "plan_type", "home_cell_id", "home_tac")
+    base = [{k: u[k] for k in keep} for u in json.loads(users.read_text(encoding="utf-8"))[:200]]
+    path = tmp_path / "minimal.jsonl"
+    path.write_text("\n".join(json.dumps(u) for u in base) + "\n", encoding="utf-8")
+    recs = helpers.load_records(helpers.write_cdrs(path, tmp_path / "c.jsonl", 2000, 8))
+    by_id = {u["user_id"]: u for u in base}
+    assert len(recs) == 2000
+    assert all(r["imsi"] == by_id[r["user_id"]]["imsi"] and by_id[r["user_id"]]["status"] == "active"
+               for r in recs)
