@@ -263,26 +263,31 @@ class Producer:
         if self.fatal_error:
             raise RunError(f"Kafka client error: {self.fatal_error}")
 
-    def send_many(self, topics: list, keys: list, values: list, stop=None) -> int:
-        """Queue messages; on a full local queue, serve deliveries and try again (nothing is
-        dropped).  A stop signal while waiting for room ends the batch early.  Returns how many
+    def send_many(self, groups, stop=None) -> int:
+        """Queue messages, given as (topic, keys, values) groups in the order to send them.
+
+        A full local queue is never a lost message: what did not fit is retried, in order, after
+        serving deliveries.  A stop signal while waiting for room ends early.  Returns how many
         were queued."""
-        produce, on_delivery, sent, poll = self.p.produce, self._on_delivery, self.sent, self.p.poll
         queued = 0
-        for topic, key, value in zip(topics, keys, values):
-            while True:
-                try:
-                    produce(topic, value, key, on_delivery=on_delivery)
+        for topic, keys, values in groups:
+            msgs = [{"key": k, "value": v} for k, v in zip(keys, values)]
+            while msgs:
+                n = self.p.produce_batch(topic, msgs, on_delivery=self._on_delivery)
+                self.sent[topic] = self.sent.get(topic, 0) + n
+                queued += n
+                if n == len(msgs):
                     break
-                except BufferError:
-                    poll(0.05)
-                    self._raise_client_errors()
-                    if stop is not None and stop.stop:
-                        return queued
-            sent[topic] = sent.get(topic, 0) + 1
-            queued += 1
-            if not queued % 1000:
-                poll(0)
+                msgs = [m for m in msgs if "_error" in m]
+                for m in msgs:
+                    err = m.pop("_error")
+                    if err.code() != self._ck.KafkaError._QUEUE_FULL:
+                        raise RunError(f"cannot send to topic {topic!r}: {self.settings.redact(err.str())}")
+                self.p.poll(0.05)
+                self._raise_client_errors()
+                if stop is not None and stop.stop:
+                    return queued
+            self.p.poll(0)
         return queued
 
     def poll(self, timeout: float = 0) -> None:

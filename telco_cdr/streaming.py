@@ -26,14 +26,16 @@ class DryRunSink:
         self.failed: dict[str, int] = {}
         self.down_since = None
 
-    def send_many(self, topics, keys, values, stop=None) -> int:
+    def send_many(self, groups, stop=None) -> int:
         from json import dumps
 
-        self.out.write("".join(f'{{"topic":"{t}","key":{dumps(k, ensure_ascii=False)},"value":{v}}}\n'
-                               for t, k, v in zip(topics, keys, values)))
-        for t in topics:
-            self.sent[t] = self.sent.get(t, 0) + 1
-        return len(topics)
+        n = 0
+        for t, keys, values in groups:
+            self.out.write("".join(f'{{"topic":"{t}","key":{dumps(k, ensure_ascii=False)},"value":{v}}}\n'
+                                   for k, v in zip(keys, values)))
+            self.sent[t] = self.sent.get(t, 0) + len(keys)
+            n += len(keys)
+        return n
 
     def poll(self, timeout: float = 0) -> None:
         if timeout:
@@ -63,8 +65,9 @@ class Outcome:
 
 def run_stream(sink, batches, limiter, stop, stats, prog: str, max_count: int | None = None,
                duration: float | None = None, flush_timeout: float = 30.0) -> Outcome:
-    """Send messages from ``batches(n, first_index)`` (which returns topics, keys, values for up to
-    ``n`` messages) as fast as ``limiter`` allows, until a limit, a delivery failure or ``stop``."""
+    """Send messages from ``batches(n, first_index)`` (which returns up to ``n`` messages as
+    (topic, keys, values) groups) as fast as ``limiter`` allows, until a limit, a delivery failure
+    or ``stop``."""
     start = time.monotonic()
     sent = 0
     stopped_by = None
@@ -91,11 +94,11 @@ def run_stream(sink, batches, limiter, stop, stats, prog: str, max_count: int | 
             sink.poll(wait)
             stats.maybe_print(sink, prog)
             continue
-        topics, keys, values = batches(n, sent)
-        if not topics:
+        groups = batches(n, sent)
+        if not groups:
             stopped_by = "end"
             break
-        sent += sink.send_many(topics, keys, values, stop)
+        sent += sink.send_many(groups, stop)
         sink.poll(0)
         stats.maybe_print(sink, prog)
     unconfirmed = sink.flush(flush_timeout, stop)
@@ -107,14 +110,19 @@ def cdr_batches(pop: Population, factory: CdrFactory, topics: list[str], chunk: 
     """A ``batches`` function for run_stream: CDRs with event times of now, keyed by user_id."""
     state = {"chunk": 0}
     user_ids = np.array(pop.user_ids, dtype=object)
-    topic_of = np.array(topics, dtype=object)
 
     def batches(n: int, first_index: int):
         n = min(n, chunk)
         now_ms = int(time.time() * 1000)
         c = factory.build(state["chunk"], first_index, np.full(n, now_ms, dtype=np.int64))
         state["chunk"] += 1
-        return topic_of[c.types].tolist(), user_ids[c.users].tolist(), c.lines
+        lines = np.array(c.lines, dtype=object)
+        groups = []
+        for t in range(len(topics)):  # one group per type, in the chunk's (event-time) order
+            idx = np.flatnonzero(c.types == t)
+            if len(idx):
+                groups.append((topics[t], user_ids[c.users[idx]].tolist(), lines[idx].tolist()))
+        return groups
     return batches
 
 
@@ -128,7 +136,7 @@ def user_batches(users, topic: str, encode, chunk: int = CHUNK):
             recs.append(rec)
             if len(recs) >= min(n, chunk):
                 break
-        return [topic] * len(recs), [r["user_id"] for r in recs], [encode(r) for r in recs]
+        return [(topic, [r["user_id"] for r in recs], [encode(r) for r in recs])] if recs else []
     return batches
 
 
