@@ -200,6 +200,7 @@ _POS = _obj([f"{i:06x}" for i in range(1 << 16)])
 _FIXED = {1: _obj([f"{i // 10}.{i % 10}" for i in range(65536)]),
           2: _obj([f"{i // 100}.{i % 100:02d}" for i in range(65536)])}
 _SECONDS = _obj([f"{i // 1000:02d}.{i % 1000:03d}" for i in range(60_000)])
+_HHMM = _obj([f"{i // 60:02d}:{i % 60:02d}:" for i in range(1440)])
 
 
 def _dec(values: np.ndarray) -> np.ndarray:
@@ -217,11 +218,20 @@ def _fixed(values: np.ndarray, decimals: int) -> np.ndarray:
 
 
 def _iso(ms: np.ndarray) -> np.ndarray:
-    """ISO 8601 UTC with milliseconds (without the Z) for epoch ms: the minute's text is made
-    once per distinct minute, seconds and milliseconds come from a table."""
-    minutes, inverse = np.unique(ms // 60_000, return_inverse=True)
-    prefix = _obj(np.datetime_as_string(minutes.astype("datetime64[m]"), unit="m")) + ":"
-    return prefix[inverse] + _SECONDS[ms % 60_000]
+    """ISO 8601 UTC with milliseconds (without the Z) for epoch ms, from tables: the day's text
+    (made once per distinct day), then hours and minutes, then seconds and milliseconds."""
+    ms = np.asarray(ms, dtype=np.int64)
+    if not len(ms):
+        return _obj([])
+    days = ms // 86_400_000
+    first, last = int(days.min()), int(days.max())
+    if last - first < 4096:
+        day_text = _obj(np.datetime_as_string(np.arange(first, last + 1).astype("datetime64[D]"))) + "T"
+        day_part = day_text[days - first]
+    else:  # a sparse spread over many years: only the days that occur
+        uniq, inverse = np.unique(days, return_inverse=True)
+        day_part = (_obj(np.datetime_as_string(uniq.astype("datetime64[D]"))) + "T")[inverse]
+    return day_part + _HHMM[(ms // 60_000) % 1440] + _SECONDS[ms % 60_000]
 
 
 def _pos(n: int) -> np.ndarray:
@@ -244,6 +254,7 @@ class CdrFactory:
         self.user_part = _obj(s["json_user"] if self.json else s["csv_user"])
         self.msisdn = _obj([str(m) for m in pop.msisdn.tolist()])
         self.msc, self.pgw, self.smsc, self.domain = _obj(s["msc"]), _obj(s["pgw"]), _obj(s["smsc"]), _obj(s["domain"])
+        self.node = _obj(s["node"])
         # cdr_type and record_type by (CDR type, mobile-originated), in one piece
         self.type_part = _obj([f'"cdr_type":"{t}","record_type":"{r}"' if self.json else f"{t},{r}"
                                for t, pair in zip(CDR_TYPES, RECORD_TYPES) for r in pair])
@@ -422,39 +433,44 @@ class CdrFactory:
 
     def _ims(self, c: "_Ctx"):
         rng, pop, k = c.rng, self.pop, len(c.idx)
-        s = pop.strings
-        method = _draw(rng, _METHOD_CUM, k).tolist()
-        r1, r2 = rng.random(k).tolist(), rng.random(k).tolist()
-        talk = np.clip(rng.lognormal(VOICE_MU, VOICE_SIGMA, k), 1, VOICE_MAX_S).astype(np.int64).tolist()
-        nr = pop.nr[c.u].tolist()
-        own = pop.msisdn[c.u].tolist()
-        other = c.cp_num.tolist()
-        mo_l = c.mo.tolist()
+        method = _draw(rng, _METHOD_CUM, k)
+        status = np.empty(k, dtype=np.int64)
+        service = np.empty(k, dtype=np.int64)
+        r1, r2 = rng.random(k), rng.random(k)
+        for mi, (m, _) in enumerate(IMS_METHODS):
+            sel = method == mi
+            codes, cum = _IMS_STATUS_TABLE[m]
+            status[sel] = codes[np.minimum(np.searchsorted(cum, r1[sel], side="right"), len(cum) - 1)]
+            names, cum = _IMS_SERVICE_TABLE[m]
+            service[sel] = names[np.minimum(np.searchsorted(cum, r2[sel], side="right"), len(cum) - 1)]
+        register = method == _REGISTER
+        originating = c.mo | register
+        talk = np.clip(rng.lognormal(VOICE_MU, VOICE_SIGMA, k), 1, VOICE_MAX_S).astype(np.int64)
+        dur = np.where((method == _INVITE) & (status == 200), talk, 0)
+        own = self.msisdn[c.u]
+        other = _obj(list(map(str, c.cp_num.tolist())))
+        a, b = np.where(originating, own, other), np.where(originating, other, own)
+        dom, node = self.domain[c.u], self.node[c.u]
+        phone = np.where(register, "", ";user=phone")
+        calling = "sip:+" + a + "@" + dom + phone
+        called = np.where(register, "sip:" + dom, "sip:+" + b + "@" + dom + phone)
+        access = np.where(service == _VOWIFI, "IEEE-802.11", np.where(pop.nr[c.u], "3GPP-NR", "3GPP-E-UTRAN-FDD"))
         counter = (self.icid_base + c.first_index + c.idx).tolist()
-        names = ("icid", "sip_method", "role_of_node", "ims_service", "sip_status_code", "duration_seconds",
-                 "node_address", "access_network", "calling_party_uri", "called_party_uri")
-        cols = [[] for _ in names]
-        durations = []
-        for i, ui in enumerate(c.u.tolist()):
-            m = IMS_METHODS[method[i]][0]
-            status = _pick(IMS_STATUS[m], r1[i])
-            service = _pick(IMS_SERVICES[m], r2[i])
-            originating = mo_l[i] or m == "REGISTER"
-            dur = talk[i] if (m == "INVITE" and status == 200) else 0
-            dom, node = s["domain"][ui], s["node"][ui]
-            if m == "REGISTER":
-                calling, called = f"sip:+{own[i]}@{dom}", f"sip:{dom}"
-            else:
-                a, b = (own[i], other[i]) if originating else (other[i], own[i])
-                calling, called = f"sip:+{a}@{dom};user=phone", f"sip:+{b}@{dom};user=phone"
-            access = "IEEE-802.11" if service == "VoWiFi" else ("3GPP-NR" if nr[i] else "3GPP-E-UTRAN-FDD")
-            durations.append(dur)
-            for col, v in zip(cols, (f"{node}-{counter[i]:012x}", m, "originating" if originating else "terminating",
-                                     service, str(status), str(dur), node, access, calling, called)):
-                col.append(v)
-        return np.array(durations, dtype=np.int64) * 1000, {n: _obj(col) for n, col in zip(names, cols)}
+        return dur * 1000, {
+            "icid": (node, _obj([f"-{x:012x}" for x in counter])), "sip_method": _METHOD_TEXT[method],
+            "role_of_node": np.where(originating, "originating", "terminating"),
+            "ims_service": _SERVICE_TEXT[service], "sip_status_code": _DEC[status], "duration_seconds": _DEC[dur],
+            "node_address": node, "access_network": access, "calling_party_uri": calling, "called_party_uri": called,
+        }
 
 
+_METHOD_TEXT = _obj([m for m, _ in IMS_METHODS])
+_REGISTER, _INVITE = [m for m, _ in IMS_METHODS].index("REGISTER"), [m for m, _ in IMS_METHODS].index("INVITE")
+_SERVICE_TEXT = _obj(sorted({name for rows in IMS_SERVICES.values() for name, _ in rows}))
+_VOWIFI = list(_SERVICE_TEXT).index("VoWiFi")
+_IMS_STATUS_TABLE = {m: (np.array([x for x, _ in rows]), _table(rows)) for m, rows in IMS_STATUS.items()}
+_IMS_SERVICE_TABLE = {m: (np.array([list(_SERVICE_TEXT).index(x) for x, _ in rows]), _table(rows))
+                      for m, rows in IMS_SERVICES.items()}
 _APN_TEXT = _obj([a[0] for a in APNS])
 _RAT_TEXT = _obj([r[0] for r in RAT_5G + RAT_4G])
 _RAT_SPEED = np.array([{"NR": 1.6, "EUTRAN": 1.0, "UTRAN": 0.2, "GERAN": 0.1}[r[0]] for r in RAT_5G + RAT_4G])
@@ -463,15 +479,6 @@ _ENCODING_TEXT = _obj(["GSM-7", "UCS-2"])
 _SMS_TEXT = _obj([r[0] for r in SMS_RESULTS])
 _CODEC_TEXT = _obj([x[0] for x in CODECS])
 _CODEC_IMPAIRMENT = np.array([x[2] for x in CODECS])
-
-
-def _pick(rows, r):
-    acc = 0.0
-    for value, w in rows:
-        acc += w
-        if r < acc:
-            return value
-    return rows[-1][0]
 
 
 def mos_from(latency_ms, jitter_ms, loss_pct, impairment):
