@@ -90,7 +90,7 @@ def ours(bootstrap: str, prefix: str, n: int) -> dict:
         raise SystemExit(f"kafka_producer.py delivered {delivered}, not {n}")
     rss = [r for _, r in samples] or [0.0]
     half = len(rss) // 2
-    return {"rate": n / float(m.group(1)), "rss_peak": max(rss),
+    return {"rate": float(m.group(2).replace(",", "")), "rss_peak": max(rss),
             "rss_first_half": max(rss[:half] or rss), "rss_second_half": max(rss[half:] or rss)}
 
 

@@ -13,7 +13,7 @@ from .cdrs import CdrFactory
 from .traffic import CDR_TYPES, Population
 
 STREAM = 4  # seed-sequence domain of streamed CDRs (files use 3)
-CHUNK = 2000  # records built at once when not limited by the rate
+CHUNK = 8192  # records built at once when not limited by the rate
 
 
 class DryRunSink:
