@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import sys
 
-from telco_cdr.batch import CdrFileJob, iter_chunks
+from telco_cdr.batch import CdrFileJob, iter_chunks, spool_dir
 from telco_cdr.cdrs import csv_header
 from telco_cdr.cli import Parser, float_range, int_at_least, run, seed_value, time_window
 from telco_cdr.errors import UserError
@@ -75,10 +75,10 @@ def main(argv: list[str] | None = None) -> int:
         totals = [0] * len(CDR_TYPES)
         progress = Progress(args.count, "CDRs")
         done = 0
-        with atomic_outputs(paths) as outs:
+        with spool_dir(args.workers) as spool, atomic_outputs(paths) as outs:
             writer = BackgroundWriter()
             try:
-                for counts, blobs in iter_chunks(job, args.workers):
+                for counts, blobs in iter_chunks(job, args.workers, spool):
                     if args.output_dir:
                         for t, blob in enumerate(blobs):
                             writer.write(outs[t], framers[t].frame(blob, counts[t]))

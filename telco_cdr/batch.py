@@ -8,14 +8,17 @@ not depend on how many workers build the chunks, and chunks follow each other in
 from __future__ import annotations
 
 import multiprocessing
+import os
 import signal
+import tempfile
 from collections import deque
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from .cdrs import CdrFactory
-from .output import RecordFramer
+from .output import RecordFramer, SpoolFile
 from .traffic import CDR_TYPES, Population, TimeCurve
 
 CHUNK_RECORDS = 16384
@@ -62,33 +65,61 @@ class CdrFileJob:
 
 
 _job: CdrFileJob | None = None  # the job a forked worker inherited (set in its initializer)
+_spool: str | None = None  # where a worker leaves its chunks for the parent
 
 
-def _init_worker(job: CdrFileJob) -> None:
-    global _job
-    _job = job
+def _init_worker(job: CdrFileJob, spool: str) -> None:
+    global _job, _spool
+    _job, _spool = job, spool
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl+C
 
 
 def _build(i: int):
-    return _job.chunk(i)
+    """Build chunk ``i`` and leave its blobs in spool files: a pipe carries a few hundred MB/s,
+    a tmpfs file several GB/s."""
+    counts, blobs = _job.chunk(i)
+    paths = []
+    for k, blob in enumerate(blobs):
+        path = os.path.join(_spool, f"{i}.{k}")
+        with open(path, "wb") as fh:
+            fh.write(blob)
+        paths.append(path)
+    return counts, paths
 
 
-def iter_chunks(job: CdrFileJob, workers: int = 1):
-    """Yield ``job.chunk(i)`` for every chunk in order, built by ``workers`` processes.
+def _spool_base() -> str | None:
+    shm = "/dev/shm"
+    return shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else None
+
+
+@contextmanager
+def spool_dir(workers: int):
+    """A folder for worker processes to leave chunks in (None for one process); it must outlive
+    the writing of those chunks, and goes with everything left in it."""
+    if workers <= 1:
+        yield None
+        return
+    with tempfile.TemporaryDirectory(prefix="telco-cdr-", dir=_spool_base()) as path:
+        yield path
+
+
+def iter_chunks(job: CdrFileJob, workers: int = 1, spool: str | None = None):
+    """Yield ``job.chunk(i)`` for every chunk in order, built by ``workers`` processes (which
+    need a ``spool`` folder from spool_dir; their chunks come as SpoolFiles).
 
     At most two chunks per worker are in flight, so memory stays flat however long the run.
     """
-    if workers <= 1 or job.n_chunks == 1:
+    if workers <= 1 or job.n_chunks == 1 or spool is None:
         for i in range(job.n_chunks):
             yield job.chunk(i)
         return
     ctx = multiprocessing.get_context("fork")
-    with ctx.Pool(workers, initializer=_init_worker, initargs=(job,)) as pool:
+    with ctx.Pool(workers, initializer=_init_worker, initargs=(job, spool)) as pool:
         pending: deque = deque()
         nxt = 0
         while pending or nxt < job.n_chunks:
             while nxt < job.n_chunks and len(pending) < 2 * workers:
                 pending.append(pool.apply_async(_build, (nxt,)))
                 nxt += 1
-            yield pending.popleft().get()
+            counts, paths = pending.popleft().get()
+            yield counts, [SpoolFile(p) for p in paths]

@@ -105,17 +105,19 @@ class RecordFramer:
     def separator(fmt: str) -> str:
         return ",\n" if fmt == "json" else "\n"
 
-    def frame(self, joined: bytes, n: int) -> bytes:
+    def frame(self, joined, n: int) -> list:
+        """The pieces to write for a chunk: what goes before it, the chunk itself (bytes, or a
+        SpoolFile), and what goes after it; nothing is copied."""
         if not n:
-            return b""
+            return []
         if self.fmt == "json":
-            out = (b",\n" if self.count else b"[\n") + joined
+            pieces = [b",\n" if self.count else b"[\n", joined]
         else:
-            out = joined + b"\n"
+            pieces = [joined, b"\n"]
             if self.fmt == "csv" and not self.count:
-                out = self.header.encode() + b"\n" + out
+                pieces.insert(0, self.header.encode() + b"\n")
         self.count += n
-        return out
+        return pieces
 
     def close(self) -> bytes:
         if self.fmt == "json":
@@ -176,6 +178,31 @@ def write_users(out, records, fmt: str, progress: Progress | None = None, batch:
     return total
 
 
+class SpoolFile:
+    """A finished chunk that a worker process left in a file; copied into the output by the
+    kernel (sendfile), then removed."""
+
+    def __init__(self, path: str):
+        self.path = path
+
+    def __bool__(self) -> bool:
+        return True
+
+    def copy_to(self, out: "AtomicFile") -> None:
+        out.fh.flush()
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            size, offset = os.fstat(fd).st_size, 0
+            while offset < size:
+                sent = os.sendfile(out.fh.fileno(), fd, offset, size - offset)
+                if sent == 0:
+                    raise OSError(f"short copy of {self.path}")
+                offset += sent
+        finally:
+            os.close(fd)
+            os.unlink(self.path)
+
+
 class BackgroundWriter:
     """Writes (file, bytes) pairs on a thread, so disk time overlaps the building of records.
 
@@ -198,15 +225,17 @@ class BackgroundWriter:
                 return
             if self._error is None:
                 try:
-                    item[0].write(item[1])
+                    item[0].write(item[1]) if not isinstance(item[1], SpoolFile) else item[1].copy_to(item[0])
                 except BaseException as e:  # reported to the producer side
                     self._error = e
 
-    def write(self, out, data: bytes) -> None:
+    def write(self, out, data) -> None:
+        """Queue bytes, a SpoolFile, or a list of them, for ``out``."""
         if self._error is not None:
             raise self._error
-        if data:
-            self._q.put((out, data))
+        for piece in (data if isinstance(data, list) else [data]):
+            if piece:
+                self._q.put((out, piece))
 
     def close(self) -> None:
         """Wait until everything is written; raise what went wrong, if anything."""
