@@ -18,41 +18,41 @@ from .traffic import CDR_TYPES, CONTACT_SLOTS, CONTACT_ZIPF, Population
 
 VOICE, DATA, SMS, VOIP, IMS = range(5)
 
-# Each type's own fields after the common ones: (name, JSON kind, printf format).  Kind "s" is a
-# JSON string, "n" a number.  One format may take several columns (e.g. a URI of number and domain).
-FIELDS: dict[str, list[tuple[str, str, str]]] = {
+# Each type's own fields after the common ones: (name, JSON kind); "s" is a JSON string, "n" a
+# number (or a value the builder writes as JSON itself, such as null).
+FIELDS: dict[str, list[tuple[str, str]]] = {
     "voice": [
-        ("call_direction", "s", "%s"), ("calling_number", "s", "%d"), ("called_number", "s", "%d"),
-        ("answer_time", "raw", "%s"), ("duration_seconds", "n", "%d"), ("call_result", "s", "%s"),
-        ("cause_for_termination", "s", "%s"), ("release_cause_code", "n", "%d"), ("release_cause", "s", "%s"),
-        ("msc_id", "s", "%s"),
+        ("call_direction", "s"), ("calling_number", "s"), ("called_number", "s"),
+        ("answer_time", "n"), ("duration_seconds", "n"), ("call_result", "s"),
+        ("cause_for_termination", "s"), ("release_cause_code", "n"), ("release_cause", "s"),
+        ("msc_id", "s"),
     ],
     "data": [
-        ("apn", "s", "%s"), ("rat_type", "s", "%s"), ("uplink_bytes", "n", "%d"), ("downlink_bytes", "n", "%d"),
-        ("duration_seconds", "n", "%d"), ("charging_id", "n", "%d"), ("pgw_address", "s", "%s"),
-        ("cause_for_record_closing", "s", "%s"),
+        ("apn", "s"), ("rat_type", "s"), ("uplink_bytes", "n"), ("downlink_bytes", "n"),
+        ("duration_seconds", "n"), ("charging_id", "n"), ("pgw_address", "s"),
+        ("cause_for_record_closing", "s"),
     ],
     "sms": [
-        ("direction", "s", "%s"), ("sender_number", "s", "%d"), ("receiver_number", "s", "%d"),
-        ("message_length", "n", "%d"), ("encoding", "s", "%s"), ("delivery_status", "s", "%s"),
-        ("smsc_address", "s", "%s"),
+        ("direction", "s"), ("sender_number", "s"), ("receiver_number", "s"),
+        ("message_length", "n"), ("encoding", "s"), ("delivery_status", "s"),
+        ("smsc_address", "s"),
     ],
     "voip": [
-        ("call_direction", "s", "%s"), ("sip_call_id", "s", "%016x%016x@%s"),
-        ("caller_uri", "s", "sip:+%d@%s;user=phone"), ("callee_uri", "s", "sip:+%d@%s;user=phone"),
-        ("codec", "s", "%s"), ("duration_seconds", "n", "%d"), ("latency_ms", "n", "%d"),
-        ("jitter_ms", "n", "%.1f"), ("packet_loss_pct", "n", "%.2f"), ("mos", "n", "%.2f"),
+        ("call_direction", "s"), ("sip_call_id", "s"),
+        ("caller_uri", "s"), ("callee_uri", "s"),
+        ("codec", "s"), ("duration_seconds", "n"), ("latency_ms", "n"),
+        ("jitter_ms", "n"), ("packet_loss_pct", "n"), ("mos", "n"),
     ],
     "ims": [
-        ("icid", "s", "%s-%012x"), ("sip_method", "s", "%s"), ("role_of_node", "s", "%s"),
-        ("ims_service", "s", "%s"), ("sip_status_code", "n", "%d"), ("duration_seconds", "n", "%d"),
-        ("node_address", "s", "%s"), ("access_network", "s", "%s"), ("calling_party_uri", "s", "%s"),
-        ("called_party_uri", "s", "%s"),
+        ("icid", "s"), ("sip_method", "s"), ("role_of_node", "s"),
+        ("ims_service", "s"), ("sip_status_code", "n"), ("duration_seconds", "n"),
+        ("node_address", "s"), ("access_network", "s"), ("calling_party_uri", "s"),
+        ("called_party_uri", "s"),
     ],
 }
 COMMON_FIELDS = ("cdr_id", "cdr_type", "record_type", "start_time", "end_time", "user_id", "msisdn", "imsi", "imei",
                  "cell_mcc", "cell_mnc", "cell_id", "tracking_area_code")
-CSV_COLUMNS = COMMON_FIELDS + tuple(dict.fromkeys(f for t in CDR_TYPES for f, _, _ in FIELDS[t]))
+CSV_COLUMNS = COMMON_FIELDS + tuple(dict.fromkeys(f for t in CDR_TYPES for f, _ in FIELDS[t]))
 
 # Voice outcomes (telco-reference.md: answer-seizure ratio higher for mobile-to-mobile, drop rate
 # 0.1-2 %); causeForTerm values and Q.850 causes from 3GPP TS 32.298 and ITU-T Q.850.
@@ -131,7 +131,6 @@ _SMS_CUM, _CODEC_CUM, _METHOD_CUM = _table(SMS_RESULTS), _table(CODECS), _table(
 # already text (table lookups for small numbers, per-user pieces escaped once), which is
 # about twice as fast as printf-style formatting of the same record.
 
-USER_PART = ("user_id", "msisdn", "imsi", "imei", "cell_mcc", "cell_mnc")  # one per-user piece
 # Consecutive fields whose values come from one table row, written as one piece.
 GROUPS = {"voice": ("call_result", "cause_for_termination", "release_cause_code", "release_cause")}
 
@@ -150,13 +149,13 @@ def layout(kind: str, t: str) -> list[tuple[bool, str]]:
     def field(name):
         pieces.append((True, name))
 
-    own = {name: js for name, js, _ in FIELDS[t]}
+    own = dict(FIELDS[t])
     group = GROUPS.get(t, ())
     if kind == "json":
         lit('{"cdr_id":"'), field("cdr_id"), lit('",'), field("type_part"), lit(',"start_time":"')
         field("start_time"), lit('Z","end_time":"'), field("end_time"), lit('Z",'), field("user_part")
         field("cell_id"), lit('","tracking_area_code":'), field("tracking_area_code")
-        for name, js, _ in FIELDS[t]:
+        for name, js in FIELDS[t]:
             if name in group:
                 if name == group[0]:
                     lit(","), field("group")  # the piece has the keys
@@ -178,7 +177,7 @@ def layout(kind: str, t: str) -> list[tuple[bool, str]]:
 def csv_header(kind: str, cdr_type: str | None = None) -> str:
     if kind == "csv":
         return ",".join(CSV_COLUMNS)
-    return ",".join(COMMON_FIELDS + tuple(n for n, _, _ in FIELDS[cdr_type]))
+    return ",".join(COMMON_FIELDS + tuple(n for n, _ in FIELDS[cdr_type]))
 
 
 @dataclass
@@ -335,7 +334,7 @@ class CdrFactory:
             idx = np.flatnonzero(types == t)
             if not len(idx):
                 continue
-            ctx = _Ctx(rng, idx, u[idx], cp_num[idx], cp_user[idx], mo[idx], start[idx], first_index)
+            ctx = _Ctx(rng, idx, u[idx], cp_num[idx], mo[idx], start[idx], first_index)
             if t == VOICE:
                 ctx.outcome, ctx.ring, ctx.talk = outcome[idx], ring[idx], talk[idx]
             dur_ms, values = builders[t](ctx)
@@ -496,7 +495,6 @@ class _Ctx:
     idx: np.ndarray
     u: np.ndarray
     cp_num: np.ndarray
-    cp_user: np.ndarray
     mo: np.ndarray
     start: np.ndarray
     first_index: int

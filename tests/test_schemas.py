@@ -37,7 +37,7 @@ def fields_of(name: str) -> list[str]:
     """The fields the code writes for record ``name``, in output order."""
     if name == "user":
         return list(USER_FIELDS)
-    return list(COMMON_FIELDS) + [f for f, _, _ in FIELDS[name]]
+    return list(COMMON_FIELDS) + [f for f, _ in FIELDS[name]]
 
 
 def assert_all_valid(name: str, records, where: str) -> None:
