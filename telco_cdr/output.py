@@ -167,12 +167,14 @@ def write_users(out, records, fmt: str, progress: Progress | None = None, batch:
     for rec in records:
         buf.append(dumps(rec))
         if len(buf) >= batch:
-            out.write(framer.frame(sep.join(buf).encode("utf-8"), len(buf)))
+            for piece in framer.frame(sep.join(buf).encode("utf-8"), len(buf)):
+                out.write(piece)
             total += len(buf)
             buf.clear()
             if progress:
                 progress.update(total)
-    out.write(framer.frame(sep.join(buf).encode("utf-8"), len(buf)))
+    for piece in framer.frame(sep.join(buf).encode("utf-8"), len(buf)):
+        out.write(piece)
     total += len(buf)
     out.write(framer.close())
     return total
