@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import sys
 
-from telco_cdr.cli import Parser, add_kafka_flags, add_user_flags, float_range, run
+# Light imports only up here: the signal handlers go in first thing in main().
+from telco_cdr.cli import Parser, StopFlag, add_kafka_flags, add_user_flags, float_range, run
 from telco_cdr.kafka import USERS_TOPIC
-from telco_cdr.streaming import stream, user_batches
-from telco_cdr.users import generate_users, read_users, user_json
 
 PROG = "export_users_to_kafka.py"
 EXAMPLES = """
@@ -38,12 +37,11 @@ def build_parser() -> Parser:
 
 def main(argv: list[str] | None = None) -> int:
     def body() -> int:
-        args = build_parser().parse_args(argv)
-        topic = args.topic_prefix + args.topic
-        users = read_users(args.users_file) if args.users_file else \
-            generate_users(args.num_users, args.seed, args.country, args.operator)
-        topics = {topic: {"cleanup.policy": "compact"}}
-        return stream(args, topics, user_batches(users, topic, user_json), PROG, args.rate)
+        with StopFlag() as stop:  # first, so that a signal at any moment is handled
+            args = build_parser().parse_args(argv)
+            from telco_cdr.streaming import stream_users
+
+            return stream_users(args, stop, PROG)
     return run(body, PROG)
 
 

@@ -5,13 +5,9 @@ from __future__ import annotations
 
 import sys
 
-from telco_cdr.cdrs import CdrFactory
-from telco_cdr.cli import Parser, add_kafka_flags, add_user_flags, float_range, run
-from telco_cdr.errors import UserError
+# Light imports only up here: the signal handlers go in first thing in main(), before numpy loads.
+from telco_cdr.cli import Parser, StopFlag, add_kafka_flags, add_user_flags, float_range, run
 from telco_cdr.kafka import CDR_TOPICS
-from telco_cdr.streaming import STREAM, cdr_batches, cdr_topics, stream
-from telco_cdr.traffic import DEFAULT_WEIGHTS, build_population, parse_weights
-from telco_cdr.users import generate_users, read_users
 
 PROG = "kafka_producer.py"
 EXAMPLES = f"""
@@ -34,7 +30,7 @@ Without --users-file, --num-users and --seed make the same users as user_generat
 Exit codes: 0 all sent messages delivered, 1 a run error (broker, auth, undelivered), 2 bad
 input, 130 stopped by a second Ctrl+C before everything was confirmed.
 """
-DEFAULT_WEIGHTS_TEXT = ",".join(f"{k}={v:g}" for k, v in DEFAULT_WEIGHTS.items())
+DEFAULT_WEIGHTS_TEXT = "voice=0.4,data=0.3,sms=0.15,voip=0.1,ims=0.05"  # traffic.DEFAULT_WEIGHTS (tested)
 
 
 def build_parser() -> Parser:
@@ -56,20 +52,11 @@ def build_parser() -> Parser:
 
 def main(argv: list[str] | None = None) -> int:
     def body() -> int:
-        args = build_parser().parse_args(argv)
-        weights = parse_weights(args.weights)
-        rate = args.rate if args.rate is not None else (1.0 / args.interval if args.interval else None)
-        if args.users_file:
-            users = read_users(args.users_file)
-        else:
-            users = list(generate_users(args.num_users, args.seed, args.country, args.operator))
-            if not any(u["status"] == "active" for u in users):
-                raise UserError("--num-users: every generated user is suspended; make more users")
-        pop = build_population(users, args.seed)
-        del users
-        topics = cdr_topics(args.topic_prefix, args.topic)
-        factory = CdrFactory(pop, weights, args.seed, "json", stream=STREAM)
-        return stream(args, {t: {} for t in dict.fromkeys(topics)}, cdr_batches(pop, factory, topics), PROG, rate)
+        with StopFlag() as stop:  # first, so that a signal at any moment is handled
+            args = build_parser().parse_args(argv)
+            from telco_cdr.streaming import stream_cdrs  # numpy and the rest load here
+
+            return stream_cdrs(args, stop, PROG)
     return run(body, PROG)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import signal
 import sys
 from datetime import datetime, timedelta, timezone
 
@@ -43,6 +44,32 @@ def run(main_body, prog: str) -> int:
         return EXIT_OK
     except SystemExit as e:  # --help and --version
         return e.code if isinstance(e.code, int) else EXIT_OK
+
+
+class StopFlag:
+    """SIGINT/SIGTERM set ``stop``; a second one sets ``hard`` too."""
+
+    def __init__(self):
+        self.stop = False
+        self.hard = False
+        self.signal_name = None
+        self._old = {}
+
+    def __enter__(self):
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        if self.stop:
+            self.hard = True
+        self.stop = True
+        self.signal_name = signal.Signals(signum).name
+
+    def __exit__(self, *exc):
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+        return False
 
 
 # ---------------------------------------------------------------- value checks for flags

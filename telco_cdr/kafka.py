@@ -7,10 +7,8 @@ The only module that imports confluent_kafka.
 from __future__ import annotations
 
 import logging
-import math
 import os
 import re
-import signal
 import sys
 import time
 from dataclasses import dataclass, field
@@ -163,6 +161,18 @@ def settings_from(bootstrap: str | None = None, username: str | None = None, pas
 
 # ---------------------------------------------------------------- the client
 
+def config_error(e, settings: KafkaSettings) -> str:
+    """One line for a configuration librdkafka refused, naming the setting, never its value."""
+    err = e.args[0] if e.args else e
+    text = err.str() if hasattr(err, "str") else str(e)
+    m = re.search(r'property[: ]+"?([\w.]+)', text)
+    if "No such configuration property" in text and m:
+        return f"unknown Kafka client setting {m.group(1)!r} (from --config-file or flags)"
+    if m:
+        return f"invalid value for Kafka client setting {m.group(1)!r}"
+    return "invalid Kafka client settings: " + settings.redact(text)
+
+
 def _quiet_logger() -> logging.Logger:
     log = logging.getLogger("telco_cdr.rdkafka")
     log.propagate = False
@@ -197,17 +207,7 @@ class Producer:
         try:
             self.p = confluent_kafka.Producer(conf)
         except confluent_kafka.KafkaException as e:
-            raise UserError(self._config_error(e)) from None
-
-    def _config_error(self, e) -> str:
-        err = e.args[0] if e.args else e
-        text = err.str() if hasattr(err, "str") else str(e)
-        m = re.search(r'property[: ]+"?([\w.]+)', text)
-        if "No such configuration property" in text and m:
-            return f"unknown Kafka client setting {m.group(1)!r} (from --config-file or flags)"
-        if m:
-            return f"invalid value for Kafka client setting {m.group(1)!r}"
-        return "invalid Kafka client settings: " + self.settings.redact(text)
+            raise UserError(config_error(e, settings)) from None
 
     # librdkafka callbacks (served by poll/flush on this thread)
     def _on_error(self, err) -> None:
@@ -232,12 +232,14 @@ class Producer:
             self.last_delivery_error = self.settings.redact(err.str())
 
     # ------------------------------------------------------------ use
-    def check(self, timeout_s: float, topics: list[str] | None = None) -> None:
+    def check(self, timeout_s: float, topics: list[str] | None = None, stop=None) -> bool:
         """Connect and fetch metadata within ``timeout_s``; raise a clear error if we cannot, or if a
-        topic is missing."""
+        topic is missing.  False if a stop signal came first."""
         deadline = time.monotonic() + timeout_s
         where = self.settings.bootstrap
         while True:
+            if stop is not None and stop.stop:
+                return False
             self.p.poll(0)
             self._raise_client_errors()
             left = deadline - time.monotonic()
@@ -255,6 +257,7 @@ class Producer:
                 raise RunError(f"topic {missing[0]!r} does not exist on {where}"
                                f"{f' (nor {len(missing) - 1} more)' if len(missing) > 1 else ''}; "
                                "create it, or run again with --create-topics")
+        return True
 
     def _raise_client_errors(self) -> None:
         if self.auth_error:
@@ -312,32 +315,6 @@ class Producer:
         return sum(self.sent.values()), sum(self.delivered.values()), sum(self.failed.values())
 
 
-class StopFlag:
-    """SIGINT/SIGTERM set ``stop``; a second one sets ``hard`` too."""
-
-    def __init__(self):
-        self.stop = False
-        self.hard = False
-        self.signal_name = None
-        self._old = {}
-
-    def __enter__(self):
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            self._old[sig] = signal.signal(sig, self._handle)
-        return self
-
-    def _handle(self, signum, frame):
-        if self.stop:
-            self.hard = True
-        self.stop = True
-        self.signal_name = signal.Signals(signum).name
-
-    def __exit__(self, *exc):
-        for sig, old in self._old.items():
-            signal.signal(sig, old)
-        return False
-
-
 def create_topics(settings: KafkaSettings, topics: dict[str, dict], partitions: int, replication: int,
                   timeout_s: float) -> list[str]:
     """Create the topics that do not exist yet; return the names created."""
@@ -355,7 +332,7 @@ def create_topics(settings: KafkaSettings, topics: dict[str, dict], partitions: 
     try:
         admin = AdminClient(conf)
     except confluent_kafka.KafkaException as e:
-        raise UserError(f"invalid Kafka client settings: {settings.redact(str(e))}") from None
+        raise UserError(config_error(e, settings)) from None
     deadline = time.monotonic() + timeout_s
     while True:
         if errors:
@@ -389,31 +366,6 @@ def create_topics(settings: KafkaSettings, topics: dict[str, dict], partitions: 
 
 
 # ---------------------------------------------------------------- pacing and reporting
-
-class RateLimiter:
-    """How many messages may go now to hold ``rate`` per second on average since the start.
-
-    A token bucket on a monotonic clock: exact over time, for fractional rates and for rates far
-    above what a sleep per message can reach.  ``rate`` None means no limit."""
-
-    def __init__(self, rate: float | None, burst: int = 5000, clock=time.monotonic):
-        self.rate = rate
-        self.burst = burst
-        self.clock = clock
-        self.start = clock()
-
-    def allowed(self, sent: int) -> int:
-        if self.rate is None:
-            return self.burst
-        due = math.floor((self.clock() - self.start) * self.rate + 1e-9) + 1  # first message at once
-        return max(0, min(due - sent, self.burst))
-
-    def wait_time(self, sent: int) -> float:
-        """Seconds until message number ``sent`` (0-based) is due."""
-        if self.rate is None:
-            return 0.0
-        return max(0.0, self.start + sent / self.rate - self.clock())
-
 
 class Stats:
     """A line on stderr every ``interval`` seconds: sent, delivered, failed, in flight, rate."""

@@ -3,6 +3,7 @@ rate limiter, until --max-count, --duration or a signal; then flush and account.
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from dataclasses import dataclass
@@ -14,6 +15,37 @@ from .traffic import CDR_TYPES, Population
 
 STREAM = 4  # seed-sequence domain of streamed CDRs (files use 3)
 CHUNK = 8192  # records built at once when not limited by the rate
+
+
+class RateLimiter:
+    """How many messages may go now to hold ``rate`` per second on average since the start.
+
+    A token bucket on a monotonic clock: exact over time, for fractional rates and for rates far
+    above what a sleep per message can reach.  ``rate`` None means no limit.  Messages go in
+    small bursts (``batch``, about 50 ms worth) so that a low rate does not cost a chunk build
+    per message."""
+
+    def __init__(self, rate: float | None, burst: int = 5000, clock=time.monotonic):
+        self.rate = rate
+        self.burst = burst
+        self.clock = clock
+        self.batch = burst if rate is None else max(1, min(burst, int(rate * 0.05)))
+        self.start = clock()
+
+    def restart(self) -> None:
+        self.start = self.clock()
+
+    def allowed(self, sent: int) -> int:
+        if self.rate is None:
+            return self.burst
+        due = math.floor((self.clock() - self.start) * self.rate + 1e-9) + 1  # first message at once
+        return max(0, min(due - sent, self.burst))
+
+    def wait_time(self, sent: int) -> float:
+        """Seconds until message number ``sent`` (0-based) is due."""
+        if self.rate is None:
+            return 0.0
+        return max(0.0, self.start + sent / self.rate - self.clock())
 
 
 class DryRunSink:
@@ -69,6 +101,7 @@ def run_stream(sink, batches, limiter, stop, stats, prog: str, max_count: int | 
     (topic, keys, values) groups) as fast as ``limiter`` allows, until a limit, a delivery failure
     or ``stop``."""
     start = time.monotonic()
+    limiter.restart()
     sent = 0
     stopped_by = None
     while True:
@@ -85,10 +118,12 @@ def run_stream(sink, batches, limiter, stop, stats, prog: str, max_count: int | 
             stopped_by = "failure"
             break
         n = limiter.allowed(sent)
+        want = limiter.batch
         if max_count is not None:
             n = min(n, max_count - sent)
-        if n <= 0:
-            wait = min(limiter.wait_time(sent), 0.1)
+            want = min(want, max_count - sent)
+        if n < want:
+            wait = min(limiter.wait_time(sent + want - 1), 0.1)
             if duration is not None:
                 wait = min(wait, max(0.0, start + duration - time.monotonic()))
             sink.poll(wait)
@@ -146,36 +181,38 @@ def cdr_topics(prefix: str = "", single: str | None = None) -> list[str]:
     return [single or prefix + CDR_TOPICS[t] for t in CDR_TYPES]
 
 
-def stream(args, topics: dict[str, dict], batches, prog: str, rate: float | None) -> int:
+def stream(args, topics: dict[str, dict], batches, prog: str, rate: float | None, stop) -> int:
     """The whole run of a producing script: settings, topics, sending, flushing, the summary.
 
     ``args`` carries the shared Kafka flags (cli.add_kafka_flags); ``topics`` maps the topic
     names to their configs (for --create-topics)."""
     from .errors import RunError
-    from .kafka import Producer, RateLimiter, Stats, StopFlag, create_topics, settings_from, summary_lines
+    from .kafka import Producer, Stats, create_topics, settings_from, summary_lines
 
     limiter = RateLimiter(rate)
-    with StopFlag() as stop:
-        if args.dry_run:
-            sink = DryRunSink()
-            stats = Stats(0)
-        else:
-            settings = settings_from(args.bootstrap_servers, args.sasl_username, args.sasl_password, args.config_file,
-                                     args.security_protocol, args.sasl_mechanism, args.ssl_ca_location)
-            if args.create_topics:
-                created = create_topics(settings, topics, args.partitions, args.replication_factor, args.timeout)
-                if created:
-                    print(f"{prog}: created topics {', '.join(created)}", file=sys.stderr)
-            sink = Producer(settings, delivery_timeout_s=args.delivery_timeout)
-            sink.check(args.timeout, list(topics))
-            stats = Stats(args.stats_interval)
-            print(f"{prog}: connected to {settings.bootstrap} ({settings.conf['security.protocol']}); "
-                  f"sending{f' at {rate:g}/s' if rate else ''}, Ctrl+C to stop", file=sys.stderr)
-        outcome = run_stream(sink, batches, limiter, stop, stats, prog, args.max_count, args.duration, args.timeout)
-        if stop.hard and outcome.unconfirmed:
-            print(f"{prog}: stopped at once by a second signal; {outcome.unconfirmed:,} of {outcome.sent:,} "
-                  f"messages left unconfirmed", file=sys.stderr)
-            return 130
+    if args.dry_run:
+        sink, stats = DryRunSink(), Stats(0)
+    else:
+        settings = settings_from(args.bootstrap_servers, args.sasl_username, args.sasl_password, args.config_file,
+                                 args.security_protocol, args.sasl_mechanism, args.ssl_ca_location)
+        if args.create_topics and not stop.stop:
+            created = create_topics(settings, topics, args.partitions, args.replication_factor, args.timeout)
+            if created:
+                print(f"{prog}: created topics {', '.join(created)}", file=sys.stderr)
+        sink = Producer(settings, delivery_timeout_s=args.delivery_timeout)
+        if not sink.check(args.timeout, list(topics), stop):
+            print(f"{prog}: got {stop.signal_name} before sending anything", file=sys.stderr)
+            for line in summary_lines(sink, 0):
+                print(line, file=sys.stderr)
+            return 0
+        stats = Stats(args.stats_interval)
+        print(f"{prog}: connected to {settings.bootstrap} ({settings.conf['security.protocol']}); "
+              f"sending{f' at {rate:g}/s' if rate else ''}, Ctrl+C to stop", file=sys.stderr)
+    outcome = run_stream(sink, batches, limiter, stop, stats, prog, args.max_count, args.duration, args.timeout)
+    if stop.hard and outcome.unconfirmed:
+        print(f"{prog}: stopped at once by a second signal; {outcome.unconfirmed:,} of {outcome.sent:,} "
+              f"messages left unconfirmed", file=sys.stderr)
+        return 130
     if args.dry_run:
         print(f"{prog}: dry run: wrote {outcome.sent:,} messages to stdout", file=sys.stderr)
         return 0
@@ -191,3 +228,35 @@ def stream(args, topics: dict[str, dict], batches, prog: str, rate: float | None
         raise RunError(f"{outcome.unconfirmed:,} messages were not confirmed by the broker within --timeout "
                        f"{args.timeout:g} s")
     return 0
+
+
+def stream_cdrs(args, stop, prog: str) -> int:
+    """kafka_producer.py: CDRs of --users-file (or of --num-users made with --seed) to Kafka."""
+    from .errors import UserError
+    from .traffic import build_population, parse_weights
+    from .users import generate_users, read_users
+
+    weights = parse_weights(args.weights)
+    rate = args.rate if args.rate is not None else (1.0 / args.interval if args.interval else None)
+    if args.users_file:
+        users = read_users(args.users_file)
+    else:
+        users = list(generate_users(args.num_users, args.seed, args.country, args.operator))
+        if not any(u["status"] == "active" for u in users):
+            raise UserError("--num-users: every generated user is suspended; make more users")
+    pop = build_population(users, args.seed)
+    del users
+    topics = cdr_topics(args.topic_prefix, args.topic)
+    factory = CdrFactory(pop, weights, args.seed, "json", stream=STREAM)
+    return stream(args, {t: {} for t in dict.fromkeys(topics)}, cdr_batches(pop, factory, topics), prog, rate, stop)
+
+
+def stream_users(args, stop, prog: str) -> int:
+    """export_users_to_kafka.py: the users (of --users-file, or made) to one compacted topic."""
+    from .users import generate_users, read_users, user_json
+
+    topic = args.topic_prefix + args.topic
+    users = read_users(args.users_file) if args.users_file else \
+        generate_users(args.num_users, args.seed, args.country, args.operator)
+    return stream(args, {topic: {"cleanup.policy": "compact"}}, user_batches(users, topic, user_json), prog,
+                  args.rate, stop)

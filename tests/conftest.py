@@ -13,3 +13,4 @@ for _p in (ROOT, os.path.dirname(os.path.abspath(__file__))):
 # numpy's first calls are slow; a per-example deadline would only make the tests flaky.
 settings.register_profile("default", deadline=None, max_examples=200)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+pytest_plugins = ["kafka_broker"]

@@ -1,0 +1,34 @@
+"""What kafka_producer.py and export_users_to_kafka.py promise without a broker."""
+
+import subprocess
+import sys
+
+import export_users_to_kafka
+import kafka_producer
+from telco_cdr.traffic import DEFAULT_WEIGHTS
+
+
+def test_producer_help_shows_the_weights_in_force():
+    assert kafka_producer.DEFAULT_WEIGHTS_TEXT == ",".join(f"{k}={v:g}" for k, v in DEFAULT_WEIGHTS.items())
+
+
+def test_help_has_examples_and_every_flag(capsys):
+    for module in (kafka_producer, export_users_to_kafka):
+        assert module.main(["--help"]) == 0
+        out = capsys.readouterr().out
+        assert "examples:" in out
+        for action in module.build_parser()._actions:
+            for flag in action.option_strings:
+                assert flag in out, (module.PROG, flag)
+
+
+def test_sigterm_before_connecting_is_a_clean_stop(tmp_path):
+    # Nothing listens on port 1 and the connect timeout is long: the signal must end the wait.
+    proc = subprocess.Popen([sys.executable, "kafka_producer.py", "-b", "127.0.0.1:1", "--timeout", "60"],
+                            stderr=subprocess.PIPE, text=True)
+    import time
+    time.sleep(1.5)
+    proc.terminate()
+    _, err = proc.communicate(timeout=10)
+    assert proc.returncode == 0, err
+    assert "before sending anything" in err and "Traceback" not in err
