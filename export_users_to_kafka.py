@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 
 # Light imports only up here: the signal handlers go in first thing in main().
-from telco_cdr.cli import Parser, StopFlag, add_kafka_flags, add_user_flags, float_range, run
+from telco_cdr.cli import Parser, StopFlag, add_kafka_flags, add_user_flags, float_range, nonempty, run
 from telco_cdr.kafka import USERS_TOPIC
 
 PROG = "export_users_to_kafka.py"
@@ -27,8 +27,8 @@ user_generator.py and kafka_producer.py.
 def build_parser() -> Parser:
     p = Parser(prog=PROG, description="Send synthetic user profiles to a Kafka topic.", epilog=EXAMPLES)
     add_user_flags(p, "users to make when no --users-file is given (default: 1000)")
-    p.add_argument("--users-file", "-u", help="users to send (default: --num-users made with --seed)")
-    p.add_argument("--topic", default=USERS_TOPIC, help=f"topic to send to (default: {USERS_TOPIC})")
+    p.add_argument("--users-file", "-u", type=nonempty, help="users to send (default: --num-users made with --seed)")
+    p.add_argument("--topic", default=USERS_TOPIC, type=nonempty, help=f"topic to send to (default: {USERS_TOPIC})")
     p.add_argument("--topic-prefix", default="", help="put this before the topic name")
     p.add_argument("--rate", type=float_range(0, 10**7), metavar="N", help="messages per second (default: no limit)")
     add_kafka_flags(p)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 
 # Light imports only up here: the signal handlers go in first thing in main(), before numpy loads.
-from telco_cdr.cli import Parser, StopFlag, add_kafka_flags, add_user_flags, float_range, run
+from telco_cdr.cli import Parser, StopFlag, add_kafka_flags, add_user_flags, float_range, nonempty, run
 from telco_cdr.kafka import CDR_TOPICS
 
 PROG = "kafka_producer.py"
@@ -37,14 +37,14 @@ def build_parser() -> Parser:
     p = Parser(prog=PROG, description="Stream synthetic CDRs (voice, data, SMS, VoIP, IMS) to Kafka.",
                epilog=EXAMPLES)
     add_user_flags(p, "users to make when no --users-file is given (default: 1000)")
-    p.add_argument("--users-file", "-u", help="users to make CDRs for (default: --num-users made with --seed)")
+    p.add_argument("--users-file", "-u", type=nonempty, help="users to make CDRs for (default: --num-users made with --seed)")
     p.add_argument("--weights", "-w", help=f"the CDR type mix (default: {DEFAULT_WEIGHTS_TEXT})")
     pace = p.add_mutually_exclusive_group()
     pace.add_argument("--rate", type=float_range(0, 10**7), metavar="N",
                       help="messages per second, fractions allowed (default: as fast as the broker takes them)")
-    pace.add_argument("--interval", type=float_range(0, 86400), metavar="SECONDS",
+    pace.add_argument("--interval", type=float_range(1e-7, 86400, inclusive_min=True), metavar="SECONDS",
                       help="seconds between messages (the same as --rate 1/SECONDS)")
-    p.add_argument("--topic", help="send every CDR to this one topic instead of one topic per type")
+    p.add_argument("--topic", type=nonempty, help="send every CDR to this one topic instead of one topic per type")
     p.add_argument("--topic-prefix", default="", help="put this before each topic name (e.g. dev.)")
     add_kafka_flags(p)
     return p

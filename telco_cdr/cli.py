@@ -25,6 +25,23 @@ class Parser(argparse.ArgumentParser):
     def error(self, message):  # noqa: D401 - argparse API
         raise UserError(f"{message} (see --help)")
 
+    def parse_args(self, args=None, namespace=None):
+        # Name unknown flags, but never echo the values around them: one could be a password
+        # given to a mistyped --sasl-password.
+        parsed, extras = self.parse_known_args(args, namespace)
+        if extras:
+            shown, after_flag = [], False
+            for a in extras:
+                if a.startswith("-"):
+                    shown.append(a.split("=", 1)[0])
+                    after_flag = "=" not in a
+                elif after_flag:  # the value of an unknown flag: not shown
+                    after_flag = False
+                else:
+                    shown.append(repr(a) if not a.isprintable() else a)
+            self.error(f"unrecognized arguments: {' '.join(shown)}")
+        return parsed
+
 
 def run(main_body, prog: str) -> int:
     """Run ``main_body()`` and turn the expected failures into one line and an exit code."""
@@ -95,10 +112,26 @@ def float_range(minimum: float, maximum: float, inclusive_min: bool = False):
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
         if not math.isfinite(value):
-            raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
+            raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
         if value < minimum or (value == minimum and not inclusive_min) or value > maximum:
             low = ">=" if inclusive_min else ">"
-            raise argparse.ArgumentTypeError(f"must be {low} {minimum:g} and <= {maximum:g}, got {text}")
+            raise argparse.ArgumentTypeError(f"must be {low} {minimum:g} and <= {maximum:g}, got {text!r}")
+        return value
+    return check
+
+
+def nonempty(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must not be empty")
+    return text
+
+
+def count_or_default(maximum: int):
+    """A positive count up to ``maximum``, or -1 for "the broker's default"."""
+    def check(text: str) -> int:
+        value = int_at_least(-1, maximum)(text)
+        if value == 0:
+            raise argparse.ArgumentTypeError("must be at least 1, or -1 for the broker's default")
         return value
     return check
 
@@ -109,7 +142,7 @@ def seed_value(text: str) -> int:
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if not 0 <= value < 2**63:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 2**63-1, got {text}")
+        raise argparse.ArgumentTypeError(f"must be between 0 and 2**63-1, got {text!r}")
     return value
 
 
@@ -130,12 +163,15 @@ def parse_time(text: str, flag: str) -> datetime:
 def time_window(start: str | None, end: str | None, now: datetime | None = None) -> tuple[int, int]:
     """The event-time window in epoch ms; by default the 24 hours before now."""
     now = now or datetime.now(timezone.utc).replace(microsecond=0)
-    t_end = parse_time(end, "--end") if end else (now if not start else None)
-    t_start = parse_time(start, "--start") if start else None
-    if t_start is None:
-        t_start = t_end - timedelta(days=1)
-    if t_end is None:
-        t_end = t_start + timedelta(days=1)
+    try:
+        t_end = parse_time(end, "--end") if end else (now if not start else None)
+        t_start = parse_time(start, "--start") if start else None
+        if t_start is None:
+            t_start = t_end - timedelta(days=1)
+        if t_end is None:
+            t_end = t_start + timedelta(days=1)
+    except OverflowError:
+        raise UserError("--start/--end must lie between 1970 and 9999") from None
     if t_end <= t_start:
         raise UserError(f"--start {t_start.isoformat()} must come before --end {t_end.isoformat()}")
     lo, hi = datetime(1970, 1, 1, tzinfo=timezone.utc), datetime(9999, 1, 1, tzinfo=timezone.utc)
@@ -168,7 +204,7 @@ def add_kafka_flags(p: Parser) -> None:
     g.add_argument("--sasl-password", metavar="SECRET",
                    help="SASL password, e.g. the API secret (env KAFKA_SASL_PASSWORD; prefer the environment or "
                         "--config-file, which keep it out of the process list)")
-    g.add_argument("--config-file", metavar="FILE",
+    g.add_argument("--config-file", metavar="FILE", type=nonempty,
                    help="librdkafka properties file, such as the client.properties Confluent Cloud hands out")
     g.add_argument("--security-protocol", metavar="PROTO",
                    help="PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL (default: SASL_SSL with SASL credentials, else PLAINTEXT)")
@@ -181,9 +217,9 @@ def add_kafka_flags(p: Parser) -> None:
                         "(default: 120)")
     t = p.add_argument_group("topics")
     t.add_argument("--create-topics", action="store_true", help="create missing topics first (telco-users compacted)")
-    t.add_argument("--partitions", type=int_at_least(-1, 10_000), default=-1,
+    t.add_argument("--partitions", type=count_or_default(10_000), default=-1,
                    help="partitions of created topics (default: the broker's default)")
-    t.add_argument("--replication-factor", type=int_at_least(-1, 100), default=-1,
+    t.add_argument("--replication-factor", type=count_or_default(100), default=-1,
                    help="replication factor of created topics (default: the broker's default)")
     o = p.add_argument_group("running")
     o.add_argument("--max-count", type=int_at_least(0), metavar="N", help="stop after N messages, all delivered")

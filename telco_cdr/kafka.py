@@ -58,22 +58,26 @@ def read_properties(path: str) -> dict[str, str]:
     except UnicodeDecodeError:
         raise UserError(f"{label} is not UTF-8 text") from None
     props: dict[str, str] = {}
-    for lineno, line in enumerate(text.splitlines(), 1):
+    for lineno, line in enumerate(text.lstrip("\ufeff").splitlines(), 1):
         line = line.strip()
         if not line or line.startswith(("#", "!")):
             continue
-        key, sep, value = (line.partition("=") if "=" in line else line.partition(":"))
-        key, value = key.strip(), value.strip()
-        if not sep or not key:
+        # Java properties: the key ends at the first '=', ':' or white space.
+        m = _PROPERTY.match(line)
+        if not m:
             raise UserError(f"{label} line {lineno} is not key=value")
+        key, value = m.group(1), m.group(2).strip()
         if key in props:
             raise UserError(f"{label} sets {key!r} twice (line {lineno})")
         if not value:
             raise UserError(f"{label} gives {key!r} an empty value (line {lineno})")
         props[key] = value
+        PROPERTY_LINES[key] = f"--config-file line {lineno}"
     return props
 
 
+PROPERTY_LINES: dict[str, str] = {}  # where each key of the last properties file read stands
+_PROPERTY = re.compile(r"([^=:\s]+)\s*(?:[=:]|\s)\s*(.*)$")
 _JAAS = re.compile(r"""(username|password)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
 
 
@@ -137,20 +141,25 @@ def settings_from(bootstrap: str | None = None, username: str | None = None, pas
                         "or put bootstrap.servers in --config-file (or use --dry-run)")
     has_user, has_password = bool(conf.get("sasl.username")), bool(conf.get("sasl.password"))
     if has_user != has_password:
-        missing = "--sasl-password (or KAFKA_SASL_PASSWORD)" if has_user else "--sasl-username (or KAFKA_SASL_USERNAME)"
-        raise UserError(f"SASL needs both a username and a password: {missing} is missing")
+        have, need, flag, var = (("sasl.username", "sasl.password", "--sasl-password", "KAFKA_SASL_PASSWORD")
+                                 if has_user else
+                                 ("sasl.password", "sasl.username", "--sasl-username", "KAFKA_SASL_USERNAME"))
+        raise UserError(f"SASL needs both a username and a password: a {have} is given but no {need} "
+                        f"(give {flag}, set {var}, or add {need} to --config-file)")
     if has_user:
         # Confluent Cloud: SASL_SSL with PLAIN, unless told otherwise.
         conf.setdefault("security.protocol", "SASL_SSL")
         conf.setdefault("sasl.mechanisms", "PLAIN")
     proto = str(conf.get("security.protocol", "PLAINTEXT")).upper()
     if proto not in SECURITY_PROTOCOLS:
-        raise UserError(f"--security-protocol must be one of {', '.join(SECURITY_PROTOCOLS)}, got {proto!r}")
+        raise UserError(f"security protocol (--security-protocol or security.protocol) must be one of "
+                        f"{', '.join(SECURITY_PROTOCOLS)}, got {proto!r}")
     conf["security.protocol"] = proto
     if "sasl.mechanisms" in conf:
         mech = str(conf["sasl.mechanisms"]).upper()
         if mech not in SASL_MECHANISMS:
-            raise UserError(f"--sasl-mechanism must be one of {', '.join(SASL_MECHANISMS)}, got {mech!r}")
+            raise UserError(f"SASL mechanism (--sasl-mechanism or sasl.mechanisms) must be one of "
+                            f"{', '.join(SASL_MECHANISMS)}, got {mech!r}")
         conf["sasl.mechanisms"] = mech
     if proto.startswith("SASL") and not has_user:
         raise UserError(f"security protocol {proto} needs --sasl-username and --sasl-password")
@@ -161,15 +170,25 @@ def settings_from(bootstrap: str | None = None, username: str | None = None, pas
 
 # ---------------------------------------------------------------- the client
 
+# librdkafka names some settings by their other name in its errors (CONFIGURATION.md aliases).
+_ALIASES = {"linger.ms": "queue.buffering.max.ms", "acks": "request.required.acks",
+            "compression.type": "compression.codec", "sasl.mechanism": "sasl.mechanisms",
+            "delivery.timeout.ms": "message.timeout.ms", "retries": "message.send.max.retries",
+            "batch.num.messages": "batch.num.messages", "max.in.flight": "max.in.flight.requests.per.connection"}
+
+
 def config_error(e, settings: KafkaSettings) -> str:
     """One line for a configuration librdkafka refused, naming the setting, never its value."""
     err = e.args[0] if e.args else e
     text = err.str() if hasattr(err, "str") else str(e)
     m = re.search(r'property[: ]+"?([\w.]+)', text)
     if "No such configuration property" in text and m:
-        return f"unknown Kafka client setting {m.group(1)!r} (from --config-file or flags)"
+        where = PROPERTY_LINES.get(m.group(1), "--config-file or flags")
+        return f"unknown Kafka client setting {m.group(1)!r} ({where})"
     if m:
-        return f"invalid value for Kafka client setting {m.group(1)!r}"
+        name = m.group(1)
+        given = [k for k in settings.conf if _ALIASES.get(k) == name]
+        return f"invalid value for Kafka client setting {(given[0] if given else name)!r}"
     return "invalid Kafka client settings: " + settings.redact(text)
 
 
@@ -232,9 +251,10 @@ class Producer:
             self.last_delivery_error = self.settings.redact(err.str())
 
     # ------------------------------------------------------------ use
-    def check(self, timeout_s: float, topics: list[str] | None = None, stop=None) -> bool:
+    def check(self, timeout_s: float, topics: list[str] | None = None, stop=None, created=()) -> bool:
         """Connect and fetch metadata within ``timeout_s``; raise a clear error if we cannot, or if a
-        topic is missing.  False if a stop signal came first."""
+        topic is missing (topics just ``created`` get until the deadline to show up with leaders).
+        False if a stop signal came first."""
         deadline = time.monotonic() + timeout_s
         where = self.settings.bootstrap
         while True:
@@ -248,15 +268,21 @@ class Producer:
                 raise RunError(f"cannot reach Kafka at {where} within {timeout_s:g} s{detail}")
             try:
                 md = self.p.list_topics(timeout=min(1.0, left))
-                break
             except self._ck.KafkaException:
                 continue
-        if topics:
-            missing = [t for t in topics if t not in md.topics or md.topics[t].error is not None]
+            missing = [t for t in (topics or []) if t not in md.topics or md.topics[t].error is not None
+                       or any(p.leader < 0 for p in md.topics[t].partitions.values())]
+            if not missing:
+                break
+            if set(missing) <= set(created) and deadline - time.monotonic() > 0.5:
+                time.sleep(0.2)  # just created: the broker's metadata catches up
+                continue
+            missing = [t for t in missing if t not in md.topics or md.topics[t].error is not None]
             if missing:
                 raise RunError(f"topic {missing[0]!r} does not exist on {where}"
                                f"{f' (nor {len(missing) - 1} more)' if len(missing) > 1 else ''}; "
                                "create it, or run again with --create-topics")
+            break
         return True
 
     def _raise_client_errors(self) -> None:

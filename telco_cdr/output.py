@@ -33,6 +33,8 @@ class AtomicFile:
     def __init__(self, path: str, what: str = "output"):
         self.path = path
         self.tmp = None
+        if not path:
+            raise UserError(f"{what} path is empty")
         if path == "-":
             self.fh = sys.stdout.buffer
             return

@@ -195,12 +195,13 @@ def stream(args, topics: dict[str, dict], batches, prog: str, rate: float | None
     else:
         settings = settings_from(args.bootstrap_servers, args.sasl_username, args.sasl_password, args.config_file,
                                  args.security_protocol, args.sasl_mechanism, args.ssl_ca_location)
+        created = []
         if args.create_topics and not stop.stop:
             created = create_topics(settings, topics, args.partitions, args.replication_factor, args.timeout)
             if created:
                 print(f"{prog}: created topics {', '.join(created)}", file=sys.stderr)
         sink = Producer(settings, delivery_timeout_s=args.delivery_timeout)
-        if not sink.check(args.timeout, list(topics), stop):
+        if not sink.check(args.timeout, list(topics), stop, created):
             print(f"{prog}: got {stop.signal_name} before sending anything", file=sys.stderr)
             for line in summary_lines(sink, 0):
                 print(line, file=sys.stderr)

@@ -99,12 +99,18 @@ def select_operators(countries: Sequence[str] | None = None, operators: Sequence
 
 def generate_users(num_users: int, seed: int = DEFAULT_SEED, countries: Sequence[str] | None = None,
                    operators: Sequence[str] | None = None) -> Iterator[dict]:
-    """Yield ``num_users`` user records; the same arguments always give the same users."""
+    """``num_users`` user records, lazily; the same arguments always give the same users.
+
+    The arguments are checked here, at once, not when the first record is asked for."""
     if num_users < 0:
         raise UserError("--num-users must be 0 or more")
     op_ids = np.array(select_operators(countries, operators), dtype=np.int64)
+    return _generate(num_users, seed, op_ids)
+
+
+def _generate(num_users: int, seed: int, op_ids: np.ndarray) -> Iterator[dict]:
     if num_users == 0:
-        return iter(())
+        return
     rng = np.random.default_rng(np.random.SeedSequence([_USERS_STREAM, seed]))
     n = num_users
 
@@ -247,7 +253,7 @@ def read_users(path: str) -> list[dict]:
     """Read and validate a users file (a JSON array or JSON Lines); raise UserError on any fault."""
     label = f"users file {path!r}"
     if not os.path.exists(path):
-        raise UserError(f"{label} not found (make one with: python user_generator.py --output {path})")
+        raise UserError(f"{label} not found (make one with: python user_generator.py --output {path!r})")
     if os.path.isdir(path):
         raise UserError(f"{label} is a directory, not a file")
     try:
@@ -286,6 +292,8 @@ def read_users(path: str) -> list[dict]:
         raise UserError(f"{label} is not valid JSON (truncated or malformed) at line {e.lineno} column {e.colno}: {e.msg}") from None
     except RecursionError:
         raise UserError(f"{label} is nested too deeply to be a users file") from None
+    except ValueError as e:  # e.g. an integer of more digits than Python converts
+        raise UserError(f"{label} holds a value that cannot be read: {str(e).splitlines()[0][:80]}") from None
     if not isinstance(records, list):
         raise UserError(f"{label} must hold a JSON array of user objects")
     if not records:
@@ -306,9 +314,25 @@ def read_users(path: str) -> list[dict]:
             if rec[key] in values:
                 raise UserError(f"{label}: {key} {_short(rec[key])} appears more than once (user #{i + 1})")
             values.add(rec[key])
+    if "\\u" in text and any(_has_surrogate(r) for r in records):
+        raise UserError(f"{label} holds a \\u escape that is not valid Unicode (a lone surrogate)")
     if not any(r["status"] == "active" for r in records):
         raise UserError(f"{label} has no active users, so there is no one to make CDRs for")
     return records
+
+
+def _has_surrogate(value) -> bool:
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(value, dict):
+        return any(_has_surrogate(k) or _has_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_surrogate(v) for v in value)
+    return False
 
 
 def _short(value) -> str:

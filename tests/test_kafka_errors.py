@@ -79,7 +79,7 @@ PROPERTIES = {
     # name: (file text, %s standing for the secret, or None for a missing file; what the error names)
     "missing": (None, ["--config-file", "not found"]),
     "line-without-equals": ("bootstrap.servers=127.0.0.1:1\nsasl.username=u\nsasl.password=%s\n"
-                            "this line has no separator\n", ["line 4", "key=value"]),
+                            "this line has no separator\n", ["line 4", "'this'"]),  # Java: a space separates
     "secret-alone-on-a-line": ("bootstrap.servers=127.0.0.1:1\n%s\n", ["line 2"]),
     "duplicated-key": ("bootstrap.servers=127.0.0.1:1\nsasl.username=u\nsasl.password=%s\nsasl.password=%s-2\n",
                        ["sasl.password", "twice"]),

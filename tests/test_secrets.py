@@ -1,0 +1,272 @@
+"""The SASL password never appears in any output (issue 4).
+
+Given by flag (--sasl-password), by environment (KAFKA_SASL_PASSWORD) or by --config-file, the
+password must not show in stdout or stderr of: --help of every script, successful runs (stats lines
+every 0.5 s and the summary) against the real broker's SASL_SSL listener, authentication failures
+(a wrong password), an unreachable broker, bad-flag errors and dry runs.
+
+Runs that talk to a broker are real subprocesses, several at a time; --help, bad flags and dry runs
+are also run in-process through main(argv) (stdout/stderr captured, environment set for the call).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import io
+import os
+import re
+import sys
+import traceback
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from kafka_broker import create_args, run_script, summary, unique_prefix
+
+SECRET = "S3cr3t-XYZ-987"   # a password the broker does not know
+USER = "telco"
+NOWHERE = "127.0.0.1:1"
+SOURCES = ("flag", "env", "file")
+KAFKA_SCRIPTS = ("kafka_producer.py", "export_users_to_kafka.py")
+ALL_SCRIPTS = ("user_generator.py", "cdr_generator.py", *KAFKA_SCRIPTS)
+KAFKA_ENV = ("KAFKA_BOOTSTRAP_SERVERS", "KAFKA_SASL_USERNAME", "KAFKA_SASL_PASSWORD")
+CDR_TOPIC_NAMES = [f"telco-{t}-cdrs" for t in ("voice", "data", "sms", "voip", "ims")]
+STATS_LINE = re.compile(r": \d+s sent [\d,]+ delivered [\d,]+ failed [\d,]+ in flight")
+
+
+def credentials(source: str, bootstrap: str, password: str, tmp: Path, ca: str | None = None) -> tuple[list, dict]:
+    """Arguments and environment that give ``password`` (with user and bootstrap) by ``source``."""
+    if source == "flag":
+        args = ["-b", bootstrap, "--sasl-username", USER, "--sasl-password", password]
+        return args + (["--ssl-ca-location", ca] if ca else []), {}
+    if source == "env":
+        return (["--ssl-ca-location", ca] if ca else []), {
+            "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "KAFKA_SASL_USERNAME": USER, "KAFKA_SASL_PASSWORD": password}
+    path = tmp / f"client-{source}-{abs(hash((bootstrap, password))) % 10**8}.properties"
+    path.write_text(f"bootstrap.servers={bootstrap}\nsecurity.protocol=SASL_SSL\nsasl.mechanisms=PLAIN\n"
+                    f"sasl.username={USER}\nsasl.password={password}\n" + (f"ssl.ca.location={ca}\n" if ca else ""))
+    return ["--config-file", path], {}
+
+
+def assert_hidden(stdout: str, stderr: str, password: str, info: str) -> None:
+    """Neither the password nor, for our distinctive SECRET, a recognisable piece of it (the local
+    broker's 'telco-secret' shares 'telco-' with every topic name, so only the whole is looked for)."""
+    pieces = (password[:6], password[-6:]) if password == SECRET else ()
+    for name, text in (("stdout", stdout), ("stderr", stderr)):
+        assert password not in text, f"the password appears on {name}:\n{info}"
+        for piece in pieces:
+            assert piece not in text, f"a piece of the password ({piece!r}) appears on {name}:\n{info}"
+
+
+# ---------------------------------------------------------------- in-process runs
+
+@contextlib.contextmanager
+def environment(extra: dict):
+    saved = {k: os.environ.pop(k) for k in KAFKA_ENV if k in os.environ}
+    os.environ.update(extra)
+    try:
+        yield
+    finally:
+        for k in KAFKA_ENV:
+            os.environ.pop(k, None)
+        os.environ.update(saved)
+
+
+def call_main(script: str, argv, env: dict) -> tuple[int | None, str, str, str | None]:
+    module = importlib.import_module(script[:-3])
+    out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", write_through=True)
+    err = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", errors="backslashreplace", write_through=True)
+    saved = sys.stdout, sys.stderr
+    rc, escaped = None, None
+    with environment(env):
+        sys.stdout, sys.stderr = out, err
+        try:
+            rc = module.main([str(a) for a in argv])
+        except BaseException:  # noqa: BLE001
+            escaped = traceback.format_exc()
+        finally:
+            sys.stdout, sys.stderr = saved
+    return (rc, out.buffer.getvalue().decode("utf-8", "replace"), err.buffer.getvalue().decode("utf-8", "replace"),
+            escaped)
+
+
+def _info(script, argv, env, rc, out, err, escaped=None) -> str:
+    shown_env = {k: v for k, v in env.items()}
+    return (f"$ {script} {' '.join(map(str, argv))}  (env {shown_env})\nexit {rc}\n--- escaped:\n{escaped}\n"
+            f"--- stderr:\n{err[-3000:]}\n--- stdout:\n{out[:1500]}")
+
+
+@pytest.mark.parametrize("source", SOURCES)
+@pytest.mark.parametrize("script", ALL_SCRIPTS)
+def test_help(tmp_path, script, source):
+    args, env = credentials(source, NOWHERE, SECRET, tmp_path)
+    # --help first: the file scripts have no Kafka flags, and help comes before any complaint about them
+    argv = ["--help", *args] if script not in KAFKA_SCRIPTS else [*args, "--help"]
+    rc, out, err, escaped = call_main(script, argv, env)
+    info = _info(script, argv, env, rc, out, err, escaped)
+    assert escaped is None and rc == 0, info
+    assert "usage:" in out and "--help" in out, info
+    assert_hidden(out, err, SECRET, info)
+
+
+BAD_FLAGS = [
+    (["--rate", "abc"], "--rate"),
+    (["--timeout", "0"], "--timeout"),
+    (["--security-protocol", "bogus"], "--security-protocol"),
+    (["--sasl-mechanism", "MD5"], "--sasl-mechanism"),
+    (["--ssl-ca-location", "/nonexistent/ca.pem"], "--ssl-ca-location"),
+    (["--bogus"], "--bogus"),
+    (["--num-users", "0"], "--num-users"),
+]
+
+
+@pytest.mark.parametrize("flags,named", BAD_FLAGS, ids=[f[1] for f in BAD_FLAGS])
+@pytest.mark.parametrize("source", SOURCES)
+@pytest.mark.parametrize("script", KAFKA_SCRIPTS)
+def test_bad_flag_errors(tmp_path, script, source, flags, named):
+    args, env = credentials(source, NOWHERE, SECRET, tmp_path)
+    argv = [*args, "--num-users", 20, "--timeout", 1, *flags]
+    rc, out, err, escaped = call_main(script, argv, env)
+    info = _info(script, argv, env, rc, out, err, escaped)
+    assert escaped is None and rc == 2, info
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and named in lines[0], info
+    assert_hidden(out, err, SECRET, info)
+
+
+@pytest.mark.parametrize("flags", [["--sasl-passwd", SECRET], ["--sasl_password", SECRET], ["--password", SECRET]],
+                         ids=["--sasl-passwd", "--sasl_password", "--password"])
+@pytest.mark.parametrize("script", KAFKA_SCRIPTS)
+def test_mistyped_password_flag(script, flags):
+    """A typo in the flag's name is the likeliest way a password reaches a bad-flag error: the error
+    may name the unknown flag, but not echo the value after it."""
+    argv = ["-b", NOWHERE, "--sasl-username", USER, *flags, "--timeout", 1]
+    rc, out, err, escaped = call_main(script, argv, {})
+    info = _info(script, argv, {}, rc, out, err, escaped)
+    assert escaped is None and rc == 2, info
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and flags[0] in lines[0], info
+    assert_hidden(out, err, SECRET, info)
+
+
+@pytest.mark.parametrize("source", SOURCES)
+@pytest.mark.parametrize("script", KAFKA_SCRIPTS)
+def test_dry_run(tmp_path, script, source):
+    args, env = credentials(source, NOWHERE, SECRET, tmp_path)
+    argv = [*args, "--dry-run", "--num-users", 30, *(["--max-count", 30] if script == "kafka_producer.py" else [])]
+    rc, out, err, escaped = call_main(script, argv, env)
+    info = _info(script, argv, env, rc, out, err, escaped)
+    assert escaped is None and rc == 0, info
+    assert len(out.splitlines()) == 30, info
+    assert_hidden(out, err, SECRET, info)
+
+
+# ---------------------------------------------------------------- real subprocesses, real broker
+
+
+def precreate(bootstrap: str, topics) -> None:
+    """Create ``topics`` (3 partitions) and wait until the broker's metadata shows them with leaders.
+
+    The runs here are about the password, so they do not lean on --create-topics: right after it
+    creates them, a producer's metadata does not always show the topics yet (reported)."""
+    import time
+
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    topics = list(topics)
+    for fut in admin.create_topics([NewTopic(t, num_partitions=3, replication_factor=1) for t in topics]).values():
+        fut.result(timeout=30)
+    deadline = time.monotonic() + 30
+    while True:
+        md = admin.list_topics(timeout=10).topics
+        if all(t in md and md[t].error is None and md[t].partitions
+               and all(p.leader >= 0 for p in md[t].partitions.values()) for t in topics):
+            return
+        assert time.monotonic() < deadline, f"topics {topics} not ready after 30 s"
+        time.sleep(0.1)
+
+def _parallel(jobs: dict, workers: int = 3) -> dict:
+    with ThreadPoolExecutor(workers) as pool:
+        futures = {k: pool.submit(lambda j: run_script(j[0], *j[1], env=j[2], timeout=120), job)
+                   for k, job in jobs.items()}
+        return {k: f.result() for k, f in futures.items()}
+
+
+def test_successful_runs_with_stats(kafka_sasl, tmp_path):
+    """Stats lines every 0.5 s and the summary, over SASL_SSL with the right password."""
+    k = kafka_sasl
+    jobs = {}
+    for script in KAFKA_SCRIPTS:
+        for source in SOURCES:
+            args, env = credentials(source, k.sasl_bootstrap, k.password, tmp_path, ca=k.ca)
+            limit = ["--max-count", 30, "--num-users", 50] if script == "kafka_producer.py" else ["--num-users", 30]
+            prefix = unique_prefix()
+            precreate(k.bootstrap, [prefix + t for t in (CDR_TOPIC_NAMES if script == "kafka_producer.py"
+                                                         else ["telco-users"])])
+            jobs[(script, source)] = (script, [*args, "--topic-prefix", prefix, *limit, "--rate", 20,
+                                               "--stats-interval", 0.5, "--timeout", 20], env)
+    for (script, source), run in _parallel(jobs).items():
+        info = f"[{script} / password by {source}]\n{run.describe()}"
+        assert run.returncode == 0, info
+        assert f"connected to {k.sasl_bootstrap} (SASL_SSL)" in run.stderr, info
+        assert len(STATS_LINE.findall(run.stderr)) >= 2, f"expected stats lines every 0.5 s:\n{info}"
+        s = summary(run.stderr)
+        assert (s["delivered"], s["failed"]) == (30, 0), info
+        assert_hidden(run.stdout, run.stderr, k.password, info)
+
+
+def test_authentication_failures(kafka_sasl, tmp_path):
+    k = kafka_sasl
+    jobs = {}
+    for script in KAFKA_SCRIPTS:
+        for source in SOURCES:
+            for create in (False, True):
+                args, env = credentials(source, k.sasl_bootstrap, SECRET, tmp_path, ca=k.ca)
+                topics = create_args(unique_prefix()) if create else ["--topic-prefix", unique_prefix()]
+                limit = ["--max-count", 20] if script == "kafka_producer.py" else []
+                jobs[(script, source, create)] = (script, [*args, *topics, "--num-users", 20, *limit,
+                                                           "--stats-interval", 0.5, "--timeout", 10], env)
+    for key, run in _parallel(jobs, workers=4).items():
+        info = f"[{key}]\n{run.describe()}"
+        assert run.returncode == 1, info
+        assert "authentication failed" in run.stderr.lower(), info
+        assert "Traceback" not in run.stderr, info
+        assert_hidden(run.stdout, run.stderr, SECRET, info)
+
+
+def test_unreachable_broker(tmp_path):
+    jobs = {}
+    for script in KAFKA_SCRIPTS:
+        for source in SOURCES:
+            for create in (False, True):
+                args, env = credentials(source, NOWHERE, SECRET, tmp_path)
+                extra = create_args(unique_prefix()) if create else []
+                jobs[(script, source, create)] = (script, [*args, *extra, "--num-users", 20, "--timeout", 1,
+                                                           "--stats-interval", 0.5], env)
+    for key, run in _parallel(jobs, workers=4).items():
+        info = f"[{key}]\n{run.describe()}"
+        assert run.returncode == 1, info
+        assert f"cannot reach Kafka at {NOWHERE}" in run.stderr, info
+        assert run.seconds < 10, info
+        assert_hidden(run.stdout, run.stderr, SECRET, info)
+
+
+def test_subprocess_help_bad_flag_and_dry_run(tmp_path):
+    """The in-process findings hold for the real scripts, with the password in the environment."""
+    env = {"KAFKA_BOOTSTRAP_SERVERS": NOWHERE, "KAFKA_SASL_USERNAME": USER, "KAFKA_SASL_PASSWORD": SECRET}
+    jobs = {
+        "help": ("kafka_producer.py", ["--help"], env),
+        "bad-flag": ("export_users_to_kafka.py", ["--rate", "-1"], env),
+        "dry-run": ("kafka_producer.py", ["--dry-run", "--max-count", 10, "--num-users", 20], env),
+        "cdr-help": ("cdr_generator.py", ["--help"], env),
+    }
+    runs = _parallel(jobs)
+    assert runs["help"].returncode == 0 and "usage:" in runs["help"].stdout, runs["help"].describe()
+    assert runs["bad-flag"].returncode == 2, runs["bad-flag"].describe()
+    assert runs["dry-run"].returncode == 0 and len(runs["dry-run"].stdout.splitlines()) == 10, runs["dry-run"].describe()
+    assert runs["cdr-help"].returncode == 0, runs["cdr-help"].describe()
+    for name, run in runs.items():
+        assert_hidden(run.stdout, run.stderr, SECRET, f"[{name}]\n{run.describe()}")
