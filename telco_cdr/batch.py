@@ -72,6 +72,7 @@ def _init_worker(job: CdrFileJob, spool: str) -> None:
     global _job, _spool
     _job, _spool = job, spool
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl+C
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # and stops us with SIGTERM when it ends early
 
 
 def _build(i: int):

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 
 from .errors import RunError, UserError
 
-EXIT_OK, EXIT_RUN_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_RUN_ERROR, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
 
 
 class Parser(argparse.ArgumentParser):
@@ -43,10 +43,23 @@ class Parser(argparse.ArgumentParser):
         return parsed
 
 
+class Terminated(BaseException):
+    """SIGTERM, turned into an exception so that the same clean-up runs as for Ctrl+C."""
+
+
+def _terminate(signum, frame):
+    raise Terminated()
+
+
 def run(main_body, prog: str) -> int:
-    """Run ``main_body()`` and turn the expected failures into one line and an exit code."""
+    """Run ``main_body()`` and turn the expected failures into one line and an exit code.
+    SIGTERM unwinds like Ctrl+C (temporary files go, workers stop) unless the body handles it."""
+    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         return main_body() or EXIT_OK
+    except Terminated:
+        print(f"{prog}: terminated", file=sys.stderr)
+        return EXIT_TERMINATED
     except (UserError, RunError) as e:
         print(f"{prog}: error: {e}", file=sys.stderr)
         return e.exit_code
@@ -61,6 +74,8 @@ def run(main_body, prog: str) -> int:
         return EXIT_OK
     except SystemExit as e:  # --help and --version
         return e.code if isinstance(e.code, int) else EXIT_OK
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 class StopFlag:

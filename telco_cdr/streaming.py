@@ -224,7 +224,9 @@ def stream(args, topics: dict[str, dict], batches, prog: str, rate: float | None
     for line in summary_lines(sink, outcome.unconfirmed):
         print(line, file=sys.stderr)
     if outcome.failed:
-        raise RunError(f"{outcome.failed:,} messages could not be delivered: {sink.last_delivery_error}")
+        raise RunError(f"{outcome.failed:,} messages could not be delivered within --delivery-timeout "
+                       f"{args.delivery_timeout:g} s ({sink.last_delivery_error}; last client error: "
+                       f"{sink.last_error or 'none'})")
     if outcome.unconfirmed:
         raise RunError(f"{outcome.unconfirmed:,} messages were not confirmed by the broker within --timeout "
                        f"{args.timeout:g} s")
