@@ -195,9 +195,9 @@ def _obj(values) -> np.ndarray:
 _DEC = _obj([str(i) for i in range(65536)])
 _HEX3 = _obj([f"{i:03X}" for i in range(4096)])
 _HEX4 = _obj([f"{i:04X}" for i in range(65536)])
-_POS = _obj([f"{i:06x}" for i in range(1 << 16)])
-_FIXED = {1: _obj([f"{i // 10}.{i % 10}" for i in range(65536)]),
-          2: _obj([f"{i // 100}.{i % 100:02d}" for i in range(65536)])}
+_POS = _obj([f"{i:06x}" for i in range(1 << 15)])  # file chunks and stream batches are smaller
+_FIXED = {1: _obj([f"{i // 10}.{i % 10}" for i in range(16384)]),
+          2: _obj([f"{i // 100}.{i % 100:02d}" for i in range(16384)])}
 _SECONDS = _obj([f"{i // 1000:02d}.{i % 1000:03d}" for i in range(60_000)])
 _HHMM = _obj([f"{i // 60:02d}:{i % 60:02d}:" for i in range(1440)])
 
@@ -211,7 +211,7 @@ def _dec(values: np.ndarray) -> np.ndarray:
 
 def _fixed(values: np.ndarray, decimals: int) -> np.ndarray:
     scaled = np.rint(np.asarray(values) * 10**decimals).astype(np.int64)
-    if not len(scaled) or (scaled.min() >= 0 and scaled.max() < 65536):
+    if not len(scaled) or (scaled.min() >= 0 and scaled.max() < len(_FIXED[decimals])):
         return _FIXED[decimals][scaled]
     return _obj([f"{x / 10**decimals:.{decimals}f}" for x in scaled.tolist()])
 
