@@ -191,14 +191,17 @@ def _obj(values) -> np.ndarray:
     return np.array(values, dtype=object)
 
 
-# Text of small numbers, made once: decimal 0-65535, hex pieces of a 28-bit ECI, fixed-point.
-_DEC = _obj([str(i) for i in range(65536)])
+# Text of small numbers, made once (from smaller tables, by array concatenation):
+# decimal 0-65535, hex pieces of a 28-bit ECI, fixed-point, seconds and milliseconds.
+_DEC = np.arange(65536).astype(str).astype(object)
+_HEX2 = _obj([f"{i:02X}" for i in range(256)])
 _HEX3 = _obj([f"{i:03X}" for i in range(4096)])
-_HEX4 = _obj([f"{i:04X}" for i in range(65536)])
+_HEX4 = _HEX2[np.arange(65536) >> 8] + _HEX2[np.arange(65536) & 255]
 _POS = _obj([f"{i:06x}" for i in range(1 << 15)])  # file chunks and stream batches are smaller
-_FIXED = {1: _obj([f"{i // 10}.{i % 10}" for i in range(16384)]),
-          2: _obj([f"{i // 100}.{i % 100:02d}" for i in range(16384)])}
-_SECONDS = _obj([f"{i // 1000:02d}.{i % 1000:03d}" for i in range(60_000)])
+_FIXED = {1: _DEC[np.arange(16384) // 10] + "." + _DEC[np.arange(16384) % 10],
+          2: _DEC[np.arange(16384) // 100] + "." + _obj([f"{i:02d}" for i in range(100)])[np.arange(16384) % 100]}
+_SECONDS = (_obj([f"{i:02d}." for i in range(60)])[np.arange(60_000) // 1000]
+            + _obj([f"{i:03d}" for i in range(1000)])[np.arange(60_000) % 1000])
 _HHMM = _obj([f"{i // 60:02d}:{i % 60:02d}:" for i in range(1440)])
 
 

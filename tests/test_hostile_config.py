@@ -10,72 +10,27 @@ client-sasl.properties deliver to the real broker's SASL_SSL listener.
 
 from __future__ import annotations
 
-import importlib
-import io
 import os
 import re
 import subprocess
 import sys
-import traceback
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from inprocess import KAFKA_ENV, Result, call_main, no_kafka_env, precreate  # noqa: F401 (fixture)
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "S3cr3t-XYZ-987"
 NOWHERE = "127.0.0.1:1"
-KAFKA_ENV = ("KAFKA_BOOTSTRAP_SERVERS", "KAFKA_SASL_USERNAME", "KAFKA_SASL_PASSWORD")
 SCRIPTS = ("kafka_producer.py", "export_users_to_kafka.py")
 GOOD = f"bootstrap.servers={NOWHERE}\nsecurity.protocol=SASL_SSL\nsasl.mechanisms=PLAIN\nsasl.username=telco\n" \
        f"sasl.password={SECRET}\n"
 
 
-@dataclass
-class Result:
-    script: str
-    argv: list
-    rc: int | None
-    stdout: str
-    stderr: str
-    escaped: str | None = None
-
-    @property
-    def stderr_lines(self) -> list[str]:
-        return [line for line in re.split(r"\r\n|\n|\r", self.stderr) if line.strip()]
-
-    def describe(self) -> str:
-        return (f"$ {self.script} {' '.join(map(str, self.argv))}\nexit {self.rc}\n--- escaped:\n{self.escaped}\n"
-                f"--- stderr:\n{self.stderr[-3000:]}\n--- stdout:\n{self.stdout[:500]}")
-
-
-def _stream(errors="strict") -> io.TextIOWrapper:
-    return io.TextIOWrapper(io.BytesIO(), encoding="utf-8", errors=errors, write_through=True)
-
-
-def call_main(script: str, argv) -> Result:
-    module = importlib.import_module(script[:-3])
-    argv = [str(a) for a in argv]
-    out, err = _stream(), _stream("backslashreplace")
-    saved = sys.stdout, sys.stderr
-    sys.stdout, sys.stderr = out, err
-    rc, escaped = None, None
-    try:
-        rc = module.main(argv)
-    except BaseException:  # noqa: BLE001
-        escaped = traceback.format_exc()
-    finally:
-        sys.stdout, sys.stderr = saved
-    return Result(script, argv, rc, out.buffer.getvalue().decode("utf-8", "replace"),
-                  err.buffer.getvalue().decode("utf-8", "replace"), escaped)
-
-
 @pytest.fixture(scope="module", autouse=True)
-def no_kafka_env():
-    saved = {k: os.environ.pop(k) for k in KAFKA_ENV if k in os.environ}
+def _no_kafka_env(no_kafka_env):  # noqa: F811
     yield
-    os.environ.update(saved)
 
 
 def run_args(script: str, config, create: bool) -> list:
@@ -245,28 +200,6 @@ def test_subprocess_spot_checks(tmp_path):
 
 # ---------------------------------------------------------------- files that work, against the real broker
 
-
-def precreate(bootstrap: str, topics) -> None:
-    """Create ``topics`` (3 partitions) and wait until the broker's metadata shows them with leaders.
-
-    The runs here are about the password, so they do not lean on --create-topics: right after it
-    creates them, a producer's metadata does not always show the topics yet (reported)."""
-    import time
-
-    from confluent_kafka.admin import AdminClient, NewTopic
-
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    topics = list(topics)
-    for fut in admin.create_topics([NewTopic(t, num_partitions=3, replication_factor=1) for t in topics]).values():
-        fut.result(timeout=30)
-    deadline = time.monotonic() + 30
-    while True:
-        md = admin.list_topics(timeout=10).topics
-        if all(t in md and md[t].error is None and md[t].partitions
-               and all(p.leader >= 0 for p in md[t].partitions.values()) for t in topics):
-            return
-        assert time.monotonic() < deadline, f"topics {topics} not ready after 30 s"
-        time.sleep(0.1)
 
 def _deliver(kafka, script: str, config: Path, count: int = 20):
     from kafka_broker import cdr_topics, consume_all, run_script, summary, unique_prefix

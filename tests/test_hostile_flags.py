@@ -13,20 +13,15 @@ non-numeric values at every numeric flag; one test uses the real broker to check
 
 from __future__ import annotations
 
-import importlib
-import io
 import json
-import math
 import os
-import re
 import subprocess
 import sys
-import traceback
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from inprocess import KAFKA_ENV, Result, call_main, no_kafka_env  # noqa: F401 (fixture)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -35,56 +30,13 @@ from telco_cdr.users import generate_users
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "S3cr3t-XYZ-987"
 NOWHERE = "127.0.0.1:1"
-KAFKA_ENV = ("KAFKA_BOOTSTRAP_SERVERS", "KAFKA_SASL_USERNAME", "KAFKA_SASL_PASSWORD")
 
 
 # ---------------------------------------------------------------- running main() in-process
 
-@dataclass
-class Result:
-    script: str
-    argv: list
-    rc: int | None
-    stdout: str
-    stderr: str
-    escaped: str | None
-
-    @property
-    def stderr_lines(self) -> list[str]:
-        return [line for line in re.split(r"\r\n|\n|\r", self.stderr) if line.strip()]
-
-    def describe(self) -> str:
-        return (f"$ {self.script} {' '.join(map(repr, self.argv))}\nexit {self.rc}\n--- escaped:\n{self.escaped}\n"
-                f"--- stderr:\n{self.stderr[-3000:]}\n--- stdout:\n{self.stdout[:500]}")
-
-
-def _stream(errors="strict") -> io.TextIOWrapper:
-    return io.TextIOWrapper(io.BytesIO(), encoding="utf-8", errors=errors, write_through=True)
-
-
-def call_main(script: str, argv) -> Result:
-    module = importlib.import_module(script[:-3])
-    argv = [str(a) for a in argv]
-    out, err = _stream(), _stream("backslashreplace")
-    saved = sys.stdout, sys.stderr
-    sys.stdout, sys.stderr = out, err
-    rc, escaped = None, None
-    try:
-        rc = module.main(argv)
-    except BaseException:  # noqa: BLE001
-        escaped = traceback.format_exc()
-    finally:
-        sys.stdout, sys.stderr = saved
-    return Result(script, argv, rc, out.buffer.getvalue().decode("utf-8", "replace"),
-                  err.buffer.getvalue().decode("utf-8", "replace"), escaped)
-
-
 @pytest.fixture(scope="module", autouse=True)
-def no_kafka_env():
-    """The scripts read KAFKA_* variables: none of the caller's may leak into these runs."""
-    saved = {k: os.environ.pop(k) for k in KAFKA_ENV if k in os.environ}
+def _no_kafka_env(no_kafka_env):  # noqa: F811
     yield
-    os.environ.update(saved)
 
 
 @pytest.fixture(scope="module")

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from inprocess import precreate
 from kafka_broker import create_args, run_script, summary, unique_prefix
 
 SECRET = "S3cr3t-XYZ-987"   # a password the broker does not know
@@ -165,28 +166,6 @@ def test_dry_run(tmp_path, script, source):
 
 # ---------------------------------------------------------------- real subprocesses, real broker
 
-
-def precreate(bootstrap: str, topics) -> None:
-    """Create ``topics`` (3 partitions) and wait until the broker's metadata shows them with leaders.
-
-    The runs here are about the password, so they do not lean on --create-topics: right after it
-    creates them, a producer's metadata does not always show the topics yet (reported)."""
-    import time
-
-    from confluent_kafka.admin import AdminClient, NewTopic
-
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    topics = list(topics)
-    for fut in admin.create_topics([NewTopic(t, num_partitions=3, replication_factor=1) for t in topics]).values():
-        fut.result(timeout=30)
-    deadline = time.monotonic() + 30
-    while True:
-        md = admin.list_topics(timeout=10).topics
-        if all(t in md and md[t].error is None and md[t].partitions
-               and all(p.leader >= 0 for p in md[t].partitions.values()) for t in topics):
-            return
-        assert time.monotonic() < deadline, f"topics {topics} not ready after 30 s"
-        time.sleep(0.1)
 
 def _parallel(jobs: dict, workers: int = 3) -> dict:
     with ThreadPoolExecutor(workers) as pool:
