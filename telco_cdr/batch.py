@@ -105,22 +105,27 @@ def spool_dir(workers: int):
 
 
 def iter_chunks(job: CdrFileJob, workers: int = 1, spool: str | None = None):
-    """Yield ``job.chunk(i)`` for every chunk in order, built by ``workers`` processes (which
-    need a ``spool`` folder from spool_dir; their chunks come as SpoolFiles).
+    """Yield ``job.chunk(i)`` for every chunk in order, built by ``workers`` processes: this one
+    builds every ``workers``-th chunk itself, ``workers - 1`` forked helpers build the rest and
+    leave them in the ``spool`` folder (from spool_dir); theirs come as SpoolFiles.
 
-    At most two chunks per worker are in flight, so memory stays flat however long the run.
+    Only a few chunks per worker are in flight, so memory stays flat however long the run.
     """
     if workers <= 1 or job.n_chunks == 1 or spool is None:
         for i in range(job.n_chunks):
             yield job.chunk(i)
         return
     ctx = multiprocessing.get_context("fork")
-    with ctx.Pool(workers, initializer=_init_worker, initargs=(job, spool)) as pool:
-        pending: deque = deque()
-        nxt = 0
-        while pending or nxt < job.n_chunks:
-            while nxt < job.n_chunks and len(pending) < 2 * workers:
-                pending.append(pool.apply_async(_build, (nxt,)))
-                nxt += 1
-            counts, paths = pending.popleft().get()
-            yield counts, [SpoolFile(p) for p in paths]
+    with ctx.Pool(workers - 1, initializer=_init_worker, initargs=(job, spool)) as pool:
+        pending: dict = {}
+        submitted = 0
+        for i in range(job.n_chunks):
+            while submitted < min(job.n_chunks, i + 2 * workers):
+                if submitted % workers:
+                    pending[submitted] = pool.apply_async(_build, (submitted,))
+                submitted += 1
+            if i % workers == 0:
+                yield job.chunk(i)
+            else:
+                counts, paths = pending.pop(i).get()
+                yield counts, [SpoolFile(p) for p in paths]

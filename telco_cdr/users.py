@@ -298,6 +298,58 @@ def read_users(path: str) -> list[dict]:
         raise UserError(f"{label} must hold a JSON array of user objects")
     if not records:
         raise UserError(f"{label} holds no users")
+    if not _all_valid(records):
+        _first_fault(records, label)  # raises, naming the user and the field
+    if "\\u" in text and any(_has_surrogate(r) for r in records):
+        raise UserError(f"{label} holds a \\u escape that is not valid Unicode (a lone surrogate)")
+    if not any(r["status"] == "active" for r in records):
+        raise UserError(f"{label} has no active users, so there is no one to make CDRs for")
+    return records
+
+
+# The string fields a CDR needs, as patterns one column at a time is matched against.
+_COLUMN_PATTERNS = {
+    "msisdn": "[1-9][0-9]{7,14}", "imsi": "[0-9]{15}", "imei": "[0-9]{15}", "mcc": "[0-9]{3}",
+    "mnc": "[0-9]{2,3}", "home_cell_id": "[0-9]{5,6}[0-9A-F]{7}",
+}
+_COLUMN_RES = {f: re.compile(f"(?:{p}\n)*{p}") for f, p in _COLUMN_PATTERNS.items()}
+
+
+def _all_valid(records: list) -> bool:
+    """The common case in bulk: every record right, checked a column at a time (one regex over a
+    whole column).  False means: look record by record for the first fault."""
+    try:
+        return _columns_valid(records)
+    except TypeError:  # an unhashable or unorderable value somewhere
+        return False
+
+
+def _columns_valid(records: list) -> bool:
+    if not all(type(r) is dict for r in records):
+        return False
+    try:
+        cols = {f: [r[f] for r in records] for f in REQUIRED}
+    except KeyError:
+        return False
+    for f, pattern in _COLUMN_RES.items():
+        col = cols[f]
+        if set(map(type, col)) != {str} or not pattern.fullmatch("\n".join(col)):
+            return False
+    ids = cols["user_id"]
+    if set(map(type, ids)) != {str} or not all(map(str.isprintable, ids)) or not 0 < min(map(len, ids)) \
+            or max(map(len, ids)) > 64:
+        return False
+    if not set(cols["status"]) <= {"active", "suspended"} or not set(cols["plan_type"]) <= {"prepaid", "postpaid"}:
+        return False
+    tacs = cols["home_tac"]
+    if set(map(type, tacs)) != {int} or min(tacs) < 0 or max(tacs) > 0xFFFF:
+        return False
+    if not all(i.startswith(c + n) for i, c, n in zip(cols["imsi"], cols["mcc"], cols["mnc"])):
+        return False
+    return all(len(set(cols[f])) == len(records) for f in ("user_id", "msisdn", "imsi"))
+
+
+def _first_fault(records: list, label: str) -> None:
     seen: dict[str, set] = {"user_id": set(), "msisdn": set(), "imsi": set()}
     for i, rec in enumerate(records):
         where = f"{label}, user #{i + 1}"
@@ -314,11 +366,6 @@ def read_users(path: str) -> list[dict]:
             if rec[key] in values:
                 raise UserError(f"{label}: {key} {_short(rec[key])} appears more than once (user #{i + 1})")
             values.add(rec[key])
-    if "\\u" in text and any(_has_surrogate(r) for r in records):
-        raise UserError(f"{label} holds a \\u escape that is not valid Unicode (a lone surrogate)")
-    if not any(r["status"] == "active" for r in records):
-        raise UserError(f"{label} has no active users, so there is no one to make CDRs for")
-    return records
 
 
 def _has_surrogate(value) -> bool:
