@@ -13,19 +13,16 @@ runs the real scripts as subprocesses to check exit codes and stderr end to end.
 
 from __future__ import annotations
 
-import importlib
-import io
 import json
 import os
 import re
 import subprocess
 import sys
-import traceback
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from inprocess import Result, call_main  # noqa: F401
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -57,54 +54,10 @@ FAST = settings(max_examples=40, deadline=None,
 
 # ---------------------------------------------------------------- running the scripts in-process
 
-@dataclass
-class Result:
-    script: str
-    argv: list
-    rc: int | None
-    stdout: str
-    stderr: str
-    escaped: str | None  # the traceback of an exception that got out of main(), if any
-
-    @property
-    def stderr_lines(self) -> list[str]:
-        return lines_of(self.stderr)
-
-    def describe(self) -> str:
-        return (f"{self.script} {' '.join(map(str, self.argv))[:300]}\nexit {self.rc}\n"
-                f"--- escaped:\n{self.escaped}\n--- stderr:\n{self.stderr[-3000:]}\n"
-                f"--- stdout ({len(self.stdout)} chars):\n{self.stdout[:500]}")
-
-
 def lines_of(text: str) -> list[str]:
     """The non-blank lines a terminal would show (str.splitlines would also break at \\x1c-\\x1e,
     \\x85 and \\u2028, which a terminal prints as they are)."""
     return [line for line in re.split(r"\r\n|\n|\r", text) if line.strip()]
-
-
-def _strict_stream(errors: str = "strict") -> io.TextIOWrapper:
-    return io.TextIOWrapper(io.BytesIO(), encoding="utf-8", errors=errors, write_through=True)
-
-
-def _read(stream: io.TextIOWrapper) -> str:
-    return stream.buffer.getvalue().decode("utf-8", "replace")
-
-
-def call_main(script: str, argv) -> Result:
-    """``<script>.main(argv)`` with stdout (strict UTF-8, like a pipe) and stderr captured."""
-    module = importlib.import_module(script[:-3])
-    argv = [str(a) for a in argv]
-    out, err = _strict_stream(), _strict_stream("backslashreplace")
-    saved = sys.stdout, sys.stderr
-    sys.stdout, sys.stderr = out, err
-    rc, escaped = None, None
-    try:
-        rc = module.main(argv)
-    except BaseException:  # noqa: BLE001 - anything that escapes main() is what we look for
-        escaped = traceback.format_exc()
-    finally:
-        sys.stdout, sys.stderr = saved
-    return Result(script, argv, rc, _read(out), _read(err), escaped)
 
 
 def script_args(script: str, users_path, out_dir: Path) -> list:
