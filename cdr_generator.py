@@ -16,7 +16,7 @@ from telco_cdr.users import DEFAULT_SEED, read_users
 
 PROG = "cdr_generator.py"
 DEFAULT_WEIGHTS_TEXT = ",".join(f"{k}={v:g}" for k, v in DEFAULT_WEIGHTS.items())
-EXAMPLES = f"""
+EXAMPLES = """
 examples:
   python cdr_generator.py                           # 100 CDRs of users.json -> cdrs.json
   python cdr_generator.py --count 5000000 --start 2026-11-01T00:00:00Z --end 2026-11-08T00:00:00Z \\

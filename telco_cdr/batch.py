@@ -11,7 +11,6 @@ import multiprocessing
 import os
 import signal
 import tempfile
-from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 

@@ -32,10 +32,6 @@ class Operator:
     def plmn(self) -> str:
         return self.mcc + self.mnc
 
-    @property
-    def ims_domain(self) -> str:
-        # 3GPP TS 23.003 §13.2: home network domain name of the IMS.
-        return f"ims.mnc{self.mnc.zfill(3)}.mcc{self.mcc}.3gppnetwork.org"
 
 
 # MCC/MNC: ITU-T E.212 list of mobile network codes (ITU Operational Bulletin) and the
@@ -266,8 +262,9 @@ def msisdn_drawer(ops: np.ndarray, cities: np.ndarray):
     return draw
 
 
-def format_imsi(op: Operator, msin: int) -> str:
-    return op.plmn + str(msin).zfill(15 - len(op.plmn))
+def ims_domain(mcc: str, mnc: str) -> str:
+    """The home network domain name of an operator's IMS (3GPP TS 23.003 §13.2)."""
+    return f"ims.mnc{mnc.zfill(3)}.mcc{mcc}.3gppnetwork.org"
 
 
 def ecgi(plmn: str, eci: int) -> str:

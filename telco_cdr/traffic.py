@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import UserError
-from .identifiers import OPERATORS, UTC_OFFSET_HOURS
+from .identifiers import OPERATORS, UTC_OFFSET_HOURS, ims_domain
 
 CDR_TYPES = ("voice", "data", "sms", "voip", "ims")
 # The type mix of the original demo (telco-reference.md); the default of every script.
@@ -131,7 +131,6 @@ class Population:
     home_enb: np.ndarray
     home_sector: np.ndarray
     home_tac: np.ndarray
-    prepaid: np.ndarray
     data_factor: np.ndarray
     nr: np.ndarray  # 5G-capable device
     type_cum: list  # [type][weekend] -> cumulative weights over users
@@ -139,7 +138,6 @@ class Population:
     contact_num: np.ndarray  # (n, CONTACT_SLOTS) int64 E.164
     strings: dict  # per-user preformatted text: key -> list[str]
     utc_offset_hours: float
-    active_count: int
 
 
 def _cum(weights: np.ndarray) -> np.ndarray | None:
@@ -238,9 +236,9 @@ def build_population(users: list[dict], seed: int) -> Population:
 
     return Population(
         n=n, user_ids=[u["user_id"] for u in users], msisdn=msisdn, home_enb=eci >> 8, home_sector=eci & 0xFF,
-        home_tac=home_tac, prepaid=prepaid, data_factor=data_factor, nr=nr, type_cum=type_cum,
+        home_tac=home_tac, data_factor=data_factor, nr=nr, type_cum=type_cum,
         contact_user=contact_user.astype(np.int32), contact_num=contact_num,
-        strings=_user_strings(users), utc_offset_hours=utc_offset, active_count=int(active.sum()),
+        strings=_user_strings(users), utc_offset_hours=utc_offset,
     )
 
 
@@ -259,7 +257,7 @@ def _user_strings(users: list[dict]) -> dict:
             f'"user_id":{enc(u["user_id"])},"msisdn":"{u["msisdn"]}","imsi":"{u["imsi"]}","imei":"{u["imei"]}",'
             f'"cell_mcc":"{u["mcc"]}","cell_mnc":"{u["mnc"]}","cell_id":"{plmn}')
         out["csv_user"].append(f'{_csv(u["user_id"])},{u["msisdn"]},{u["imsi"]},{u["imei"]},{u["mcc"]},{u["mnc"]},{plmn}')
-        domain = f"ims.mnc{u['mnc'].zfill(3)}.mcc{u['mcc']}.3gppnetwork.org"  # TS 23.003 §13.2
+        domain = ims_domain(u["mcc"], u["mnc"])
         out["domain"].append(domain)
         city = city_index.setdefault(str(u.get("home_city", "")), len(city_index))
         out["msc"].append(f"MSC-{plmn}-{city % 40 + 1:02d}")
