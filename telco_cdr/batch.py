@@ -56,10 +56,9 @@ class CdrFileJob:
         sep = RecordFramer.separator(self.fmt)
         if not self.split:
             return counts, [sep.join(chunk.lines).encode("utf-8")]
-        types = chunk.types.tolist()
         per_type = [[] for _ in CDR_TYPES]
-        for t, line in zip(types, chunk.lines):
-            per_type[t].append(line)
+        for t, _, lines in chunk.parts:
+            per_type[t] = lines
         return counts, [sep.join(lines).encode("utf-8") for lines in per_type]
 
 

@@ -184,7 +184,15 @@ def csv_header(kind: str, cdr_type: str | None = None) -> str:
 class Chunk:
     types: np.ndarray  # CDR type index per record
     users: np.ndarray  # user index per record
-    lines: list  # formatted records, in event-time order
+    parts: list  # per type present: (type index, positions in the chunk, formatted records)
+
+    @property
+    def lines(self) -> list:
+        """All formatted records, in event-time order."""
+        rows = np.empty(len(self.types), dtype=object)
+        for _, idx, lines in self.parts:
+            rows[idx] = lines
+        return rows.tolist()
 
 
 def _obj(values) -> np.ndarray:
@@ -331,7 +339,7 @@ class CdrFactory:
         eci_hi, eci_lo, tac_s = _HEX3[eci >> 16], _HEX4[eci & 0xFFFF], _DEC[tac]
         pos = _pos(n)
         tag = self.run_tag + f"{chunk_index:08x}-"
-        rows = np.empty(n, dtype=object)
+        parts = []
         builders = (self._voice, self._data, self._sms, self._voip, self._ims)
         for t in range(len(CDR_TYPES)):
             idx = np.flatnonzero(types == t)
@@ -351,8 +359,8 @@ class CdrFactory:
                 value = values[text] if is_field else text
                 for piece in (value if isinstance(value, tuple) else (value,)):
                     columns.append(repeat(piece) if isinstance(piece, str) else piece.tolist())
-            rows[idx] = list(map("".join, zip(*columns)))
-        return Chunk(types=types, users=u, lines=rows.tolist())
+            parts.append((t, idx, list(map("".join, zip(*columns)))))
+        return Chunk(types=types, users=u, parts=parts)
 
     # ------------------------------------------------------------ one builder per type
     # Each returns (the record's duration in ms, {field: text column, or a tuple of pieces}).

@@ -215,6 +215,7 @@ class Producer:
         conf["message.timeout.ms"] = int(delivery_timeout_s * 1000)
         conf["error_cb"] = self._on_error
         conf["logger"] = _quiet_logger()
+        self._callbacks: dict = {}
         self.sent: dict[str, int] = {}
         self.delivered: dict[str, int] = {}
         self.failed: dict[str, int] = {}
@@ -240,6 +241,24 @@ class Producer:
                 self.down_since = time.monotonic()
         if err.fatal():
             self.fatal_error = text
+
+    def _counter(self, topic: str):
+        """A delivery callback for ``topic`` (made once per topic): cheaper than asking each
+        message for its topic."""
+        cb = self._callbacks.get(topic)
+        if cb is None:
+            delivered, on_delivery = self.delivered, self._on_delivery
+            delivered.setdefault(topic, 0)
+
+            def cb(err, msg):
+                if err is None:
+                    delivered[topic] += 1
+                    if self.down_since is not None:
+                        self.down_since = None
+                else:
+                    on_delivery(err, msg)
+            self._callbacks[topic] = cb
+        return cb
 
     def _on_delivery(self, err, msg) -> None:
         topic = msg.topic()
@@ -302,7 +321,7 @@ class Producer:
         for topic, keys, values in groups:
             msgs = [{"key": k, "value": v} for k, v in zip(keys, values)]
             while msgs:
-                n = self.p.produce_batch(topic, msgs, on_delivery=self._on_delivery)
+                n = self.p.produce_batch(topic, msgs, on_delivery=self._counter(topic))
                 self.sent[topic] = self.sent.get(topic, 0) + n
                 queued += n
                 if n == len(msgs):
