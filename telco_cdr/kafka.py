@@ -39,7 +39,15 @@ SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 
 # ---------------------------------------------------------------- settings
 
-def read_properties(path: str) -> dict[str, str]:
+class Properties(dict):
+    """A properties file's settings, and where each key stands (``lines``: key -> line number)."""
+
+    def __init__(self):
+        super().__init__()
+        self.lines: dict[str, int] = {}
+
+
+def read_properties(path: str) -> Properties:
     """A librdkafka/Java properties file (``key=value``, ``#`` comments) as a dict.
 
     Duplicated keys and empty values are errors that name the key (never the value)."""
@@ -57,7 +65,7 @@ def read_properties(path: str) -> dict[str, str]:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise UserError(f"{label} is not UTF-8 text") from None
-    props: dict[str, str] = {}
+    props = Properties()
     for lineno, line in enumerate(text.lstrip("\ufeff").splitlines(), 1):
         line = line.strip()
         if not line or line.startswith(("#", "!")):
@@ -72,11 +80,10 @@ def read_properties(path: str) -> dict[str, str]:
         if not value:
             raise UserError(f"{label} gives {key!r} an empty value (line {lineno})")
         props[key] = value
-        PROPERTY_LINES[key] = f"--config-file line {lineno}"
+        props.lines[key] = lineno
     return props
 
 
-PROPERTY_LINES: dict[str, str] = {}  # where each key of the last properties file read stands
 _PROPERTY = re.compile(r"([^=:\s]+)\s*(?:[=:]|\s)\s*(.*)$")
 _JAAS = re.compile(r"""(username|password)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
 
@@ -104,6 +111,7 @@ class KafkaSettings:
 
     conf: dict
     secrets: list[str] = field(default_factory=list)
+    lines: dict = field(default_factory=dict)  # key -> its line in --config-file
 
     @property
     def bootstrap(self) -> str:
@@ -122,7 +130,8 @@ def settings_from(bootstrap: str | None = None, username: str | None = None, pas
                   environ: dict | None = None, require_bootstrap: bool = True) -> KafkaSettings:
     """Combine the sources, strongest first: flags, then the environment, then the file."""
     environ = os.environ if environ is None else environ
-    conf: dict = from_java_jaas(read_properties(config_file)) if config_file else {}
+    props = read_properties(config_file) if config_file else Properties()
+    conf: dict = from_java_jaas(props)
     for key, var in ENV.items():
         if environ.get(var):
             conf[key] = environ[var]
@@ -165,7 +174,7 @@ def settings_from(bootstrap: str | None = None, username: str | None = None, pas
         raise UserError(f"security protocol {proto} needs --sasl-username and --sasl-password")
     if conf.get("ssl.ca.location") and not os.path.isfile(str(conf["ssl.ca.location"])):
         raise UserError(f"--ssl-ca-location {conf['ssl.ca.location']!r} is not a file")
-    return KafkaSettings(conf=conf, secrets=secrets)
+    return KafkaSettings(conf=conf, secrets=secrets, lines=props.lines)
 
 
 # ---------------------------------------------------------------- the client
@@ -183,7 +192,8 @@ def config_error(e, settings: KafkaSettings) -> str:
     text = err.str() if hasattr(err, "str") else str(e)
     m = re.search(r'property[: ]+"?([\w.]+)', text)
     if "No such configuration property" in text and m:
-        where = PROPERTY_LINES.get(m.group(1), "--config-file or flags")
+        line = settings.lines.get(m.group(1))
+        where = f"--config-file line {line}" if line else "--config-file or flags"
         return f"unknown Kafka client setting {m.group(1)!r} ({where})"
     if m:
         name = m.group(1)
@@ -247,7 +257,7 @@ class Producer:
         message for its topic."""
         cb = self._callbacks.get(topic)
         if cb is None:
-            delivered, on_delivery = self.delivered, self._on_delivery
+            delivered, on_failure = self.delivered, self._on_failure
             delivered.setdefault(topic, 0)
 
             def cb(err, msg):
@@ -256,18 +266,14 @@ class Producer:
                     if self.down_since is not None:
                         self.down_since = None
                 else:
-                    on_delivery(err, msg)
+                    on_failure(err, msg)
             self._callbacks[topic] = cb
         return cb
 
-    def _on_delivery(self, err, msg) -> None:
+    def _on_failure(self, err, msg) -> None:
         topic = msg.topic()
-        if err is None:
-            self.delivered[topic] = self.delivered.get(topic, 0) + 1
-            self.down_since = None
-        else:
-            self.failed[topic] = self.failed.get(topic, 0) + 1
-            self.last_delivery_error = self.settings.redact(err.str())
+        self.failed[topic] = self.failed.get(topic, 0) + 1
+        self.last_delivery_error = self.settings.redact(err.str())
 
     # ------------------------------------------------------------ use
     def check(self, timeout_s: float, topics: list[str] | None = None, stop=None, created=()) -> bool:

@@ -35,6 +35,19 @@ class Result:
                 f"--- stderr:\n{self.stderr[-3000:]}\n--- stdout:\n{self.stdout[:500]}")
 
 
+def one_error_line(res: Result) -> str:
+    """The run failed as a user error should: exit 2, exactly one ``prog: error: ...`` line on
+    stderr, no traceback, no exception out of main().  Returns the line."""
+    info = res.describe()
+    assert res.escaped is None, f"an exception escaped main():\n{info}"
+    assert res.rc == 2, info
+    assert "Traceback" not in res.stderr, info
+    lines = res.stderr_lines
+    assert len(lines) == 1, f"expected exactly one line on stderr:\n{info}"
+    assert lines[0].startswith(f"{res.script}: error: "), info
+    return lines[0]
+
+
 def _stream(errors="strict") -> io.TextIOWrapper:
     return io.TextIOWrapper(io.BytesIO(), encoding="utf-8", errors=errors, write_through=True)
 

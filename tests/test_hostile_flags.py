@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from inprocess import KAFKA_ENV, Result, call_main, no_kafka_env  # noqa: F401 (fixture)
+from inprocess import KAFKA_ENV, Result, call_main, no_kafka_env, one_error_line  # noqa: F401 (fixture)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -72,19 +72,14 @@ def base_args(script: str, out: Path) -> list:
 
 def assert_flag_error(res: Result, named, out: Path | None = None) -> str:
     info = res.describe()
-    assert res.escaped is None, f"an exception escaped main():\n{info}"
-    assert res.rc == 2, info
-    assert "Traceback" not in res.stderr, info
-    lines = res.stderr_lines
-    assert len(lines) == 1, f"expected exactly one line on stderr:\n{info}"
-    assert lines[0].startswith(f"{res.script}: error: "), info
+    line = one_error_line(res)
     for text in named:
-        assert text.lower() in lines[0].lower(), f"the error does not name {text!r}:\n{info}"
+        assert text.lower() in line.lower(), f"the error does not name {text!r}:\n{info}"
     assert res.stdout == "", f"output on stdout:\n{info}"
     if out is not None:
         assert os.listdir(out) == [], f"files left behind: {os.listdir(out)}\n{info}"
     assert SECRET not in res.stdout + res.stderr, info
-    return lines[0]
+    return line
 
 
 # ---------------------------------------------------------------- the table

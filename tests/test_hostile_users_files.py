@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from inprocess import Result, call_main  # noqa: F401
+from inprocess import Result, call_main, one_error_line  # noqa: F401
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -96,13 +96,7 @@ def assert_rejected(res: Result, out_dir: Path, *must_contain: str) -> str:
     """Exit 2, one ``prog: error: ...`` line naming the users file (and ``must_contain``), no
     traceback, nothing written."""
     info = res.describe()
-    assert res.escaped is None, f"an exception escaped main():\n{info}"
-    assert res.rc == 2, info
-    assert "Traceback" not in res.stderr, info
-    lines = res.stderr_lines
-    assert len(lines) == 1, f"expected exactly one line on stderr:\n{info}"
-    line = lines[0]
-    assert line.startswith(f"{res.script}: error: "), info
+    line = one_error_line(res)
     assert "users file" in line or "--users-file" in line, f"the error does not name the users file:\n{info}"
     for text in must_contain:
         assert text in line, f"{text!r} not in the error line:\n{info}"
