@@ -6,11 +6,11 @@ from __future__ import annotations
 import os
 import sys
 
-from telco_cdr.batch import CdrFileJob, iter_chunks, spool_dir
+from telco_cdr.batch import CdrFileJob, write_cdr_file
 from telco_cdr.cdrs import csv_header
 from telco_cdr.cli import Parser, int_at_least, nonempty, run, seed_value, time_window
 from telco_cdr.errors import UserError
-from telco_cdr.output import FORMATS, BackgroundWriter, Progress, RecordFramer, atomic_outputs, format_from_path
+from telco_cdr.output import FORMATS, Progress, RecordFramer, atomic_outputs, format_from_path
 from telco_cdr.traffic import CDR_TYPES, DEFAULT_WEIGHTS, build_population, parse_weights
 from telco_cdr.users import DEFAULT_SEED, read_users
 
@@ -72,25 +72,10 @@ def main(argv: list[str] | None = None) -> int:
                 raise UserError(f"--output-dir {args.output_dir!r} cannot be made: {e.strerror}") from None
         job = CdrFileJob(pop, weights, args.seed, start_ms, end_ms, args.count, fmt, split=bool(args.output_dir))
         framers = [RecordFramer(fmt, h) for h in headers]
-        totals = [0] * len(CDR_TYPES)
         progress = Progress(args.count, "CDRs")
-        done = 0
-        with spool_dir(args.workers) as spool, atomic_outputs(paths) as outs:
-            writer = BackgroundWriter()
-            try:
-                for counts, blobs in iter_chunks(job, args.workers, spool):
-                    if args.output_dir:
-                        for t, blob in enumerate(blobs):
-                            writer.write(outs[t], framers[t].frame(blob, counts[t]))
-                    else:
-                        writer.write(outs[0], framers[0].frame(blobs[0], sum(counts)))
-                    totals = [a + b for a, b in zip(totals, counts)]
-                    done += sum(counts)
-                    progress.update(done)
-                for out, framer in zip(outs, framers):
-                    writer.write(out, framer.close())
-            finally:
-                writer.close()
+        with atomic_outputs(paths) as outs:
+            totals = write_cdr_file(job, outs, framers, args.workers, progress)
+        done = sum(totals)
         progress.done()
         secs = progress.seconds
         where = "stdout" if paths == ["-"] else (args.output_dir if args.output_dir else args.output)

@@ -10,14 +10,13 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
-import tempfile
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from .cdrs import CdrFactory
-from .output import RecordFramer, SpoolFile
+from .errors import RunError
+from .output import BackgroundWriter, RecordFramer, write_error
 from .traffic import CDR_TYPES, Population, TimeCurve
 
 CHUNK_RECORDS = 16384
@@ -62,68 +61,189 @@ class CdrFileJob:
         return counts, [sep.join(lines).encode("utf-8") for lines in per_type]
 
 
-_job: CdrFileJob | None = None  # the job a forked worker inherited (set in its initializer)
-_spool: str | None = None  # where a worker leaves its chunks for the parent
+def write_cdr_file(job: CdrFileJob, outs: list, framers: list, workers: int = 1, progress=None) -> list[int]:
+    """Build every chunk of ``job`` and write it, framed, to ``outs`` (one AtomicFile, or one per
+    CDR type with ``job.split``); return the records written per CDR type.
+
+    One process builds the chunks in order while a thread writes the previous one.  With
+    ``workers`` > 1, forked processes take the chunks in turn (chunk i goes to process i % workers,
+    this one included) and each writes its own chunks into the shared file descriptors, in chunk
+    order: a small token (the per-type totals so far) goes round the ring of processes, and a
+    process writes a chunk only once it holds the token of the chunk before.  So no chunk is copied
+    between processes, the write cost is shared, and the bytes are those of one process.
+    """
+    if workers <= 1 or job.n_chunks == 1:
+        return _write_in_order(job, outs, framers, progress)
+    return _write_in_ring(job, outs, framers, min(workers, job.n_chunks), progress)
 
 
-def _init_worker(job: CdrFileJob, spool: str) -> None:
-    global _job, _spool
-    _job, _spool = job, spool
+def _pieces(framers: list, totals: list[int], counts: list[int], blobs: list[bytes], split: bool) -> list[list]:
+    """What each output gets for a chunk, framed as if ``totals`` records came before it."""
+    out = []
+    for k, (framer, blob) in enumerate(zip(framers, blobs)):
+        framer.count = totals[k] if split else sum(totals)
+        out.append(framer.frame(blob, counts[k] if split else sum(counts)))
+    return out
+
+
+def _write_in_order(job: CdrFileJob, outs: list, framers: list, progress) -> list[int]:
+    totals = [0] * len(CDR_TYPES)
+    writer = BackgroundWriter()
+    try:
+        for i in range(job.n_chunks):
+            counts, blobs = job.chunk(i)
+            for out, pieces in zip(outs, _pieces(framers, totals, counts, blobs, job.split)):
+                writer.write(out, pieces)
+            totals = [a + b for a, b in zip(totals, counts)]
+            if progress:
+                progress.update(sum(totals))
+        _close(outs, framers, totals, job.split, writer.write)
+    finally:
+        writer.close()
+    return totals
+
+
+def _close(outs: list, framers: list, totals: list[int], split: bool, write) -> None:
+    for k, (out, framer) in enumerate(zip(outs, framers)):
+        framer.count = totals[k] if split else sum(totals)
+        write(out, framer.close())
+
+
+# ---------------------------------------------------------------- the ring of worker processes
+# A token is ("ok", per-type totals before the next chunk) or, once something went wrong,
+# ("error", kind, message); an error token is passed on round the ring to this process.
+
+def _write_in_ring(job: CdrFileJob, outs: list, framers: list, workers: int, progress) -> list[int]:
+    ctx = multiprocessing.get_context("fork")
+    for out in outs:  # the processes write through the same open files, unbuffered
+        out.fh.flush()
+    fds = [out.fh.fileno() for out in outs]
+    names = [out.path for out in outs]
+    # pipes[w]: the token's way into process w (from process w - 1)
+    pipes = [ctx.Pipe(duplex=False) for _ in range(workers)]
+    procs = []
+    try:
+        for w in range(1, workers):
+            p = ctx.Process(target=_helper, args=(job, framers, fds, names, w, workers, pipes), daemon=True,
+                            name=f"cdr-worker-{w}")
+            p.start()
+            procs.append(p)
+        inbound, outbound = _keep_own_ends(pipes, 0, workers)
+        token = _ring(job, framers, fds, names, 0, workers, inbound, outbound, progress)
+        if token[0] != "ok":
+            _raise(token, procs)
+        totals = token[1]
+        for p in procs:
+            p.join()
+        _close(outs, framers, totals, job.split, lambda out, data: out.write(data))
+        return totals
+    finally:
+        for p in procs:
+            if p.is_alive():
+                p.terminate()
+            p.join()
+        for reader, writer in pipes:
+            reader.close()
+            writer.close()
+
+
+def _keep_own_ends(pipes: list, w: int, workers: int):
+    """Close the pipe ends process ``w`` does not use (so a reader sees EOF when its writer dies)."""
+    inbound, outbound = pipes[w][0], pipes[(w + 1) % workers][1]
+    for reader, writer in pipes:
+        if reader is not inbound:
+            reader.close()
+        if writer is not outbound:
+            writer.close()
+    return inbound, outbound
+
+
+def _helper(job, framers, fds, names, w, workers, pipes) -> None:
+    """A forked worker process: its share of the ring, then exit (errors go round the ring)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl+C
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # and stops us with SIGTERM when it ends early
+    inbound, outbound = _keep_own_ends(pipes, w, workers)
+    _ring(job, framers, fds, names, w, workers, inbound, outbound, None)
 
 
-def _build(i: int):
-    """Build chunk ``i`` and leave its blobs in spool files: a pipe carries a few hundred MB/s,
-    a tmpfs file several GB/s."""
-    counts, blobs = _job.chunk(i)
-    paths = []
-    for k, blob in enumerate(blobs):
-        path = os.path.join(_spool, f"{i}.{k}")
-        with open(path, "wb") as fh:
-            fh.write(blob)
-        paths.append(path)
-    return counts, paths
-
-
-def _spool_base() -> str | None:
-    shm = "/dev/shm"
-    return shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else None
-
-
-@contextmanager
-def spool_dir(workers: int):
-    """A folder for worker processes to leave chunks in (None for one process); it must outlive
-    the writing of those chunks, and goes with everything left in it."""
-    if workers <= 1:
-        yield None
-        return
-    with tempfile.TemporaryDirectory(prefix="telco-cdr-", dir=_spool_base()) as path:
-        yield path
-
-
-def iter_chunks(job: CdrFileJob, workers: int = 1, spool: str | None = None):
-    """Yield ``job.chunk(i)`` for every chunk in order, built by ``workers`` processes: this one
-    builds every ``workers``-th chunk itself, ``workers - 1`` forked helpers build the rest and
-    leave them in the ``spool`` folder (from spool_dir); theirs come as SpoolFiles.
-
-    Only a few chunks per worker are in flight, so memory stays flat however long the run.
-    """
-    if workers <= 1 or job.n_chunks == 1 or spool is None:
-        for i in range(job.n_chunks):
-            yield job.chunk(i)
-        return
-    ctx = multiprocessing.get_context("fork")
-    with ctx.Pool(workers - 1, initializer=_init_worker, initargs=(job, spool)) as pool:
-        pending: dict = {}
-        submitted = 0
-        for i in range(job.n_chunks):
-            while submitted < min(job.n_chunks, i + 2 * workers):
-                if submitted % workers:
-                    pending[submitted] = pool.apply_async(_build, (submitted,))
-                submitted += 1
-            if i % workers == 0:
-                yield job.chunk(i)
+def _ring(job, framers, fds, names, w, workers, inbound, outbound, progress) -> tuple:
+    """Process ``w``'s turns: build chunk i (i = w, w + workers, ...), wait for the token of
+    chunk i - 1, write chunk i, pass the token on.  Turns past the last chunk only pass the token,
+    so that it comes back to process 0 after the last chunk.  Returns the last token seen."""
+    n = job.n_chunks
+    turns = -(-n // workers) * workers
+    token: tuple = ("ok", [0] * len(CDR_TYPES))
+    for i in range(w, turns, workers):
+        built = None
+        if token[0] == "ok" and i < n:
+            try:
+                built = job.chunk(i)
+            except Exception as e:  # noqa: BLE001 - goes round the ring to the parent
+                token = _error_token(e)
+        if i > 0:
+            received = _receive(inbound)
+            if token[0] == "ok":
+                token = received
+        if token[0] == "ok" and built is not None:
+            counts, blobs = built
+            try:
+                for fd, name, pieces in zip(fds, names, _pieces(framers, token[1], counts, blobs, job.split)):
+                    _write_all(fd, name, pieces)
+            except Exception as e:  # noqa: BLE001
+                token = _error_token(e)
             else:
-                counts, paths = pending.pop(i).get()
-                yield counts, [SpoolFile(p) for p in paths]
+                token = ("ok", [a + b for a, b in zip(token[1], counts)])
+                if progress:
+                    progress.update(sum(token[1]))
+        try:
+            outbound.send(token)
+        except OSError:  # the next process is gone; the parent learns it from its own pipe
+            pass
+        if token[0] != "ok":
+            return token  # passed on: the parent raises it and stops the helpers
+    if w == 0:
+        return _receive(inbound) if token[0] == "ok" else token
+    return token
+
+
+def _receive(inbound) -> tuple:
+    try:
+        return inbound.recv()
+    except (EOFError, OSError):  # the process before this one died without a word
+        return ("error", "died", "")
+
+
+def _write_all(fd: int, name: str, pieces: list) -> None:
+    try:
+        for piece in pieces:
+            view = memoryview(piece)
+            while view:
+                view = view[os.write(fd, view):]
+    except BrokenPipeError:
+        raise
+    except OSError as e:
+        raise write_error(name, e) from None
+
+
+def _error_token(e: BaseException) -> tuple:
+    if isinstance(e, BrokenPipeError):
+        return ("error", "pipe", "")
+    if isinstance(e, RunError):
+        return ("error", "run", str(e))
+    import traceback
+
+    return ("error", "bug", "".join(traceback.format_exception(e)))
+
+
+def _raise(token: tuple, procs: list):
+    _, kind, message = token
+    if kind == "pipe":
+        raise BrokenPipeError()
+    if kind == "run":
+        raise RunError(message)
+    if kind == "died":
+        for p in procs:
+            p.join(1)
+        codes = [p.exitcode for p in procs if p.exitcode]
+        raise RunError(f"a worker process ended unexpectedly (exit code {codes[0] if codes else '?'})")
+    raise RuntimeError(f"a worker process failed:\n{message}")

@@ -8,7 +8,7 @@ import tempfile
 import time
 from contextlib import contextmanager
 
-from .errors import UserError
+from .errors import RunError, UserError
 
 FORMATS = ("json", "jsonl", "csv")
 
@@ -32,6 +32,7 @@ class AtomicFile:
 
     def __init__(self, path: str, what: str = "output"):
         self.path = path
+        self.what = what
         self.tmp = None
         if not path:
             raise UserError(f"{what} path is empty")
@@ -50,15 +51,24 @@ class AtomicFile:
         self.fh = os.fdopen(fd, "wb", buffering=1 << 20)
 
     def write(self, data: bytes) -> None:
-        self.fh.write(data)
+        try:
+            self.fh.write(data)
+        except BrokenPipeError:
+            raise
+        except OSError as e:
+            raise write_error(self.path, e, self.what) from None
 
     def commit(self) -> None:
-        if self.tmp is None:
+        try:
             self.fh.flush()
-            return
-        self.fh.flush()
-        os.fsync(self.fh.fileno())
-        self.fh.close()
+            if self.tmp is None:
+                return
+            os.fsync(self.fh.fileno())
+            self.fh.close()
+        except BrokenPipeError:
+            raise
+        except OSError as e:
+            raise write_error(self.path, e, self.what) from None
         os.chmod(self.tmp, 0o644)
         os.replace(self.tmp, self.path)
         self.tmp = None
@@ -73,6 +83,12 @@ class AtomicFile:
                 except FileNotFoundError:
                     pass
                 self.tmp = None
+
+
+def write_error(path: str, e: OSError, what: str = "output") -> RunError:
+    """The one-line error for a write that failed (a full disk, a file size limit, ...)."""
+    where = "stdout" if path == "-" else f"{what} {path!r}"
+    return RunError(f"cannot write {where}: {e.strerror or e}")
 
 
 @contextmanager
@@ -108,8 +124,8 @@ class RecordFramer:
         return ",\n" if fmt == "json" else "\n"
 
     def frame(self, joined, n: int) -> list:
-        """The pieces to write for a chunk: what goes before it, the chunk itself (bytes, or a
-        SpoolFile), and what goes after it; nothing is copied."""
+        """The pieces to write for a chunk: what goes before it, the chunk itself, and what goes
+        after it; nothing is copied."""
         if not n:
             return []
         if self.fmt == "json":
@@ -182,31 +198,6 @@ def write_users(out, records, fmt: str, progress: Progress | None = None, batch:
     return total
 
 
-class SpoolFile:
-    """A finished chunk that a worker process left in a file; copied into the output by the
-    kernel (sendfile), then removed."""
-
-    def __init__(self, path: str):
-        self.path = path
-
-    def __bool__(self) -> bool:
-        return True
-
-    def copy_to(self, out: "AtomicFile") -> None:
-        out.fh.flush()
-        fd = os.open(self.path, os.O_RDONLY)
-        try:
-            size, offset = os.fstat(fd).st_size, 0
-            while offset < size:
-                sent = os.sendfile(out.fh.fileno(), fd, offset, size - offset)
-                if sent == 0:
-                    raise OSError(f"short copy of {self.path}")
-                offset += sent
-        finally:
-            os.close(fd)
-            os.unlink(self.path)
-
-
 class BackgroundWriter:
     """Writes (file, bytes) pairs on a thread, so disk time overlaps the building of records.
 
@@ -229,12 +220,12 @@ class BackgroundWriter:
                 return
             if self._error is None:
                 try:
-                    item[0].write(item[1]) if not isinstance(item[1], SpoolFile) else item[1].copy_to(item[0])
+                    item[0].write(item[1])
                 except BaseException as e:  # reported to the producer side
                     self._error = e
 
     def write(self, out, data) -> None:
-        """Queue bytes, a SpoolFile, or a list of them, for ``out``."""
+        """Queue bytes, or a list of them, for ``out``."""
         if self._error is not None:
             raise self._error
         for piece in (data if isinstance(data, list) else [data]):

@@ -4,7 +4,7 @@ SIGKILL mid-write (--workers 1 and 2): nothing appears at the output path (with 
 type file), the worker processes go away with the parent, and a rerun with the same flags and seed
 writes the whole file, byte-identical (sha256) to an uninterrupted run to another path.
 SIGTERM mid-write: the run ends non-zero (143), without a traceback, and leaves nothing behind:
-no file at the output path, no partial file beside it, no spool folder.
+no file at the output path, no partial file beside it.
 
 No broker.  The moment of each kill is random (how many bytes are written, 64-600 MB); the random
 seed is printed.  Files are large, so each test removes its outputs at the end.
@@ -76,10 +76,6 @@ def running(pid: int) -> bool:
         return False
 
 
-def spool_dirs() -> set[str]:
-    return set(glob.glob("/dev/shm/telco-cdr-*"))
-
-
 def hidden_parts(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.name.startswith(".") and p.name.endswith(".part"))
 
@@ -94,7 +90,6 @@ class Killed:
     def __init__(self, args: list[str], folder: Path, sig: signal.Signals, min_bytes: int):
         self.folder, self.sig, self.min_bytes = folder, sig, min_bytes
         self.errfile = folder.parent / f"{folder.name}.stderr"
-        spools_before = spool_dirs()
         t0 = time.monotonic()
         with open(self.errfile, "w") as err:
             proc = subprocess.Popen([sys.executable, "cdr_generator.py", *args], cwd=ROOT, stdout=subprocess.DEVNULL,
@@ -116,7 +111,7 @@ class Killed:
             t1 = time.monotonic()
             self.returncode = proc.wait(timeout=30)
             self.exit_s = time.monotonic() - t1
-            # Workers must not outlive the parent (they hold the job and a spool folder).
+            # Workers must not outlive the parent (they hold the job and the open output files).
             deadline = time.monotonic() + 15
             while any(running(k) for k in kids) and time.monotonic() < deadline:
                 time.sleep(0.1)
@@ -133,26 +128,18 @@ class Killed:
                         pass
         self.workers = sorted(kids)
         self.stderr = self.errfile.read_text(encoding="utf-8", errors="replace")
-        # /dev/shm folders that appeared during this run and are still there, untouched for a second.
-        time.sleep(1.0)
-        self.spools = sorted(d for d in spool_dirs() - spools_before
-                             if os.path.exists(d) and time.time() - os.stat(d).st_mtime >= 1.0)
         self.parts = hidden_parts(folder)
 
     def describe(self) -> str:
         return (f"{self.sig.name} after {self.after_s:.1f} s, {self.written / MB:.0f} MB written (target "
                 f"{self.min_bytes / MB:.0f} MB); exit {self.returncode} {self.exit_s:.2f} s later; workers "
-                f"{self.workers}, orphans {self.orphans}; left: parts {[p.name for p in self.parts]}, spools "
-                f"{self.spools}; visible {visible(self.folder)}\n--- stderr:\n{self.stderr[-3000:]}")
+                f"{self.workers}, orphans {self.orphans}; left: parts {[p.name for p in self.parts]}; "
+                f"visible {visible(self.folder)}\n--- stderr:\n{self.stderr[-3000:]}")
 
     def clean(self) -> None:
-        """Remove what the killed run left (its temporary files, its spool folder: RAM)."""
+        """Remove what the killed run left (its temporary files)."""
         for p in self.parts:
             p.unlink(missing_ok=True)
-        for d in self.spools:
-            for f in glob.glob(os.path.join(d, "*")):
-                os.unlink(f)
-            os.rmdir(d)
 
 
 def kill_point() -> int:
@@ -249,7 +236,6 @@ def test_sigterm_mid_write_exits_cleanly(sigterm_run):
     info = f"[random seed {SEED}] " + k.describe()
     assert "Traceback" not in k.stderr, info
     assert k.parts == [], f"SIGTERM left a partial file\n{info}"
-    assert k.spools == [], f"SIGTERM left a spool folder in /dev/shm\n{info}"
 
 
 def test_user_generator_sigterm_leaves_nothing(tmp_path):

@@ -319,3 +319,64 @@ def test_users_with_only_the_required_fields(tmp_path, users):
     assert len(recs) == 2000
     assert all(r["imsi"] == by_id[r["user_id"]]["imsi"] and by_id[r["user_id"]]["status"] == "active"
                for r in recs)
+
+
+# ---------------------------------------------------------------- writes that fail half-way
+
+def _limited(limit: int):
+    """A child process whose files cannot grow past ``limit`` bytes (EFBIG, as a full disk
+    would give ENOSPC), with SIGXFSZ ignored so that the write fails instead of killing it."""
+    import resource
+
+    def setup():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    return setup
+
+
+@pytest.mark.parametrize("workers", [1, 2, 3])
+@pytest.mark.parametrize("where", ["file", "dir"])
+def test_a_write_that_fails_gives_one_line_and_leaves_nothing(tmp_path, users, workers, where):
+    out = ["--output", str(tmp_path / "c.jsonl")] if where == "file" else ["--output-dir", str(tmp_path / "d")]
+    proc = subprocess.run([sys.executable, str(helpers.ROOT / "cdr_generator.py"), "-u", str(users), "-c", "100000",
+                           "--format", "jsonl", "--workers", str(workers), *out],
+                          capture_output=True, text=True, timeout=120, preexec_fn=_limited(5_000_000))
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 1, proc.stderr
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert lines[0].startswith("cdr_generator.py: error: cannot write output") and "too large" in lines[0], lines
+    assert str(tmp_path) in lines[0]
+    left = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert left == [], left
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_stdout_that_is_full_gives_one_line(users, workers):
+    with open("/dev/full", "wb") as full:
+        proc = subprocess.run([sys.executable, str(helpers.ROOT / "cdr_generator.py"), "-u", str(users),
+                               "-c", "60000", "--format", "jsonl", "--workers", str(workers), "-o", "-"],
+                              stdout=full, stderr=subprocess.PIPE, text=True, timeout=120)
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr.strip() == "cdr_generator.py: error: cannot write stdout: No space left on device"
+
+
+def test_a_worker_that_dies_ends_the_run_with_one_line(tmp_path, users):
+    out = tmp_path / "c.jsonl"
+    proc = subprocess.Popen([sys.executable, str(helpers.ROOT / "cdr_generator.py"), "-u", str(users),
+                             "-c", "3000000", "--format", "jsonl", "--workers", "2", "-o", str(out)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    kids = []
+    while not kids and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+        try:
+            kids = [int(x) for x in open(f"/proc/{proc.pid}/task/{proc.pid}/children").read().split()]
+        except OSError:
+            pass
+    assert kids, "no worker process appeared"
+    time.sleep(0.5)
+    os.kill(kids[0], signal.SIGKILL)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1, err
+    assert err.strip().splitlines() == ["cdr_generator.py: error: a worker process ended unexpectedly (exit code -9)"]
+    assert [p.name for p in tmp_path.iterdir()] == []
