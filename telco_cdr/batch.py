@@ -52,13 +52,13 @@ class CdrFileJob:
         times = self.curve.chunk_times(self.seed, i, lo, hi, self.count)
         chunk = self.factory.build(i, lo, times)
         counts = np.bincount(chunk.types, minlength=len(CDR_TYPES)).tolist()
-        sep = RecordFramer.separator(self.fmt)
+        sep = RecordFramer.separator(self.fmt).encode()
         if not self.split:
-            return counts, [sep.join(chunk.lines).encode("utf-8")]
+            return counts, [sep.join(chunk.lines)]
         per_type = [[] for _ in CDR_TYPES]
         for t, _, lines in chunk.parts:
             per_type[t] = lines
-        return counts, [sep.join(lines).encode("utf-8") for lines in per_type]
+        return counts, [sep.join(lines) for lines in per_type]
 
 
 def write_cdr_file(job: CdrFileJob, outs: list, framers: list, workers: int = 1, progress=None) -> list[int]:

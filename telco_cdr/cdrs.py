@@ -196,18 +196,22 @@ class Chunk:
 
 
 def _obj(values) -> np.ndarray:
+    """An object array of the values; text becomes UTF-8 bytes (records are built as bytes, so
+    a chunk goes to the file or to Kafka without being encoded again)."""
+    if len(values) and isinstance(values[0], str):
+        values = [v.encode("utf-8") for v in values]
     return np.array(values, dtype=object)
 
 
 # Text of small numbers, made once (from smaller tables, by array concatenation):
 # decimal 0-65535, hex pieces of a 28-bit ECI, fixed-point, seconds and milliseconds.
-_DEC = np.arange(65536).astype(str).astype(object)
+_DEC = _obj([b"%d" % i for i in range(65536)])
 _HEX2 = _obj([f"{i:02X}" for i in range(256)])
 _HEX3 = _obj([f"{i:03X}" for i in range(4096)])
 _HEX4 = _HEX2[np.arange(65536) >> 8] + _HEX2[np.arange(65536) & 255]
 _POS = _obj([f"{i:06x}" for i in range(1 << 15)])  # file chunks and stream batches are smaller
-_FIXED = {1: _DEC[np.arange(16384) // 10] + "." + _DEC[np.arange(16384) % 10],
-          2: _DEC[np.arange(16384) // 100] + "." + _obj([f"{i:02d}" for i in range(100)])[np.arange(16384) % 100]}
+_FIXED = {1: _DEC[np.arange(16384) // 10] + b"." + _DEC[np.arange(16384) % 10],
+          2: _DEC[np.arange(16384) // 100] + b"." + _obj([f"{i:02d}" for i in range(100)])[np.arange(16384) % 100]}
 _SECONDS = (_obj([f"{i:02d}." for i in range(60)])[np.arange(60_000) // 1000]
             + _obj([f"{i:03d}" for i in range(1000)])[np.arange(60_000) % 1000])
 _HHMM = _obj([f"{i // 60:02d}:{i % 60:02d}:" for i in range(1440)])
@@ -217,7 +221,7 @@ def _dec(values: np.ndarray) -> np.ndarray:
     values = np.asarray(values, dtype=np.int64)
     if not len(values) or (values.min() >= 0 and values.max() < 65536):
         return _DEC[values]
-    return _obj(list(map(str, values.tolist())))
+    return _obj([b"%d" % v for v in values.tolist()])
 
 
 def _fixed(values: np.ndarray, decimals: int) -> np.ndarray:
@@ -227,21 +231,27 @@ def _fixed(values: np.ndarray, decimals: int) -> np.ndarray:
     return _obj([f"{x / 10**decimals:.{decimals}f}" for x in scaled.tolist()])
 
 
-def _iso(ms: np.ndarray) -> np.ndarray:
-    """ISO 8601 UTC with milliseconds (without the Z) for epoch ms, from tables: the day's text
-    (made once per distinct day), then hours and minutes, then seconds and milliseconds."""
+def _iso_parts(ms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """ISO 8601 UTC with milliseconds (without the Z) for epoch ms, as three pieces from tables:
+    the day's text (made once per distinct day), hours and minutes, seconds and milliseconds.
+    A record takes them as three pieces, which saves joining them first."""
     ms = np.asarray(ms, dtype=np.int64)
     if not len(ms):
-        return _obj([])
+        return _obj([]), _obj([]), _obj([])
     days = ms // 86_400_000
     first, last = int(days.min()), int(days.max())
     if last - first < 4096:
-        day_text = _obj(np.datetime_as_string(np.arange(first, last + 1).astype("datetime64[D]"))) + "T"
+        day_text = _obj(np.datetime_as_string(np.arange(first, last + 1).astype("datetime64[D]"))) + b"T"
         day_part = day_text[days - first]
     else:  # a sparse spread over many years: only the days that occur
         uniq, inverse = np.unique(days, return_inverse=True)
-        day_part = (_obj(np.datetime_as_string(uniq.astype("datetime64[D]"))) + "T")[inverse]
-    return day_part + _HHMM[(ms // 60_000) % 1440] + _SECONDS[ms % 60_000]
+        day_part = (_obj(np.datetime_as_string(uniq.astype("datetime64[D]"))) + b"T")[inverse]
+    return day_part, _HHMM[(ms // 60_000) % 1440], _SECONDS[ms % 60_000]
+
+
+def _iso(ms: np.ndarray) -> np.ndarray:
+    day, hhmm, seconds = _iso_parts(ms)
+    return day + hhmm + seconds
 
 
 def _pos(n: int) -> np.ndarray:
@@ -259,7 +269,8 @@ class CdrFactory:
         self.seed = seed
         self.stream = stream
         self.json = kind == "json"
-        self.layouts = [layout(kind, t) for t in CDR_TYPES]
+        self.layouts = [[(is_field, text if is_field else text.encode()) for is_field, text in layout(kind, t)]
+                        for t in CDR_TYPES]
         s = pop.strings
         self.user_part = _obj(s["json_user"] if self.json else s["csv_user"])
         self.msisdn = _obj([str(m) for m in pop.msisdn.tolist()])
@@ -268,7 +279,7 @@ class CdrFactory:
         # cdr_type and record_type by (CDR type, mobile-originated), in one piece
         self.type_part = _obj([f'"cdr_type":"{t}","record_type":"{r}"' if self.json else f"{t},{r}"
                                for t, pair in zip(CDR_TYPES, RECORD_TYPES) for r in pair])
-        self.direction = _obj(["MT", "MO"])
+        self.direction = _obj([b"MT", b"MO"])
         self.outcome_part = _obj([
             ",".join(f'"{k}":{json.dumps(v)}' for k, v in zip(GROUPS["voice"], o[:1] + o[2:5])) if self.json
             else ",".join(str(v) for v in o[:1] + o[2:5]) for o in VOICE_OUTCOMES])
@@ -335,10 +346,10 @@ class CdrFactory:
         tac = np.clip(pop.home_tac[u] + (enb >> 5) - (pop.home_enb[u] >> 5), 0, 0xFFFF)
 
         type_part = self.type_part[types * 2 + mo]
-        start_s = _iso(start)
+        start_s = _iso_parts(start)
         eci_hi, eci_lo, tac_s = _HEX3[eci >> 16], _HEX4[eci & 0xFFFF], _DEC[tac]
         pos = _pos(n)
-        tag = self.run_tag + f"{chunk_index:08x}-"
+        tag = f"{self.run_tag}{chunk_index:08x}-".encode()
         parts = []
         builders = (self._voice, self._data, self._sms, self._voip, self._ims)
         for t in range(len(CDR_TYPES)):
@@ -350,16 +361,16 @@ class CdrFactory:
                 ctx.outcome, ctx.ring, ctx.talk = outcome[idx], ring[idx], talk[idx]
             dur_ms, values = builders[t](ctx)
             values.update(
-                cdr_id=(tag, pos[idx]), type_part=type_part[idx], start_time=start_s[idx],
-                end_time=_iso(start[idx] + dur_ms), user_part=self.user_part[u[idx]],
+                cdr_id=(tag, pos[idx]), type_part=type_part[idx], start_time=tuple(p[idx] for p in start_s),
+                end_time=_iso_parts(start[idx] + dur_ms), user_part=self.user_part[u[idx]],
                 cell_id=(eci_hi[idx], eci_lo[idx]), tracking_area_code=tac_s[idx],
             )
             columns = []
             for is_field, text in self.layouts[t]:
                 value = values[text] if is_field else text
                 for piece in (value if isinstance(value, tuple) else (value,)):
-                    columns.append(repeat(piece) if isinstance(piece, str) else piece.tolist())
-            parts.append((t, idx, list(map("".join, zip(*columns)))))
+                    columns.append(repeat(piece) if isinstance(piece, bytes) else piece.tolist())
+            parts.append((t, idx, list(map(b"".join, zip(*columns)))))
         return Chunk(types=types, users=u, parts=parts)
 
     # ------------------------------------------------------------ one builder per type
@@ -367,7 +378,7 @@ class CdrFactory:
 
     def _parties(self, c: "_Ctx"):
         own = self.msisdn[c.u]
-        other = _obj(list(map(str, c.cp_num.tolist())))
+        other = _obj([b"%d" % v for v in c.cp_num.tolist()])
         return np.where(c.mo, own, other), np.where(c.mo, other, own)
 
     def _voice(self, c: "_Ctx"):
@@ -376,9 +387,9 @@ class CdrFactory:
         answered = c.talk > 0
         answer = _iso(c.start + ring_ms)
         if self.json:  # a JSON string, or null when the call was not answered
-            answer = np.where(answered, '"' + answer + 'Z"', "null")
+            answer = np.where(answered, b'"' + answer + b'Z"', b"null")
         else:
-            answer = np.where(answered, answer + "Z", "")
+            answer = np.where(answered, answer + b"Z", b"")
         return ring_ms + c.talk * 1000, {
             "call_direction": self.direction[c.mo.view(np.int8)], "calling_number": calling,
             "called_number": called, "answer_time": answer, "duration_seconds": _DEC[c.talk],
@@ -432,11 +443,11 @@ class CdrFactory:
         caller, callee = self._parties(c)
         dom = self.domain[c.u]
         ids = rng.integers(0, 2**63, (2, k)).tolist()
-        call_id = _obj([f"{a:016x}{b:016x}@{d}" for a, b, d in zip(ids[0], ids[1], dom.tolist())])
+        call_id = _obj([b"%016x%016x@%s" % abd for abd in zip(ids[0], ids[1], dom.tolist())])
         return dur * 1000, {
             "call_direction": self.direction[c.mo.view(np.int8)], "sip_call_id": call_id,
-            "caller_uri": ("sip:+", caller, "@", dom, ";user=phone"),
-            "callee_uri": ("sip:+", callee, "@", dom, ";user=phone"),
+            "caller_uri": (b"sip:+", caller, b"@", dom, b";user=phone"),
+            "callee_uri": (b"sip:+", callee, b"@", dom, b";user=phone"),
             "codec": _CODEC_TEXT[codec], "duration_seconds": _DEC[dur], "latency_ms": _dec(latency),
             "jitter_ms": _fixed(jitter, 1), "packet_loss_pct": _fixed(loss, 2), "mos": _fixed(mos, 2),
         }
@@ -458,17 +469,17 @@ class CdrFactory:
         talk = np.clip(rng.lognormal(VOICE_MU, VOICE_SIGMA, k), 1, VOICE_MAX_S).astype(np.int64)
         dur = np.where((method == _INVITE) & (status == 200), talk, 0)
         own = self.msisdn[c.u]
-        other = _obj(list(map(str, c.cp_num.tolist())))
+        other = _obj([b"%d" % v for v in c.cp_num.tolist()])
         a, b = np.where(originating, own, other), np.where(originating, other, own)
         dom, node = self.domain[c.u], self.node[c.u]
-        phone = np.where(register, "", ";user=phone")
-        calling = "sip:+" + a + "@" + dom + phone
-        called = np.where(register, "sip:" + dom, "sip:+" + b + "@" + dom + phone)
-        access = np.where(service == _VOWIFI, "IEEE-802.11", np.where(pop.nr[c.u], "3GPP-NR", "3GPP-E-UTRAN-FDD"))
+        phone = _obj([b";user=phone", b""])[register.view(np.int8)]
+        calling = b"sip:+" + a + b"@" + dom + phone
+        called = np.where(register, b"sip:" + dom, b"sip:+" + b + b"@" + dom + phone)
+        access = _ACCESS_TEXT[np.where(service == _VOWIFI, 0, np.where(pop.nr[c.u], 1, 2))]
         counter = (self.icid_base + c.first_index + c.idx).tolist()
         return dur * 1000, {
-            "icid": (node, _obj([f"-{x:012x}" for x in counter])), "sip_method": _METHOD_TEXT[method],
-            "role_of_node": np.where(originating, "originating", "terminating"),
+            "icid": (node, _obj([b"-%012x" % x for x in counter])), "sip_method": _METHOD_TEXT[method],
+            "role_of_node": _ROLE_TEXT[originating.view(np.int8)],
             "ims_service": _SERVICE_TEXT[service], "sip_status_code": _DEC[status], "duration_seconds": _DEC[dur],
             "node_address": node, "access_network": access, "calling_party_uri": calling, "called_party_uri": called,
         }
@@ -476,16 +487,19 @@ class CdrFactory:
 
 _METHOD_TEXT = _obj([m for m, _ in IMS_METHODS])
 _REGISTER, _INVITE = [m for m, _ in IMS_METHODS].index("REGISTER"), [m for m, _ in IMS_METHODS].index("INVITE")
-_SERVICE_TEXT = _obj(sorted({name for rows in IMS_SERVICES.values() for name, _ in rows}))
-_VOWIFI = list(_SERVICE_TEXT).index("VoWiFi")
+_SERVICES = sorted({name for rows in IMS_SERVICES.values() for name, _ in rows})
+_SERVICE_TEXT = _obj(_SERVICES)
+_VOWIFI = _SERVICES.index("VoWiFi")
 _IMS_STATUS_TABLE = {m: (np.array([x for x, _ in rows]), _table(rows)) for m, rows in IMS_STATUS.items()}
-_IMS_SERVICE_TABLE = {m: (np.array([list(_SERVICE_TEXT).index(x) for x, _ in rows]), _table(rows))
+_IMS_SERVICE_TABLE = {m: (np.array([_SERVICES.index(x) for x, _ in rows]), _table(rows))
                       for m, rows in IMS_SERVICES.items()}
 _APN_TEXT = _obj([a[0] for a in APNS])
 _RAT_TEXT = _obj([r[0] for r in RAT_5G + RAT_4G])
 _RAT_SPEED = np.array([{"NR": 1.6, "EUTRAN": 1.0, "UTRAN": 0.2, "GERAN": 0.1}[r[0]] for r in RAT_5G + RAT_4G])
 _CLOSING_TEXT = _obj(["normalRelease", "timeLimit", "abnormalRelease"])
 _ENCODING_TEXT = _obj(["GSM-7", "UCS-2"])
+_ACCESS_TEXT = _obj(["IEEE-802.11", "3GPP-NR", "3GPP-E-UTRAN-FDD"])
+_ROLE_TEXT = _obj(["terminating", "originating"])
 _SMS_TEXT = _obj([r[0] for r in SMS_RESULTS])
 _CODEC_TEXT = _obj([x[0] for x in CODECS])
 _CODEC_IMPAIRMENT = np.array([x[2] for x in CODECS])
