@@ -8,6 +8,7 @@ record needs a JSON encoder.
 
 from __future__ import annotations
 
+import functools
 import json
 from itertools import repeat
 from dataclasses import dataclass
@@ -195,6 +196,73 @@ class Chunk:
         return rows.tolist()
 
 
+class _Pick:
+    """A column that is ``table[at]``: a record's text taken from a table of pieces.  Literal
+    text beside it in the record is joined onto the table's entries once (``_Columns``), so a
+    record is joined from fewer pieces."""
+
+    __slots__ = ("table", "at")
+
+    def __init__(self, table: np.ndarray, at: np.ndarray):
+        self.table, self.at = table, at
+
+    def __getitem__(self, idx) -> "_Pick":
+        return _Pick(self.table, self.at[idx])
+
+
+MERGE_MAX = 20_000  # tables up to this size take their neighbouring literal text into their entries
+
+
+class _Columns:
+    """Turns a record layout and its values into the columns that ``b"".join`` zips together,
+    merging literal text into neighbouring small tables (cached per table and literal)."""
+
+    def __init__(self):
+        self._merged: dict = {}
+
+    def __call__(self, layout: list, values: dict) -> list:
+        flat: list = []  # bytes literals, _Picks with [prefix, suffix], arrays
+        for is_field, text in layout:
+            value = values[text] if is_field else text
+            for piece in (value if isinstance(value, tuple) else (value,)):
+                if isinstance(piece, bytes):
+                    last = flat[-1] if flat else None
+                    if isinstance(last, list) and not last[2]:
+                        last[2] = piece  # the suffix of the table before
+                    elif isinstance(last, bytes):
+                        flat[-1] = last + piece
+                    else:
+                        flat.append(piece)
+                elif isinstance(piece, _Pick) and len(piece.table) <= MERGE_MAX:
+                    prefix = flat.pop() if flat and isinstance(flat[-1], bytes) else b""
+                    flat.append([piece, prefix, b""])
+                else:
+                    flat.append(piece)
+        columns = []
+        for piece in flat:
+            if isinstance(piece, bytes):
+                columns.append(repeat(piece))
+            elif isinstance(piece, list):
+                pick, prefix, suffix = piece
+                columns.append(self._table(pick.table, prefix, suffix)[pick.at].tolist())
+            elif isinstance(piece, _Pick):
+                columns.append(piece.table[piece.at].tolist())
+            else:
+                columns.append(piece.tolist())
+        return columns
+
+    def _table(self, table: np.ndarray, prefix: bytes, suffix: bytes) -> np.ndarray:
+        if not prefix and not suffix:
+            return table
+        if len(table) <= 64:  # cheaper to make again than to keep
+            return prefix + table + suffix
+        key = (id(table), prefix, suffix)
+        hit = self._merged.get(key)
+        if hit is None or hit[0] is not table:  # the table is kept with it, so its id stays its own
+            hit = self._merged[key] = (table, prefix + table + suffix)
+        return hit[1]
+
+
 def _obj(values) -> np.ndarray:
     """An object array of the values; text becomes UTF-8 bytes (records are built as bytes, so
     a chunk goes to the file or to Kafka without being encoded again)."""
@@ -231,31 +299,27 @@ def _fixed(values: np.ndarray, decimals: int) -> np.ndarray:
     return _obj([f"{x / 10**decimals:.{decimals}f}" for x in scaled.tolist()])
 
 
-def _iso_parts(ms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _iso_parts(ms: np.ndarray) -> tuple[_Pick, _Pick, _Pick]:
     """ISO 8601 UTC with milliseconds (without the Z) for epoch ms, as three pieces from tables:
     the day's text (made once per distinct day), hours and minutes, seconds and milliseconds.
     A record takes them as three pieces, which saves joining them first."""
     ms = np.asarray(ms, dtype=np.int64)
     if not len(ms):
-        return _obj([]), _obj([]), _obj([])
+        empty = np.zeros(0, dtype=np.int64)
+        return _Pick(_obj([]), empty), _Pick(_HHMM, empty), _Pick(_SECONDS, empty)
     days = ms // 86_400_000
     first, last = int(days.min()), int(days.max())
     if last - first < 4096:
-        day_text = _obj(np.datetime_as_string(np.arange(first, last + 1).astype("datetime64[D]"))) + b"T"
-        day_part = day_text[days - first]
+        day = _Pick(_obj(np.datetime_as_string(np.arange(first, last + 1).astype("datetime64[D]"))) + b"T",
+                    days - first)
     else:  # a sparse spread over many years: only the days that occur
         uniq, inverse = np.unique(days, return_inverse=True)
-        day_part = (_obj(np.datetime_as_string(uniq.astype("datetime64[D]"))) + b"T")[inverse]
-    return day_part, _HHMM[(ms // 60_000) % 1440], _SECONDS[ms % 60_000]
+        day = _Pick(_obj(np.datetime_as_string(uniq.astype("datetime64[D]"))) + b"T", inverse)
+    return day, _Pick(_HHMM, (ms // 60_000) % 1440), _Pick(_SECONDS, ms % 60_000)
 
 
 def _iso(ms: np.ndarray) -> np.ndarray:
-    day, hhmm, seconds = _iso_parts(ms)
-    return day + hhmm + seconds
-
-
-def _pos(n: int) -> np.ndarray:
-    return _POS[:n] if n <= len(_POS) else _obj([f"{i:06x}" for i in range(n)])
+    return functools.reduce(np.add, (p.table[p.at] for p in _iso_parts(ms)))
 
 
 class CdrFactory:
@@ -269,6 +333,7 @@ class CdrFactory:
         self.seed = seed
         self.stream = stream
         self.json = kind == "json"
+        self.columns = _Columns()
         self.layouts = [[(is_field, text if is_field else text.encode()) for is_field, text in layout(kind, t)]
                         for t in CDR_TYPES]
         s = pop.strings
@@ -345,10 +410,10 @@ class CdrFactory:
         eci = enb * 256 + sector
         tac = np.clip(pop.home_tac[u] + (enb >> 5) - (pop.home_enb[u] >> 5), 0, 0xFFFF)
 
-        type_part = self.type_part[types * 2 + mo]
+        type_part = _Pick(self.type_part, types * 2 + mo)
         start_s = _iso_parts(start)
-        eci_hi, eci_lo, tac_s = _HEX3[eci >> 16], _HEX4[eci & 0xFFFF], _DEC[tac]
-        pos = _pos(n)
+        eci_hi, eci_lo, tac_s = _Pick(_HEX3, eci >> 16), _Pick(_HEX4, eci & 0xFFFF), _Pick(_DEC, tac)
+        pos = _Pick(_POS, np.arange(n)) if n <= len(_POS) else _obj([f"{i:06x}" for i in range(n)])
         tag = f"{self.run_tag}{chunk_index:08x}-".encode()
         parts = []
         builders = (self._voice, self._data, self._sms, self._voip, self._ims)
@@ -362,15 +427,10 @@ class CdrFactory:
             dur_ms, values = builders[t](ctx)
             values.update(
                 cdr_id=(tag, pos[idx]), type_part=type_part[idx], start_time=tuple(p[idx] for p in start_s),
-                end_time=_iso_parts(start[idx] + dur_ms), user_part=self.user_part[u[idx]],
+                end_time=_iso_parts(start[idx] + dur_ms), user_part=_Pick(self.user_part, u[idx]),
                 cell_id=(eci_hi[idx], eci_lo[idx]), tracking_area_code=tac_s[idx],
             )
-            columns = []
-            for is_field, text in self.layouts[t]:
-                value = values[text] if is_field else text
-                for piece in (value if isinstance(value, tuple) else (value,)):
-                    columns.append(repeat(piece) if isinstance(piece, bytes) else piece.tolist())
-            parts.append((t, idx, list(map(b"".join, zip(*columns)))))
+            parts.append((t, idx, list(map(b"".join, zip(*self.columns(self.layouts[t], values))))))
         return Chunk(types=types, users=u, parts=parts)
 
     # ------------------------------------------------------------ one builder per type
@@ -391,10 +451,10 @@ class CdrFactory:
         else:
             answer = np.where(answered, answer + b"Z", b"")
         return ring_ms + c.talk * 1000, {
-            "call_direction": self.direction[c.mo.view(np.int8)], "calling_number": calling,
-            "called_number": called, "answer_time": answer, "duration_seconds": _DEC[c.talk],
-            "group": self.outcome_part[c.outcome],
-            "msc_id": self.msc[c.u],
+            "call_direction": _Pick(self.direction, c.mo.view(np.int8)), "calling_number": calling,
+            "called_number": called, "answer_time": answer, "duration_seconds": _Pick(_DEC, c.talk),
+            "group": _Pick(self.outcome_part, c.outcome),
+            "msc_id": _Pick(self.msc, c.u),
         }
 
     def _data(self, c: "_Ctx"):
@@ -410,10 +470,10 @@ class CdrFactory:
         abnormal = rng.random(k) < 0.005
         cause = np.where(limited, 1, np.where(abnormal, 2, 0))
         return dur * 1000, {
-            "apn": _APN_TEXT[_draw(rng, _APN_CUM, k)], "rat_type": _RAT_TEXT[rat], "uplink_bytes": _dec(up),
-            "downlink_bytes": _dec(down), "duration_seconds": _DEC[dur],
+            "apn": _Pick(_APN_TEXT, _draw(rng, _APN_CUM, k)), "rat_type": _Pick(_RAT_TEXT, rat),
+            "uplink_bytes": _dec(up), "downlink_bytes": _dec(down), "duration_seconds": _Pick(_DEC, dur),
             "charging_id": _dec((self.charging_base + c.first_index + c.idx) % 2**32),
-            "pgw_address": self.pgw[c.u], "cause_for_record_closing": _CLOSING_TEXT[cause],
+            "pgw_address": _Pick(self.pgw, c.u), "cause_for_record_closing": _Pick(_CLOSING_TEXT, cause),
         }
 
     def _sms(self, c: "_Ctx"):
@@ -426,9 +486,9 @@ class CdrFactory:
                          (rng.lognormal(0.5, 1.0, k) * 1000).astype(np.int64))
         sender, receiver = self._parties(c)
         return delay, {
-            "direction": self.direction[c.mo.view(np.int8)], "sender_number": sender, "receiver_number": receiver,
-            "message_length": _DEC[length], "encoding": _ENCODING_TEXT[ucs2.view(np.int8)],
-            "delivery_status": _SMS_TEXT[result], "smsc_address": self.smsc[c.u],
+            "direction": _Pick(self.direction, c.mo.view(np.int8)), "sender_number": sender, "receiver_number": receiver,
+            "message_length": _Pick(_DEC, length), "encoding": _Pick(_ENCODING_TEXT, ucs2.view(np.int8)),
+            "delivery_status": _Pick(_SMS_TEXT, result), "smsc_address": _Pick(self.smsc, c.u),
         }
 
     def _voip(self, c: "_Ctx"):
@@ -445,10 +505,10 @@ class CdrFactory:
         ids = rng.integers(0, 2**63, (2, k)).tolist()
         call_id = _obj([b"%016x%016x@%s" % abd for abd in zip(ids[0], ids[1], dom.tolist())])
         return dur * 1000, {
-            "call_direction": self.direction[c.mo.view(np.int8)], "sip_call_id": call_id,
+            "call_direction": _Pick(self.direction, c.mo.view(np.int8)), "sip_call_id": call_id,
             "caller_uri": (b"sip:+", caller, b"@", dom, b";user=phone"),
             "callee_uri": (b"sip:+", callee, b"@", dom, b";user=phone"),
-            "codec": _CODEC_TEXT[codec], "duration_seconds": _DEC[dur], "latency_ms": _dec(latency),
+            "codec": _Pick(_CODEC_TEXT, codec), "duration_seconds": _Pick(_DEC, dur), "latency_ms": _dec(latency),
             "jitter_ms": _fixed(jitter, 1), "packet_loss_pct": _fixed(loss, 2), "mos": _fixed(mos, 2),
         }
 
@@ -471,17 +531,18 @@ class CdrFactory:
         own = self.msisdn[c.u]
         other = _obj([b"%d" % v for v in c.cp_num.tolist()])
         a, b = np.where(originating, own, other), np.where(originating, other, own)
-        dom, node = self.domain[c.u], self.node[c.u]
+        dom = self.domain[c.u]
         phone = _obj([b";user=phone", b""])[register.view(np.int8)]
         calling = b"sip:+" + a + b"@" + dom + phone
         called = np.where(register, b"sip:" + dom, b"sip:+" + b + b"@" + dom + phone)
-        access = _ACCESS_TEXT[np.where(service == _VOWIFI, 0, np.where(pop.nr[c.u], 1, 2))]
+        access = _Pick(_ACCESS_TEXT, np.where(service == _VOWIFI, 0, np.where(pop.nr[c.u], 1, 2)))
         counter = (self.icid_base + c.first_index + c.idx).tolist()
         return dur * 1000, {
-            "icid": (node, _obj([b"-%012x" % x for x in counter])), "sip_method": _METHOD_TEXT[method],
-            "role_of_node": _ROLE_TEXT[originating.view(np.int8)],
-            "ims_service": _SERVICE_TEXT[service], "sip_status_code": _DEC[status], "duration_seconds": _DEC[dur],
-            "node_address": node, "access_network": access, "calling_party_uri": calling, "called_party_uri": called,
+            "icid": (_Pick(self.node, c.u), _obj([b"-%012x" % x for x in counter])),
+            "sip_method": _Pick(_METHOD_TEXT, method), "role_of_node": _Pick(_ROLE_TEXT, originating.view(np.int8)),
+            "ims_service": _Pick(_SERVICE_TEXT, service), "sip_status_code": _Pick(_DEC, status),
+            "duration_seconds": _Pick(_DEC, dur), "node_address": _Pick(self.node, c.u), "access_network": access,
+            "calling_party_uri": calling, "called_party_uri": called,
         }
 
 

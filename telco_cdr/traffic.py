@@ -7,6 +7,7 @@ All of it is built once from the users and a seed; drawing from it takes an expl
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -243,29 +244,47 @@ def build_population(users: list[dict], seed: int) -> Population:
 
 
 def _user_strings(users: list[dict]) -> dict:
-    """Per-user fragments of the output, escaped once here instead of once per record."""
+    """Per-user fragments of the output, escaped once here instead of once per record; built a
+    column at a time, with what depends only on the operator and the home city made once each."""
     import json
 
-    enc = json.JSONEncoder(ensure_ascii=False).encode
+    col = {f: [u[f] for u in users] for f in ("user_id", "msisdn", "imsi", "imei", "mcc", "mnc")}
+    plmn = [c + n for c, n in zip(col["mcc"], col["mnc"])]
+    ids = col["user_id"]
+    if _PLAIN_IDS.fullmatch("\n".join(ids)):  # the usual ids: nothing to escape or quote
+        json_ids, csv_ids = [f'"{i}"' for i in ids], ids
+    else:
+        enc = json.JSONEncoder(ensure_ascii=False).encode
+        json_ids, csv_ids = list(map(enc, ids)), list(map(_csv, ids))
+    rows = list(zip(col["msisdn"], col["imsi"], col["imei"], col["mcc"], col["mnc"], plmn))
+    out = {
+        # The user's identifiers and serving PLMN, up to where the cell's ECI follows.
+        "json_user": [f'"user_id":{i},"msisdn":"{m}","imsi":"{s}","imei":"{e}","cell_mcc":"{c}","cell_mnc":"{n}",'
+                      f'"cell_id":"{p}' for i, (m, s, e, c, n, p) in zip(json_ids, rows)],
+        "csv_user": [f"{i},{m},{s},{e},{c},{n},{p}" for i, (m, s, e, c, n, p) in zip(csv_ids, rows)],
+    }
     city_index: dict[str, int] = {}
     plmn_op = {op.plmn: op for op in OPERATORS}
-    out = {k: [] for k in ("json_user", "csv_user", "domain", "msc", "pgw", "node", "smsc")}
-    for u in users:
-        plmn = u["mcc"] + u["mnc"]
-        # The user's identifiers and serving PLMN, up to where the cell's ECI follows.
-        out["json_user"].append(
-            f'"user_id":{enc(u["user_id"])},"msisdn":"{u["msisdn"]}","imsi":"{u["imsi"]}","imei":"{u["imei"]}",'
-            f'"cell_mcc":"{u["mcc"]}","cell_mnc":"{u["mnc"]}","cell_id":"{plmn}')
-        out["csv_user"].append(f'{_csv(u["user_id"])},{u["msisdn"]},{u["imsi"]},{u["imei"]},{u["mcc"]},{u["mnc"]},{plmn}')
-        domain = ims_domain(u["mcc"], u["mnc"])
-        out["domain"].append(domain)
-        city = city_index.setdefault(str(u.get("home_city", "")), len(city_index))
-        out["msc"].append(f"MSC-{plmn}-{city % 40 + 1:02d}")
-        out["pgw"].append(f"10.{int(u['mnc']) % 250}.{city % 8}.{16 + city % 4}")
-        out["node"].append(f"scscf{city % 4 + 1}.{domain}")
-        op = plmn_op.get(plmn)
-        out["smsc"].append("+" + (op.smsc if op else u["msisdn"][:-7] + "0000000"))
+    per_place: dict[tuple, tuple] = {}  # (PLMN, city) -> domain, MSC, P-GW, S-CSCF, SMSC
+    places = []
+    for u, pl in zip(users, plmn):
+        key = (pl, str(u.get("home_city", "")))
+        if key not in per_place:
+            city = city_index.setdefault(key[1], len(city_index))
+            mcc, mnc = pl[:3], pl[3:]
+            domain = ims_domain(mcc, mnc)
+            op = plmn_op.get(pl)
+            per_place[key] = (domain, f"MSC-{pl}-{city % 40 + 1:02d}", f"10.{int(mnc) % 250}.{city % 8}.{16 + city % 4}",
+                              f"scscf{city % 4 + 1}.{domain}", op.smsc if op else None)
+        places.append(per_place[key])
+    for k, name in enumerate(("domain", "msc", "pgw", "node")):
+        out[name] = [p[k] for p in places]
+    # Without a known operator, the SMSC number comes from the user's own number range.
+    out["smsc"] = ["+" + (p[4] or m[:-7] + "0000000") for p, m in zip(places, col["msisdn"])]
     return out
+
+
+_PLAIN_IDS = re.compile(r"[A-Za-z0-9_.:@+-]+(?:\n[A-Za-z0-9_.:@+-]+)*")
 
 
 def _csv(value: str) -> str:
