@@ -19,7 +19,7 @@ from .errors import RunError
 from .output import BackgroundWriter, RecordFramer, write_error
 from .traffic import CDR_TYPES, Population, TimeCurve
 
-CHUNK_RECORDS = 16384
+CHUNK_RECORDS = 8192
 
 
 @dataclass

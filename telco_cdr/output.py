@@ -77,6 +77,8 @@ class AtomicFile:
         if self.tmp is not None:
             try:
                 self.fh.close()
+            except OSError:  # flushing what is buffered can fail as the write did: the file goes anyway
+                pass
             finally:
                 try:
                     os.unlink(self.tmp)

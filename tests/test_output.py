@@ -103,7 +103,7 @@ def test_output_dir_defaults_to_jsonl(tmp_path, users):
 
 
 def test_workers_do_not_change_the_bytes(tmp_path, users):
-    # 40,000 records are three chunks of batch.CHUNK_RECORDS (16,384).
+    # 40,000 records are five chunks of batch.CHUNK_RECORDS (8,192): workers 2 and 3 take uneven shares.
     from telco_cdr.batch import CHUNK_RECORDS
     count = 40_000
     assert count > 2 * CHUNK_RECORDS
@@ -334,13 +334,14 @@ def _limited(limit: int):
     return setup
 
 
+@pytest.mark.parametrize("limit", [1_000, 5_000_000, 20_000_000])  # fails in the first chunk, or later
 @pytest.mark.parametrize("workers", [1, 2, 3])
 @pytest.mark.parametrize("where", ["file", "dir"])
-def test_a_write_that_fails_gives_one_line_and_leaves_nothing(tmp_path, users, workers, where):
+def test_a_write_that_fails_gives_one_line_and_leaves_nothing(tmp_path, users, workers, where, limit):
     out = ["--output", str(tmp_path / "c.jsonl")] if where == "file" else ["--output-dir", str(tmp_path / "d")]
     proc = subprocess.run([sys.executable, str(helpers.ROOT / "cdr_generator.py"), "-u", str(users), "-c", "100000",
                            "--format", "jsonl", "--workers", str(workers), *out],
-                          capture_output=True, text=True, timeout=120, preexec_fn=_limited(5_000_000))
+                          capture_output=True, text=True, timeout=120, preexec_fn=_limited(limit))
     lines = proc.stderr.strip().splitlines()
     assert proc.returncode == 1, proc.stderr
     assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
