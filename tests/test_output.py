@@ -119,6 +119,31 @@ def test_workers_do_not_change_the_bytes(tmp_path, users):
     assert (tmp_path / "w3.jsonl").read_bytes() == one
 
 
+@pytest.mark.parametrize("fmt", ["json", "csv"])
+@pytest.mark.parametrize("count, weights", [(20_000, "voice=1,sms=1,ims=0.01"), (9_000, None), (0, None)])
+def test_workers_do_not_change_the_bytes_of_any_output(tmp_path, users, fmt, count, weights):
+    """Every format, one file or a folder of per-type files (some empty), more workers than chunks."""
+    extra = ["--weights", weights] if weights else []
+    jobs = {}
+    for w in (1, 3, 8):
+        common = ["-u", users, "-c", count, "--seed", 8, "--start", helpers.WEEK_START, "--end", helpers.WEEK_END,
+                  "--format", fmt, "--workers", w, *extra]
+        jobs[("file", w)] = ("cdr_generator.py", [*common, "-o", tmp_path / f"w{w}.{fmt}"], {})
+        jobs[("dir", w)] = ("cdr_generator.py", [*common, "--output-dir", tmp_path / f"d{w}"], {})
+    for key, proc in helpers.run_many(jobs, parallel=2).items():
+        assert proc.returncode == 0, (key, proc.stderr)
+    one = (tmp_path / f"w1.{fmt}").read_bytes()
+    records = helpers.load_records(tmp_path / f"w1.{fmt}")
+    assert len(records) == count
+    for w in (3, 8):
+        assert (tmp_path / f"w{w}.{fmt}").read_bytes() == one, f"--workers {w}"
+        for t in TYPES:
+            assert (tmp_path / f"d{w}" / f"{t}.{fmt}").read_bytes() == (tmp_path / "d1" / f"{t}.{fmt}").read_bytes()
+    by_type = Counter(r["cdr_type"] for r in records)
+    for t in TYPES:
+        assert len(helpers.load_records(tmp_path / "d1" / f"{t}.{fmt}")) == by_type.get(t, 0)
+
+
 def test_start_time_non_decreasing_across_chunks(tmp_path, users):
     out = _cdrs(users, tmp_path / "c.jsonl", 40_000, 6)
     starts = [json.loads(line)["start_time"] for line in out.read_text().splitlines()]
