@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import sys
 import tempfile
 import time
@@ -44,8 +45,10 @@ class AtomicFile:
             raise UserError(f"{what} {path!r} is a directory; give a file name")
         if not os.path.isdir(folder):
             raise UserError(f"cannot write {what} {path!r}: folder {folder!r} does not exist")
+        base = os.path.basename(path)
+        remove_stale_parts(folder, base)
         try:
-            fd, self.tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".part", dir=folder)
+            fd, self.tmp = tempfile.mkstemp(prefix=f".{base}.{_HOST}.{os.getpid()}.", suffix=".part", dir=folder)
         except OSError as e:
             raise UserError(f"cannot write {what} {path!r}: {e.strerror}") from None
         self.fh = os.fdopen(fd, "wb", buffering=1 << 20)
@@ -85,6 +88,41 @@ class AtomicFile:
                 except FileNotFoundError:
                     pass
                 self.tmp = None
+
+
+_HOST = "".join(c if c.isalnum() or c == "-" else "-" for c in socket.gethostname()) or "host"
+
+
+def remove_stale_parts(folder: str, base: str) -> list[str]:
+    """Remove the temporary files that killed runs (SIGKILL, a crash) left for ``base`` in
+    ``folder``: ``.BASE.HOST.PID.*.part`` of this host whose process is gone.  Another host's files,
+    and those of a live process, are left alone.  Returns the names removed."""
+    removed = []
+    prefix = f".{base}.{_HOST}."
+    try:
+        names = [n for n in os.listdir(folder) if n.startswith(prefix) and n.endswith(".part")]
+    except OSError:
+        return removed
+    for name in names:
+        pid = name[len(prefix):].split(".", 1)[0]
+        if not pid.isdigit() or int(pid) == os.getpid() or _alive(int(pid)):
+            continue
+        try:
+            os.unlink(os.path.join(folder, name))
+            removed.append(name)
+        except OSError:
+            pass
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, but is someone else's
+        return True
+    return True
 
 
 def write_error(path: str, e: OSError, what: str = "output") -> RunError:

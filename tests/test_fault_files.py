@@ -178,7 +178,7 @@ def test_sigkill_mid_write_leaves_nothing_and_rerun_is_identical(users, referenc
         assert visible(folder) == [], info
         assert not k.orphans, f"worker processes outlived the killed parent\n{info}"
         assert k.parts, f"no temporary file: was the run killed mid-write?\n{info}"
-        # A SIGKILL cannot be cleaned up after: the temporary file stays.  The rerun must not mind it.
+        # A SIGKILL cannot be cleaned up after: the temporary file stays until the rerun removes it.
         rerun = run_gen(args)
         assert rerun.returncode == 0, rerun.stderr
         assert f"wrote {COUNT:,} CDRs" in rerun.stderr, rerun.stderr
@@ -186,6 +186,7 @@ def test_sigkill_mid_write_leaves_nothing_and_rerun_is_identical(users, referenc
         assert out.stat().st_size == ref_size, f"{out.stat().st_size} bytes after the rerun, {ref_size} uninterrupted"
         assert sha256(out) == ref_sha, "the rerun's file differs from an uninterrupted run's"
         assert visible(folder) == ["cdrs.jsonl"], visible(folder)
+        assert hidden_parts(folder) == [], "the rerun left the killed run's temporary file"
     finally:
         out.unlink(missing_ok=True)
         k.clean()

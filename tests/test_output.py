@@ -201,6 +201,34 @@ def test_atomic_file_abort_keeps_the_old_file(tmp_path):
     assert path.read_bytes() == b"old" and helpers.listing(tmp_path) == ["f.bin"]
 
 
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_a_run_removes_what_killed_runs_left_and_nothing_else(tmp_path):
+    from telco_cdr.output import _HOST
+
+    target = tmp_path / "cdrs.jsonl"
+    dead, live = _dead_pid(), os.getppid()
+    stale = tmp_path / f".cdrs.jsonl.{_HOST}.{dead}.k3j9.part"
+    kept = {
+        "live": tmp_path / f".cdrs.jsonl.{_HOST}.{live}.a1b2.part",  # a run still writing
+        "other host": tmp_path / f".cdrs.jsonl.another-host.{dead}.c3d4.part",
+        "other file": tmp_path / f".users.json.{_HOST}.{dead}.e5f6.part",
+        "0.1.0 name": tmp_path / ".cdrs.jsonl.x8f2k1.part",
+    }
+    for p in (stale, *kept.values()):
+        p.write_bytes(b"half a file")
+    with atomic_outputs([str(target)]) as (out,):
+        out.write(b"whole\n")
+    assert target.read_bytes() == b"whole\n"
+    assert not stale.exists()
+    for why, p in kept.items():
+        assert p.exists(), why
+
+
 def test_atomic_outputs_all_or_nothing(tmp_path):
     paths = [str(tmp_path / n) for n in ("a", "b")]
     with pytest.raises(RuntimeError):
