@@ -310,11 +310,16 @@ def test_killed_run_leaves_no_file_and_rerun_is_complete(tmp_path, users, refere
     assert helpers.sha256(out) == helpers.sha256(ref)
 
 
-def test_interrupted_run_exits_130_and_cleans_up(tmp_path, users):
+@pytest.mark.parametrize("workers, to_group", [(1, False), (2, False), (2, True), (3, True)],
+                         ids=["w1", "w2", "w2-group", "w3-group"])
+def test_interrupted_run_exits_130_and_cleans_up(tmp_path, users, workers, to_group):
+    """Ctrl+C: to the process alone, or (as a terminal does) to its whole process group."""
     out = tmp_path / "cdrs.jsonl"
     out.write_text("keep me\n")
-    proc = subprocess.Popen([sys.executable, str(helpers.ROOT / "cdr_generator.py"), *_args(users, out, 2_000_000)],
-                            cwd=helpers.ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, str(helpers.ROOT / "cdr_generator.py"), *_args(users, out, 2_000_000),
+                             "--workers", str(workers)],
+                            cwd=helpers.ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and proc.poll() is None:
@@ -322,12 +327,19 @@ def test_interrupted_run_exits_130_and_cleans_up(tmp_path, users):
                 break
             time.sleep(0.02)
         assert proc.poll() is None
-        proc.send_signal(signal.SIGINT)
+        kids = [int(x) for x in open(f"/proc/{proc.pid}/task/{proc.pid}/children").read().split()]
+        assert len(kids) == workers - 1
+        if to_group:
+            os.killpg(proc.pid, signal.SIGINT)
+        else:
+            proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+    time.sleep(0.2)
+    assert [k for k in kids if os.path.exists(f"/proc/{k}") and "Z" not in open(f"/proc/{k}/stat").read().split()[2]] == []
     assert proc.returncode == 130, err
     assert "Traceback" not in err and len(err.splitlines()) == 1, err
     assert out.read_text() == "keep me\n"
