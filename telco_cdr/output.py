@@ -93,26 +93,22 @@ class AtomicFile:
 _HOST = "".join(c if c.isalnum() or c == "-" else "-" for c in socket.gethostname()) or "host"
 
 
-def remove_stale_parts(folder: str, base: str) -> list[str]:
+def remove_stale_parts(folder: str, base: str) -> None:
     """Remove the temporary files that killed runs (SIGKILL, a crash) left for ``base`` in
     ``folder``: ``.BASE.HOST.PID.*.part`` of this host whose process is gone.  Another host's files,
-    and those of a live process, are left alone.  Returns the names removed."""
-    removed = []
+    and those of a live process, are left alone."""
     prefix = f".{base}.{_HOST}."
     try:
         names = [n for n in os.listdir(folder) if n.startswith(prefix) and n.endswith(".part")]
     except OSError:
-        return removed
+        return
     for name in names:
         pid = name[len(prefix):].split(".", 1)[0]
-        if not pid.isdigit() or int(pid) == os.getpid() or _alive(int(pid)):
-            continue
-        try:
-            os.unlink(os.path.join(folder, name))
-            removed.append(name)
-        except OSError:
-            pass
-    return removed
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            try:
+                os.unlink(os.path.join(folder, name))
+            except OSError:
+                pass
 
 
 def _alive(pid: int) -> bool:
