@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
             fmt = format_from_path(args.output, args.format)
             paths, headers = [args.output], [csv_header("csv")]
         users = read_users(args.users_file)
-        pop = build_population(users, args.seed)
+        pop = build_population(users, args.seed, formats=("csv",) if fmt == "csv" else ("json",))
         del users
         if args.output_dir:  # made only once the input is known to be good
             try:

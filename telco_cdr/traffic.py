@@ -163,8 +163,15 @@ def offnet_numbers(rng: np.random.Generator, base: np.ndarray) -> np.ndarray:
     return np.where(nanp, nanp_num, other_num)
 
 
-def build_population(users: list[dict], seed: int) -> Population:
-    """Turn validated user records into a Population; deterministic for (users, seed)."""
+def _is_in(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
+    """np.isin for a sorted array, by binary search (no sorting of ``values``)."""
+    at = np.minimum(np.searchsorted(sorted_set, values), len(sorted_set) - 1)
+    return sorted_set[at] == values if len(sorted_set) else np.zeros(len(values), dtype=bool)
+
+
+def build_population(users: list[dict], seed: int, formats=("json", "csv")) -> Population:
+    """Turn validated user records into a Population; deterministic for (users, seed).  Per-user
+    output text is made for the record ``formats`` asked for (json, csv)."""
     rng = np.random.default_rng(np.random.SeedSequence([2, seed]))
     n = len(users)
     msisdn = np.array([int(u["msisdn"]) for u in users], dtype=np.int64)
@@ -192,17 +199,19 @@ def build_population(users: list[dict], seed: int) -> Population:
 
     # Contacts: a small circle per user; part on-net (mostly the same city), the rest off-net.
     active_idx = np.flatnonzero(active)
-    city_key = np.array([str(u.get("home_city", "")) for u in users], dtype=object)
+    # Cities as integer codes in the order of their names (sorting codes sorts the names).
+    cities = np.array([str(u.get("home_city", "")) for u in users])
+    _, city_key = np.unique(cities, return_inverse=True)
     on_net = rng.random((n, CONTACT_SLOTS)) < ON_NET_SHARE
     contact_user = np.full((n, CONTACT_SLOTS), -1, dtype=np.int64)
     if len(active_idx) > 1:
         pick = active_idx[rng.integers(0, len(active_idx), (n, CONTACT_SLOTS))]
         same_city = rng.random((n, CONTACT_SLOTS)) < SAME_CITY_SHARE
-        order = np.argsort(city_key[active_idx].astype(str), kind="stable")
+        order = np.argsort(city_key[active_idx], kind="stable")
         by_city = active_idx[order]
-        keys_sorted = city_key[by_city].astype(str)
-        lo = np.searchsorted(keys_sorted, city_key.astype(str), side="left")
-        hi = np.searchsorted(keys_sorted, city_key.astype(str), side="right")
+        keys_sorted = city_key[by_city]
+        lo = np.searchsorted(keys_sorted, city_key, side="left")
+        hi = np.searchsorted(keys_sorted, city_key, side="right")
         size = hi - lo
         local = np.where(size[:, None] > 0,
                          by_city[np.minimum(lo[:, None] + (rng.random((n, CONTACT_SLOTS)) * np.maximum(size, 1)[:, None]).astype(np.int64), len(by_city) - 1)],
@@ -219,11 +228,13 @@ def build_population(users: list[dict], seed: int) -> Population:
     off_base = np.repeat(msisdn, CONTACT_SLOTS).reshape(n, CONTACT_SLOTS)[~onnet_mask]
     users_sorted = np.sort(msisdn)
     offnet = offnet_numbers(rng, off_base)
+    redrawn = np.arange(len(offnet))  # only numbers drawn again can clash again
     for _ in range(50):
-        clash = np.isin(offnet, users_sorted)
-        if not clash.any():
+        clash = redrawn[_is_in(offnet[redrawn], users_sorted)]
+        if not len(clash):
             break
         offnet[clash] = offnet_numbers(rng, off_base[clash])
+        redrawn = clash
     contact_num[~onnet_mask] = offnet
 
     countries = {}
@@ -239,11 +250,11 @@ def build_population(users: list[dict], seed: int) -> Population:
         n=n, user_ids=[u["user_id"] for u in users], msisdn=msisdn, home_enb=eci >> 8, home_sector=eci & 0xFF,
         home_tac=home_tac, data_factor=data_factor, nr=nr, type_cum=type_cum,
         contact_user=contact_user.astype(np.int32), contact_num=contact_num,
-        strings=_user_strings(users), utc_offset_hours=utc_offset,
+        strings=_user_strings(users, cities, formats), utc_offset_hours=utc_offset,
     )
 
 
-def _user_strings(users: list[dict]) -> dict:
+def _user_strings(users: list[dict], cities: np.ndarray, formats=("json", "csv")) -> dict:
     """Per-user fragments of the output, escaped once here instead of once per record; built a
     column at a time, with what depends only on the operator and the home city made once each."""
     import json
@@ -257,30 +268,31 @@ def _user_strings(users: list[dict]) -> dict:
         enc = json.JSONEncoder(ensure_ascii=False).encode
         json_ids, csv_ids = list(map(enc, ids)), list(map(_csv, ids))
     rows = list(zip(col["msisdn"], col["imsi"], col["imei"], col["mcc"], col["mnc"], plmn))
-    out = {
-        # The user's identifiers and serving PLMN, up to where the cell's ECI follows.
-        "json_user": [f'"user_id":{i},"msisdn":"{m}","imsi":"{s}","imei":"{e}","cell_mcc":"{c}","cell_mnc":"{n}",'
-                      f'"cell_id":"{p}' for i, (m, s, e, c, n, p) in zip(json_ids, rows)],
-        "csv_user": [f"{i},{m},{s},{e},{c},{n},{p}" for i, (m, s, e, c, n, p) in zip(csv_ids, rows)],
-    }
-    city_index: dict[str, int] = {}
+    out = {}
+    # The user's identifiers and serving PLMN, up to where the cell's ECI follows.
+    if "json" in formats:
+        out["json_user"] = [f'"user_id":{i},"msisdn":"{m}","imsi":"{s}","imei":"{e}","cell_mcc":"{c}",'
+                            f'"cell_mnc":"{n}","cell_id":"{p}' for i, (m, s, e, c, n, p) in zip(json_ids, rows)]
+    if "csv" in formats:
+        out["csv_user"] = [f"{i},{m},{s},{e},{c},{n},{p}" for i, (m, s, e, c, n, p) in zip(csv_ids, rows)]
+    # Network nodes by (PLMN, home city), made once per pair; cities numbered in the order they
+    # first appear in the file.
+    _, first, city_code = np.unique(cities, return_index=True, return_inverse=True)
+    city_rank = np.empty(len(first), dtype=np.int64)
+    city_rank[np.argsort(first, kind="stable")] = np.arange(len(first))
+    plmns, plmn_code = np.unique(np.array(plmn), return_inverse=True)
+    pairs, place = np.unique(plmn_code * len(first) + city_code, return_inverse=True)
     plmn_op = {op.plmn: op for op in OPERATORS}
-    per_place: dict[tuple, tuple] = {}  # (PLMN, city) -> domain, MSC, P-GW, S-CSCF, SMSC
-    places = []
-    for u, pl in zip(users, plmn):
-        key = (pl, str(u.get("home_city", "")))
-        if key not in per_place:
-            city = city_index.setdefault(key[1], len(city_index))
-            mcc, mnc = pl[:3], pl[3:]
-            domain = ims_domain(mcc, mnc)
-            op = plmn_op.get(pl)
-            per_place[key] = (domain, f"MSC-{pl}-{city % 40 + 1:02d}", f"10.{int(mnc) % 250}.{city % 8}.{16 + city % 4}",
-                              f"scscf{city % 4 + 1}.{domain}", op.smsc if op else None)
-        places.append(per_place[key])
-    for k, name in enumerate(("domain", "msc", "pgw", "node")):
-        out[name] = [p[k] for p in places]
+    per_place = []  # domain, MSC, P-GW, S-CSCF, SMSC (None: no known operator)
+    for pair in pairs.tolist():
+        pl, city = str(plmns[pair // len(first)]), int(city_rank[pair % len(first)])
+        domain, op = ims_domain(pl[:3], pl[3:]), plmn_op.get(pl)
+        per_place.append((domain, f"MSC-{pl}-{city % 40 + 1:02d}", f"10.{int(pl[3:]) % 250}.{city % 8}.{16 + city % 4}",
+                          f"scscf{city % 4 + 1}.{domain}", op.smsc if op else None))
+    for k, name in enumerate(("domain", "msc", "pgw", "node", "smsc")):
+        out[name] = np.array([p[k] for p in per_place], dtype=object)[place].tolist()
     # Without a known operator, the SMSC number comes from the user's own number range.
-    out["smsc"] = ["+" + (p[4] or m[:-7] + "0000000") for p, m in zip(places, col["msisdn"])]
+    out["smsc"] = ["+" + (s or m[:-7] + "0000000") for s, m in zip(out["smsc"], col["msisdn"])]
     return out
 
 

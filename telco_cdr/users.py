@@ -265,13 +265,16 @@ def read_users(path: str) -> list[dict]:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
         raise UserError(f"{label} is not UTF-8 text (bad byte at offset {e.start})") from None
+    del raw  # a big file is held once at a time, not as bytes, text and lines together
     stripped = text.lstrip("\ufeff \t\r\n")
+    escapes = "\\u" in text
+    del text
     if not stripped:
         raise UserError(f"{label} is empty")
     records: list
     try:
         if stripped[0] == "[":
-            records = json.loads(stripped)
+            records, stripped = json.loads(stripped), None
         else:
             whole = None
             if stripped[0] == "{":
@@ -282,12 +285,14 @@ def read_users(path: str) -> list[dict]:
             if isinstance(whole, dict) and "user_id" not in whole:
                 raise UserError(f"{label} holds a JSON object; it must hold a JSON array of users or one user a line")
             records = []
-            for lineno, line in enumerate(stripped.splitlines(), 1):
+            lines, stripped = stripped.splitlines(), None
+            for lineno, line in enumerate(lines, 1):
                 if line.strip():
                     try:
                         records.append(json.loads(line))
                     except json.JSONDecodeError as e:
                         raise UserError(f"{label} line {lineno} is not valid JSON: {e.msg}") from None
+            del lines
     except json.JSONDecodeError as e:
         raise UserError(f"{label} is not valid JSON (truncated or malformed) at line {e.lineno} column {e.colno}: {e.msg}") from None
     except RecursionError:
@@ -300,7 +305,7 @@ def read_users(path: str) -> list[dict]:
         raise UserError(f"{label} holds no users")
     if not _all_valid(records):
         _first_fault(records, label)  # raises, naming the user and the field
-    if "\\u" in text and any(_has_surrogate(r) for r in records):
+    if escapes and any(_has_surrogate(r) for r in records):
         raise UserError(f"{label} holds a \\u escape that is not valid Unicode (a lone surrogate)")
     if not any(r["status"] == "active" for r in records):
         raise UserError(f"{label} has no active users, so there is no one to make CDRs for")
