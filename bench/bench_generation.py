@@ -324,11 +324,18 @@ def main(argv: list[str] | None = None) -> int:
         log("memory, large run")
         for r in range(runs):
             big.once(check_lines=(r == 0))
+        startup = Measure(f"cdr_generator.py --count 0, {fmt_n(num_users)} users",
+                          [py, str(CDR_GEN), "--users-file", "big_users.json", "--count", "0", "--output", "none.jsonl",
+                           *SEED, *WINDOW], tmp, "none.jsonl", num_users, "users")
         if not a.skip_users:
             log("users")
             for r in range(runs):
                 for m in users.values():
                     m.once(check_lines=(r == 0 and m.output.endswith("jsonl")))
+            log(f"start-up of cdr_generator.py with {fmt_n(num_users)} users")
+            run_child([py, str(USER_GEN), "--num-users", str(num_users), *SEED, "--output", "big_users.json"], tmp)
+            for r in range(runs):
+                startup.once()
     except BenchError as e:
         print(f"bench_generation.py: error: {e}", file=sys.stderr)
         return 1
@@ -379,9 +386,11 @@ def main(argv: list[str] | None = None) -> int:
         for fmt, m in users.items():
             rows.append((f"{fmt_n(num_users)} users -> {fmt}", f"{m.seconds:.1f} s", m.spread,
                          f"< {users_target:g} s", verdict(m.seconds < users_target)))
+        rows.append((f"cdr_generator.py start-up, {fmt_n(num_users)} users", f"{startup.seconds:.1f} s", startup.spread,
+                     "(info: reads and checks the users, --count 0)", ""))
 
     print("details")
-    for m in (ours, naive, naive_std, par, big, *([] if a.skip_users else users.values())):
+    for m in (ours, naive, naive_std, par, big, *([] if a.skip_users else [*users.values(), startup])):
         walls = ", ".join(f"{w:.2f}" for w in m.walls)
         size = f", {m.bytes_per_record:.0f} B/record" if m.bytes_per_record else ""
         cpu = statistics.median(m.cpu)
