@@ -19,6 +19,7 @@ import hashlib
 import os
 import platform
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -291,6 +292,11 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as e:
         p.error(f"--tmp {a.tmp!r}: {e.strerror}")
     t_start = time.perf_counter()
+
+    def terminated(signum, frame):  # SIGTERM cleans up like Ctrl+C
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, terminated)
     try:
         note_code("the start")
         log(f"making {fmt_n(BENCH_USERS)} users in {tmp}")
