@@ -16,7 +16,7 @@ import numpy as np
 
 from .cdrs import CdrFactory
 from .errors import RunError
-from .output import BackgroundWriter, RecordFramer, write_error
+from .output import BackgroundWriter, RecordFramer, writing
 from .traffic import CDR_TYPES, Population, TimeCurve
 
 CHUNK_RECORDS = 8192
@@ -214,15 +214,11 @@ def _receive(inbound) -> tuple:
 
 
 def _write_all(fd: int, name: str, pieces: list) -> None:
-    try:
+    with writing(name):
         for piece in pieces:
             view = memoryview(piece)
             while view:
                 view = view[os.write(fd, view):]
-    except BrokenPipeError:
-        raise
-    except OSError as e:
-        raise write_error(name, e) from None
 
 
 def _error_token(e: BaseException) -> tuple:

@@ -8,7 +8,6 @@ record needs a JSON encoder.
 
 from __future__ import annotations
 
-import functools
 import json
 from itertools import repeat
 from dataclasses import dataclass
@@ -209,6 +208,9 @@ class _Pick:
     def __getitem__(self, idx) -> "_Pick":
         return _Pick(self.table, self.at[idx])
 
+    def values(self) -> np.ndarray:
+        return self.table[self.at]
+
 
 MERGE_MAX = 20_000  # tables up to this size take their neighbouring literal text into their entries
 
@@ -246,7 +248,7 @@ class _Columns:
                 pick, prefix, suffix = piece
                 columns.append(self._table(pick.table, prefix, suffix)[pick.at].tolist())
             elif isinstance(piece, _Pick):
-                columns.append(piece.table[piece.at].tolist())
+                columns.append(piece.values().tolist())
             else:
                 columns.append(piece.tolist())
         return columns
@@ -319,7 +321,8 @@ def _iso_parts(ms: np.ndarray) -> tuple[_Pick, _Pick, _Pick]:
 
 
 def _iso(ms: np.ndarray) -> np.ndarray:
-    return functools.reduce(np.add, (p.table[p.at] for p in _iso_parts(ms)))
+    day, hhmm, seconds = (p.values() for p in _iso_parts(ms))
+    return day + hhmm + seconds
 
 
 class CdrFactory:

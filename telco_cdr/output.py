@@ -54,24 +54,16 @@ class AtomicFile:
         self.fh = os.fdopen(fd, "wb", buffering=1 << 20)
 
     def write(self, data: bytes) -> None:
-        try:
+        with writing(self.path, self.what):
             self.fh.write(data)
-        except BrokenPipeError:
-            raise
-        except OSError as e:
-            raise write_error(self.path, e, self.what) from None
 
     def commit(self) -> None:
-        try:
+        with writing(self.path, self.what):
             self.fh.flush()
             if self.tmp is None:
                 return
             os.fsync(self.fh.fileno())
             self.fh.close()
-        except BrokenPipeError:
-            raise
-        except OSError as e:
-            raise write_error(self.path, e, self.what) from None
         os.chmod(self.tmp, 0o644)
         os.replace(self.tmp, self.path)
         self.tmp = None
@@ -121,10 +113,17 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def write_error(path: str, e: OSError, what: str = "output") -> RunError:
-    """The one-line error for a write that failed (a full disk, a file size limit, ...)."""
-    where = "stdout" if path == "-" else f"{what} {path!r}"
-    return RunError(f"cannot write {where}: {e.strerror or e}")
+@contextmanager
+def writing(path: str, what: str = "output"):
+    """Turn a write that fails (a full disk, a file size limit, ...) into the one-line error;
+    a reader that went away (BrokenPipeError) is left to the caller, which ends quietly."""
+    try:
+        yield
+    except BrokenPipeError:
+        raise
+    except OSError as e:
+        where = "stdout" if path == "-" else f"{what} {path!r}"
+        raise RunError(f"cannot write {where}: {e.strerror or e}") from None
 
 
 @contextmanager
