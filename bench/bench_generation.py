@@ -311,6 +311,7 @@ def main(argv: list[str] | None = None) -> int:
                     "--output", "naive.jsonl", *SEED] + (["--stdlib"] if stdlib else [])
 
         ours = Measure(f"cdr_generator.py {fmt_n(count)} w1", cdr_cmd(count, 1), tmp, "cdrs.jsonl", count)
+        serial = Measure("cdr_generator.py --count 0 (start-up)", cdr_cmd(0, 1), tmp, "cdrs.jsonl", 0)
         naive = Measure(f"naive (Faker) {fmt_n(naive_count)}", naive_cmd(False), tmp, "naive.jsonl", naive_count)
         naive_std = Measure(f"naive (stdlib) {fmt_n(naive_count)}", naive_cmd(True), tmp, "naive.jsonl", naive_count)
         par = Measure(f"cdr_generator.py {fmt_n(count)} w{a.workers}", cdr_cmd(count, a.workers), tmp, "cdrs.jsonl", count)
@@ -323,7 +324,7 @@ def main(argv: list[str] | None = None) -> int:
         log("rates (interleaved rounds)")
         ceilings = []
         for r in range(runs):
-            for m in (ours, naive, naive_std, par):
+            for m in (ours, naive, naive_std, par, serial):
                 m.once(check_lines=(r == 0))
             ceilings.append(parallel_ceiling(a.workers))
             log(f"  machine's ceiling for {a.workers} processes: run {r + 1}: {ceilings[-1]:.2f}x")
@@ -360,6 +361,11 @@ def main(argv: list[str] | None = None) -> int:
     # keeps more than one core busy; 2 workers can at best add what is left of the ceiling.
     ours_cores = statistics.median(c / w for c, w in zip(ours.cpu, ours.walls))
     par_cpu_ratio = statistics.median(par.cpu) / statistics.median(ours.cpu)
+    # The best the workers can do with the CPU they used: the start-up (a --count 0 run) alone on
+    # one core, the rest spread evenly over the workers.
+    startup_s = serial.seconds
+    best_par_s = startup_s + max(statistics.median(par.cpu) - startup_s, 0) / a.workers
+    bound = ours.seconds / best_par_s
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     rss_small, rss_big = max(ours.rss), max(big.rss)
     growth = rss_big / rss_small - 1
@@ -380,6 +386,10 @@ def main(argv: list[str] | None = None) -> int:
         (f"{a.workers} workers / that ceiling", f"{100 * speedup / ceiling:.0f}%", "", "(info)", ""),
         ("cores that 1 process keeps busy (CPU-s / s)", f"{ours_cores:.2f}", "", "(info: its writer thread)", ""),
         (f"CPU-s of {a.workers} workers / of 1 process", f"{par_cpu_ratio:.2f}", "", "(info: 1.00 = no overhead)", ""),
+        ("start-up before any work is shared (--count 0)", f"{startup_s:.2f} s", serial.spread, "(info)", ""),
+        (f"best {a.workers}-worker time for that CPU and start-up", f"{best_par_s:.2f} s", "",
+         f"(info: measured {par.seconds:.2f} s)", ""),
+        (f"best {a.workers} workers / 1 process it allows", f"{bound:.2f}x", "", "(info)", ""),
         (f"peak RSS, {fmt_n(count)} CDRs", f"{rss_small:.0f} MB", "", f"< {TARGET_RSS_MB:g} MB",
          verdict(rss_small < TARGET_RSS_MB)),
         (f"peak RSS, {fmt_n(rss_count)} CDRs", f"{rss_big:.0f} MB", "", f"< {TARGET_RSS_MB:g} MB",
@@ -396,7 +406,7 @@ def main(argv: list[str] | None = None) -> int:
                      "(info: reads and checks the users, --count 0)", ""))
 
     print("details")
-    for m in (ours, naive, naive_std, par, big, *([] if a.skip_users else [*users.values(), startup])):
+    for m in (ours, naive, naive_std, par, serial, big, *([] if a.skip_users else [*users.values(), startup])):
         walls = ", ".join(f"{w:.2f}" for w in m.walls)
         size = f", {m.bytes_per_record:.0f} B/record" if m.bytes_per_record else ""
         cpu = statistics.median(m.cpu)
