@@ -11,11 +11,11 @@ from telco_cdr.cdrs import csv_header
 from telco_cdr.cli import Parser, int_at_least, nonempty, run, seed_value, time_window
 from telco_cdr.errors import UserError
 from telco_cdr.output import FORMATS, Progress, RecordFramer, atomic_outputs, format_from_path
-from telco_cdr.traffic import CDR_TYPES, DEFAULT_WEIGHTS, build_population, parse_weights
-from telco_cdr.users import DEFAULT_SEED, read_users
+from telco_cdr.constants import CDR_TYPES, DEFAULT_SEED, DEFAULT_WEIGHTS_TEXT
+from telco_cdr.traffic import build_population, parse_weights
+from telco_cdr.users import read_users
 
 PROG = "cdr_generator.py"
-DEFAULT_WEIGHTS_TEXT = ",".join(f"{k}={v:g}" for k, v in DEFAULT_WEIGHTS.items())
 EXAMPLES = """
 examples:
   python cdr_generator.py                           # 100 CDRs of users.json -> cdrs.json

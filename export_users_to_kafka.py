@@ -7,7 +7,7 @@ import sys
 
 # Light imports only up here: the signal handlers go in first thing in main().
 from telco_cdr.cli import Parser, StopFlag, add_kafka_flags, add_user_flags, float_range, nonempty, run
-from telco_cdr.kafka import USERS_TOPIC
+from telco_cdr.constants import USERS_TOPIC
 
 PROG = "export_users_to_kafka.py"
 EXAMPLES = """

@@ -7,7 +7,7 @@ import sys
 
 # Light imports only up here: the signal handlers go in first thing in main(), before numpy loads.
 from telco_cdr.cli import Parser, StopFlag, add_kafka_flags, add_user_flags, float_range, nonempty, run
-from telco_cdr.kafka import CDR_TOPICS
+from telco_cdr.constants import CDR_TOPICS, DEFAULT_WEIGHTS_TEXT
 
 PROG = "kafka_producer.py"
 EXAMPLES = f"""
@@ -30,7 +30,6 @@ Without --users-file, --num-users and --seed make the same users as user_generat
 Exit codes: 0 all sent messages delivered, 1 a run error (broker, auth, undelivered), 2 bad
 input, 130 stopped by a second Ctrl+C before everything was confirmed.
 """
-DEFAULT_WEIGHTS_TEXT = "voice=0.4,data=0.3,sms=0.15,voip=0.1,ims=0.05"  # traffic.DEFAULT_WEIGHTS (tested)
 
 
 def build_parser() -> Parser:

@@ -8,7 +8,8 @@ import sys
 from telco_cdr.cli import Parser, add_user_flags, nonempty, run
 from telco_cdr.identifiers import OPERATORS
 from telco_cdr.output import AtomicFile, Progress, format_from_path, write_users
-from telco_cdr.users import DEFAULT_NUM_USERS, generate_users
+from telco_cdr.constants import DEFAULT_NUM_USERS
+from telco_cdr.users import generate_users
 
 PROG = "user_generator.py"
 EXAMPLES = f"""

@@ -15,11 +15,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .cdrs import CdrFactory
+from .constants import CDR_TYPES, CHUNK_RECORDS
 from .errors import RunError
 from .output import BackgroundWriter, RecordFramer, writing
-from .traffic import CDR_TYPES, Population, TimeCurve
-
-CHUNK_RECORDS = 8192
+from .traffic import Population, TimeCurve
 
 
 @dataclass

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .traffic import CDR_TYPES, CONTACT_SLOTS, CONTACT_ZIPF, Population
+from .constants import CDR_TYPES, SeedDomain
+from .traffic import CONTACT_SLOTS, CONTACT_ZIPF, Population
 
 VOICE, DATA, SMS, VOIP, IMS = range(5)
 
@@ -328,7 +329,8 @@ def _iso(ms: np.ndarray) -> np.ndarray:
 class CdrFactory:
     """Builds chunks of CDRs for a population, a type mix and an output format."""
 
-    def __init__(self, pop: Population, weights: dict[str, float], seed: int, kind: str = "json", stream: int = 3):
+    def __init__(self, pop: Population, weights: dict[str, float], seed: int, kind: str = "json",
+                 stream: SeedDomain = SeedDomain.FILE_CDRS):
         w = np.array([weights.get(t, 0.0) for t in CDR_TYPES], dtype=float)
         self.pop = pop
         self.type_cum = np.cumsum(w / w.sum())
@@ -351,7 +353,7 @@ class CdrFactory:
         self.outcome_part = _obj([
             ",".join(f'"{k}":{json.dumps(v)}' for k, v in zip(GROUPS["voice"], o[:1] + o[2:5])) if self.json
             else ",".join(str(v) for v in o[:1] + o[2:5]) for o in VOICE_OUTCOMES])
-        base = np.random.default_rng(np.random.SeedSequence([5, stream, seed])).integers(0, 2**62, 3)
+        base = np.random.default_rng(np.random.SeedSequence([SeedDomain.RUN_IDS, stream, seed])).integers(0, 2**62, 3)
         self.run_tag = f"{int(base[0]) & 0xFFFFFFFF:08x}-"
         self.charging_base = int(base[1]) % 2**32
         self.icid_base = int(base[2]) % 2**40

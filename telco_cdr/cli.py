@@ -10,9 +10,8 @@ import signal
 import sys
 from datetime import datetime, timedelta, timezone
 
+from .constants import Exit
 from .errors import RunError, UserError
-
-EXIT_OK, EXIT_RUN_ERROR, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
 
 
 class Parser(argparse.ArgumentParser):
@@ -56,24 +55,24 @@ def run(main_body, prog: str) -> int:
     SIGTERM unwinds like Ctrl+C (temporary files go, workers stop) unless the body handles it."""
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
-        return main_body() or EXIT_OK
+        return main_body() or Exit.OK
     except Terminated:
         print(f"{prog}: terminated", file=sys.stderr)
-        return EXIT_TERMINATED
+        return Exit.TERMINATED
     except (UserError, RunError) as e:
         print(f"{prog}: error: {e}", file=sys.stderr)
         return e.exit_code
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return Exit.INTERRUPTED
     except BrokenPipeError:
         # The reader went away (``| head``): end quietly, and keep Python from complaining
         # about the unflushable stdout at exit.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
-        return EXIT_OK
+        return Exit.OK
     except SystemExit as e:  # --help and --version
-        return e.code if isinstance(e.code, int) else EXIT_OK
+        return e.code if isinstance(e.code, int) else Exit.OK
     finally:
         signal.signal(signal.SIGTERM, previous)
 
@@ -198,8 +197,8 @@ def time_window(start: str | None, end: str | None, now: datetime | None = None)
 # ---------------------------------------------------------------- flags shared by scripts
 
 def add_user_flags(p: Parser, num_users_help: str | None = None) -> None:
+    from .constants import DEFAULT_NUM_USERS, DEFAULT_SEED
     from .identifiers import COUNTRIES
-    from .users import DEFAULT_NUM_USERS, DEFAULT_SEED
 
     p.add_argument("--num-users", "-n", type=int_at_least(1, 50_000_000), default=DEFAULT_NUM_USERS,
                    help=num_users_help or f"how many users (default: {DEFAULT_NUM_USERS})")

@@ -13,10 +13,8 @@ import sys
 import time
 from dataclasses import dataclass, field
 
+from .constants import CDR_TOPICS, USERS_TOPIC  # noqa: F401 - re-exported for the scripts
 from .errors import RunError, UserError
-
-CDR_TOPICS = {t: f"telco-{t}-cdrs" for t in ("voice", "data", "sms", "voip", "ims")}
-USERS_TOPIC = "telco-users"
 ENV = {"bootstrap.servers": "KAFKA_BOOTSTRAP_SERVERS", "sasl.username": "KAFKA_SASL_USERNAME",
        "sasl.password": "KAFKA_SASL_PASSWORD"}
 SECRET_KEYS = ("sasl.password", "ssl.key.password", "ssl.keystore.password", "sasl.oauthbearer.client.secret")

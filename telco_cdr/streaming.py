@@ -11,10 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .cdrs import CdrFactory
-from .traffic import CDR_TYPES, Population
-
-STREAM = 4  # seed-sequence domain of streamed CDRs (files use 3)
-CHUNK = 8192  # records built at once when not limited by the rate
+from .constants import CDR_TOPICS, CDR_TYPES, CHUNK_RECORDS, Exit, SeedDomain
+from .traffic import Population
 
 
 class RateLimiter:
@@ -141,7 +139,7 @@ def run_stream(sink, batches, limiter, stop, stats, prog: str, max_count: int | 
     return Outcome(total_sent, delivered, failed, unconfirmed, time.monotonic() - start, stopped_by)
 
 
-def cdr_batches(pop: Population, factory: CdrFactory, topics: list[str], chunk: int = CHUNK):
+def cdr_batches(pop: Population, factory: CdrFactory, topics: list[str], chunk: int = CHUNK_RECORDS):
     """A ``batches`` function for run_stream: CDRs with event times of now, keyed by user_id."""
     state = {"chunk": 0}
     user_ids = np.array(pop.user_ids, dtype=object)
@@ -156,7 +154,7 @@ def cdr_batches(pop: Population, factory: CdrFactory, topics: list[str], chunk: 
     return batches
 
 
-def user_batches(users, topic: str, encode, chunk: int = CHUNK):
+def user_batches(users, topic: str, encode, chunk: int = CHUNK_RECORDS):
     """A ``batches`` function for run_stream: user records, keyed by user_id, until they run out."""
     it = iter(users)
 
@@ -171,8 +169,6 @@ def user_batches(users, topic: str, encode, chunk: int = CHUNK):
 
 
 def cdr_topics(prefix: str = "", single: str | None = None) -> list[str]:
-    from .kafka import CDR_TOPICS
-
     return [single or prefix + CDR_TOPICS[t] for t in CDR_TYPES]
 
 
@@ -208,7 +204,7 @@ def stream(args, topics: dict[str, dict], batches, prog: str, rate: float | None
     if stop.hard and outcome.unconfirmed:
         print(f"{prog}: stopped at once by a second signal; {outcome.unconfirmed:,} of {outcome.sent:,} "
               f"messages left unconfirmed", file=sys.stderr)
-        return 130
+        return Exit.INTERRUPTED
     if args.dry_run:
         print(f"{prog}: dry run: wrote {outcome.sent:,} messages to stdout", file=sys.stderr)
         return 0
@@ -245,7 +241,7 @@ def stream_cdrs(args, stop, prog: str) -> int:
     pop = build_population(users, args.seed, formats=("json",))
     del users
     topics = cdr_topics(args.topic_prefix, args.topic)
-    factory = CdrFactory(pop, weights, args.seed, "json", stream=STREAM)
+    factory = CdrFactory(pop, weights, args.seed, "json", stream=SeedDomain.STREAM_CDRS)
     return stream(args, {t: {} for t in dict.fromkeys(topics)}, cdr_batches(pop, factory, topics), prog, rate, stop)
 
 

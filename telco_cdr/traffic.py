@@ -12,12 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .constants import CDR_TYPES, DEFAULT_WEIGHTS, SeedDomain
 from .errors import UserError
 from .identifiers import OPERATORS, UTC_OFFSET_HOURS, ims_domain
-
-CDR_TYPES = ("voice", "data", "sms", "voip", "ims")
-# The type mix of the original demo (telco-reference.md); the default of every script.
-DEFAULT_WEIGHTS = {"voice": 0.4, "data": 0.3, "sms": 0.15, "voip": 0.1, "ims": 0.05}
 
 # Daily curve, local time, one weight per hour: quiet 01-06, rising from 07, peaks 09-11 and
 # 15-17, a busy evening hour (Telecom Italia Milan data set, Barlacchi et al., Sci. Data 2015;
@@ -117,7 +114,7 @@ class TimeCurve:
     def chunk_times(self, seed: int, chunk_index: int, lo: int, hi: int, count: int) -> np.ndarray:
         """Sorted event times of records ``lo`` to ``hi`` of ``count``: the slice of the curve's
         quantiles [lo/count, hi/count), so chunks are independent and follow each other in time."""
-        rng = np.random.default_rng(np.random.SeedSequence([6, seed, chunk_index]))
+        rng = np.random.default_rng(np.random.SeedSequence([SeedDomain.EVENT_TIMES, seed, chunk_index]))
         u = (lo + np.sort(rng.random(hi - lo)) * (hi - lo)) / count
         return self.times(u)
 
@@ -172,7 +169,7 @@ def _is_in(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
 def build_population(users: list[dict], seed: int, formats=("json", "csv")) -> Population:
     """Turn validated user records into a Population; deterministic for (users, seed).  Per-user
     output text is made for the record ``formats`` asked for (json, csv)."""
-    rng = np.random.default_rng(np.random.SeedSequence([2, seed]))
+    rng = np.random.default_rng(np.random.SeedSequence([SeedDomain.POPULATION, seed]))
     n = len(users)
     msisdn = np.array([int(u["msisdn"]) for u in users], dtype=np.int64)
     eci = np.array([int(u["home_cell_id"][-7:], 16) for u in users], dtype=np.int64)

@@ -12,12 +12,10 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
+from .constants import DEFAULT_NUM_USERS, DEFAULT_SEED, SeedDomain
 from .errors import UserError
 from .identifiers import CITIES, COUNTRIES, DEVICES, OPERATORS, ecgi, luhn_digits, msisdn_drawer, unique_draw
 
-DEFAULT_SEED = 42
-DEFAULT_NUM_USERS = 1000
-_USERS_STREAM = 1  # seed-sequence domain of user generation (CDRs use others)
 
 
 @dataclass(frozen=True)
@@ -111,7 +109,7 @@ def generate_users(num_users: int, seed: int = DEFAULT_SEED, countries: Sequence
 def _generate(num_users: int, seed: int, op_ids: np.ndarray) -> Iterator[dict]:
     if num_users == 0:
         return
-    rng = np.random.default_rng(np.random.SeedSequence([_USERS_STREAM, seed]))
+    rng = np.random.default_rng(np.random.SeedSequence([SeedDomain.USERS, seed]))
     n = num_users
 
     # Country: evenly over the chosen countries; operator by market share within it.

@@ -27,12 +27,13 @@ from pathlib import Path
 
 import pytest
 
+from telco_cdr.constants import CDR_TYPES
+
 ROOT = Path(__file__).resolve().parents[1]
 LOCAL_KAFKA = ROOT / "scripts" / "local-kafka.sh"
 START_TIMEOUT_S = 240  # a first start fetches the broker's jars with Maven
 # The variables the scripts read: never inherited by a script under test, only given on purpose.
 SCRIPT_ENV_VARS = ("KAFKA_BOOTSTRAP_SERVERS", "KAFKA_SASL_USERNAME", "KAFKA_SASL_PASSWORD")
-CDR_TYPES = ("voice", "data", "sms", "voip", "ims")
 
 
 @dataclass(frozen=True)

@@ -278,3 +278,12 @@ def test_window_offsets_and_dates_mean_the_same_instants(tmp_path, good_users):
         assert helpers.cdr_main("-u", good_users, "-c", 500, "--start", start, "--end", end, "-o", out) == 0
         outs.append(out.read_bytes())
     assert outs[0] == outs[1] == outs[2]
+
+
+def test_readme_exit_code_table_is_the_one_the_scripts_use():
+    from telco_cdr.constants import Exit
+
+    readme = (helpers.ROOT / "README.md").read_text(encoding="utf-8")
+    table = readme.split("### Exit codes", 1)[1].split("\n## ", 1)[0]
+    documented = {int(m.group(1)) for m in re.finditer(r"^\| (\d+) \|", table, re.M)}
+    assert documented == {int(e) for e in Exit}, (documented, list(Exit))

@@ -11,7 +11,8 @@ import pytest
 
 import helpers
 import user_generator
-from telco_cdr.users import DEFAULT_SEED, generate_users
+from telco_cdr.constants import DEFAULT_SEED
+from telco_cdr.users import generate_users
 
 SCRIPT = "user_generator.py"
 FLAGS = ["--num-users", "-n", "--seed", "--country", "--operator", "--output", "-o", "--format"]

@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 
 from helpers import ROOT, write_users
+from telco_cdr.constants import Exit
 
 COUNT = 3_000_000
 TYPES = ("voice", "data", "sms", "voip", "ims")
@@ -255,6 +256,6 @@ def test_user_generator_sigterm_leaves_nothing(tmp_path):
     assert any(p.name.endswith(".part") for p in tmp_path.iterdir()), "the run never started writing"
     proc.send_signal(_signal.SIGTERM)
     _, err = proc.communicate(timeout=30)
-    assert proc.returncode == 143, err
+    assert proc.returncode == Exit.TERMINATED, err
     assert "Traceback" not in err and err.strip().splitlines()[-1].endswith("terminated"), err
     assert list(tmp_path.iterdir()) == [], list(tmp_path.iterdir())

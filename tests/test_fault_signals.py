@@ -23,6 +23,7 @@ import pytest
 from kafka_broker import cdr_topics, create_args, high_watermarks, start_script, summary, unique_prefix
 from test_fault_broker import (LiveStderr, broker_down, check_exactly_once, kill_if_running, read_back,
                                require_local_broker)
+from telco_cdr.constants import Exit
 
 PROG = "kafka_producer.py"
 TRIES = 5
@@ -111,7 +112,7 @@ def test_second_sigint_during_flush_exits_at_once(kafka):
     finally:
         kill_if_running(proc)
     info = f"exit {rc} {took:.2f} s after the second SIGINT\n{live.describe()}"
-    assert rc == 130, info
+    assert rc == Exit.INTERRUPTED, info
     assert took < 2.0, info
     assert "Traceback" not in live.text, info
     m = _LEFT.search(live.text)

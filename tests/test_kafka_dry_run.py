@@ -7,7 +7,7 @@ from collections import Counter
 
 from helpers import iso_ms
 from kafka_broker import run_script
-from telco_cdr.kafka import CDR_TOPICS, USERS_TOPIC
+from telco_cdr.constants import CDR_TOPICS, USERS_TOPIC
 from telco_cdr.users import generate_users
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from helpers import iso_ms, load_records
 from kafka_broker import consume_all, create_args, cdr_topics, run_script, summary, unique_prefix
-from telco_cdr.traffic import DEFAULT_WEIGHTS
+from telco_cdr.constants import DEFAULT_WEIGHTS
 from telco_cdr.users import generate_users
 
 N = 3000

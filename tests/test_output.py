@@ -17,6 +17,7 @@ import pytest
 import helpers
 from telco_cdr.errors import UserError
 from telco_cdr.output import AtomicFile, atomic_outputs
+from telco_cdr.constants import Exit
 
 TYPES = ("voice", "data", "sms", "voip", "ims")
 
@@ -104,7 +105,7 @@ def test_output_dir_defaults_to_jsonl(tmp_path, users):
 
 def test_workers_do_not_change_the_bytes(tmp_path, users):
     # 40,000 records are five chunks of batch.CHUNK_RECORDS (8,192): workers 2 and 3 take uneven shares.
-    from telco_cdr.batch import CHUNK_RECORDS
+    from telco_cdr.constants import CHUNK_RECORDS
     count = 40_000
     assert count > 2 * CHUNK_RECORDS
     jobs = {w: ("cdr_generator.py", ["-u", users, "-c", count, "--seed", 4, "--start", helpers.WEEK_START,
@@ -340,7 +341,7 @@ def test_interrupted_run_exits_130_and_cleans_up(tmp_path, users, workers, to_gr
             proc.wait()
     time.sleep(0.2)
     assert [k for k in kids if os.path.exists(f"/proc/{k}") and "Z" not in open(f"/proc/{k}/stat").read().split()[2]] == []
-    assert proc.returncode == 130, err
+    assert proc.returncode == Exit.INTERRUPTED, err
     assert "Traceback" not in err and len(err.splitlines()) == 1, err
     assert out.read_text() == "keep me\n"
     assert helpers.listing(tmp_path) == ["cdrs.jsonl"]  # the temporary file is gone too

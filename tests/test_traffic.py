@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 import helpers
 from telco_cdr.errors import UserError
-from telco_cdr.traffic import CDR_TYPES, TimeCurve, parse_weights
+from telco_cdr.constants import CDR_TYPES
+from telco_cdr.traffic import TimeCurve, parse_weights
 
 # The original demo's mix (telco-reference.md), which the scripts keep as their default.
 REFERENCE_MIX = {"voice": 0.4, "data": 0.3, "sms": 0.15, "voip": 0.1, "ims": 0.05}
