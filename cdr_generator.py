@@ -7,7 +7,7 @@ import os
 import sys
 
 from telco_cdr.batch import CdrFileJob, write_cdr_file
-from telco_cdr.cdrs import csv_header
+from telco_cdr.contract import csv_header
 from telco_cdr.cli import Parser, int_at_least, nonempty, run, seed_value, time_window
 from telco_cdr.errors import UserError
 from telco_cdr.output import FORMATS, Progress, RecordFramer, atomic_outputs, format_from_path
@@ -58,12 +58,12 @@ def main(argv: list[str] | None = None) -> int:
             if os.path.exists(args.output_dir) and not os.path.isdir(args.output_dir):
                 raise UserError(f"--output-dir {args.output_dir!r} exists and is not a folder")
             paths = [os.path.join(args.output_dir, f"{t}.{fmt}") for t in CDR_TYPES]
-            headers = [csv_header("csv_type", t) for t in CDR_TYPES]
+            headers = [csv_header(t) for t in CDR_TYPES]
         else:
             fmt = format_from_path(args.output, args.format)
-            paths, headers = [args.output], [csv_header("csv")]
+            paths, headers = [args.output], [csv_header()]
         users = read_users(args.users_file)
-        pop = build_population(users, args.seed, formats=("csv",) if fmt == "csv" else ("json",))
+        pop = build_population(users, args.seed)
         del users
         if args.output_dir:  # made only once the input is known to be good
             try:

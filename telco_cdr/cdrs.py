@@ -1,59 +1,22 @@
-"""The five CDR types: their fields (a public contract, see schemas/) and their builders.
+"""The builders of the five CDR types, and the tables they draw from.
 
-A chunk of records is drawn at once as numpy arrays from an explicit generator, then
-formatted with one template per type and output format.  Strings in the templates come
-from tables here or from per-user fragments escaped once (traffic._user_strings), so no
-record needs a JSON encoder.
+A chunk of records is drawn at once as numpy arrays from an explicit generator.  Each builder
+returns a column of text per field of its record (telco_cdr.contract describes the fields);
+telco_cdr.layout joins the columns into records of the output format, so no builder writes a
+key, a quote or a comma, and no record needs a JSON encoder.
 """
 
 from __future__ import annotations
 
-import json
-from itertools import repeat
 from dataclasses import dataclass
 
 import numpy as np
 
 from .constants import CDR_TYPES, SeedDomain
+from .layout import DEC, HEX3, HEX4, POS, Columns, Nullable, Pick, dec, fixed, text_array, timestamp, timestamp_text
 from .traffic import CONTACT_SLOTS, CONTACT_ZIPF, Population
 
 VOICE, DATA, SMS, VOIP, IMS = range(5)
-
-# Each type's own fields after the common ones: (name, JSON kind); "s" is a JSON string, "n" a
-# number (or a value the builder writes as JSON itself, such as null).
-FIELDS: dict[str, list[tuple[str, str]]] = {
-    "voice": [
-        ("call_direction", "s"), ("calling_number", "s"), ("called_number", "s"),
-        ("answer_time", "n"), ("duration_seconds", "n"), ("call_result", "s"),
-        ("cause_for_termination", "s"), ("release_cause_code", "n"), ("release_cause", "s"),
-        ("msc_id", "s"),
-    ],
-    "data": [
-        ("apn", "s"), ("rat_type", "s"), ("uplink_bytes", "n"), ("downlink_bytes", "n"),
-        ("duration_seconds", "n"), ("charging_id", "n"), ("pgw_address", "s"),
-        ("cause_for_record_closing", "s"),
-    ],
-    "sms": [
-        ("direction", "s"), ("sender_number", "s"), ("receiver_number", "s"),
-        ("message_length", "n"), ("encoding", "s"), ("delivery_status", "s"),
-        ("smsc_address", "s"),
-    ],
-    "voip": [
-        ("call_direction", "s"), ("sip_call_id", "s"),
-        ("caller_uri", "s"), ("callee_uri", "s"),
-        ("codec", "s"), ("duration_seconds", "n"), ("latency_ms", "n"),
-        ("jitter_ms", "n"), ("packet_loss_pct", "n"), ("mos", "n"),
-    ],
-    "ims": [
-        ("icid", "s"), ("sip_method", "s"), ("role_of_node", "s"),
-        ("ims_service", "s"), ("sip_status_code", "n"), ("duration_seconds", "n"),
-        ("node_address", "s"), ("access_network", "s"), ("calling_party_uri", "s"),
-        ("called_party_uri", "s"),
-    ],
-}
-COMMON_FIELDS = ("cdr_id", "cdr_type", "record_type", "start_time", "end_time", "user_id", "msisdn", "imsi", "imei",
-                 "cell_mcc", "cell_mnc", "cell_id", "tracking_area_code")
-CSV_COLUMNS = COMMON_FIELDS + tuple(dict.fromkeys(f for t in CDR_TYPES for f, _ in FIELDS[t]))
 
 # Voice outcomes (telco-reference.md: answer-seizure ratio higher for mobile-to-mobile, drop rate
 # 0.1-2 %); causeForTerm values and Q.850 causes from 3GPP TS 32.298 and ITU-T Q.850.
@@ -106,6 +69,14 @@ IMS_SERVICES = {
 # 3GPP TS 32.298 record names per type, for (mobile-terminated, mobile-originated).
 RECORD_TYPES = (("mtCallRecord", "moCallRecord"), ("pgwRecord", "pgwRecord"), ("mtSMSRecord", "moSMSRecord"),
                 ("voipRecord", "voipRecord"), ("sCSCFRecord", "sCSCFRecord"))
+DIRECTIONS = ("MT", "MO")  # by mobile-originated
+# causeForRecClosing (TS 32.298): by (time limit, abnormal)
+RECORD_CLOSING = ("normalRelease", "timeLimit", "abnormalRelease")
+SMS_ENCODINGS = ("GSM-7", "UCS-2")  # TS 23.038, by UCS-2
+ROLES_OF_NODE = ("terminating", "originating")  # role-of-Node, by originating
+# accessNetworkInformation (TS 24.229 P-Access-Network-Info): VoWiFi, 5G device, else
+ACCESS_NETWORKS = ("IEEE-802.11", "3GPP-NR", "3GPP-E-UTRAN-FDD")
+MOS_RANGE = (1.0, 4.5)  # the E-model's scale of mean opinion scores (ITU-T G.107)
 
 _SLOT_CUM = np.cumsum(np.arange(1, CONTACT_SLOTS + 1) ** -CONTACT_ZIPF)
 _SLOT_CUM /= _SLOT_CUM[-1]
@@ -125,62 +96,6 @@ _APN_CUM, _RAT5_CUM, _RAT4_CUM = _table(APNS), _table(RAT_5G), _table(RAT_4G)
 _SMS_CUM, _CODEC_CUM, _METHOD_CUM = _table(SMS_RESULTS), _table(CODECS), _table(IMS_METHODS)
 
 
-# Fields whose values come together from one table row, rendered once per row of the table
-# and filled into a record as one piece (a record then needs fewer format arguments).
-# ---------------------------------------------------------------- how records are written
-# A record is written as one str.join of literal pieces and column values: every value is
-# already text (table lookups for small numbers, per-user pieces escaped once), which is
-# about twice as fast as printf-style formatting of the same record.
-
-# Consecutive fields whose values come from one table row, written as one piece.
-GROUPS = {"voice": ("call_result", "cause_for_termination", "release_cause_code", "release_cause")}
-
-
-def layout(kind: str, t: str) -> list[tuple[bool, str]]:
-    """The pieces of a type-``t`` record in ``kind`` (json, csv, csv_type): (is_field, text),
-    where a field's text is its name and literal pieces are merged."""
-    pieces: list[tuple[bool, str]] = []
-
-    def lit(text):
-        if pieces and not pieces[-1][0]:
-            pieces[-1] = (False, pieces[-1][1] + text)
-        elif text:
-            pieces.append((False, text))
-
-    def field(name):
-        pieces.append((True, name))
-
-    own = dict(FIELDS[t])
-    group = GROUPS.get(t, ())
-    if kind == "json":
-        lit('{"cdr_id":"'), field("cdr_id"), lit('",'), field("type_part"), lit(',"start_time":"')
-        field("start_time"), lit('Z","end_time":"'), field("end_time"), lit('Z",'), field("user_part")
-        field("cell_id"), lit('","tracking_area_code":'), field("tracking_area_code")
-        for name, js in FIELDS[t]:
-            if name in group:
-                if name == group[0]:
-                    lit(","), field("group")  # the piece has the keys
-                continue
-            lit(f',"{name}":"' if js == "s" else f',"{name}":'), field(name), lit('"' if js == "s" else "")
-        lit("}")
-        return pieces
-    field("cdr_id"), lit(","), field("type_part"), lit(","), field("start_time"), lit("Z,"), field("end_time")
-    lit("Z,"), field("user_part"), field("cell_id"), lit(","), field("tracking_area_code")
-    for name in (CSV_COLUMNS[len(COMMON_FIELDS):] if kind == "csv" else own):
-        if name in group and name != group[0]:
-            continue
-        lit(",")
-        if name in own:
-            field("group" if name in group else name)
-    return pieces
-
-
-def csv_header(kind: str, cdr_type: str | None = None) -> str:
-    if kind == "csv":
-        return ",".join(CSV_COLUMNS)
-    return ",".join(COMMON_FIELDS + tuple(n for n, _ in FIELDS[cdr_type]))
-
-
 @dataclass
 class Chunk:
     types: np.ndarray  # CDR type index per record
@@ -196,163 +111,34 @@ class Chunk:
         return rows.tolist()
 
 
-class _Pick:
-    """A column that is ``table[at]``: a record's text taken from a table of pieces.  Literal
-    text beside it in the record is joined onto the table's entries once (``_Columns``), so a
-    record is joined from fewer pieces."""
-
-    __slots__ = ("table", "at")
-
-    def __init__(self, table: np.ndarray, at: np.ndarray):
-        self.table, self.at = table, at
-
-    def __getitem__(self, idx) -> "_Pick":
-        return _Pick(self.table, self.at[idx])
-
-    def values(self) -> np.ndarray:
-        return self.table[self.at]
-
-
-MERGE_MAX = 20_000  # tables up to this size take their neighbouring literal text into their entries
-
-
-class _Columns:
-    """Turns a record layout and its values into the columns that ``b"".join`` zips together,
-    merging literal text into neighbouring small tables (cached per table and literal)."""
-
-    def __init__(self):
-        self._merged: dict = {}
-
-    def __call__(self, layout: list, values: dict) -> list:
-        flat: list = []  # bytes literals, _Picks with [prefix, suffix], arrays
-        for is_field, text in layout:
-            value = values[text] if is_field else text
-            for piece in (value if isinstance(value, tuple) else (value,)):
-                if isinstance(piece, bytes):
-                    last = flat[-1] if flat else None
-                    if isinstance(last, list) and not last[2]:
-                        last[2] = piece  # the suffix of the table before
-                    elif isinstance(last, bytes):
-                        flat[-1] = last + piece
-                    else:
-                        flat.append(piece)
-                elif isinstance(piece, _Pick) and len(piece.table) <= MERGE_MAX:
-                    prefix = flat.pop() if flat and isinstance(flat[-1], bytes) else b""
-                    flat.append([piece, prefix, b""])
-                else:
-                    flat.append(piece)
-        columns = []
-        for piece in flat:
-            if isinstance(piece, bytes):
-                columns.append(repeat(piece))
-            elif isinstance(piece, list):
-                pick, prefix, suffix = piece
-                columns.append(self._table(pick.table, prefix, suffix)[pick.at].tolist())
-            elif isinstance(piece, _Pick):
-                columns.append(piece.values().tolist())
-            else:
-                columns.append(piece.tolist())
-        return columns
-
-    def _table(self, table: np.ndarray, prefix: bytes, suffix: bytes) -> np.ndarray:
-        if not prefix and not suffix:
-            return table
-        if len(table) <= 64:  # cheaper to make again than to keep
-            return prefix + table + suffix
-        key = (id(table), prefix, suffix)
-        hit = self._merged.get(key)
-        if hit is None or hit[0] is not table:  # the table is kept with it, so its id stays its own
-            hit = self._merged[key] = (table, prefix + table + suffix)
-        return hit[1]
-
-
-def _obj(values) -> np.ndarray:
-    """An object array of the values; text becomes UTF-8 bytes (records are built as bytes, so
-    a chunk goes to the file or to Kafka without being encoded again)."""
-    if len(values) and isinstance(values[0], str):
-        values = [v.encode("utf-8") for v in values]
-    return np.array(values, dtype=object)
-
-
-# Text of small numbers, made once (from smaller tables, by array concatenation):
-# decimal 0-65535, hex pieces of a 28-bit ECI, fixed-point, seconds and milliseconds.
-_DEC = _obj([b"%d" % i for i in range(65536)])
-_HEX2 = _obj([f"{i:02X}" for i in range(256)])
-_HEX3 = _obj([f"{i:03X}" for i in range(4096)])
-_HEX4 = _HEX2[np.arange(65536) >> 8] + _HEX2[np.arange(65536) & 255]
-_POS = _obj([f"{i:06x}" for i in range(1 << 15)])  # file chunks and stream batches are smaller
-_FIXED = {1: _DEC[np.arange(16384) // 10] + b"." + _DEC[np.arange(16384) % 10],
-          2: _DEC[np.arange(16384) // 100] + b"." + _obj([f"{i:02d}" for i in range(100)])[np.arange(16384) % 100]}
-_SECONDS = (_obj([f"{i:02d}." for i in range(60)])[np.arange(60_000) // 1000]
-            + _obj([f"{i:03d}" for i in range(1000)])[np.arange(60_000) % 1000])
-_HHMM = _obj([f"{i // 60:02d}:{i % 60:02d}:" for i in range(1440)])
-
-
-def _dec(values: np.ndarray) -> np.ndarray:
-    values = np.asarray(values, dtype=np.int64)
-    if not len(values) or (values.min() >= 0 and values.max() < 65536):
-        return _DEC[values]
-    return _obj([b"%d" % v for v in values.tolist()])
-
-
-def _fixed(values: np.ndarray, decimals: int) -> np.ndarray:
-    scaled = np.rint(np.asarray(values) * 10**decimals).astype(np.int64)
-    if not len(scaled) or (scaled.min() >= 0 and scaled.max() < len(_FIXED[decimals])):
-        return _FIXED[decimals][scaled]
-    return _obj([f"{x / 10**decimals:.{decimals}f}" for x in scaled.tolist()])
-
-
-def _iso_parts(ms: np.ndarray) -> tuple[_Pick, _Pick, _Pick]:
-    """ISO 8601 UTC with milliseconds (without the Z) for epoch ms, as three pieces from tables:
-    the day's text (made once per distinct day), hours and minutes, seconds and milliseconds.
-    A record takes them as three pieces, which saves joining them first."""
-    ms = np.asarray(ms, dtype=np.int64)
-    if not len(ms):
-        empty = np.zeros(0, dtype=np.int64)
-        return _Pick(_obj([]), empty), _Pick(_HHMM, empty), _Pick(_SECONDS, empty)
-    days = ms // 86_400_000
-    first, last = int(days.min()), int(days.max())
-    if last - first < 4096:
-        day = _Pick(_obj(np.datetime_as_string(np.arange(first, last + 1).astype("datetime64[D]"))) + b"T",
-                    days - first)
-    else:  # a sparse spread over many years: only the days that occur
-        uniq, inverse = np.unique(days, return_inverse=True)
-        day = _Pick(_obj(np.datetime_as_string(uniq.astype("datetime64[D]"))) + b"T", inverse)
-    return day, _Pick(_HHMM, (ms // 60_000) % 1440), _Pick(_SECONDS, ms % 60_000)
-
-
-def _iso(ms: np.ndarray) -> np.ndarray:
-    day, hhmm, seconds = (p.values() for p in _iso_parts(ms))
-    return day + hhmm + seconds
-
-
 class CdrFactory:
-    """Builds chunks of CDRs for a population, a type mix and an output format."""
+    """Builds chunks of CDRs for a population, a type mix and an output format (a layout kind:
+    json, csv or csv_type)."""
 
     def __init__(self, pop: Population, weights: dict[str, float], seed: int, kind: str = "json",
                  stream: SeedDomain = SeedDomain.FILE_CDRS):
+        from .contract import layouts  # the contract takes its allowed values from the tables above
+
         w = np.array([weights.get(t, 0.0) for t in CDR_TYPES], dtype=float)
         self.pop = pop
         self.type_cum = np.cumsum(w / w.sum())
         self.type_cum[-1] = 1.0
         self.seed = seed
         self.stream = stream
-        self.json = kind == "json"
-        self.columns = _Columns()
-        self.layouts = [[(is_field, text if is_field else text.encode()) for is_field, text in layout(kind, t)]
-                        for t in CDR_TYPES]
-        s = pop.strings
-        self.user_part = _obj(s["json_user"] if self.json else s["csv_user"])
-        self.msisdn = _obj([str(m) for m in pop.msisdn.tolist()])
-        self.msc, self.pgw, self.smsc, self.domain = _obj(s["msc"]), _obj(s["pgw"]), _obj(s["smsc"]), _obj(s["domain"])
-        self.node = _obj(s["node"])
-        # cdr_type and record_type by (CDR type, mobile-originated), in one piece
-        self.type_part = _obj([f'"cdr_type":"{t}","record_type":"{r}"' if self.json else f"{t},{r}"
-                               for t, pair in zip(CDR_TYPES, RECORD_TYPES) for r in pair])
-        self.direction = _obj([b"MT", b"MO"])
-        self.outcome_part = _obj([
-            ",".join(f'"{k}":{json.dumps(v)}' for k, v in zip(GROUPS["voice"], o[:1] + o[2:5])) if self.json
-            else ",".join(str(v) for v in o[:1] + o[2:5]) for o in VOICE_OUTCOMES])
+        self.columns = Columns(kind)
+        self.layouts = [layouts(kind)[t] for t in CDR_TYPES]
+        # The user's own fields, one text per user (free text is escaped by the layout, once).
+        self.user_id = text_array(pop.user_ids)
+        self.msisdn = text_array([str(m) for m in pop.msisdn.tolist()])
+        self.imsi, self.imei = text_array(pop.imsi), text_array(pop.imei)
+        plmns = pop.plmns
+        self.mcc = text_array([m for m, _ in plmns])[pop.plmn_code]
+        self.mnc = text_array([n for _, n in plmns])[pop.plmn_code]
+        self.plmn = text_array([m + n for m, n in plmns])[pop.plmn_code]
+        nodes = pop.nodes
+        self.msc, self.pgw, self.smsc = text_array(nodes["msc"]), text_array(nodes["pgw"]), text_array(nodes["smsc"])
+        self.domain, self.node = text_array(nodes["domain"]), text_array(nodes["node"])
+        self.record_type = [text_array(list(pair)) for pair in RECORD_TYPES]
         base = np.random.default_rng(np.random.SeedSequence([SeedDomain.RUN_IDS, stream, seed])).integers(0, 2**62, 3)
         self.run_tag = f"{int(base[0]) & 0xFFFFFFFF:08x}-"
         self.charging_base = int(base[1]) % 2**32
@@ -361,12 +147,20 @@ class CdrFactory:
     def rng(self, chunk_index: int) -> np.random.Generator:
         return np.random.default_rng(np.random.SeedSequence([self.stream, self.seed, chunk_index]))
 
-    def build(self, chunk_index: int, first_index: int, times_ms: np.ndarray) -> Chunk:
-        """Records for sorted event times ``times_ms``; ``first_index`` numbers them in the run."""
+    def warm(self) -> None:
+        """Build a record of each type and throw it away, so that the text tables joined from
+        per-user columns are made here once (before worker processes fork), not in every worker."""
+        present = np.flatnonzero(np.diff(np.concatenate(([0.0], self.type_cum))) > 0)
+        self.build(0, 0, np.zeros(len(present), dtype=np.int64), types=present)
+
+    def build(self, chunk_index: int, first_index: int, times_ms: np.ndarray, types: np.ndarray | None = None) -> Chunk:
+        """Records for sorted event times ``times_ms``; ``first_index`` numbers them in the run.
+        ``types`` (one CDR type index per record) is drawn from the mix unless given."""
         pop, rng = self.pop, self.rng(chunk_index)
         n = len(times_ms)
         start = np.array(times_ms, dtype=np.int64)
-        types = _draw(rng, self.type_cum, n)
+        drawn = _draw(rng, self.type_cum, n)
+        types = drawn if types is None else np.asarray(types, dtype=np.int64)
         weekend = ((start + int(pop.utc_offset_hours * 3600_000)) // 86_400_000 + 3) % 7 >= 5
         u = np.zeros(n, dtype=np.int64)
         for t in range(len(CDR_TYPES)):
@@ -415,10 +209,9 @@ class CdrFactory:
         eci = enb * 256 + sector
         tac = np.clip(pop.home_tac[u] + (enb >> 5) - (pop.home_enb[u] >> 5), 0, 0xFFFF)
 
-        type_part = _Pick(self.type_part, types * 2 + mo)
-        start_s = _iso_parts(start)
-        eci_hi, eci_lo, tac_s = _Pick(_HEX3, eci >> 16), _Pick(_HEX4, eci & 0xFFFF), _Pick(_DEC, tac)
-        pos = _Pick(_POS, np.arange(n)) if n <= len(_POS) else _obj([f"{i:06x}" for i in range(n)])
+        start_s = timestamp(start)
+        eci_hi, eci_lo, tac_s = Pick(HEX3, eci >> 16), Pick(HEX4, eci & 0xFFFF), Pick(DEC, tac)
+        pos = Pick(POS, np.arange(n)) if n <= len(POS) else text_array([f"{i:06x}" for i in range(n)])
         tag = f"{self.run_tag}{chunk_index:08x}-".encode()
         parts = []
         builders = (self._voice, self._data, self._sms, self._voip, self._ims)
@@ -426,40 +219,42 @@ class CdrFactory:
             idx = np.flatnonzero(types == t)
             if not len(idx):
                 continue
-            ctx = _Ctx(rng, idx, u[idx], cp_num[idx], mo[idx], start[idx], first_index)
+            ui = u[idx]  # one array for every per-user column, so that neighbouring ones are joined
+            ctx = _Ctx(rng, idx, ui, cp_num[idx], mo[idx], start[idx], first_index)
             if t == VOICE:
                 ctx.outcome, ctx.ring, ctx.talk = outcome[idx], ring[idx], talk[idx]
             dur_ms, values = builders[t](ctx)
             values.update(
-                cdr_id=(tag, pos[idx]), type_part=type_part[idx], start_time=tuple(p[idx] for p in start_s),
-                end_time=_iso_parts(start[idx] + dur_ms), user_part=_Pick(self.user_part, u[idx]),
-                cell_id=(eci_hi[idx], eci_lo[idx]), tracking_area_code=tac_s[idx],
+                cdr_id=(tag, pos[idx]), record_type=Pick(self.record_type[t], ctx.mo.view(np.int8)),
+                start_time=tuple(p[idx] if isinstance(p, Pick) else p for p in start_s),
+                end_time=timestamp(start[idx] + dur_ms), user_id=Pick(self.user_id, ui),
+                msisdn=Pick(self.msisdn, ui), imsi=Pick(self.imsi, ui), imei=Pick(self.imei, ui),
+                cell_mcc=Pick(self.mcc, ui), cell_mnc=Pick(self.mnc, ui),
+                cell_id=(Pick(self.plmn, ui), eci_hi[idx], eci_lo[idx]), tracking_area_code=tac_s[idx],
             )
             parts.append((t, idx, list(map(b"".join, zip(*self.columns(self.layouts[t], values))))))
         return Chunk(types=types, users=u, parts=parts)
 
     # ------------------------------------------------------------ one builder per type
-    # Each returns (the record's duration in ms, {field: text column, or a tuple of pieces}).
+    # Each returns (the record's duration in ms, {field: text column, or a tuple of pieces}) for
+    # the type's own fields (telco_cdr.contract); build() adds the common ones.
 
     def _parties(self, c: "_Ctx"):
         own = self.msisdn[c.u]
-        other = _obj([b"%d" % v for v in c.cp_num.tolist()])
+        other = text_array([b"%d" % v for v in c.cp_num.tolist()])
         return np.where(c.mo, own, other), np.where(c.mo, other, own)
 
     def _voice(self, c: "_Ctx"):
         calling, called = self._parties(c)
         ring_ms = (c.ring * 1000).astype(np.int64)
-        answered = c.talk > 0
-        answer = _iso(c.start + ring_ms)
-        if self.json:  # a JSON string, or null when the call was not answered
-            answer = np.where(answered, b'"' + answer + b'Z"', b"null")
-        else:
-            answer = np.where(answered, answer + b"Z", b"")
         return ring_ms + c.talk * 1000, {
-            "call_direction": _Pick(self.direction, c.mo.view(np.int8)), "calling_number": calling,
-            "called_number": called, "answer_time": answer, "duration_seconds": _Pick(_DEC, c.talk),
-            "group": _Pick(self.outcome_part, c.outcome),
-            "msc_id": _Pick(self.msc, c.u),
+            "call_direction": Pick(_DIRECTION_TEXT, c.mo.view(np.int8)), "calling_number": calling,
+            "called_number": called, "answer_time": Nullable(timestamp_text(c.start + ring_ms), c.talk > 0),
+            "duration_seconds": Pick(DEC, c.talk),
+            # one table row each: neighbouring picks by one index are joined into one piece
+            "call_result": Pick(_OUTCOME_TEXT[0], c.outcome), "cause_for_termination": Pick(_OUTCOME_TEXT[2], c.outcome),
+            "release_cause_code": Pick(_OUTCOME_TEXT[3], c.outcome), "release_cause": Pick(_OUTCOME_TEXT[4], c.outcome),
+            "msc_id": Pick(self.msc, c.u),
         }
 
     def _data(self, c: "_Ctx"):
@@ -475,10 +270,10 @@ class CdrFactory:
         abnormal = rng.random(k) < 0.005
         cause = np.where(limited, 1, np.where(abnormal, 2, 0))
         return dur * 1000, {
-            "apn": _Pick(_APN_TEXT, _draw(rng, _APN_CUM, k)), "rat_type": _Pick(_RAT_TEXT, rat),
-            "uplink_bytes": _dec(up), "downlink_bytes": _dec(down), "duration_seconds": _Pick(_DEC, dur),
-            "charging_id": _dec((self.charging_base + c.first_index + c.idx) % 2**32),
-            "pgw_address": _Pick(self.pgw, c.u), "cause_for_record_closing": _Pick(_CLOSING_TEXT, cause),
+            "apn": Pick(_APN_TEXT, _draw(rng, _APN_CUM, k)), "rat_type": Pick(_RAT_TEXT, rat),
+            "uplink_bytes": dec(up), "downlink_bytes": dec(down), "duration_seconds": Pick(DEC, dur),
+            "charging_id": dec((self.charging_base + c.first_index + c.idx) % 2**32),
+            "pgw_address": Pick(self.pgw, c.u), "cause_for_record_closing": Pick(_CLOSING_TEXT, cause),
         }
 
     def _sms(self, c: "_Ctx"):
@@ -491,9 +286,9 @@ class CdrFactory:
                          (rng.lognormal(0.5, 1.0, k) * 1000).astype(np.int64))
         sender, receiver = self._parties(c)
         return delay, {
-            "direction": _Pick(self.direction, c.mo.view(np.int8)), "sender_number": sender, "receiver_number": receiver,
-            "message_length": _Pick(_DEC, length), "encoding": _Pick(_ENCODING_TEXT, ucs2.view(np.int8)),
-            "delivery_status": _Pick(_SMS_TEXT, result), "smsc_address": _Pick(self.smsc, c.u),
+            "direction": Pick(_DIRECTION_TEXT, c.mo.view(np.int8)), "sender_number": sender, "receiver_number": receiver,
+            "message_length": Pick(DEC, length), "encoding": Pick(_ENCODING_TEXT, ucs2.view(np.int8)),
+            "delivery_status": Pick(_SMS_TEXT, result), "smsc_address": Pick(self.smsc, c.u),
         }
 
     def _voip(self, c: "_Ctx"):
@@ -508,13 +303,13 @@ class CdrFactory:
         caller, callee = self._parties(c)
         dom = self.domain[c.u]
         ids = rng.integers(0, 2**63, (2, k)).tolist()
-        call_id = _obj([b"%016x%016x@%s" % abd for abd in zip(ids[0], ids[1], dom.tolist())])
+        call_id = text_array([b"%016x%016x@%s" % abd for abd in zip(ids[0], ids[1], dom.tolist())])
         return dur * 1000, {
-            "call_direction": _Pick(self.direction, c.mo.view(np.int8)), "sip_call_id": call_id,
+            "call_direction": Pick(_DIRECTION_TEXT, c.mo.view(np.int8)), "sip_call_id": call_id,
             "caller_uri": (b"sip:+", caller, b"@", dom, b";user=phone"),
             "callee_uri": (b"sip:+", callee, b"@", dom, b";user=phone"),
-            "codec": _Pick(_CODEC_TEXT, codec), "duration_seconds": _Pick(_DEC, dur), "latency_ms": _dec(latency),
-            "jitter_ms": _fixed(jitter, 1), "packet_loss_pct": _fixed(loss, 2), "mos": _fixed(mos, 2),
+            "codec": Pick(_CODEC_TEXT, codec), "duration_seconds": Pick(DEC, dur), "latency_ms": dec(latency),
+            "jitter_ms": fixed(jitter, 1), "packet_loss_pct": fixed(loss, 2), "mos": fixed(mos, 2),
         }
 
     def _ims(self, c: "_Ctx"):
@@ -534,40 +329,42 @@ class CdrFactory:
         talk = np.clip(rng.lognormal(VOICE_MU, VOICE_SIGMA, k), 1, VOICE_MAX_S).astype(np.int64)
         dur = np.where((method == _INVITE) & (status == 200), talk, 0)
         own = self.msisdn[c.u]
-        other = _obj([b"%d" % v for v in c.cp_num.tolist()])
+        other = text_array([b"%d" % v for v in c.cp_num.tolist()])
         a, b = np.where(originating, own, other), np.where(originating, other, own)
         dom = self.domain[c.u]
-        phone = _obj([b";user=phone", b""])[register.view(np.int8)]
+        phone = text_array([b";user=phone", b""])[register.view(np.int8)]
         calling = b"sip:+" + a + b"@" + dom + phone
         called = np.where(register, b"sip:" + dom, b"sip:+" + b + b"@" + dom + phone)
-        access = _Pick(_ACCESS_TEXT, np.where(service == _VOWIFI, 0, np.where(pop.nr[c.u], 1, 2)))
+        access = Pick(_ACCESS_TEXT, np.where(service == _VOWIFI, 0, np.where(pop.nr[c.u], 1, 2)))
         counter = (self.icid_base + c.first_index + c.idx).tolist()
         return dur * 1000, {
-            "icid": (_Pick(self.node, c.u), _obj([b"-%012x" % x for x in counter])),
-            "sip_method": _Pick(_METHOD_TEXT, method), "role_of_node": _Pick(_ROLE_TEXT, originating.view(np.int8)),
-            "ims_service": _Pick(_SERVICE_TEXT, service), "sip_status_code": _Pick(_DEC, status),
-            "duration_seconds": _Pick(_DEC, dur), "node_address": _Pick(self.node, c.u), "access_network": access,
+            "icid": (Pick(self.node, c.u), text_array([b"-%012x" % x for x in counter])),
+            "sip_method": Pick(_METHOD_TEXT, method), "role_of_node": Pick(_ROLE_TEXT, originating.view(np.int8)),
+            "ims_service": Pick(_SERVICE_TEXT, service), "sip_status_code": Pick(DEC, status),
+            "duration_seconds": Pick(DEC, dur), "node_address": Pick(self.node, c.u), "access_network": access,
             "calling_party_uri": calling, "called_party_uri": called,
         }
 
 
-_METHOD_TEXT = _obj([m for m, _ in IMS_METHODS])
+_METHOD_TEXT = text_array([m for m, _ in IMS_METHODS])
 _REGISTER, _INVITE = [m for m, _ in IMS_METHODS].index("REGISTER"), [m for m, _ in IMS_METHODS].index("INVITE")
 _SERVICES = sorted({name for rows in IMS_SERVICES.values() for name, _ in rows})
-_SERVICE_TEXT = _obj(_SERVICES)
+_SERVICE_TEXT = text_array(_SERVICES)
 _VOWIFI = _SERVICES.index("VoWiFi")
 _IMS_STATUS_TABLE = {m: (np.array([x for x, _ in rows]), _table(rows)) for m, rows in IMS_STATUS.items()}
 _IMS_SERVICE_TABLE = {m: (np.array([_SERVICES.index(x) for x, _ in rows]), _table(rows))
                       for m, rows in IMS_SERVICES.items()}
-_APN_TEXT = _obj([a[0] for a in APNS])
-_RAT_TEXT = _obj([r[0] for r in RAT_5G + RAT_4G])
+_APN_TEXT = text_array([a[0] for a in APNS])
+_RAT_TEXT = text_array([r[0] for r in RAT_5G + RAT_4G])
 _RAT_SPEED = np.array([{"NR": 1.6, "EUTRAN": 1.0, "UTRAN": 0.2, "GERAN": 0.1}[r[0]] for r in RAT_5G + RAT_4G])
-_CLOSING_TEXT = _obj(["normalRelease", "timeLimit", "abnormalRelease"])
-_ENCODING_TEXT = _obj(["GSM-7", "UCS-2"])
-_ACCESS_TEXT = _obj(["IEEE-802.11", "3GPP-NR", "3GPP-E-UTRAN-FDD"])
-_ROLE_TEXT = _obj(["terminating", "originating"])
-_SMS_TEXT = _obj([r[0] for r in SMS_RESULTS])
-_CODEC_TEXT = _obj([x[0] for x in CODECS])
+_CLOSING_TEXT = text_array(RECORD_CLOSING)
+_ENCODING_TEXT = text_array(SMS_ENCODINGS)
+_ACCESS_TEXT = text_array(ACCESS_NETWORKS)
+_ROLE_TEXT = text_array(ROLES_OF_NODE)
+_DIRECTION_TEXT = text_array(DIRECTIONS)
+_OUTCOME_TEXT = {k: text_array([str(o[k]) for o in VOICE_OUTCOMES]) for k in (0, 2, 3, 4)}  # by column of VOICE_OUTCOMES
+_SMS_TEXT = text_array([r[0] for r in SMS_RESULTS])
+_CODEC_TEXT = text_array([x[0] for x in CODECS])
 _CODEC_IMPAIRMENT = np.array([x[2] for x in CODECS])
 
 
@@ -577,7 +374,7 @@ def mos_from(latency_ms, jitter_ms, loss_pct, impairment):
     effective = latency_ms + 2 * jitter_ms + 10
     r = np.where(effective < 160, 93.2 - effective / 40, 93.2 - (effective - 120) / 10)
     r = np.clip(r - impairment - 2.5 * loss_pct, 0, 100)
-    return np.clip(1 + 0.035 * r + 7e-6 * r * (r - 60) * (100 - r), 1.0, 4.5)
+    return np.clip(1 + 0.035 * r + 7e-6 * r * (r - 60) * (100 - r), *MOS_RANGE)
 
 
 @dataclass

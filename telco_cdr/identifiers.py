@@ -262,6 +262,18 @@ def msisdn_drawer(ops: np.ndarray, cities: np.ndarray):
     return draw
 
 
+def msisdn_pattern(op: Operator) -> str:
+    """A regular expression (without anchors) of the MSISDNs ``msisdn_drawer`` gives ``op``'s users."""
+    if op.country_code == "1":
+        codes = sorted({c for city in CITIES if city.country == op.country for c in city.area_codes})
+        return f"1({'|'.join(codes)})[2-9]([02-9][0-9]|1[02-9])[0-9]{{4}}"
+    parts = []
+    for p in op.prefixes:
+        nsn = _DE_NSN[p] if op.country == "DE" else op.nsn_length
+        parts.append(f"{p}[0-9]{{{nsn - len(p)}}}")
+    return f"{op.country_code}({'|'.join(parts)})"
+
+
 def ims_domain(mcc: str, mnc: str) -> str:
     """The home network domain name of an operator's IMS (3GPP TS 23.003 §13.2)."""
     return f"ims.mnc{mnc.zfill(3)}.mcc{mcc}.3gppnetwork.org"

@@ -238,7 +238,7 @@ def stream_cdrs(args, stop, prog: str) -> int:
         users = list(generate_users(args.num_users, args.seed, args.country, args.operator))
         if not any(u["status"] == "active" for u in users):
             raise UserError("--num-users: every generated user is suspended; make more users")
-    pop = build_population(users, args.seed, formats=("json",))
+    pop = build_population(users, args.seed)
     del users
     topics = cdr_topics(args.topic_prefix, args.topic)
     factory = CdrFactory(pop, weights, args.seed, "json", stream=SeedDomain.STREAM_CDRS)

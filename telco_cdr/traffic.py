@@ -7,7 +7,6 @@ All of it is built once from the users and a seed; drawing from it takes an expl
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -124,8 +123,12 @@ class Population:
     """The users as arrays, with what the CDR builders need of each, built once per run."""
 
     n: int
-    user_ids: list
+    user_ids: list  # str
     msisdn: np.ndarray  # int64
+    imsi: list  # str
+    imei: list  # str
+    plmns: list  # the distinct (mcc, mnc) of the users
+    plmn_code: np.ndarray  # per user: its (mcc, mnc) in plmns
     home_enb: np.ndarray
     home_sector: np.ndarray
     home_tac: np.ndarray
@@ -134,7 +137,7 @@ class Population:
     type_cum: list  # [type][weekend] -> cumulative weights over users
     contact_user: np.ndarray  # (n, CONTACT_SLOTS) int32, -1 off-net
     contact_num: np.ndarray  # (n, CONTACT_SLOTS) int64 E.164
-    strings: dict  # per-user preformatted text: key -> list[str]
+    nodes: dict  # per-user network nodes (domain, msc, pgw, node, smsc): key -> list[str]
     utc_offset_hours: float
 
 
@@ -166,9 +169,8 @@ def _is_in(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
     return sorted_set[at] == values if len(sorted_set) else np.zeros(len(values), dtype=bool)
 
 
-def build_population(users: list[dict], seed: int, formats=("json", "csv")) -> Population:
-    """Turn validated user records into a Population; deterministic for (users, seed).  Per-user
-    output text is made for the record ``formats`` asked for (json, csv)."""
+def build_population(users: list[dict], seed: int) -> Population:
+    """Turn validated user records into a Population; deterministic for (users, seed)."""
     rng = np.random.default_rng(np.random.SeedSequence([SeedDomain.POPULATION, seed]))
     n = len(users)
     msisdn = np.array([int(u["msisdn"]) for u in users], dtype=np.int64)
@@ -243,37 +245,21 @@ def build_population(users: list[dict], seed: int, formats=("json", "csv")) -> P
     main_country = max(countries, key=countries.get)
     utc_offset = UTC_OFFSET_HOURS.get(main_country, 0.0)
 
+    plmn_keys, plmn_code = np.unique(np.array([u["mcc"] + "-" + u["mnc"] for u in users]), return_inverse=True)
     return Population(
-        n=n, user_ids=[u["user_id"] for u in users], msisdn=msisdn, home_enb=eci >> 8, home_sector=eci & 0xFF,
-        home_tac=home_tac, data_factor=data_factor, nr=nr, type_cum=type_cum,
-        contact_user=contact_user.astype(np.int32), contact_num=contact_num,
-        strings=_user_strings(users, cities, formats), utc_offset_hours=utc_offset,
+        n=n, user_ids=[u["user_id"] for u in users], msisdn=msisdn, imsi=[u["imsi"] for u in users],
+        imei=[u["imei"] for u in users], plmns=[tuple(str(k).split("-")) for k in plmn_keys], plmn_code=plmn_code,
+        home_enb=eci >> 8, home_sector=eci & 0xFF, home_tac=home_tac, data_factor=data_factor, nr=nr,
+        type_cum=type_cum, contact_user=contact_user.astype(np.int32), contact_num=contact_num,
+        nodes=_network_nodes(users, cities), utc_offset_hours=utc_offset,
     )
 
 
-def _user_strings(users: list[dict], cities: np.ndarray, formats=("json", "csv")) -> dict:
-    """Per-user fragments of the output, escaped once here instead of once per record; built a
-    column at a time, with what depends only on the operator and the home city made once each."""
-    import json
-
-    col = {f: [u[f] for u in users] for f in ("user_id", "msisdn", "imsi", "imei", "mcc", "mnc")}
-    plmn = [c + n for c, n in zip(col["mcc"], col["mnc"])]
-    ids = col["user_id"]
-    if _PLAIN_IDS.fullmatch("\n".join(ids)):  # the usual ids: nothing to escape or quote
-        json_ids, csv_ids = [f'"{i}"' for i in ids], ids
-    else:
-        enc = json.JSONEncoder(ensure_ascii=False).encode
-        json_ids, csv_ids = list(map(enc, ids)), list(map(_csv, ids))
-    rows = list(zip(col["msisdn"], col["imsi"], col["imei"], col["mcc"], col["mnc"], plmn))
-    out = {}
-    # The user's identifiers and serving PLMN, up to where the cell's ECI follows.
-    if "json" in formats:
-        out["json_user"] = [f'"user_id":{i},"msisdn":"{m}","imsi":"{s}","imei":"{e}","cell_mcc":"{c}",'
-                            f'"cell_mnc":"{n}","cell_id":"{p}' for i, (m, s, e, c, n, p) in zip(json_ids, rows)]
-    if "csv" in formats:
-        out["csv_user"] = [f"{i},{m},{s},{e},{c},{n},{p}" for i, (m, s, e, c, n, p) in zip(csv_ids, rows)]
-    # Network nodes by (PLMN, home city), made once per pair; cities numbered in the order they
-    # first appear in the file.
+def _network_nodes(users: list[dict], cities: np.ndarray) -> dict:
+    """The network nodes that serve each user (IMS domain, MSC, P-GW, S-CSCF, SMSC), by the
+    user's PLMN and home city: made once per (PLMN, city) pair, a column at a time."""
+    plmn = [u["mcc"] + u["mnc"] for u in users]
+    # Cities numbered in the order they first appear in the file.
     _, first, city_code = np.unique(cities, return_index=True, return_inverse=True)
     city_rank = np.empty(len(first), dtype=np.int64)
     city_rank[np.argsort(first, kind="stable")] = np.arange(len(first))
@@ -286,17 +272,9 @@ def _user_strings(users: list[dict], cities: np.ndarray, formats=("json", "csv")
         domain, op = ims_domain(pl[:3], pl[3:]), plmn_op.get(pl)
         per_place.append((domain, f"MSC-{pl}-{city % 40 + 1:02d}", f"10.{int(pl[3:]) % 250}.{city % 8}.{16 + city % 4}",
                           f"scscf{city % 4 + 1}.{domain}", op.smsc if op else None))
+    out = {}
     for k, name in enumerate(("domain", "msc", "pgw", "node", "smsc")):
         out[name] = np.array([p[k] for p in per_place], dtype=object)[place].tolist()
     # Without a known operator, the SMSC number comes from the user's own number range.
-    out["smsc"] = ["+" + (s or m[:-7] + "0000000") for s, m in zip(out["smsc"], col["msisdn"])]
+    out["smsc"] = ["+" + (s or u["msisdn"][:-7] + "0000000") for s, u in zip(out["smsc"], users)]
     return out
-
-
-_PLAIN_IDS = re.compile(r"[A-Za-z0-9_.:@+-]+(?:\n[A-Za-z0-9_.:@+-]+)*")
-
-
-def _csv(value: str) -> str:
-    if any(c in value for c in ',"\r\n'):
-        return '"' + value.replace('"', '""') + '"'
-    return value

@@ -43,15 +43,8 @@ PLANS: tuple[Plan, ...] = (
 PREPAID_SHARE = {"US": 0.22, "GB": 0.30, "DE": 0.40, "FR": 0.20, "IN": 0.93}
 SUSPENDED_SHARE = {"prepaid": 0.06, "postpaid": 0.02}
 NAME_LOCALE = {"US": "en_US", "GB": "en_GB", "DE": "de_DE", "FR": "fr_FR", "IN": "en_IN"}
-ACTIVATION_FIRST = date(2014, 1, 1)
-ACTIVATION_DAYS = (date(2025, 12, 31) - ACTIVATION_FIRST).days + 1
-
-# The fields every user record has, in order.  Public contract: schemas/user.schema.json.
-USER_FIELDS = (
-    "user_id", "first_name", "last_name", "msisdn", "imsi", "imei", "iccid", "mcc", "mnc", "operator",
-    "country", "device_make", "device_model", "device_5g", "plan_id", "plan_name", "plan_type", "segment",
-    "status", "activation_date", "home_city", "home_region", "home_cell_id", "home_tac",
-)
+ACTIVATION_FIRST, ACTIVATION_LAST = date(2014, 1, 1), date(2025, 12, 31)
+ACTIVATION_DAYS = (ACTIVATION_LAST - ACTIVATION_FIRST).days + 1
 
 
 def _name_pool(locale: str, attr: str) -> tuple[list[str], np.ndarray]:
@@ -186,7 +179,7 @@ def _generate(num_users: int, seed: int, op_ids: np.ndarray) -> Iterator[dict]:
         d = DEVICES[device[i]]
         p = PLANS[plan[i]]
         c = CITIES[city[i]]
-        yield {
+        yield {  # the fields of telco_cdr.contract.USER, in its order (tested)
             "user_id": f"U{i + 1:0{width}d}",
             "first_name": first[i],
             "last_name": last[i],

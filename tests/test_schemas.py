@@ -1,5 +1,5 @@
-"""The record contract: telco_cdr/schemas/*.schema.json against the code's field lists and tables,
-and against the real output of generate_users and cdr_generator.py (json, jsonl, csv, --output-dir)."""
+"""The JSON Schemas (derived from telco_cdr.contract) against the code's tables, and against the real
+output of generate_users and cdr_generator.py (json, jsonl, csv, --output-dir)."""
 
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ from jsonschema import Draft202012Validator
 import cdr_generator
 import user_generator
 from telco_cdr import cdrs
-from telco_cdr.cdrs import COMMON_FIELDS, CSV_COLUMNS, FIELDS
-from telco_cdr.identifiers import COUNTRIES, OPERATORS
 from telco_cdr.constants import CDR_TYPES
-from telco_cdr.users import PLANS, USER_FIELDS, generate_users
+from telco_cdr.contract import COMMON_FIELDS, CSV_COLUMNS, RECORDS
+from telco_cdr.identifiers import COUNTRIES, OPERATORS
+from telco_cdr.users import PLANS, generate_users
 
 SCHEMA_DIR = Path(cdrs.__file__).parent / "schemas"
 NAMES = ("user",) + CDR_TYPES
@@ -34,10 +34,8 @@ VALIDATORS = {name: Draft202012Validator(schema) for name, schema in SCHEMAS.ite
 
 
 def fields_of(name: str) -> list[str]:
-    """The fields the code writes for record ``name``, in output order."""
-    if name == "user":
-        return list(USER_FIELDS)
-    return list(COMMON_FIELDS) + [f for f, _ in FIELDS[name]]
+    """The fields the contract describes for record ``name``, in output order."""
+    return list(RECORDS[name].names)
 
 
 def assert_all_valid(name: str, records, where: str) -> None:
@@ -107,9 +105,9 @@ def test_schema_is_a_closed_draft_2020_12_schema(name):
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_required_fields_are_the_fields_the_code_writes(name):
+def test_required_fields_are_the_fields_the_code_writes(name, samples):
     # Order too: it is the CSV column order and the order of keys in JSON output.
-    assert SCHEMAS[name]["required"] == fields_of(name)
+    assert SCHEMAS[name]["required"] == list(samples[name]) == fields_of(name)
 
 
 def test_common_cdr_fields_are_the_same_in_every_cdr_schema():
@@ -150,33 +148,6 @@ def test_enums_are_the_code_tables():
     assert _enum("ims", "sip_method") == {m for m, _ in cdrs.IMS_METHODS}
     assert _enum("ims", "sip_status_code") == {c for rows in cdrs.IMS_STATUS.values() for c, _ in rows}
     assert _enum("ims", "ims_service") == {s for rows in cdrs.IMS_SERVICES.values() for s, _ in rows}
-
-
-def _readme_tables() -> dict[str, list[tuple[str, str]]]:
-    """(field, type) rows of each table in the README's record reference, by section title."""
-    tables, section = {}, None
-    readme = Path(__file__).resolve().parents[1] / "README.md"
-    for line in readme.read_text(encoding="utf-8").splitlines():
-        if line.startswith("### "):
-            section = line[4:].strip()
-        elif line.startswith("## "):
-            section = None
-        elif section and line.startswith("| `"):
-            cells = [c.strip() for c in line.strip("|").split(" | ")]
-            tables.setdefault(section, []).append((cells[0].strip("`"), cells[1]))
-    return tables
-
-
-def test_readme_record_reference_lists_the_schema_fields():
-    tables = _readme_tables()
-    common = len(COMMON_FIELDS)
-    expected = {"user": fields_of("user"), "Fields common to every CDR": list(COMMON_FIELDS)}
-    expected.update({t: fields_of(t)[common:] for t in CDR_TYPES})
-    for section, fields in expected.items():
-        assert [f for f, _ in tables.get(section, [])] == fields, f"README table '{section}'"
-        schema = SCHEMAS["voice" if section.startswith("Fields") else section]
-        for field, typ in tables[section]:
-            assert _types(schema["properties"][field]) == set(typ.split(" or ")), f"README: type of {field}"
 
 
 # ---------------------------------------------------------------- users

@@ -9,7 +9,8 @@ import pytest
 
 import helpers
 from telco_cdr.identifiers import CITIES, COUNTRIES
-from telco_cdr.users import PLANS, USER_FIELDS, generate_users, read_users
+from telco_cdr.contract import USER
+from telco_cdr.users import PLANS, generate_users, read_users
 
 
 def test_same_arguments_give_identical_users():
@@ -41,7 +42,7 @@ def test_field_set_and_order(tmp_path):
     for fmt in ("json", "jsonl"):
         path = helpers.write_users(tmp_path / f"u.{fmt}", 300, seed=4, countries=list(COUNTRIES))
         for rec in helpers.load_records(path):
-            assert tuple(rec) == USER_FIELDS
+            assert tuple(rec) == USER.names
 
 
 def test_plan_fields_are_consistent_with_the_plan_table():

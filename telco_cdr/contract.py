@@ -1,0 +1,602 @@
+"""The record contract: one description per field of the user record and of the five CDR types.
+
+Each field is described once, here: its name, type, whether it may be null, its allowed values
+(taken from the code's own tables, never retyped), its meaning and the 3GPP TS 32.298 field it
+stands for ("ours" when none).  Everything else is derived from these descriptions:
+
+- the byte layout that the record builders fill, and the CSV header (telco_cdr.layout);
+- the JSON Schemas ``schemas/<type>.schema.json``, rules between fields included;
+- the Avro schemas ``schemas/<type>.avsc``;
+- the Spark schemas (``spark_ddl``, ``spark_schema``) for ``from_json`` downstream;
+- the README's record tables.
+
+``python -m telco_cdr.contract write`` regenerates the derived files; ``python -m
+telco_cdr.contract check`` names each stale one and exits 1 (0 when all are current).
+
+To add a field: add a ``Field`` to its record below, and its values to the record's builder in
+telco_cdr/cdrs.py (or to the user record in telco_cdr/users.py); then run ``write``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+from . import layout as _layout
+from .cdrs import (ACCESS_NETWORKS, APNS, CODECS, DIRECTIONS, IMS_METHODS, IMS_SERVICES, IMS_STATUS, MOS_RANGE,
+                   RAT_4G, RAT_5G, RECORD_CLOSING, RECORD_TYPES, ROLES_OF_NODE, SMS_ENCODINGS, SMS_RESULTS,
+                   VOICE_OUTCOMES)
+from .constants import CDR_TYPES
+from .identifiers import COUNTRIES, OPERATORS, msisdn_pattern
+from .users import ACTIVATION_FIRST, ACTIVATION_LAST, PLANS
+
+TYPES = ("string", "integer", "number", "boolean", "timestamp", "date")
+
+
+@dataclass(frozen=True)
+class Field:
+    """One field of a record.  ``meaning`` is Markdown (the README shows it as it is; the schemas
+    take it without the backticks)."""
+
+    name: str
+    type: str  # one of TYPES; timestamps are ISO 8601 UTC strings with milliseconds and a Z
+    meaning: str
+    gpp: str = "ours"  # the 3GPP TS 32.298 field it stands for, or "ours"
+    nullable: bool = False
+    values: tuple = ()  # the allowed values; one value makes a constant
+    pattern: str | None = None  # a regular expression the whole value matches (no anchors)
+    minimum: float | None = None
+    maximum: float | None = None
+    max_length: int | None = None
+    text: bool = False  # free text: any printable characters, escaped when written
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A rule between fields: when the fields of ``when`` have those values, the fields of ``then``
+    meet those JSON Schema constraints (else those of ``otherwise``)."""
+
+    when: dict
+    then: dict
+    otherwise: dict | None = None
+
+
+@dataclass(frozen=True)
+class Record:
+    name: str
+    title: str
+    summary: str  # Markdown: what one record is
+    fields: tuple[Field, ...]
+    rules: tuple[Rule, ...] = ()
+
+    def __getitem__(self, name: str) -> Field:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise KeyError(name)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.fields)
+
+
+def _values(rows, at: int = 0) -> tuple:
+    """The distinct values of column ``at`` of a code table, in the table's order."""
+    return tuple(dict.fromkeys(r[at] for r in rows))
+
+
+def _or(values, quote: bool = True) -> str:
+    """``a``, ``b`` or ``c``: a Markdown list of values for a meaning."""
+    shown = [f"`{v}`" if quote else str(v) for v in values]
+    return ", ".join(shown[:-1]) + f" or {shown[-1]}" if len(shown) > 1 else shown[0]
+
+
+E164 = "[1-9][0-9]{7,14}"
+_MO_MT = tuple(reversed(DIRECTIONS))
+IMS_DOMAIN = r"ims\.mnc[0-9]{3}\.mcc[0-9]{3}\.3gppnetwork\.org"
+ECGI = "[0-9]{5,6}[0-9A-F]{7}"
+TIME = r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z"
+MAX_CALL_S = 4 * 3600
+
+# ---------------------------------------------------------------- user
+
+USER = Record("user", "Subscriber", "One mobile subscriber as written by user_generator.py.", (
+    Field("user_id", "string", "The subscriber's key, `U` and a zero-padded number (7 digits or more); what a "
+          "CDR's `user_id` refers to.", pattern="U[0-9]{7,}"),
+    Field("first_name", "string", "Given name, from Faker's name lists of the operator's country.", text=True),
+    Field("last_name", "string", "Family name, from Faker's name lists of the operator's country.", text=True),
+    Field("msisdn", "string", "E.164 number without `+` (country code and national number, 8 to 15 digits), a "
+          "valid mobile number of the operator's country (libphonenumber).", "servedMSISDN", pattern=E164),
+    Field("imsi", "string", "15 digits: MCC + MNC of the operator + MSIN (ITU-T E.212).", "servedIMSI",
+          pattern="[0-9]{15}"),
+    Field("imei", "string", "15 digits: TAC of a real device (8) + serial (6) + Luhn check digit (GSMA TS.06).",
+          "servedIMEI", pattern="[0-9]{15}"),
+    Field("iccid", "string", "SIM card number, 19 digits: 89 + country code + issuer + account + Luhn check "
+          "digit (ITU-T E.118).", pattern="89[0-9]{17}"),
+    Field("mcc", "string", "Mobile Country Code of the home network (ITU-T E.212).", "mCC-MNC (its MCC)",
+          values=tuple(sorted({op.mcc for op in OPERATORS}))),
+    Field("mnc", "string", "Mobile Network Code of the home network, 2 or 3 digits as listed.",
+          "mCC-MNC (its MNC)", values=tuple(sorted({op.mnc for op in OPERATORS}))),
+    Field("operator", "string", "Home operator's name.", values=tuple(op.name for op in OPERATORS)),
+    Field("country", "string", f"ISO 3166-1 alpha-2 country of the operator: {', '.join(COUNTRIES)}.",
+          values=COUNTRIES),
+    Field("device_make", "string", "Maker of the device the IMEI's TAC belongs to.", text=True),
+    Field("device_model", "string", "Model of that device.", text=True),
+    Field("device_5g", "boolean", "The device supports 5G NR (its data sessions may have `rat_type` `NR`)."),
+    Field("plan_id", "string", f"Tariff plan: {_or([p.plan_id for p in PLANS])}.",
+          values=tuple(p.plan_id for p in PLANS)),
+    Field("plan_name", "string", f"The plan's name (`{PLANS[0].plan_name}`, ..., `{PLANS[-1].plan_name}`).",
+          values=tuple(p.plan_name for p in PLANS)),
+    Field("plan_type", "string", "`prepaid` or `postpaid`.", values=_values([(p.plan_type,) for p in PLANS])),
+    Field("segment", "string", "`consumer` or `business`.", values=_values([(p.segment,) for p in PLANS])),
+    Field("status", "string", "`active` or `suspended`; suspended lines make no CDRs.",
+          values=("active", "suspended")),
+    Field("activation_date", "date", f"Date the line was activated, {ACTIVATION_FIRST} to {ACTIVATION_LAST}.",
+          pattern=f"({'|'.join(map(str, range(ACTIVATION_FIRST.year, ACTIVATION_LAST.year + 1)))})"
+                  "-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"),
+    Field("home_city", "string", "The city the subscriber lives in (one of the country's largest).", text=True),
+    Field("home_region", "string", "State, nation or region of the city.", text=True),
+    Field("home_cell_id", "string", "The home cell as an E-UTRAN Cell Global Identity: MCC + MNC digits and the "
+          "28-bit ECI in 7 upper-case hex digits (TS 23.003 §19.6).", "location.cellId", pattern=ECGI),
+    Field("home_tac", "integer", "Tracking area code of the home cell, 0 to 65535.",
+          "location.locationAreaCode (in E-UTRAN the tracking area code)", minimum=0, maximum=65535),
+), tuple(
+    Rule({"operator": op.name}, {
+        "mcc": {"const": op.mcc}, "mnc": {"const": op.mnc}, "country": {"const": op.country},
+        "imsi": {"pattern": f"^{op.plmn}[0-9]{{{15 - len(op.plmn)}}}$"},
+        "iccid": {"pattern": f"^89{op.country_code}{op.iccid_issuer}[0-9]{{{17 - len(op.country_code + op.iccid_issuer)}}}$"},
+        "home_cell_id": {"pattern": f"^{op.plmn}[0-9A-F]{{7}}$"},
+        "msisdn": {"pattern": f"^{msisdn_pattern(op)}$"}})
+    for op in OPERATORS
+) + tuple(
+    Rule({"plan_id": p.plan_id}, {"plan_name": {"const": p.plan_name}, "plan_type": {"const": p.plan_type},
+                                  "segment": {"const": p.segment}})
+    for p in PLANS
+))
+
+# ---------------------------------------------------------------- fields common to every CDR
+
+# The 3GPP field of a common field, per CDR type (the README's common table shows them together).
+_COMMON_GPP = {
+    "record_type": dict.fromkeys(CDR_TYPES, "recordType") | {"voip": "ours"},
+    "start_time": {"voice": "seizureTime", "data": "recordOpeningTime", "sms": "originationTime / deliveryTime",
+                   "voip": "ours", "ims": "serviceDeliveryStartTimeStamp"},
+    "end_time": {"voice": "releaseTime", "data": "ours", "sms": "ours", "voip": "ours",
+                 "ims": "serviceDeliveryEndTimeStamp"},
+    "msisdn": dict.fromkeys(CDR_TYPES, "servedMSISDN") | {"ims": "list-Of-Subscription-ID"},
+    "imsi": dict.fromkeys(CDR_TYPES, "servedIMSI") | {"ims": "list-Of-Subscription-ID"},
+    "imei": dict.fromkeys(CDR_TYPES, "servedIMEI") | {"data": "servedIMEISV", "ims": "ours"},
+    "cell_mcc": dict.fromkeys(CDR_TYPES, "location.mCC-MNC") | dict.fromkeys(("data", "ims"), "userLocationInformation"),
+    "cell_mnc": dict.fromkeys(CDR_TYPES, "location.mCC-MNC") | dict.fromkeys(("data", "ims"), "userLocationInformation"),
+    "cell_id": dict.fromkeys(CDR_TYPES, "location.cellId") | dict.fromkeys(("data", "ims"), "userLocationInformation"),
+    "tracking_area_code": (dict.fromkeys(CDR_TYPES, "location.locationAreaCode")
+                           | dict.fromkeys(("data", "ims"), "userLocationInformation")),
+}
+
+
+def _common(t: str) -> tuple[Field, ...]:
+    gpp = {name: by_type[t] for name, by_type in _COMMON_GPP.items()}
+    return (
+        Field("cdr_id", "string", "Unique id of the record in a run: run tag (8 hex digits, from the seed), chunk "
+              "(8 hex digits), record in the chunk (6 hex digits).", pattern="[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{6}"),
+        Field("cdr_type", "string", f"{_or(CDR_TYPES)}.", values=(t,)),
+        Field("record_type", "string", "`moCallRecord`/`mtCallRecord` (voice), `pgwRecord` (data), "
+              "`moSMSRecord`/`mtSMSRecord` (sms), `voipRecord` (voip, ours), `sCSCFRecord` (ims).",
+              gpp["record_type"], values=tuple(sorted(set(RECORD_TYPES[CDR_TYPES.index(t)])))),
+        Field("start_time", "timestamp", "When the call, session, message or SIP transaction began (UTC).",
+              gpp["start_time"]),
+        Field("end_time", "timestamp", "When it ended, never before `start_time`; for SMS when the delivery outcome "
+              "was known.", gpp["end_time"]),
+        Field("user_id", "string", "The subscriber's `user_id` in the users file (the join key to users).",
+              text=True, max_length=64),
+        Field("msisdn", "string", "The subscriber's MSISDN (E.164, without `+`).", gpp["msisdn"], pattern=E164),
+        Field("imsi", "string", "The subscriber's IMSI (15 digits).", gpp["imsi"], pattern="[0-9]{15}"),
+        Field("imei", "string", "The subscriber's IMEI (15 digits).", gpp["imei"], pattern="[0-9]{15}"),
+        Field("cell_mcc", "string", "MCC of the serving network.", gpp["cell_mcc"], pattern="[0-9]{3}"),
+        Field("cell_mnc", "string", "MNC of the serving network, 2 or 3 digits.", gpp["cell_mnc"],
+              pattern="[0-9]{2,3}"),
+        Field("cell_id", "string", "Serving cell as an ECGI (`cell_mcc` + `cell_mnc` digits and 7 hex digits of the "
+              "28-bit ECI, TS 23.003 §19.6): the home cell or a neighbouring one.", gpp["cell_id"], pattern=ECGI),
+        Field("tracking_area_code", "integer", "Tracking area code of the serving cell, 0 to 65535.",
+              gpp["tracking_area_code"], minimum=0, maximum=65535),
+    )
+
+
+def _direction_rule(direction_field: str, t: str) -> Rule:
+    mt, mo = RECORD_TYPES[CDR_TYPES.index(t)]
+    return Rule({direction_field: "MO"}, {"record_type": {"const": mo}}, {"record_type": {"const": mt}})
+
+
+# ---------------------------------------------------------------- the five CDR types
+
+_OUTCOMES = [dict(zip(("result", "weight", "cause", "code", "text", "ring_lo", "ring_hi"), o)) for o in VOICE_OUTCOMES]
+_ANSWERED = ("answered", "dropped")  # the outcomes with talk time (cdrs.CdrFactory.build)
+
+VOICE = Record("voice", "Voice CDR", "A circuit-switched call (MOCallRecord / MTCallRecord). An on-net MO call "
+               "usually has its MT twin, the callee's record of the same call, in the same output.", _common("voice") + (
+    Field("call_direction", "string", "`MO` (the subscriber called; goes with `moCallRecord`) or `MT` (was called; "
+          "`mtCallRecord`).", values=_MO_MT),
+    Field("calling_number", "string", "E.164 number of the caller, without `+` (the subscriber's for MO).",
+          "callingNumber", pattern=E164),
+    Field("called_number", "string", "E.164 number of the callee, without `+` (the subscriber's for MT).",
+          "calledNumber", pattern=E164),
+    Field("answer_time", "timestamp", "When the call was answered; null (empty in CSV) when it was not.",
+          "answerTime", nullable=True),
+    Field("duration_seconds", "integer", "Seconds from answer to release, at most 4 hours; 0 when unanswered.",
+          "callDuration", minimum=0, maximum=MAX_CALL_S),
+    Field("call_result", "string", f"{_or(_values(VOICE_OUTCOMES))}.", values=_values(VOICE_OUTCOMES)),
+    Field("cause_for_termination", "string", "`normalRelease`, `abnormalRelease` (dropped) or "
+          "`unsuccessfulCallAttempt`.", "causeForTerm", values=_values(VOICE_OUTCOMES, 2)),
+    Field("release_cause_code", "integer", f"ITU-T Q.850 cause: {_or(_values(VOICE_OUTCOMES, 3), quote=False)}.",
+          "diagnostics", values=_values(VOICE_OUTCOMES, 3)),
+    Field("release_cause", "string", f"The Q.850 cause's name (`{VOICE_OUTCOMES[0][4]}`, ...).",
+          values=_values(VOICE_OUTCOMES, 4)),
+    Field("msc_id", "string", "The MSC that wrote the record, `MSC-<MCC+MNC>-<01..40>`.",
+          "recordingEntity / mSCAddress", pattern="MSC-[0-9]{5,6}-(0[1-9]|[1-3][0-9]|40)"),
+), (_direction_rule("call_direction", "voice"),) + tuple(
+    Rule({"call_result": o["result"]}, {
+        "cause_for_termination": {"const": o["cause"]}, "release_cause_code": {"const": o["code"]},
+        "release_cause": {"const": o["text"]},
+        **({"answer_time": {"type": "string"},
+            "duration_seconds": {"minimum": 1, **({"maximum": MAX_CALL_S // 2} if o["result"] == "dropped" else {})}}
+           if o["result"] in _ANSWERED else {"answer_time": {"type": "null"}, "duration_seconds": {"const": 0}})})
+    for o in _OUTCOMES
+))
+
+_RATS = _values(RAT_5G + RAT_4G)
+
+DATA = Record("data", "Data CDR", "A packet data session on the PGW (PGWRecord).", _common("data") + (
+    Field("apn", "string", f"{_or(_values(APNS))}.", "accessPointNameNI", values=_values(APNS)),
+    Field("rat_type", "string", "Radio access by its TS 29.274 name: `NR` (5G devices only), `EUTRAN`, `UTRAN`, "
+          "`GERAN`.", "rATType", values=_RATS),
+    Field("uplink_bytes", "integer", "Bytes sent by the device.", "dataVolumeGPRSUplink", minimum=256),
+    Field("downlink_bytes", "integer", "Bytes received by the device.", "dataVolumeGPRSDownlink", minimum=512),
+    Field("duration_seconds", "integer", "Seconds the record covers, 1 to 3600.", "duration", minimum=1,
+          maximum=3600),
+    Field("charging_id", "integer", "Charging id of the bearer, 0 to 4294967295, unique in a run.", "chargingID",
+          minimum=0, maximum=2**32 - 1),
+    Field("pgw_address", "string", "IPv4 address of the PGW (10.0.0.0/8).", "p-GWAddress",
+          pattern=r"10\.([0-9]|[1-9][0-9]|1[0-9]{2}|2[0-4][0-9])\.[0-7]\.1[6-9]"),
+    Field("cause_for_record_closing", "string", "`normalRelease`, `abnormalRelease`, or `timeLimit` (the session "
+          "lasted over an hour; the record covers 3600 s).", "causeForRecClosing", values=RECORD_CLOSING),
+), (Rule({"cause_for_record_closing": "timeLimit"}, {"duration_seconds": {"const": 3600}}),))
+
+SMS = Record("sms", "SMS CDR", "A short message (MOSMSRecord / MTSMSRecord).", _common("sms") + (
+    Field("direction", "string", "`MO` (sent by the subscriber; `moSMSRecord`) or `MT` (received; `mtSMSRecord`).",
+          values=_MO_MT),
+    Field("sender_number", "string", "E.164 number of the sender, without `+`.", "servedMSISDN (MO); ours (MT)",
+          pattern=E164),
+    Field("receiver_number", "string", "E.164 number of the receiver, without `+`.",
+          "destinationNumber (MO); servedMSISDN (MT)", pattern=E164),
+    Field("message_length", "integer", "Characters, 1 to 160 (1 to 70 in UCS-2).", minimum=1, maximum=160),
+    Field("encoding", "string", "`GSM-7` or `UCS-2` (TS 23.038).", values=SMS_ENCODINGS),
+    Field("delivery_status", "string", f"{_or(_values(SMS_RESULTS))}.", "smsResult", values=_values(SMS_RESULTS)),
+    Field("smsc_address", "string", "E.164 address of the operator's SMS centre, with `+`.", "serviceCentre",
+          pattern=r"\+" + E164),
+), (_direction_rule("direction", "sms"), Rule({"encoding": "UCS-2"}, {"message_length": {"maximum": 70}})))
+
+_SIP_URI = rf"sip:\+{E164}@{IMS_DOMAIN}"
+
+VOIP = Record("voip", "VoIP CDR", "An over-the-top or enterprise VoIP call with quality metrics. Not a 3GPP "
+              "record type: its own fields are ours, named after SIP (RFC 3261) and RTCP (RFC 3550).",
+              _common("voip") + (
+    Field("call_direction", "string", "`MO` or `MT`.", values=_MO_MT),
+    Field("sip_call_id", "string", "SIP Call-ID: 32 random hex digits `@` the operator's IMS domain "
+          "(TS 23.003 §13.2).", "ours (session-Id in IMS records)", pattern=f"[0-9a-f]{{32}}@{IMS_DOMAIN}"),
+    Field("caller_uri", "string", "`sip:+<E.164>@<IMS domain>;user=phone` of the caller.",
+          "ours (as list-Of-Calling-Party-Address)", pattern=_SIP_URI + ";user=phone"),
+    Field("callee_uri", "string", "The same for the callee.", "ours (as called-Party-Address)",
+          pattern=_SIP_URI + ";user=phone"),
+    Field("codec", "string", f"{_or(_values(CODECS))}.", values=_values(CODECS)),
+    Field("duration_seconds", "integer", "Seconds of the call, 1 to 4 hours.", minimum=1, maximum=MAX_CALL_S),
+    Field("latency_ms", "integer", "One-way network delay, milliseconds.", minimum=0),
+    Field("jitter_ms", "number", "Interarrival jitter, milliseconds, one decimal.", minimum=0),
+    Field("packet_loss_pct", "number", "Packets lost, percent (0 to 40), two decimals.", minimum=0, maximum=40),
+    Field("mos", "number", "Mean opinion score, 1.0 to 4.5, from the ITU-T G.107 E-model of the delay, jitter, "
+          "loss and codec.", minimum=MOS_RANGE[0], maximum=MOS_RANGE[1]),
+))
+
+_METHODS = _values(IMS_METHODS)
+_SERVICES = tuple(dict.fromkeys(s for m in _METHODS for s, _ in IMS_SERVICES[m]))
+_STATUS = tuple(sorted({c for rows in IMS_STATUS.values() for c, _ in rows}))
+
+
+def _ims_method_rule(m: str) -> Rule:
+    then = {"sip_status_code": {"enum": sorted(c for c, _ in IMS_STATUS[m])},
+            "ims_service": {"enum": [s for s, _ in IMS_SERVICES[m]]}}
+    if m == "REGISTER":
+        then |= {"role_of_node": {"const": "originating"}, "calling_party_uri": {"pattern": f"^{_SIP_URI}$"},
+                 "called_party_uri": {"pattern": f"^sip:{IMS_DOMAIN}$"}}
+    else:
+        then |= {"calling_party_uri": {"pattern": f"^{_SIP_URI};user=phone$"},
+                 "called_party_uri": {"pattern": f"^{_SIP_URI};user=phone$"}}
+    return Rule({"sip_method": m}, then)
+
+
+IMS = Record("ims", "IMS CDR", "A SIP session or transaction on the S-CSCF (S-CSCF record).", _common("ims") + (
+    Field("icid", "string", "IMS Charging Identifier: the S-CSCF's host name, `-`, 12 hex digits; unique in a run.",
+          "iMS-Charging-Identifier", pattern=f"scscf[1-4]\\.{IMS_DOMAIN}-[0-9a-f]{{12}}"),
+    Field("sip_method", "string", f"{_or(_METHODS)}.", "sIP-Method", values=_METHODS),
+    Field("role_of_node", "string", "`originating` or `terminating` (REGISTER is always originating).",
+          "role-of-Node", values=tuple(reversed(ROLES_OF_NODE))),
+    Field("ims_service", "string", f"{_or(_SERVICES)}, as fits the method.", values=_SERVICES),
+    Field("sip_status_code", "integer", f"The final SIP response (RFC 3261): {', '.join(map(str, _STATUS))}, as "
+          "fits the method.", values=_STATUS),
+    Field("duration_seconds", "integer", "Seconds of the session; above 0 only for an INVITE answered with 200.",
+          minimum=0, maximum=MAX_CALL_S),
+    Field("node_address", "string", "The S-CSCF, `scscf<1-4>.<IMS domain>`.", "nodeAddress",
+          pattern=f"scscf[1-4]\\.{IMS_DOMAIN}"),
+    Field("access_network", "string", "`IEEE-802.11` (VoWiFi), `3GPP-NR` or `3GPP-E-UTRAN-FDD`.",
+          "accessNetworkInformation", values=ACCESS_NETWORKS),
+    Field("calling_party_uri", "string", "SIP URI of the originating party (`;user=phone` except for REGISTER).",
+          "list-Of-Calling-Party-Address", pattern=_SIP_URI + "(;user=phone)?"),
+    Field("called_party_uri", "string", "SIP URI of the terminating party; for REGISTER the registrar, "
+          "`sip:<IMS domain>`.", "called-Party-Address", pattern=rf"sip:(\+{E164}@)?{IMS_DOMAIN}(;user=phone)?"),
+), tuple(_ims_method_rule(m) for m in _METHODS) + (
+    Rule({"sip_method": "INVITE", "sip_status_code": 200}, {"duration_seconds": {"minimum": 1}},
+         {"duration_seconds": {"const": 0}}),
+    Rule({"ims_service": "VoWiFi"}, {"access_network": {"const": "IEEE-802.11"}},
+         {"access_network": {"enum": [a for a in ACCESS_NETWORKS if a != "IEEE-802.11"]}}),
+))
+
+CDRS: dict[str, Record] = {"voice": VOICE, "data": DATA, "sms": SMS, "voip": VOIP, "ims": IMS}
+RECORDS: dict[str, Record] = {"user": USER, **CDRS}
+COMMON_FIELDS: tuple[str, ...] = VOICE.names[:len(_common("voice"))]
+
+
+# ---------------------------------------------------------------- checked at import
+
+for _record in RECORDS.values():
+    _layout.check_record(_record)
+    for _rule in _record.rules:
+        for _name in list(_rule.when) + list(_rule.then) + list(_rule.otherwise or ()):
+            if _name not in _record.names:
+                raise _layout.LayoutError(f"{_record.name}: a rule names {_name!r}, which is not a field")
+for _t in CDR_TYPES:
+    if CDRS[_t].names[:len(COMMON_FIELDS)] != COMMON_FIELDS:
+        raise _layout.LayoutError(f"{_t}: the common fields must come first, in order")
+CSV_COLUMNS: tuple[str, ...] = _layout.check_columns(CDRS.values())
+
+
+def layouts(kind: str) -> dict[str, list]:
+    """The layout of each CDR type in ``kind`` (json, csv, csv_type)."""
+    return {t: _layout.layout(CDRS[t], kind, CSV_COLUMNS) for t in CDR_TYPES}
+
+
+def csv_header(cdr_type: str | None = None) -> str:
+    """The header of a CSV of all CDR types, or of one type's CSV."""
+    return _layout.header(CDRS[cdr_type]) if cdr_type else _layout.header(columns=CSV_COLUMNS)
+
+
+# ---------------------------------------------------------------- JSON Schema
+
+def _plain(markdown: str) -> str:
+    return markdown.replace("`", "")
+
+
+def _property(f: Field) -> dict:
+    jtype = {"timestamp": "string", "date": "string"}.get(f.type, f.type)
+    prop: dict = {"type": [jtype, "null"] if f.nullable else jtype}
+    if f.type == "timestamp":
+        prop |= {"format": "date-time", "pattern": f"^{TIME}$"}
+    elif f.type == "date":
+        prop["format"] = "date"
+    if len(f.values) == 1:
+        prop["const"] = f.values[0]
+    elif f.values:
+        prop["enum"] = list(f.values)
+    if f.pattern:
+        prop["pattern"] = f"^{f.pattern}$"
+    if f.text:
+        prop["minLength"] = 1
+    if f.max_length is not None:
+        prop["maxLength"] = f.max_length
+    if f.minimum is not None:
+        prop["minimum"] = f.minimum
+    if f.maximum is not None:
+        prop["maximum"] = f.maximum
+    gpp = "Ours" if f.gpp == "ours" else f.gpp
+    prop["description"] = f"{gpp}: {_plain(f.meaning)}"
+    return prop
+
+
+def _rule(rule: Rule) -> dict:
+    out = {"if": {"properties": {k: {"const": v} for k, v in rule.when.items()}, "required": list(rule.when)},
+           "then": {"properties": rule.then}}
+    if rule.otherwise is not None:
+        out["else"] = {"properties": rule.otherwise}
+    return out
+
+
+def json_schema(name: str) -> dict:
+    """The JSON Schema (draft 2020-12) of record ``name``: every field required, no others."""
+    record = RECORDS[name]
+    schema = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": f"urn:telco-cdr-generator:schema:{name}",
+        "title": record.title,
+        "description": _plain(record.summary) + " Field names, types and order are a public contract (README, "
+                       "'Changes to record shapes'); generated by python -m telco_cdr.contract write.",
+        "type": "object",
+        "properties": {f.name: _property(f) for f in record.fields},
+        "required": list(record.names),
+        "additionalProperties": False,
+    }
+    if record.rules:
+        schema["allOf"] = [_rule(r) for r in record.rules]
+    return schema
+
+
+# ---------------------------------------------------------------- Avro
+
+_AVRO = {"string": "string", "integer": "long", "number": "double", "boolean": "boolean",
+         "timestamp": {"type": "long", "logicalType": "timestamp-millis"},
+         "date": {"type": "int", "logicalType": "date"}}
+
+
+def avro_schema(name: str) -> dict:
+    """The Avro schema of record ``name``: times as timestamp-millis, dates as date, enums as strings
+    (Avro enum symbols cannot hold values such as ``G.711``); the allowed values are in each doc."""
+    record = RECORDS[name]
+    fields = []
+    for f in record.fields:
+        doc = f"{'Ours' if f.gpp == 'ours' else f.gpp}: {_plain(f.meaning)}"
+        entry = {"name": f.name, "type": ["null", _AVRO[f.type]] if f.nullable else _AVRO[f.type], "doc": doc}
+        if f.nullable:
+            entry["default"] = None
+        fields.append(entry)
+    return {"type": "record", "name": record.title.replace(" ", ""), "namespace": "telco_cdr_generator",
+            "doc": _plain(record.summary), "fields": fields}
+
+
+def avro_datum(name: str, record: dict) -> dict:
+    """A record as read from JSON, with the values Avro's logical types take (datetimes, dates)."""
+    out = dict(record)
+    for f in RECORDS[name].fields:
+        v = out.get(f.name)
+        if v is None:
+            continue
+        if f.type == "timestamp":
+            out[f.name] = datetime.fromisoformat(v.replace("Z", "+00:00"))
+        elif f.type == "date":
+            out[f.name] = date.fromisoformat(v)
+    return out
+
+
+def json_datum(name: str, record: dict) -> dict:
+    """The inverse of :func:`avro_datum`: times back to ISO 8601 text with milliseconds and a Z."""
+    out = dict(record)
+    for f in RECORDS[name].fields:
+        v = out.get(f.name)
+        if isinstance(v, datetime):
+            out[f.name] = v.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{v.microsecond // 1000:03d}Z"
+        elif isinstance(v, date):
+            out[f.name] = v.isoformat()
+    return out
+
+
+# ---------------------------------------------------------------- Spark
+
+_SPARK = {"string": "STRING", "integer": "BIGINT", "number": "DOUBLE", "boolean": "BOOLEAN",
+          "timestamp": "TIMESTAMP", "date": "DATE"}
+
+
+def spark_ddl(name: str) -> str:
+    """The Spark SQL DDL of record ``name`` (``cdr_id STRING NOT NULL, ...``), for ``from_json``."""
+    return ", ".join(f"{f.name} {_SPARK[f.type]}{'' if f.nullable else ' NOT NULL'}" for f in RECORDS[name].fields)
+
+
+def spark_schema(name: str):
+    """The ``pyspark.sql.types.StructType`` of record ``name``; each field's meaning is its comment."""
+    from pyspark.sql import types as T  # only here: pyspark is the [spark] extra
+
+    kinds = {"string": T.StringType, "integer": T.LongType, "number": T.DoubleType, "boolean": T.BooleanType,
+             "timestamp": T.TimestampType, "date": T.DateType}
+    return T.StructType([T.StructField(f.name, kinds[f.type](), f.nullable, {"comment": _plain(f.meaning)})
+                         for f in RECORDS[name].fields])
+
+
+# ---------------------------------------------------------------- README tables
+
+README_BEGIN = "<!-- BEGIN record tables: generated by python -m telco_cdr.contract write; do not edit -->"
+README_END = "<!-- END record tables -->"
+
+
+def _type_label(f: Field) -> str:
+    label = {"timestamp": "string (time)", "date": "string (date)"}.get(f.type, f.type)
+    return f"{label} or null" if f.nullable else label
+
+
+def _table(fields, gpp=lambda f: f.gpp) -> list[str]:
+    rows = ["| field | type | meaning | 3GPP TS 32.298 field |", "|---|---|---|---|"]
+    rows += [f"| `{f.name}` | {_type_label(f)} | {f.meaning} | {gpp(f)} |" for f in fields]
+    return rows
+
+
+def _common_gpp(f: Field) -> str:
+    by_type = _COMMON_GPP.get(f.name)
+    if by_type is None:
+        return f.gpp
+    groups: dict[str, list[str]] = {}
+    for t, g in by_type.items():
+        groups.setdefault(g, []).append(t)
+    if len(groups) == 1:
+        return next(iter(groups))
+    return ", ".join(f"{g} ({', '.join(ts)})" for g, ts in groups.items())  # in the order of CDR_TYPES
+
+
+def readme_tables() -> str:
+    """The README's record tables (user, the common CDR fields, each CDR type), in Markdown."""
+    common = len(COMMON_FIELDS)
+    common_fields = VOICE.fields[:common]
+    lines = ["### user", "", USER.summary, ""] + _table(USER.fields) + [
+        "", "### Fields common to every CDR", "",
+        "Every CDR starts with these fields, in this order; the tables of each type follow with its own.", ""]
+    lines += _table(common_fields, _common_gpp)
+    for t in CDR_TYPES:
+        lines += ["", f"### {t}", "", CDRS[t].summary, ""] + _table(CDRS[t].fields[common:])
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- the derived files
+
+PACKAGE = Path(__file__).resolve().parent
+ROOT = PACKAGE.parent
+
+
+def _dump(obj) -> str:
+    return json.dumps(obj, indent=2, ensure_ascii=False) + "\n"
+
+
+def derived_files() -> dict[Path, str]:
+    """Every file derived from the descriptions, with the text it must hold."""
+    files: dict[Path, str] = {}
+    for name in RECORDS:
+        files[PACKAGE / "schemas" / f"{name}.schema.json"] = _dump(json_schema(name))
+        files[PACKAGE / "schemas" / f"{name}.avsc"] = _dump(avro_schema(name))
+    readme = ROOT / "README.md"
+    if readme.exists():  # an installed package has no README beside it
+        files[readme] = _with_tables(readme.read_text(encoding="utf-8"))
+    return files
+
+
+def _with_tables(text: str) -> str:
+    pattern = re.compile(re.escape(README_BEGIN) + r".*?" + re.escape(README_END), re.S)
+    if not pattern.search(text):
+        raise SystemExit(f"README.md has no {README_BEGIN!r} ... {README_END!r} markers")
+    return pattern.sub(lambda _: f"{README_BEGIN}\n{readme_tables()}\n{README_END}", text, count=1)
+
+
+def stale_files() -> list[Path]:
+    stale = []
+    for path, text in derived_files().items():
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            stale.append(path)
+    return stale
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if args not in (["write"], ["check"]):
+        print("usage: python -m telco_cdr.contract write|check\n"
+              "  write  regenerate the JSON Schemas, Avro schemas and README tables from the contract\n"
+              "  check  exit 1 naming each derived file that is stale, 0 when all are current", file=sys.stderr)
+        return 2
+    if args == ["write"]:
+        for path, text in derived_files().items():
+            if not path.exists() or path.read_text(encoding="utf-8") != text:
+                path.write_text(text, encoding="utf-8")
+                print(f"wrote {path.relative_to(ROOT)}")
+        return 0
+    stale = stale_files()
+    for path in stale:
+        print(f"stale: {path.relative_to(ROOT)} (run: python -m telco_cdr.contract write)", file=sys.stderr)
+    return 1 if stale else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
