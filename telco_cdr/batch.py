@@ -73,6 +73,7 @@ def write_cdr_file(job: CdrFileJob, outs: list, framers: list, workers: int = 1,
     """
     if workers <= 1 or job.n_chunks == 1:
         return _write_in_order(job, outs, framers, progress)
+    job.factory.warm()  # per-user text tables made once, before the processes fork
     return _write_in_ring(job, outs, framers, min(workers, job.n_chunks), progress)
 
 

@@ -314,3 +314,20 @@ def test_users_talk_to_a_small_circle(us):
         total = sum(cnt.values())
         top3 = sum(n for _, n in cnt.most_common(3))
         assert top3 / total > 0.5  # Zipf-like: a few contacts get most calls
+
+
+def test_warming_a_factory_makes_its_joined_tables_and_changes_no_record():
+    from telco_cdr.cdrs import CdrFactory
+    from telco_cdr.constants import DEFAULT_WEIGHTS
+    from telco_cdr.traffic import build_population
+    from telco_cdr.users import generate_users
+
+    pop = build_population(list(generate_users(500, seed=4)), 4)
+    times = np.sort(np.random.default_rng(1).integers(1_790_000_000_000, 1_790_086_400_000, 3000))
+    cold, warm = (CdrFactory(pop, DEFAULT_WEIGHTS, 4, "json") for _ in range(2))
+    warm.warm()
+    joined = [k for k in warm.columns._cache if k[0] == "join"]
+    assert any(len(k) > 10 for k in joined), "no per-user run of fields was joined into one table"
+    size = len(warm.columns._cache)
+    assert cold.build(3, 0, times).lines == warm.build(3, 0, times).lines
+    assert len(warm.columns._cache) == size, "building a chunk after warm() made tables again"
