@@ -13,9 +13,9 @@ import sys
 import tomllib
 
 import pytest
-from helpers import ROOT, run_script
 
 import telco_cdr
+from helpers import ROOT, run_script
 
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
 COMMANDS = {"user-generator": "user_generator", "cdr-generator": "cdr_generator",

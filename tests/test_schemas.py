@@ -15,8 +15,8 @@ import cdr_generator
 import user_generator
 from telco_cdr import cdrs
 from telco_cdr.cdrs import COMMON_FIELDS, CSV_COLUMNS, FIELDS
-from telco_cdr.identifiers import COUNTRIES, OPERATORS
 from telco_cdr.constants import CDR_TYPES
+from telco_cdr.identifiers import COUNTRIES, OPERATORS
 from telco_cdr.users import PLANS, USER_FIELDS, generate_users
 
 SCHEMA_DIR = Path(cdrs.__file__).parent / "schemas"
