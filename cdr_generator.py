@@ -7,11 +7,11 @@ import os
 import sys
 
 from telco_cdr.batch import CdrFileJob, write_cdr_file
-from telco_cdr.contract import csv_header
 from telco_cdr.cli import Parser, int_at_least, nonempty, run, seed_value, time_window
+from telco_cdr.constants import CDR_TYPES, DEFAULT_SEED, DEFAULT_WEIGHTS_TEXT
+from telco_cdr.contract import csv_header
 from telco_cdr.errors import UserError
 from telco_cdr.output import FORMATS, Progress, RecordFramer, atomic_outputs, format_from_path
-from telco_cdr.constants import CDR_TYPES, DEFAULT_SEED, DEFAULT_WEIGHTS_TEXT
 from telco_cdr.traffic import build_population, parse_weights
 from telco_cdr.users import read_users
 
@@ -32,15 +32,19 @@ none.  The same users, flags and --seed give a byte-identical file, with any --w
 def build_parser() -> Parser:
     p = Parser(prog=PROG, description="Write synthetic Call Detail Records for the users of a users file.",
                epilog=EXAMPLES)
-    p.add_argument("--users-file", "-u", default="users.json", type=nonempty, help="users to make CDRs for (default: users.json)")
+    p.add_argument("--users-file", "-u", default="users.json", type=nonempty,
+                   help="users to make CDRs for (default: users.json)")
     p.add_argument("--count", "-c", type=int_at_least(0, 10**11), default=100, help="how many CDRs (default: 100)")
-    p.add_argument("--output", "-o", default="cdrs.json", type=nonempty, help="file to write, or - for stdout (default: cdrs.json)")
+    p.add_argument("--output", "-o", default="cdrs.json", type=nonempty,
+                   help="file to write, or - for stdout (default: cdrs.json)")
     p.add_argument("--output-dir", metavar="DIR", type=nonempty,
                    help="write one file per CDR type into DIR (voice.jsonl, data.jsonl, ...) instead of --output")
     p.add_argument("--format", "-f", choices=FORMATS,
-                   help="json (one array), jsonl (one object a line) or csv (default: from the file name, else json; jsonl with --output-dir)")
+                   help="json (one array), jsonl (one object a line) or csv "
+                        "(default: from the file name, else json; jsonl with --output-dir)")
     p.add_argument("--seed", type=seed_value, default=DEFAULT_SEED, help=f"random seed (default: {DEFAULT_SEED})")
-    p.add_argument("--start", type=nonempty, help="start of the event-time window, ISO 8601 (default: 24 hours before --end)")
+    p.add_argument("--start", type=nonempty,
+                   help="start of the event-time window, ISO 8601 (default: 24 hours before --end)")
     p.add_argument("--end", type=nonempty, help="end of the event-time window, ISO 8601 (default: now)")
     p.add_argument("--weights", "-w", help=f"the CDR type mix (default: {DEFAULT_WEIGHTS_TEXT})")
     p.add_argument("--workers", "-j", type=int_at_least(1, 64), default=1,

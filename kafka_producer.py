@@ -36,7 +36,8 @@ def build_parser() -> Parser:
     p = Parser(prog=PROG, description="Stream synthetic CDRs (voice, data, SMS, VoIP, IMS) to Kafka.",
                epilog=EXAMPLES)
     add_user_flags(p, "users to make when no --users-file is given (default: 1000)")
-    p.add_argument("--users-file", "-u", type=nonempty, help="users to make CDRs for (default: --num-users made with --seed)")
+    p.add_argument("--users-file", "-u", type=nonempty,
+                   help="users to make CDRs for (default: --num-users made with --seed)")
     p.add_argument("--weights", "-w", help=f"the CDR type mix (default: {DEFAULT_WEIGHTS_TEXT})")
     pace = p.add_mutually_exclusive_group()
     pace.add_argument("--rate", type=float_range(0, 10**7), metavar="N",

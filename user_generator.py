@@ -6,9 +6,9 @@ from __future__ import annotations
 import sys
 
 from telco_cdr.cli import Parser, add_user_flags, nonempty, run
+from telco_cdr.constants import DEFAULT_NUM_USERS
 from telco_cdr.identifiers import OPERATORS
 from telco_cdr.output import AtomicFile, Progress, format_from_path, write_users
-from telco_cdr.constants import DEFAULT_NUM_USERS
 from telco_cdr.users import generate_users
 
 PROG = "user_generator.py"
@@ -31,7 +31,8 @@ def build_parser() -> Parser:
     p = Parser(prog=PROG, description="Write synthetic mobile subscribers (MSISDN, IMSI, IMEI, ICCID, "
                "device, tariff plan, home cell) as JSON.", epilog=EXAMPLES)
     add_user_flags(p)
-    p.add_argument("--output", "-o", default="users.json", type=nonempty, help="file to write, or - for stdout (default: users.json)")
+    p.add_argument("--output", "-o", default="users.json", type=nonempty,
+                   help="file to write, or - for stdout (default: users.json)")
     p.add_argument("--format", choices=("json", "jsonl"),
                    help="json: one JSON array; jsonl: one object a line (default: from the file name, else json)")
     return p

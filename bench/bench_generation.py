@@ -157,7 +157,8 @@ class Measure:
                 with open(path, "rb") as fh:
                     lines = sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 24), b""))
                 if lines != self.count:
-                    raise BenchError(f"{self.label}: asked for {fmt_n(self.count)} records, file has {fmt_n(lines)} lines")
+                    raise BenchError(f"{self.label}: asked for {fmt_n(self.count)} records, "
+                                     f"file has {fmt_n(lines)} lines")
         if os.path.exists(path):
             os.remove(path)
         log(f"  {self.label}: run {len(self.walls)}: {wall:.2f} s, CPU {cpu:.2f} s, peak RSS {rss:.0f} MB")
@@ -257,12 +258,15 @@ def parallel_ceiling(workers: int) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description="Benchmark user_generator.py and cdr_generator.py (see bench/README.md).")
-    p.add_argument("--quick", action="store_true", help="small counts and one run: a smoke check in well under a minute")
+    p.add_argument("--quick", action="store_true",
+                   help="small counts and one run: a smoke check in well under a minute")
     p.add_argument("--runs", type=int, help="runs per figure; each figure is their median (default 3, 1 with --quick)")
     p.add_argument("--count", type=int, help="CDRs of the rate runs (default 1,000,000; 100,000 with --quick)")
     p.add_argument("--naive-count", type=int, help="records of the naive baseline (default 50,000; 5,000 with --quick)")
-    p.add_argument("--rss-count", type=int, help="CDRs of the large memory run (default 5,000,000; 500,000 with --quick)")
-    p.add_argument("--num-users", type=int, help="users of the user_generator.py runs (default 1,000,000; 100,000 with --quick)")
+    p.add_argument("--rss-count", type=int,
+                   help="CDRs of the large memory run (default 5,000,000; 500,000 with --quick)")
+    p.add_argument("--num-users", type=int,
+                   help="users of the user_generator.py runs (default 1,000,000; 100,000 with --quick)")
     p.add_argument("--workers", type=int, default=2, help="workers of the parallel run (default 2)")
     p.add_argument("--skip-users", action="store_true", help="leave out the user_generator.py runs")
     p.add_argument("--tmp", metavar="DIR", help="where the temporary output folder goes (default: the system's "
@@ -314,7 +318,8 @@ def main(argv: list[str] | None = None) -> int:
         serial = Measure("cdr_generator.py --count 0 (start-up)", cdr_cmd(0, 1), tmp, "cdrs.jsonl", 0)
         naive = Measure(f"naive (Faker) {fmt_n(naive_count)}", naive_cmd(False), tmp, "naive.jsonl", naive_count)
         naive_std = Measure(f"naive (stdlib) {fmt_n(naive_count)}", naive_cmd(True), tmp, "naive.jsonl", naive_count)
-        par = Measure(f"cdr_generator.py {fmt_n(count)} w{a.workers}", cdr_cmd(count, a.workers), tmp, "cdrs.jsonl", count)
+        par = Measure(f"cdr_generator.py {fmt_n(count)} w{a.workers}", cdr_cmd(count, a.workers), tmp, "cdrs.jsonl",
+                      count)
         big = Measure(f"cdr_generator.py {fmt_n(rss_count)} w1", cdr_cmd(rss_count, 1), tmp, "cdrs.jsonl", rss_count)
         users = {fmt: Measure(f"user_generator.py {fmt_n(num_users)} {fmt}",
                               [py, str(USER_GEN), "--num-users", str(num_users), *SEED, "--output", f"u.{fmt}"],
@@ -341,7 +346,7 @@ def main(argv: list[str] | None = None) -> int:
                     m.once(check_lines=(r == 0 and m.output.endswith("jsonl")))
             log(f"start-up of cdr_generator.py with {fmt_n(num_users)} users")
             run_child([py, str(USER_GEN), "--num-users", str(num_users), *SEED, "--output", "big_users.json"], tmp)
-            for r in range(runs):
+            for _ in range(runs):
                 startup.once()
     except BenchError as e:
         print(f"bench_generation.py: error: {e}", file=sys.stderr)
@@ -375,7 +380,8 @@ def main(argv: list[str] | None = None) -> int:
         (f"CDRs/s, 1 process, {fmt_n(count)} -> jsonl", f"{ours.rate:,.0f}/s", ours.spread,
          f">= {fmt_n(TARGET_RATE)}/s", verdict(ours.rate >= TARGET_RATE)),
         (f"naive baseline (Faker), {fmt_n(naive_count)}", f"{naive.rate:,.0f}/s", naive.spread, "", ""),
-        ("ours / naive (Faker)", f"{vs_naive:.1f}x", "", f">= {TARGET_VS_NAIVE:g}x", verdict(vs_naive >= TARGET_VS_NAIVE)),
+        ("ours / naive (Faker)", f"{vs_naive:.1f}x", "", f">= {TARGET_VS_NAIVE:g}x",
+         verdict(vs_naive >= TARGET_VS_NAIVE)),
         (f"naive baseline (stdlib), {fmt_n(naive_count)}", f"{naive_std.rate:,.0f}/s", naive_std.spread, "", ""),
         ("ours / naive (stdlib)", f"{vs_std:.1f}x", "", "(info)", ""),
         (f"CDRs/s, {a.workers} workers, {fmt_n(count)}", f"{par.rate:,.0f}/s", par.spread, "", ""),
@@ -423,7 +429,10 @@ def main(argv: list[str] | None = None) -> int:
 
     heads = ("figure", "value", "spread", "target", "status")
     widths = [max(len(str(r[i])) for r in (heads, *rows)) for i in range(len(heads))]
-    line = lambda r: "  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip()
+
+    def line(r):
+        return "  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip()
+
     print(line(heads))
     print(line(tuple("-" * w for w in widths)))
     for r in rows:

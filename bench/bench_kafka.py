@@ -52,7 +52,8 @@ for i in range(n):
 p.flush(120)
 dt = time.monotonic() - t
 import resource
-print(json.dumps({"delivered": done[0], "seconds": dt, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"delivered": done[0], "seconds": dt, "rss_mb": rss_mb}))
 """
 
 

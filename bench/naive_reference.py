@@ -11,8 +11,12 @@ writes, the users file is read once.  Nothing about the values is realistic; onl
 own cdr_generator.py, which used no Faker per record, and is a stricter baseline.
 """
 
-import argparse, json, random, sys, uuid
-from datetime import datetime, timedelta, timezone
+import argparse
+import json
+import random
+import sys
+import uuid
+from datetime import UTC, datetime, timedelta
 
 from faker import Faker
 
@@ -29,19 +33,27 @@ def main() -> int:
     a = p.parse_args()
     with open(a.users_file, encoding="utf-8") as fh:
         text = fh.read()
-    users = json.loads(text) if text.lstrip()[:1] == "[" else [json.loads(l) for l in text.splitlines() if l.strip()]
+    users = json.loads(text) if text.lstrip()[:1] == "[" else [json.loads(s) for s in text.splitlines() if s.strip()]
     random.seed(a.seed)
     fake = Faker()
     Faker.seed(a.seed)
-    t0 = datetime(2026, 11, 1, tzinfo=timezone.utc)
+    t0 = datetime(2026, 11, 1, tzinfo=UTC)
     t1 = t0 + timedelta(days=7)
     if a.stdlib:
-        new_id = lambda: str(uuid.UUID(int=random.getrandbits(128), version=4))
-        when = lambda: t0 + timedelta(seconds=random.uniform(0, 7 * 86400))
-        ip = lambda: f"{random.randint(1, 223)}.{random.randint(0, 255)}.{random.randint(0, 255)}.{random.randint(1, 254)}"
+        def new_id():
+            return str(uuid.UUID(int=random.getrandbits(128), version=4))
+
+        def when():
+            return t0 + timedelta(seconds=random.uniform(0, 7 * 86400))
+
+        def ip():
+            return (f"{random.randint(1, 223)}.{random.randint(0, 255)}."
+                    f"{random.randint(0, 255)}.{random.randint(1, 254)}")
     else:
         new_id, ip = fake.uuid4, fake.ipv4
-        when = lambda: fake.date_time_between(start_date=t0, end_date=t1, tzinfo=timezone.utc)
+
+        def when():
+            return fake.date_time_between(start_date=t0, end_date=t1, tzinfo=UTC)
     with open(a.output, "w", encoding="utf-8") as out:
         for _ in range(a.count):
             user, other = random.choice(users), random.choice(users)
@@ -56,7 +68,8 @@ def main() -> int:
                 "imei": user["imei"],
                 "other_party": other["msisdn"],
                 "start_time": start.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-                "end_time": (start + timedelta(seconds=duration)).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+                "end_time": (start + timedelta(seconds=duration)).isoformat(timespec="milliseconds")
+                .replace("+00:00", "Z"),
                 "duration_seconds": duration,
                 "cell_id": f"{user['mcc']}{user['mnc']}{random.randint(0, 2**28 - 1):07X}",
                 "tracking_area_code": random.randint(1, 65535),

@@ -11,6 +11,8 @@ import multiprocessing
 import os
 import signal
 from dataclasses import dataclass, field
+from enum import Enum
+from multiprocessing.connection import Connection
 
 import numpy as np
 
@@ -110,8 +112,58 @@ def _close(outs: list, framers: list, totals: list[int], split: bool, write) -> 
 
 
 # ---------------------------------------------------------------- the ring of worker processes
-# A token is ("ok", per-type totals before the next chunk) or, once something went wrong,
-# ("error", kind, message); an error token is passed on round the ring to this process.
+# A token goes round the ring through pipes: a Token while all is well, an ErrorToken once
+# something went wrong (passed on round the ring to process 0, which raises it).
+
+@dataclass(frozen=True)
+class Token:
+    """All is well: the records written per CDR type before the next chunk."""
+
+    totals: tuple[int, ...]
+
+    def after(self, counts: list[int]) -> Token:
+        """The token once a chunk of ``counts`` records per type is written."""
+        return Token(tuple(a + b for a, b in zip(self.totals, counts)))
+
+
+class ErrorKind(Enum):
+    PIPE = "pipe"  # the reader of stdout went away (BrokenPipeError)
+    RUN = "run"  # a RunError, such as a failed write: its one-line message
+    DIED = "died"  # the process before this one ended without passing the token on
+    BUG = "bug"  # any other exception: its traceback
+
+
+@dataclass(frozen=True)
+class ErrorToken:
+    """Something went wrong in a process of the ring."""
+
+    kind: ErrorKind
+    message: str = ""
+
+    @classmethod
+    def of(cls, e: BaseException) -> ErrorToken:
+        if isinstance(e, BrokenPipeError):
+            return cls(ErrorKind.PIPE)
+        if isinstance(e, RunError):
+            return cls(ErrorKind.RUN, str(e))
+        import traceback
+
+        return cls(ErrorKind.BUG, "".join(traceback.format_exception(e)))
+
+
+@dataclass(frozen=True)
+class RingSeat:
+    """What process ``index`` of the ring works with."""
+
+    job: CdrFileJob
+    framers: list[RecordFramer]
+    fds: list[int]  # the outputs' open files, shared by all the processes
+    names: list[str]  # their paths, for error messages
+    index: int  # builds and writes chunks index, index + workers, ...
+    workers: int
+    inbound: Connection  # the token comes in from process index - 1
+    outbound: Connection  # and goes on to process index + 1
+
 
 def _write_in_ring(job: CdrFileJob, outs: list, framers: list, workers: int, progress) -> list[int]:
     ctx = multiprocessing.get_context("fork")
@@ -121,18 +173,19 @@ def _write_in_ring(job: CdrFileJob, outs: list, framers: list, workers: int, pro
     names = [out.path for out in outs]
     # pipes[w]: the token's way into process w (from process w - 1)
     pipes = [ctx.Pipe(duplex=False) for _ in range(workers)]
+    seats = [RingSeat(job=job, framers=framers, fds=fds, names=names, index=w, workers=workers,
+                      inbound=pipes[w][0], outbound=pipes[(w + 1) % workers][1]) for w in range(workers)]
     procs = []
     try:
-        for w in range(1, workers):
-            p = ctx.Process(target=_helper, args=(job, framers, fds, names, w, workers, pipes), daemon=True,
-                            name=f"cdr-worker-{w}")
+        for seat in seats[1:]:
+            p = ctx.Process(target=_helper, args=(seat, pipes), daemon=True, name=f"cdr-worker-{seat.index}")
             p.start()
             procs.append(p)
-        inbound, outbound = _keep_own_ends(pipes, 0, workers)
-        token = _ring(job, framers, fds, names, 0, workers, inbound, outbound, progress)
-        if token[0] != "ok":
+        _keep_own_ends(seats[0], pipes)
+        token = _ring(seats[0], progress)
+        if isinstance(token, ErrorToken):
             _raise(token, procs)
-        totals = token[1]
+        totals = list(token.totals)
         for p in procs:
             p.join()
         _close(outs, framers, totals, job.split, lambda out, data: out.write(data))
@@ -147,70 +200,70 @@ def _write_in_ring(job: CdrFileJob, outs: list, framers: list, workers: int, pro
             writer.close()
 
 
-def _keep_own_ends(pipes: list, w: int, workers: int):
-    """Close the pipe ends process ``w`` does not use (so a reader sees EOF when its writer dies)."""
-    inbound, outbound = pipes[w][0], pipes[(w + 1) % workers][1]
+def _keep_own_ends(seat: RingSeat, pipes: list) -> None:
+    """Close the pipe ends ``seat`` does not use (so a reader sees EOF when its writer dies)."""
     for reader, writer in pipes:
-        if reader is not inbound:
+        if reader is not seat.inbound:
             reader.close()
-        if writer is not outbound:
+        if writer is not seat.outbound:
             writer.close()
-    return inbound, outbound
 
 
-def _helper(job, framers, fds, names, w, workers, pipes) -> None:
+def _helper(seat: RingSeat, pipes: list) -> None:
     """A forked worker process: its share of the ring, then exit (errors go round the ring)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl+C
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # and stops us with SIGTERM when it ends early
-    inbound, outbound = _keep_own_ends(pipes, w, workers)
-    _ring(job, framers, fds, names, w, workers, inbound, outbound, None)
+    _keep_own_ends(seat, pipes)
+    _ring(seat, None)
 
 
-def _ring(job, framers, fds, names, w, workers, inbound, outbound, progress) -> tuple:
-    """Process ``w``'s turns: build chunk i (i = w, w + workers, ...), wait for the token of
-    chunk i - 1, write chunk i, pass the token on.  Turns past the last chunk only pass the token,
-    so that it comes back to process 0 after the last chunk.  Returns the last token seen."""
+def _ring(seat: RingSeat, progress) -> Token | ErrorToken:
+    """Process ``seat.index``'s turns: build chunk i (i = index, index + workers, ...), wait for the
+    token of chunk i - 1, write chunk i, pass the token on.  Turns past the last chunk only pass the
+    token, so that it comes back to process 0 after the last chunk.  Returns the last token seen."""
+    job, workers = seat.job, seat.workers
     n = job.n_chunks
     turns = -(-n // workers) * workers
-    token: tuple = ("ok", [0] * len(CDR_TYPES))
-    for i in range(w, turns, workers):
+    token: Token | ErrorToken = Token((0,) * len(CDR_TYPES))
+    for i in range(seat.index, turns, workers):
         built = None
-        if token[0] == "ok" and i < n:
+        if isinstance(token, Token) and i < n:
             try:
                 built = job.chunk(i)
             except Exception as e:  # noqa: BLE001 - goes round the ring to the parent
-                token = _error_token(e)
+                token = ErrorToken.of(e)
         if i > 0:
-            received = _receive(inbound)
-            if token[0] == "ok":
+            received = _receive(seat.inbound)
+            if isinstance(token, Token):
                 token = received
-        if token[0] == "ok" and built is not None:
+        if isinstance(token, Token) and built is not None:
             counts, blobs = built
             try:
-                for fd, name, pieces in zip(fds, names, _pieces(framers, token[1], counts, blobs, job.split)):
+                for fd, name, pieces in zip(seat.fds, seat.names,
+                                            _pieces(seat.framers, token.totals, counts, blobs, job.split)):
                     _write_all(fd, name, pieces)
             except Exception as e:  # noqa: BLE001
-                token = _error_token(e)
+                token = ErrorToken.of(e)
             else:
-                token = ("ok", [a + b for a, b in zip(token[1], counts)])
+                token = token.after(counts)
                 if progress:
-                    progress.update(sum(token[1]))
+                    progress.update(sum(token.totals))
         try:
-            outbound.send(token)
+            seat.outbound.send(token)
         except OSError:  # the next process is gone; the parent learns it from its own pipe
             pass
-        if token[0] != "ok":
+        if isinstance(token, ErrorToken):
             return token  # passed on: the parent raises it and stops the helpers
-    if w == 0:
-        return _receive(inbound) if token[0] == "ok" else token
+    if seat.index == 0 and isinstance(token, Token):
+        return _receive(seat.inbound)
     return token
 
 
-def _receive(inbound) -> tuple:
+def _receive(inbound: Connection) -> Token | ErrorToken:
     try:
         return inbound.recv()
     except (EOFError, OSError):  # the process before this one died without a word
-        return ("error", "died", "")
+        return ErrorToken(ErrorKind.DIED)
 
 
 def _write_all(fd: int, name: str, pieces: list) -> None:
@@ -221,25 +274,14 @@ def _write_all(fd: int, name: str, pieces: list) -> None:
                 view = view[os.write(fd, view):]
 
 
-def _error_token(e: BaseException) -> tuple:
-    if isinstance(e, BrokenPipeError):
-        return ("error", "pipe", "")
-    if isinstance(e, RunError):
-        return ("error", "run", str(e))
-    import traceback
-
-    return ("error", "bug", "".join(traceback.format_exception(e)))
-
-
-def _raise(token: tuple, procs: list):
-    _, kind, message = token
-    if kind == "pipe":
+def _raise(token: ErrorToken, procs: list):
+    if token.kind is ErrorKind.PIPE:
         raise BrokenPipeError()
-    if kind == "run":
-        raise RunError(message)
-    if kind == "died":
+    if token.kind is ErrorKind.RUN:
+        raise RunError(token.message)
+    if token.kind is ErrorKind.DIED:
         for p in procs:
             p.join(1)
         codes = [p.exitcode for p in procs if p.exitcode]
         raise RunError(f"a worker process ended unexpectedly (exit code {codes[0] if codes else '?'})")
-    raise RuntimeError(f"a worker process failed:\n{message}")
+    raise RuntimeError(f"a worker process failed:\n{token.message}")

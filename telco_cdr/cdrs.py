@@ -239,12 +239,12 @@ class CdrFactory:
     # Each returns (the record's duration in ms, {field: text column, or a tuple of pieces}) for
     # the type's own fields (telco_cdr.contract); build() adds the common ones.
 
-    def _parties(self, c: "_Ctx"):
+    def _parties(self, c: _Ctx):
         own = self.msisdn[c.u]
         other = text_array([b"%d" % v for v in c.cp_num.tolist()])
         return np.where(c.mo, own, other), np.where(c.mo, other, own)
 
-    def _voice(self, c: "_Ctx"):
+    def _voice(self, c: _Ctx):
         calling, called = self._parties(c)
         ring_ms = (c.ring * 1000).astype(np.int64)
         return ring_ms + c.talk * 1000, {
@@ -252,12 +252,14 @@ class CdrFactory:
             "called_number": called, "answer_time": Nullable(timestamp_text(c.start + ring_ms), c.talk > 0),
             "duration_seconds": Pick(DEC, c.talk),
             # one table row each: neighbouring picks by one index are joined into one piece
-            "call_result": Pick(_OUTCOME_TEXT[0], c.outcome), "cause_for_termination": Pick(_OUTCOME_TEXT[2], c.outcome),
-            "release_cause_code": Pick(_OUTCOME_TEXT[3], c.outcome), "release_cause": Pick(_OUTCOME_TEXT[4], c.outcome),
+            "call_result": Pick(_OUTCOME_TEXT[0], c.outcome),
+            "cause_for_termination": Pick(_OUTCOME_TEXT[2], c.outcome),
+            "release_cause_code": Pick(_OUTCOME_TEXT[3], c.outcome),
+            "release_cause": Pick(_OUTCOME_TEXT[4], c.outcome),
             "msc_id": Pick(self.msc, c.u),
         }
 
-    def _data(self, c: "_Ctx"):
+    def _data(self, c: _Ctx):
         rng, pop, k = c.rng, self.pop, len(c.idx)
         dur = np.maximum(rng.lognormal(DATA_MU, DATA_SIGMA, k), 1.0)
         limited = dur > DATA_TIME_LIMIT_S
@@ -276,7 +278,7 @@ class CdrFactory:
             "pgw_address": Pick(self.pgw, c.u), "cause_for_record_closing": Pick(_CLOSING_TEXT, cause),
         }
 
-    def _sms(self, c: "_Ctx"):
+    def _sms(self, c: _Ctx):
         rng, k = c.rng, len(c.idx)
         ucs2 = rng.random(k) < 0.08
         length = np.clip(rng.lognormal(3.6, 0.8, k), 1, 160).astype(np.int64)
@@ -286,12 +288,13 @@ class CdrFactory:
                          (rng.lognormal(0.5, 1.0, k) * 1000).astype(np.int64))
         sender, receiver = self._parties(c)
         return delay, {
-            "direction": Pick(_DIRECTION_TEXT, c.mo.view(np.int8)), "sender_number": sender, "receiver_number": receiver,
+            "direction": Pick(_DIRECTION_TEXT, c.mo.view(np.int8)), "sender_number": sender,
+            "receiver_number": receiver,
             "message_length": Pick(DEC, length), "encoding": Pick(_ENCODING_TEXT, ucs2.view(np.int8)),
             "delivery_status": Pick(_SMS_TEXT, result), "smsc_address": Pick(self.smsc, c.u),
         }
 
-    def _voip(self, c: "_Ctx"):
+    def _voip(self, c: _Ctx):
         rng, k = c.rng, len(c.idx)
         codec = _draw(rng, _CODEC_CUM, k)
         dur = np.maximum(np.minimum(rng.lognormal(VOICE_MU + 0.1, VOICE_SIGMA, k), VOICE_MAX_S), 1).astype(np.int64)
@@ -312,7 +315,7 @@ class CdrFactory:
             "jitter_ms": fixed(jitter, 1), "packet_loss_pct": fixed(loss, 2), "mos": fixed(mos, 2),
         }
 
-    def _ims(self, c: "_Ctx"):
+    def _ims(self, c: _Ctx):
         rng, pop, k = c.rng, self.pop, len(c.idx)
         method = _draw(rng, _METHOD_CUM, k)
         status = np.empty(k, dtype=np.int64)
@@ -362,7 +365,8 @@ _ENCODING_TEXT = text_array(SMS_ENCODINGS)
 _ACCESS_TEXT = text_array(ACCESS_NETWORKS)
 _ROLE_TEXT = text_array(ROLES_OF_NODE)
 _DIRECTION_TEXT = text_array(DIRECTIONS)
-_OUTCOME_TEXT = {k: text_array([str(o[k]) for o in VOICE_OUTCOMES]) for k in (0, 2, 3, 4)}  # by column of VOICE_OUTCOMES
+# VOICE_OUTCOMES' text columns: call_result, causeForTerm, Q.850 code and name
+_OUTCOME_TEXT = {k: text_array([str(o[k]) for o in VOICE_OUTCOMES]) for k in (0, 2, 3, 4)}
 _SMS_TEXT = text_array([r[0] for r in SMS_RESULTS])
 _CODEC_TEXT = text_array([x[0] for x in CODECS])
 _CODEC_IMPAIRMENT = np.array([x[2] for x in CODECS])

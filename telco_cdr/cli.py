@@ -8,7 +8,7 @@ import math
 import os
 import signal
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from .constants import Exit
 from .errors import RunError, UserError
@@ -170,13 +170,13 @@ def parse_time(text: str, flag: str) -> datetime:
     except ValueError:
         raise UserError(f"{flag}: {text!r} is not an ISO 8601 time such as 2026-11-01T00:00:00Z") from None
     if t.tzinfo is None:
-        t = t.replace(tzinfo=timezone.utc)
-    return t.astimezone(timezone.utc)
+        t = t.replace(tzinfo=UTC)
+    return t.astimezone(UTC)
 
 
 def time_window(start: str | None, end: str | None, now: datetime | None = None) -> tuple[int, int]:
     """The event-time window in epoch ms; by default the 24 hours before now."""
-    now = now or datetime.now(timezone.utc).replace(microsecond=0)
+    now = now or datetime.now(UTC).replace(microsecond=0)
     try:
         t_end = parse_time(end, "--end") if end else (now if not start else None)
         t_start = parse_time(start, "--start") if start else None
@@ -188,7 +188,7 @@ def time_window(start: str | None, end: str | None, now: datetime | None = None)
         raise UserError("--start/--end must lie between 1970 and 9999") from None
     if t_end <= t_start:
         raise UserError(f"--start {t_start.isoformat()} must come before --end {t_end.isoformat()}")
-    lo, hi = datetime(1970, 1, 1, tzinfo=timezone.utc), datetime(9999, 1, 1, tzinfo=timezone.utc)
+    lo, hi = datetime(1970, 1, 1, tzinfo=UTC), datetime(9999, 1, 1, tzinfo=UTC)
     if t_start < lo or t_end > hi:
         raise UserError("--start/--end must lie between 1970 and 9999")
     return int(t_start.timestamp() * 1000), int(t_end.timestamp() * 1000)
@@ -211,17 +211,20 @@ def add_user_flags(p: Parser, num_users_help: str | None = None) -> None:
 
 
 def add_kafka_flags(p: Parser) -> None:
-    g = p.add_argument_group("Kafka connection (flags override KAFKA_* environment variables, which override --config-file)")
+    g = p.add_argument_group("Kafka connection "
+                             "(flags override KAFKA_* environment variables, which override --config-file)")
     g.add_argument("--bootstrap-servers", "-b", metavar="HOST:PORT[,...]",
                    help="brokers to connect to (env KAFKA_BOOTSTRAP_SERVERS)")
-    g.add_argument("--sasl-username", metavar="KEY", help="SASL user, e.g. a Confluent Cloud API key (env KAFKA_SASL_USERNAME)")
+    g.add_argument("--sasl-username", metavar="KEY",
+                   help="SASL user, e.g. a Confluent Cloud API key (env KAFKA_SASL_USERNAME)")
     g.add_argument("--sasl-password", metavar="SECRET",
                    help="SASL password, e.g. the API secret (env KAFKA_SASL_PASSWORD; prefer the environment or "
                         "--config-file, which keep it out of the process list)")
     g.add_argument("--config-file", metavar="FILE", type=nonempty,
                    help="librdkafka properties file, such as the client.properties Confluent Cloud hands out")
     g.add_argument("--security-protocol", metavar="PROTO",
-                   help="PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL (default: SASL_SSL with SASL credentials, else PLAINTEXT)")
+                   help="PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL "
+                        "(default: SASL_SSL with SASL credentials, else PLAINTEXT)")
     g.add_argument("--sasl-mechanism", metavar="MECH", help="PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (default: PLAIN)")
     g.add_argument("--ssl-ca-location", metavar="PEM", help="CA certificate to trust (e.g. a local broker's)")
     g.add_argument("--timeout", type=float_range(0, 3600), default=30.0, metavar="SECONDS",

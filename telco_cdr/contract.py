@@ -23,13 +23,28 @@ import json
 import re
 import sys
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from . import layout as _layout
-from .cdrs import (ACCESS_NETWORKS, APNS, CODECS, DIRECTIONS, IMS_METHODS, IMS_SERVICES, IMS_STATUS, MOS_RANGE,
-                   RAT_4G, RAT_5G, RECORD_CLOSING, RECORD_TYPES, ROLES_OF_NODE, SMS_ENCODINGS, SMS_RESULTS,
-                   VOICE_OUTCOMES)
+from .cdrs import (
+    ACCESS_NETWORKS,
+    APNS,
+    CODECS,
+    DIRECTIONS,
+    IMS_METHODS,
+    IMS_SERVICES,
+    IMS_STATUS,
+    MOS_RANGE,
+    RAT_4G,
+    RAT_5G,
+    RECORD_CLOSING,
+    RECORD_TYPES,
+    ROLES_OF_NODE,
+    SMS_ENCODINGS,
+    SMS_RESULTS,
+    VOICE_OUTCOMES,
+)
 from .constants import CDR_TYPES
 from .identifiers import COUNTRIES, OPERATORS, msisdn_pattern
 from .users import ACTIVATION_FIRST, ACTIVATION_LAST, PLANS
@@ -148,7 +163,8 @@ USER = Record("user", "Subscriber", "One mobile subscriber as written by user_ge
     Rule({"operator": op.name}, {
         "mcc": {"const": op.mcc}, "mnc": {"const": op.mnc}, "country": {"const": op.country},
         "imsi": {"pattern": f"^{op.plmn}[0-9]{{{15 - len(op.plmn)}}}$"},
-        "iccid": {"pattern": f"^89{op.country_code}{op.iccid_issuer}[0-9]{{{17 - len(op.country_code + op.iccid_issuer)}}}$"},
+        "iccid": {"pattern": f"^89{op.country_code}{op.iccid_issuer}"
+                             f"[0-9]{{{17 - len(op.country_code + op.iccid_issuer)}}}$"},
         "home_cell_id": {"pattern": f"^{op.plmn}[0-9A-F]{{7}}$"},
         "msisdn": {"pattern": f"^{msisdn_pattern(op)}$"}})
     for op in OPERATORS
@@ -161,6 +177,7 @@ USER = Record("user", "Subscriber", "One mobile subscriber as written by user_ge
 # ---------------------------------------------------------------- fields common to every CDR
 
 # The 3GPP field of a common field, per CDR type (the README's common table shows them together).
+_ULI = dict.fromkeys(("data", "ims"), "userLocationInformation")  # PGW and S-CSCF records
 _COMMON_GPP = {
     "record_type": dict.fromkeys(CDR_TYPES, "recordType") | {"voip": "ours"},
     "start_time": {"voice": "seizureTime", "data": "recordOpeningTime", "sms": "originationTime / deliveryTime",
@@ -170,11 +187,10 @@ _COMMON_GPP = {
     "msisdn": dict.fromkeys(CDR_TYPES, "servedMSISDN") | {"ims": "list-Of-Subscription-ID"},
     "imsi": dict.fromkeys(CDR_TYPES, "servedIMSI") | {"ims": "list-Of-Subscription-ID"},
     "imei": dict.fromkeys(CDR_TYPES, "servedIMEI") | {"data": "servedIMEISV", "ims": "ours"},
-    "cell_mcc": dict.fromkeys(CDR_TYPES, "location.mCC-MNC") | dict.fromkeys(("data", "ims"), "userLocationInformation"),
-    "cell_mnc": dict.fromkeys(CDR_TYPES, "location.mCC-MNC") | dict.fromkeys(("data", "ims"), "userLocationInformation"),
-    "cell_id": dict.fromkeys(CDR_TYPES, "location.cellId") | dict.fromkeys(("data", "ims"), "userLocationInformation"),
-    "tracking_area_code": (dict.fromkeys(CDR_TYPES, "location.locationAreaCode")
-                           | dict.fromkeys(("data", "ims"), "userLocationInformation")),
+    "cell_mcc": dict.fromkeys(CDR_TYPES, "location.mCC-MNC") | _ULI,
+    "cell_mnc": dict.fromkeys(CDR_TYPES, "location.mCC-MNC") | _ULI,
+    "cell_id": dict.fromkeys(CDR_TYPES, "location.cellId") | _ULI,
+    "tracking_area_code": dict.fromkeys(CDR_TYPES, "location.locationAreaCode") | _ULI,
 }
 
 
@@ -217,7 +233,8 @@ _OUTCOMES = [dict(zip(("result", "weight", "cause", "code", "text", "ring_lo", "
 _ANSWERED = ("answered", "dropped")  # the outcomes with talk time (cdrs.CdrFactory.build)
 
 VOICE = Record("voice", "Voice CDR", "A circuit-switched call (MOCallRecord / MTCallRecord). An on-net MO call "
-               "usually has its MT twin, the callee's record of the same call, in the same output.", _common("voice") + (
+               "usually has its MT twin, the callee's record of the same call, in the same output.",
+               _common("voice") + (
     Field("call_direction", "string", "`MO` (the subscriber called; goes with `moCallRecord`) or `MT` (was called; "
           "`mtCallRecord`).", values=_MO_MT),
     Field("calling_number", "string", "E.164 number of the caller, without `+` (the subscriber's for MO).",
@@ -473,7 +490,7 @@ def json_datum(name: str, record: dict) -> dict:
     for f in RECORDS[name].fields:
         v = out.get(f.name)
         if isinstance(v, datetime):
-            out[f.name] = v.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{v.microsecond // 1000:03d}Z"
+            out[f.name] = v.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{v.microsecond // 1000:03d}Z"
         elif isinstance(v, date):
             out[f.name] = v.isoformat()
     return out

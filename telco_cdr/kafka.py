@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from .constants import CDR_TOPICS, USERS_TOPIC  # noqa: F401 - re-exported for the scripts
 from .errors import RunError, UserError
+
 ENV = {"bootstrap.servers": "KAFKA_BOOTSTRAP_SERVERS", "sasl.username": "KAFKA_SASL_USERNAME",
        "sasl.password": "KAFKA_SASL_PASSWORD"}
 SECRET_KEYS = ("sasl.password", "ssl.key.password", "ssl.keystore.password", "sasl.oauthbearer.client.secret")
@@ -134,7 +135,8 @@ def settings_from(bootstrap: str | None = None, username: str | None = None, pas
         if environ.get(var):
             conf[key] = environ[var]
     for key, flag, value in (("bootstrap.servers", "--bootstrap-servers", bootstrap),
-                             ("sasl.username", "--sasl-username", username), ("sasl.password", "--sasl-password", password),
+                             ("sasl.username", "--sasl-username", username),
+                             ("sasl.password", "--sasl-password", password),
                              ("security.protocol", "--security-protocol", security_protocol),
                              ("sasl.mechanisms", "--sasl-mechanism", sasl_mechanism),
                              ("ssl.ca.location", "--ssl-ca-location", ssl_ca_location)):

@@ -61,7 +61,8 @@ class DryRunSink:
 
         n = 0
         for t, keys, values in groups:
-            self.out.write("".join(f'{{"topic":"{t}","key":{dumps(k, ensure_ascii=False)},"value":{v.decode() if isinstance(v, bytes) else v}}}\n'
+            self.out.write("".join(f'{{"topic":"{t}","key":{dumps(k, ensure_ascii=False)},'
+                                   f'"value":{v.decode() if isinstance(v, bytes) else v}}}\n'
                                    for k, v in zip(keys, values)))
             self.sent[t] = self.sent.get(t, 0) + len(keys)
             n += len(keys)

@@ -212,9 +212,8 @@ def build_population(users: list[dict], seed: int) -> Population:
         lo = np.searchsorted(keys_sorted, city_key, side="left")
         hi = np.searchsorted(keys_sorted, city_key, side="right")
         size = hi - lo
-        local = np.where(size[:, None] > 0,
-                         by_city[np.minimum(lo[:, None] + (rng.random((n, CONTACT_SLOTS)) * np.maximum(size, 1)[:, None]).astype(np.int64), len(by_city) - 1)],
-                         pick)
+        offset = (rng.random((n, CONTACT_SLOTS)) * np.maximum(size, 1)[:, None]).astype(np.int64)
+        local = np.where(size[:, None] > 0, by_city[np.minimum(lo[:, None] + offset, len(by_city) - 1)], pick)
         chosen = np.where(same_city, local, pick)
         own = chosen == np.arange(n)[:, None]
         chosen = np.where(own, pick, chosen)

@@ -6,16 +6,15 @@ import importlib
 import json
 import os
 import re
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Iterator, Sequence
 
 import numpy as np
 
-from .constants import DEFAULT_NUM_USERS, DEFAULT_SEED, SeedDomain
+from .constants import DEFAULT_SEED, SeedDomain
 from .errors import UserError
 from .identifiers import CITIES, COUNTRIES, DEVICES, OPERATORS, ecgi, luhn_digits, msisdn_drawer, unique_draw
-
 
 
 @dataclass(frozen=True)
@@ -285,7 +284,8 @@ def read_users(path: str) -> list[dict]:
                         raise UserError(f"{label} line {lineno} is not valid JSON: {e.msg}") from None
             del lines
     except json.JSONDecodeError as e:
-        raise UserError(f"{label} is not valid JSON (truncated or malformed) at line {e.lineno} column {e.colno}: {e.msg}") from None
+        raise UserError(f"{label} is not valid JSON (truncated or malformed) "
+                        f"at line {e.lineno} column {e.colno}: {e.msg}") from None
     except RecursionError:
         raise UserError(f"{label} is nested too deeply to be a users file") from None
     except ValueError as e:  # e.g. an integer of more digits than Python converts

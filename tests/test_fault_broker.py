@@ -26,8 +26,19 @@ from dataclasses import dataclass
 
 import pytest
 
-from kafka_broker import (LOCAL_KAFKA, ROOT, assert_clean_error, cdr_topics, consume_all, create_args,
-                          high_watermarks, run_script, start_script, summary, unique_prefix)
+from kafka_broker import (
+    LOCAL_KAFKA,
+    ROOT,
+    assert_clean_error,
+    cdr_topics,
+    consume_all,
+    create_args,
+    high_watermarks,
+    run_script,
+    start_script,
+    summary,
+    unique_prefix,
+)
 
 PROG = "kafka_producer.py"
 RESTART_TIMEOUT_S = 150  # `start` normally takes 5-15 s, ~18 s after a SIGKILL; leave room on a slow box

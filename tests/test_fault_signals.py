@@ -21,9 +21,15 @@ from collections import Counter
 import pytest
 
 from kafka_broker import cdr_topics, create_args, high_watermarks, start_script, summary, unique_prefix
-from test_fault_broker import (LiveStderr, broker_down, check_exactly_once, kill_if_running, read_back,
-                               require_local_broker)
 from telco_cdr.constants import Exit
+from test_fault_broker import (
+    LiveStderr,
+    broker_down,
+    check_exactly_once,
+    kill_if_running,
+    read_back,
+    require_local_broker,
+)
 
 PROG = "kafka_producer.py"
 TRIES = 5

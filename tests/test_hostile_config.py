@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+
 from inprocess import KAFKA_ENV, Result, call_main, no_kafka_env, precreate  # noqa: F401 (fixture)
 
 ROOT = Path(__file__).resolve().parents[1]

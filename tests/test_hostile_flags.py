@@ -21,10 +21,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from inprocess import KAFKA_ENV, Result, call_main, no_kafka_env, one_error_line  # noqa: F401 (fixture)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from inprocess import KAFKA_ENV, Result, call_main, no_kafka_env, one_error_line  # noqa: F401 (fixture)
 from telco_cdr.users import generate_users
 
 ROOT = Path(__file__).resolve().parents[1]

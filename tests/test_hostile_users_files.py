@@ -22,10 +22,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from inprocess import Result, call_main, one_error_line  # noqa: F401
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from inprocess import Result, call_main, one_error_line  # noqa: F401
 from telco_cdr.users import generate_users
 
 ROOT = Path(__file__).resolve().parents[1]

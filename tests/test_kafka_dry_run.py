@@ -11,7 +11,6 @@ from telco_cdr.constants import CDR_TOPICS, USERS_TOPIC
 from telco_cdr.users import generate_users
 
 
-
 def dry_run(*args, script="kafka_producer.py"):
     run = run_script(script, "--dry-run", *args, timeout=60)
     assert run.returncode == 0, run.describe()

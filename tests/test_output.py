@@ -15,9 +15,9 @@ from collections import Counter
 import pytest
 
 import helpers
+from telco_cdr.constants import Exit
 from telco_cdr.errors import UserError
 from telco_cdr.output import AtomicFile, atomic_outputs
-from telco_cdr.constants import Exit
 
 TYPES = ("voice", "data", "sms", "voip", "ims")
 

@@ -12,8 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import helpers
-from telco_cdr.errors import UserError
 from telco_cdr.constants import CDR_TYPES
+from telco_cdr.errors import UserError
 from telco_cdr.traffic import TimeCurve, parse_weights
 
 # The original demo's mix (telco-reference.md), which the scripts keep as their default.

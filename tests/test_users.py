@@ -8,8 +8,8 @@ from collections import Counter
 import pytest
 
 import helpers
-from telco_cdr.identifiers import CITIES, COUNTRIES
 from telco_cdr.contract import USER
+from telco_cdr.identifiers import CITIES, COUNTRIES
 from telco_cdr.users import PLANS, generate_users, read_users
 
 
