@@ -34,7 +34,7 @@ def build_parser() -> Parser:
                epilog=EXAMPLES)
     p.add_argument("--users-file", "-u", default="users.json", type=nonempty, help="users to make CDRs for (default: users.json)")
     p.add_argument("--count", "-c", type=int_at_least(0, 10**11), default=100, help="how many CDRs (default: 100)")
-    p.add_argument("--output", "-o", default="cdrs.json", type=nonempty, help="file to write, or - for stdout (default: cdrs.json)")
+    p.add_argument("--output", "-o", type=nonempty, help="file to write, or - for stdout (default: cdrs.json)")
     p.add_argument("--output-dir", metavar="DIR", type=nonempty,
                    help="write one file per CDR type into DIR (voice.jsonl, data.jsonl, ...) instead of --output")
     p.add_argument("--format", "-f", choices=FORMATS,
@@ -53,6 +53,10 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         weights = parse_weights(args.weights)
         start_ms, end_ms = time_window(args.start, args.end)
+        if args.output_dir and args.output is not None:
+            raise UserError("--output and --output-dir both say where to write; give one of them")
+        if args.output is None:
+            args.output = "cdrs.json"
         if args.output_dir:
             fmt = args.format or "jsonl"
             if os.path.exists(args.output_dir) and not os.path.isdir(args.output_dir):

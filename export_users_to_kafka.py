@@ -6,14 +6,16 @@ from __future__ import annotations
 import sys
 
 # Light imports only up here: the signal handlers go in first thing in main().
-from telco_cdr.cli import Parser, StopFlag, add_kafka_flags, add_user_flags, float_range, nonempty, run
+from telco_cdr.cli import USER_FLAGS, Parser, StopFlag, add_kafka_flags, add_user_flags, float_range, nonempty, run, user_flags
 from telco_cdr.constants import USERS_TOPIC
 
 PROG = "export_users_to_kafka.py"
 EXAMPLES = """
 examples:
-  python export_users_to_kafka.py --bootstrap-servers HOST:9092 --sasl-username KEY --sasl-password SECRET \\
-      --topic telco-users --num-users 1000
+  # Confluent Cloud (SASL_SSL with PLAIN); the secret stays out of the process list:
+  export KAFKA_SASL_PASSWORD=SECRET
+  python export_users_to_kafka.py --bootstrap-servers HOST:9092 --sasl-username KEY --topic telco-users \\
+      --num-users 1000
   python export_users_to_kafka.py --config-file client.properties --users-file users.json --create-topics
   python export_users_to_kafka.py -b 127.0.0.1:19092 --create-topics      # a local broker
 
@@ -39,6 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     def body() -> int:
         with StopFlag() as stop:  # first, so that a signal at any moment is handled
             args = build_parser().parse_args(argv)
+            user_flags(args, args.users_file, ignored=tuple(USER_FLAGS))
             from telco_cdr.streaming import stream_users
 
             return stream_users(args, stop, PROG)

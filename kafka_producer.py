@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 
 # Light imports only up here: the signal handlers go in first thing in main(), before numpy loads.
-from telco_cdr.cli import Parser, StopFlag, add_kafka_flags, add_user_flags, float_range, nonempty, run
+from telco_cdr.cli import Parser, StopFlag, add_kafka_flags, add_user_flags, float_range, nonempty, run, user_flags
 from telco_cdr.constants import CDR_TOPICS, DEFAULT_WEIGHTS_TEXT
 
 PROG = "kafka_producer.py"
@@ -15,7 +15,7 @@ examples:
   # Confluent Cloud (SASL_SSL with PLAIN), 2 messages a second:
   export KAFKA_SASL_PASSWORD=SECRET
   python kafka_producer.py --bootstrap-servers HOST:9092 --sasl-username KEY --interval 0.5 \\
-      --num-users 1000 --users-file users.json
+      --users-file users.json
   # the client.properties Confluent Cloud hands out, 500 messages a second, create the topics:
   python kafka_producer.py --config-file client.properties --rate 500 --create-topics
   # a local broker (scripts/local-kafka.sh start), 100,000 messages as fast as it goes:
@@ -35,7 +35,8 @@ input, 130 stopped by a second Ctrl+C before everything was confirmed.
 def build_parser() -> Parser:
     p = Parser(prog=PROG, description="Stream synthetic CDRs (voice, data, SMS, VoIP, IMS) to Kafka.",
                epilog=EXAMPLES)
-    add_user_flags(p, "users to make when no --users-file is given (default: 1000)")
+    add_user_flags(p, "users to make when no --users-file is given (default: 1000)",
+                   "random seed of the CDRs, and of the users made without --users-file (default: 42)")
     p.add_argument("--users-file", "-u", type=nonempty, help="users to make CDRs for (default: --num-users made with --seed)")
     p.add_argument("--weights", "-w", help=f"the CDR type mix (default: {DEFAULT_WEIGHTS_TEXT})")
     pace = p.add_mutually_exclusive_group()
@@ -53,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     def body() -> int:
         with StopFlag() as stop:  # first, so that a signal at any moment is handled
             args = build_parser().parse_args(argv)
+            user_flags(args, args.users_file)  # --seed seeds the CDRs too: allowed with --users-file
             from telco_cdr.streaming import stream_cdrs  # numpy and the rest load here
 
             return stream_cdrs(args, stop, PROG)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 
-from telco_cdr.cli import Parser, add_user_flags, nonempty, run
+from telco_cdr.cli import Parser, add_user_flags, nonempty, run, user_flags
 from telco_cdr.identifiers import OPERATORS
 from telco_cdr.output import AtomicFile, Progress, format_from_path, write_users
 from telco_cdr.constants import DEFAULT_NUM_USERS
@@ -40,6 +40,7 @@ def build_parser() -> Parser:
 def main(argv: list[str] | None = None) -> int:
     def body() -> int:
         args = build_parser().parse_args(argv)
+        user_flags(args)
         fmt = format_from_path(args.output, args.format, ("json", "jsonl"))
         users = generate_users(args.num_users, args.seed, args.country, args.operator)
         progress = Progress(args.num_users, "users")
