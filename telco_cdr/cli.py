@@ -137,6 +137,33 @@ def float_range(minimum: float, maximum: float, inclusive_min: bool = False):
     return check
 
 
+MAX_RATE = math.inf  # what --rate max parses to: no limit
+
+
+def rate_value(text: str) -> float:
+    """--rate: messages per second (fractions allowed), or ``max`` for as fast as the broker takes."""
+    if text.strip().lower() == "max":
+        return MAX_RATE
+    try:
+        return float_range(0, 10**7)(text)
+    except argparse.ArgumentTypeError as e:
+        raise argparse.ArgumentTypeError(f"{e} (give a number, or max for no limit)") from None
+
+
+def pace(rate: float | None, interval: float | None, default_interval: float | None) -> tuple[float | None, str]:
+    """Messages per second (None: no limit) from --rate / --interval / the script's default, and
+    the words that say so: "at 2 messages/s (the default, ...)", "as fast as it can"."""
+    if rate is None and interval is None:
+        if default_interval is None:
+            return None, "as fast as it can"
+        return 1.0 / default_interval, (f"at {1.0 / default_interval:g} messages/s (the default, one every "
+                                        f"{default_interval:g} s; --rate N or --rate max for more)")
+    if rate == MAX_RATE:
+        return None, "as fast as it can (--rate max)"
+    per_s = rate if rate is not None else 1.0 / interval
+    return per_s, f"at {per_s:g} messages/s"
+
+
 def nonempty(text: str) -> str:
     if not text.strip():
         raise argparse.ArgumentTypeError("must not be empty")

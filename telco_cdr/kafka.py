@@ -417,10 +417,12 @@ def create_topics(settings: KafkaSettings, topics: dict[str, dict], partitions: 
 # ---------------------------------------------------------------- pacing and reporting
 
 class Stats:
-    """A line on stderr every ``interval`` seconds: sent, delivered, failed, in flight, rate."""
+    """A line on stderr every ``interval`` seconds: sent, delivered, failed, in flight, rate, and
+    the ``pace`` asked for ("2/s", "max")."""
 
-    def __init__(self, interval: float, stream=None):
+    def __init__(self, interval: float, stream=None, pace: str | None = None):
         self.interval = interval
+        self.pace = pace
         self.stream = stream or sys.stderr
         self.start = self.last = time.monotonic()
         self.last_sent = 0
@@ -436,7 +438,8 @@ class Stats:
         if producer.down_since is not None:
             outage = f", BROKER DOWN for {now - producer.down_since:.0f} s (retrying)"
         print(f"{prog}: {now - self.start:.0f}s sent {sent:,} delivered {delivered:,} failed {failed:,} "
-              f"in flight {producer.in_flight():,} rate {rate:,.0f}/s{outage}", file=self.stream, flush=True)
+              f"in flight {producer.in_flight():,} rate {rate:,.0f}/s{outage}"
+              f"{f'; pace {self.pace}' if self.pace else ''}", file=self.stream, flush=True)
 
 
 def summary_lines(producer: Producer, unconfirmed: int) -> list[str]:

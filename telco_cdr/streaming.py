@@ -172,17 +172,20 @@ def cdr_topics(prefix: str = "", single: str | None = None) -> list[str]:
     return [single or prefix + CDR_TOPICS[t] for t in CDR_TYPES]
 
 
-def stream(args, topics: dict[str, dict], batches, prog: str, rate: float | None, stop) -> int:
+def stream(args, topics: dict[str, dict], batches, prog: str, pace: tuple[float | None, str], stop) -> int:
     """The whole run of a producing script: settings, topics, sending, flushing, the summary.
 
     ``args`` carries the shared Kafka flags (cli.add_kafka_flags); ``topics`` maps the topic
-    names to their configs (for --create-topics)."""
+    names to their configs (for --create-topics); ``pace`` is (messages per second or None for
+    no limit, the words that say so), as cli.pace gives it."""
     from .errors import RunError
     from .kafka import Producer, Stats, create_topics, settings_from, summary_lines
 
+    rate, pace_words = pace
     limiter = RateLimiter(rate)
     if args.dry_run:
         sink, stats = DryRunSink(), Stats(0)
+        print(f"{prog}: dry run: writing the messages to stdout {pace_words}", file=sys.stderr)
     else:
         settings = settings_from(args.bootstrap_servers, args.sasl_username, args.sasl_password, args.config_file,
                                  args.security_protocol, args.sasl_mechanism, args.ssl_ca_location)
@@ -197,9 +200,9 @@ def stream(args, topics: dict[str, dict], batches, prog: str, rate: float | None
             for line in summary_lines(sink, 0):
                 print(line, file=sys.stderr)
             return 0
-        stats = Stats(args.stats_interval)
+        stats = Stats(args.stats_interval, pace=f"{rate:g}/s" if rate else "max")
         print(f"{prog}: connected to {settings.bootstrap} ({settings.conf['security.protocol']}); "
-              f"sending{f' at {rate:g}/s' if rate else ''}, Ctrl+C to stop", file=sys.stderr)
+              f"sending {pace_words}; Ctrl+C to stop", file=sys.stderr)
     outcome = run_stream(sink, batches, limiter, stop, stats, prog, args.max_count, args.duration, args.timeout)
     if stop.hard and outcome.unconfirmed:
         print(f"{prog}: stopped at once by a second signal; {outcome.unconfirmed:,} of {outcome.sent:,} "
@@ -228,10 +231,11 @@ def stream_cdrs(args, stop, prog: str) -> int:
     """kafka_producer.py: CDRs of --users-file (or of --num-users made with --seed) to Kafka."""
     from .errors import UserError
     from .traffic import build_population, parse_weights
+    from .cli import pace
+    from .constants import DEFAULT_INTERVAL_S
     from .users import generate_users, read_users
 
     weights = parse_weights(args.weights)
-    rate = args.rate if args.rate is not None else (1.0 / args.interval if args.interval else None)
     if args.users_file:
         users = read_users(args.users_file)
     else:
@@ -242,15 +246,17 @@ def stream_cdrs(args, stop, prog: str) -> int:
     del users
     topics = cdr_topics(args.topic_prefix, args.topic)
     factory = CdrFactory(pop, weights, args.seed, "json", stream=SeedDomain.STREAM_CDRS)
-    return stream(args, {t: {} for t in dict.fromkeys(topics)}, cdr_batches(pop, factory, topics), prog, rate, stop)
+    return stream(args, {t: {} for t in dict.fromkeys(topics)}, cdr_batches(pop, factory, topics), prog,
+                  pace(args.rate, args.interval, DEFAULT_INTERVAL_S), stop)
 
 
 def stream_users(args, stop, prog: str) -> int:
     """export_users_to_kafka.py: the users (of --users-file, or made) to one compacted topic."""
+    from .cli import pace
     from .users import generate_users, read_users, user_json
 
     topic = args.topic_prefix + args.topic
     users = read_users(args.users_file) if args.users_file else \
         generate_users(args.num_users, args.seed, args.country, args.operator)
     return stream(args, {topic: {"cleanup.policy": "compact"}}, user_batches(users, topic, user_json), prog,
-                  args.rate, stop)
+                  pace(args.rate, None, None), stop)

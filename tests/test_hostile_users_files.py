@@ -64,7 +64,7 @@ def script_args(script: str, users_path, out_dir: Path) -> list:
     if script == "cdr_generator.py":
         return ["-u", users_path, "-o", out_dir / "cdrs.json", "--count", 5, "--start", START, "--end", END]
     if script == "kafka_producer.py":
-        return ["--users-file", users_path, "--dry-run", "--max-count", 5]
+        return ["--users-file", users_path, "--dry-run", "--max-count", 5, "--rate", "max"]
     return ["--users-file", users_path, "--dry-run"]
 
 

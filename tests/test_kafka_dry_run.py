@@ -13,6 +13,8 @@ from telco_cdr.users import generate_users
 
 
 def dry_run(*args, script="kafka_producer.py"):
+    if script == "kafka_producer.py":
+        args = ("--rate", "max", *args)  # not the default pace of one message every 0.5 s
     run = run_script(script, "--dry-run", *args, timeout=60)
     assert run.returncode == 0, run.describe()
     assert "Traceback" not in run.stderr, run.describe()
@@ -73,3 +75,30 @@ def test_export_users_dry_run():
     assert len(msgs) == 20, run.describe()
     assert all(m["topic"] == USERS_TOPIC and m["key"] == m["value"]["user_id"] for m in msgs)
     assert [m["value"] for m in msgs] == list(generate_users(20, 42))
+
+
+def test_default_pace_is_one_message_every_half_second():
+    """Without --rate or --interval the producer keeps the original tool's pace, also in a dry run;
+    --rate max lifts it; both say so on stderr."""
+    run = run_script("kafka_producer.py", "--dry-run", "--max-count", 3, "--num-users", 20, timeout=60)
+    assert run.returncode == 0, run.describe()
+    assert len(run.stdout.splitlines()) == 3, run.describe()
+    assert "at 2 messages/s (the default, one every 0.5 s; --rate N or --rate max for more)" in run.stderr, \
+        run.describe()
+    fast = run_script("kafka_producer.py", "--dry-run", "--max-count", 3, "--num-users", 20, "--rate", "max",
+                      timeout=60)
+    assert fast.returncode == 0 and len(fast.stdout.splitlines()) == 3, fast.describe()
+    assert "as fast as it can (--rate max)" in fast.stderr, fast.describe()
+    # a CDR's start_time is the moment it was made: 0, 0.5 and 1.0 s at the default pace
+    times = [iso_ms(json.loads(line)["value"]["start_time"]) for line in run.stdout.splitlines()]
+    gaps = [b - a for a, b in zip(times, times[1:])]
+    assert all(450 <= g <= 700 for g in gaps), gaps
+    times = [iso_ms(json.loads(line)["value"]["start_time"]) for line in fast.stdout.splitlines()]
+    assert times[-1] - times[0] < 400, times
+
+
+def test_export_sends_as_fast_as_it_can_by_default():
+    run, msgs = dry_run("--num-users", 3000, script="export_users_to_kafka.py")
+    assert len(msgs) == 3000, run.describe()
+    assert "as fast as it can" in run.stderr, run.describe()
+    assert run.seconds < 30, run.describe()  # at 2 messages/s it would take 25 minutes

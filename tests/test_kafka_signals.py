@@ -47,13 +47,12 @@ def stop_and_check(kafka, prefix, proc, sig, after_s: float, min_delivered: int 
     return s
 
 
-@pytest.mark.parametrize("rate", [2000, None], ids=["rate-2000", "no-rate"])
+@pytest.mark.parametrize("rate", [2000, None], ids=["rate-2000", "rate-max"])
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_signal_flushes_and_exits_0(kafka, sig, rate):
     prefix = unique_prefix()
-    args = ["-b", kafka.bootstrap, *create_args(prefix), "--num-users", 200, "--stats-interval", 1]
-    if rate:
-        args += ["--rate", rate]
+    args = ["-b", kafka.bootstrap, *create_args(prefix), "--num-users", 200, "--stats-interval", 1,
+            "--rate", rate or "max"]
     proc = start_script("kafka_producer.py", *args)
     s = stop_and_check(kafka, prefix, proc, sig, 3.0, min_delivered=1000)
     if rate:  # ~2-3 s of sending at 2000/s
