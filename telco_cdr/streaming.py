@@ -3,10 +3,12 @@ rate limiter, until --max-count, --duration or a signal; then flush and account.
 
 from __future__ import annotations
 
+import json
 import math
 import sys
 import time
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -46,23 +48,67 @@ class RateLimiter:
         return max(0.0, self.start + sent / self.rate - self.clock())
 
 
-class DryRunSink:
-    """Writes the messages it would send, one JSON object a line: topic, key and value."""
+class Sink(Protocol):
+    """Where run_stream sends messages: the Kafka producer (kafka.Producer) or the dry run's
+    stdout (DryRunSink).  Counts are per topic; a subclass gets ``totals`` from here."""
+
+    sent: dict[str, int]  # messages handed to the sink
+    delivered: dict[str, int]  # ... and confirmed
+    failed: dict[str, int]  # ... and given up on
+    down_since: float | None  # monotonic time the broker went away, for the stats line
+    last_delivery_error: str | None  # why the last failed message failed
+    last_error: str | None  # the client's last error
+
+    def send_many(self, groups, stop=None) -> int:
+        """Queue (topic, keys, values) groups in order; return how many messages were taken."""
+
+    def poll(self, timeout: float = 0) -> None:
+        """Serve deliveries for up to ``timeout`` seconds."""
+
+    def in_flight(self) -> int:
+        """Messages sent but not yet confirmed or failed."""
+
+    def flush(self, timeout_s: float, stop=None) -> int:
+        """Wait up to ``timeout_s`` for what is in flight; return how many are left unconfirmed."""
+
+    def totals(self) -> tuple[int, int, int]:
+        """Sent, delivered and failed, over all topics."""
+        return sum(self.sent.values()), sum(self.delivered.values()), sum(self.failed.values())
+
+
+class DryRunSink(Sink):
+    """Writes the messages it would send, one JSON object a line: topic, key and value.  Whatever
+    the topic's name (quotes, backslashes, control characters), each line is valid JSON."""
 
     def __init__(self, stream=None):
         self.out = stream or sys.stdout
         self.sent: dict[str, int] = {}
-        self.delivered = self.sent
+        self.delivered = self.sent  # nothing can fail on the way to stdout
         self.failed: dict[str, int] = {}
         self.down_since = None
+        self.last_delivery_error = self.last_error = None
+        self._heads: dict[str, str] = {}
+
+    def _head(self, topic: str) -> str:
+        """``{"topic":<topic as JSON>,"key":`` for ``topic``, made once per topic."""
+        head = self._heads.get(topic)
+        if head is None:
+            text = json.dumps(topic, ensure_ascii=False)
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError:  # a lone surrogate (undecodable bytes of argv): \u escapes
+                text = json.dumps(topic)
+            text = text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")  # line breaks to some readers
+            head = self._heads[topic] = '{"topic":' + text + ',"key":'
+        return head
 
     def send_many(self, groups, stop=None) -> int:
-        from json import dumps
-
+        dumps = json.dumps
         n = 0
         for t, keys, values in groups:
-            self.out.write("".join(f'{{"topic":"{t}","key":{dumps(k, ensure_ascii=False)},"value":{v.decode() if isinstance(v, bytes) else v}}}\n'
-                                   for k, v in zip(keys, values)))
+            head = self._head(t)
+            self.out.write("".join(f'{head}{dumps(k, ensure_ascii=False)},"value":'
+                                   f'{v.decode() if isinstance(v, bytes) else v}}}\n' for k, v in zip(keys, values)))
             self.sent[t] = self.sent.get(t, 0) + len(keys)
             n += len(keys)
         return n
@@ -78,10 +124,6 @@ class DryRunSink:
         self.out.flush()
         return 0
 
-    def totals(self):
-        n = sum(self.sent.values())
-        return n, n, 0
-
 
 @dataclass
 class Outcome:
@@ -93,7 +135,7 @@ class Outcome:
     stopped_by: str | None  # a signal's name, "max-count", "duration", or "failure"
 
 
-def run_stream(sink, batches, limiter, stop, stats, prog: str, max_count: int | None = None,
+def run_stream(sink: Sink, batches, limiter, stop, stats, prog: str, max_count: int | None = None,
                duration: float | None = None, flush_timeout: float = 30.0) -> Outcome:
     """Send messages from ``batches(n, first_index)`` (which returns up to ``n`` messages as
     (topic, keys, values) groups) as fast as ``limiter`` allows, until a limit, a delivery failure
