@@ -10,7 +10,7 @@ from telco_cdr.batch import CdrFileJob, write_cdr_file
 from telco_cdr.cdrs import csv_header
 from telco_cdr.cli import Parser, int_at_least, nonempty, run, seed_value, time_window
 from telco_cdr.errors import UserError
-from telco_cdr.output import FORMATS, Progress, RecordFramer, atomic_outputs, format_from_path
+from telco_cdr.output import CODECS, FORMATS, Progress, RecordFramer, atomic_outputs, codec, output_kind
 from telco_cdr.constants import CDR_TYPES, DEFAULT_SEED, DEFAULT_WEIGHTS_TEXT
 from telco_cdr.traffic import build_population, parse_weights
 from telco_cdr.users import read_users
@@ -34,11 +34,16 @@ def build_parser() -> Parser:
                epilog=EXAMPLES)
     p.add_argument("--users-file", "-u", default="users.json", type=nonempty, help="users to make CDRs for (default: users.json)")
     p.add_argument("--count", "-c", type=int_at_least(0, 10**11), default=100, help="how many CDRs (default: 100)")
-    p.add_argument("--output", "-o", type=nonempty, help="file to write, or - for stdout (default: cdrs.json)")
+    p.add_argument("--output", "-o", type=nonempty, help="file to write, or - for stdout (default: cdrs.json); "
+                        "a name ending in .gz or .zst is compressed (cdrs.jsonl.gz)")
     p.add_argument("--output-dir", metavar="DIR", type=nonempty,
                    help="write one file per CDR type into DIR (voice.jsonl, data.jsonl, ...) instead of --output")
     p.add_argument("--format", "-f", choices=FORMATS,
-                   help="json (one array), jsonl (one object a line) or csv (default: from the file name, else json; jsonl with --output-dir)")
+                   help="json (one array), jsonl (one object a line) or csv (default: from the file name: "
+                        ".json, .jsonl/.ndjson, .csv; jsonl for stdout and --output-dir)")
+    p.add_argument("--compression", choices=tuple(CODECS),
+                   help="compress each file of --output-dir (voice.jsonl.gz, ...) or stdout; a named --output "
+                        "says it by its name instead: cdrs.jsonl.gz (gzip), cdrs.jsonl.zst (zstd)")
     p.add_argument("--seed", type=seed_value, default=DEFAULT_SEED, help=f"random seed (default: {DEFAULT_SEED})")
     p.add_argument("--start", type=nonempty, help="start of the event-time window, ISO 8601 (default: 24 hours before --end)")
     p.add_argument("--end", type=nonempty, help="end of the event-time window, ISO 8601 (default: now)")
@@ -58,13 +63,15 @@ def main(argv: list[str] | None = None) -> int:
         if args.output is None:
             args.output = "cdrs.json"
         if args.output_dir:
-            fmt = args.format or "jsonl"
+            fmt, compression = args.format or "jsonl", args.compression
             if os.path.exists(args.output_dir) and not os.path.isdir(args.output_dir):
                 raise UserError(f"--output-dir {args.output_dir!r} exists and is not a folder")
-            paths = [os.path.join(args.output_dir, f"{t}.{fmt}") for t in CDR_TYPES]
+            suffix = codec(compression).suffix  # the zstandard package is checked here, before any work
+            paths = [os.path.join(args.output_dir, f"{t}.{fmt}{suffix}") for t in CDR_TYPES]
             headers = [csv_header("csv_type", t) for t in CDR_TYPES]
         else:
-            fmt = format_from_path(args.output, args.format)
+            fmt, compression = output_kind(args.output, args.format, compression=args.compression)
+            codec(compression)
             paths, headers = [args.output], [csv_header("csv")]
         users = read_users(args.users_file)
         pop = build_population(users, args.seed, formats=("csv",) if fmt == "csv" else ("json",))
@@ -77,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         job = CdrFileJob(pop, weights, args.seed, start_ms, end_ms, args.count, fmt, split=bool(args.output_dir))
         framers = [RecordFramer(fmt, h) for h in headers]
         progress = Progress(args.count, "CDRs")
-        with atomic_outputs(paths) as outs:
+        with atomic_outputs(paths, codec_name=compression) as outs:
             totals = write_cdr_file(job, outs, framers, args.workers, progress)
         done = sum(totals)
         progress.done()

@@ -7,7 +7,7 @@ import sys
 
 from telco_cdr.cli import Parser, add_user_flags, nonempty, run, user_flags
 from telco_cdr.identifiers import OPERATORS
-from telco_cdr.output import AtomicFile, Progress, format_from_path, write_users
+from telco_cdr.output import AtomicFile, Progress, codec, output_kind, write_users
 from telco_cdr.constants import DEFAULT_NUM_USERS
 from telco_cdr.users import generate_users
 
@@ -31,9 +31,12 @@ def build_parser() -> Parser:
     p = Parser(prog=PROG, description="Write synthetic mobile subscribers (MSISDN, IMSI, IMEI, ICCID, "
                "device, tariff plan, home cell) as JSON.", epilog=EXAMPLES)
     add_user_flags(p)
-    p.add_argument("--output", "-o", default="users.json", type=nonempty, help="file to write, or - for stdout (default: users.json)")
+    p.add_argument("--output", "-o", default="users.json", type=nonempty,
+                   help="file to write, or - for stdout (default: users.json); a name ending in .gz or .zst is "
+                        "compressed (users.jsonl.gz)")
     p.add_argument("--format", choices=("json", "jsonl"),
-                   help="json: one JSON array; jsonl: one object a line (default: from the file name, else json)")
+                   help="json: one JSON array; jsonl: one object a line (default: from the file name: .json, "
+                        ".jsonl/.ndjson; jsonl for stdout)")
     return p
 
 
@@ -41,10 +44,10 @@ def main(argv: list[str] | None = None) -> int:
     def body() -> int:
         args = build_parser().parse_args(argv)
         user_flags(args)
-        fmt = format_from_path(args.output, args.format, ("json", "jsonl"))
+        fmt, compression = output_kind(args.output, args.format, ("json", "jsonl"))
         users = generate_users(args.num_users, args.seed, args.country, args.operator)
         progress = Progress(args.num_users, "users")
-        out = AtomicFile(args.output, "output")
+        out = AtomicFile(args.output, "output", codec(compression))
         try:
             n = write_users(out, users, fmt, progress)
             out.commit()

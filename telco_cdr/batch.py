@@ -70,19 +70,29 @@ def write_cdr_file(job: CdrFileJob, outs: list, framers: list, workers: int = 1,
     order: a small token (the per-type totals so far) goes round the ring of processes, and a
     process writes a chunk only once it holds the token of the chunk before.  So no chunk is copied
     between processes, the write cost is shared, and the bytes are those of one process.
+
+    A compressed output (``out.codec``) gets each chunk as its own gzip member / zstd frame,
+    compressed by the process that built it before it waits for the token (only the tiny head
+    of a chunk, which depends on the records before it, is compressed after), so the bytes are
+    again the same for any number of workers.
     """
     if workers <= 1 or job.n_chunks == 1:
         return _write_in_order(job, outs, framers, progress)
     return _write_in_ring(job, outs, framers, min(workers, job.n_chunks), progress)
 
 
-def _pieces(framers: list, totals: list[int], counts: list[int], blobs: list[bytes], split: bool) -> list[list]:
-    """What each output gets for a chunk, framed as if ``totals`` records came before it."""
-    out = []
-    for k, (framer, blob) in enumerate(zip(framers, blobs)):
-        framer.count = totals[k] if split else sum(totals)
-        out.append(framer.frame(blob, counts[k] if split else sum(counts)))
-    return out
+def _n(values: list[int], k: int, split: bool) -> int:
+    """Output ``k``'s share of per-type ``values``: its type's, or all of them for one file."""
+    return values[k] if split else sum(values)
+
+
+def _heads(framers: list, totals: list[int], counts: list[int], split: bool) -> list[bytes]:
+    """What goes before a chunk in each output, when ``totals`` records came before it."""
+    heads = []
+    for k, framer in enumerate(framers):
+        framer.count = _n(totals, k, split)
+        heads.append(framer.head(_n(counts, k, split)))
+    return heads
 
 
 def _write_in_order(job: CdrFileJob, outs: list, framers: list, progress) -> list[int]:
@@ -91,11 +101,12 @@ def _write_in_order(job: CdrFileJob, outs: list, framers: list, progress) -> lis
     try:
         for i in range(job.n_chunks):
             counts, blobs = job.chunk(i)
-            for out, pieces in zip(outs, _pieces(framers, totals, counts, blobs, job.split)):
-                writer.write(out, pieces)
+            for k, (out, head) in enumerate(zip(outs, _heads(framers, totals, counts, job.split))):
+                writer.write(out, [head])  # units as the ring writes them: the same bytes
+                writer.write(out, framers[k].body(blobs[k], _n(counts, k, job.split)))
             totals = [a + b for a, b in zip(totals, counts)]
             if progress:
-                progress.update(sum(totals))
+                progress.update(sum(totals), sum(out.size for out in outs))
         _close(outs, framers, totals, job.split, writer.write)
     finally:
         writer.close()
@@ -103,14 +114,16 @@ def _write_in_order(job: CdrFileJob, outs: list, framers: list, progress) -> lis
 
 
 def _close(outs: list, framers: list, totals: list[int], split: bool, write) -> None:
+    """The end of each output: one unit even when empty, so an empty compressed file is valid."""
     for k, (out, framer) in enumerate(zip(outs, framers)):
-        framer.count = totals[k] if split else sum(totals)
-        write(out, framer.close())
+        framer.count = _n(totals, k, split)
+        write(out, [framer.close()], True)
 
 
 # ---------------------------------------------------------------- the ring of worker processes
-# A token is ("ok", per-type totals before the next chunk) or, once something went wrong,
-# ("error", kind, message); an error token is passed on round the ring to this process.
+# A token is ("ok", per-type totals before the next chunk, bytes written so far per output) or,
+# once something went wrong, ("error", kind, message); an error token is passed on round the ring
+# to this process.
 
 def _write_in_ring(job: CdrFileJob, outs: list, framers: list, workers: int, progress) -> list[int]:
     ctx = multiprocessing.get_context("fork")
@@ -118,23 +131,26 @@ def _write_in_ring(job: CdrFileJob, outs: list, framers: list, workers: int, pro
         out.fh.flush()
     fds = [out.fh.fileno() for out in outs]
     names = [out.path for out in outs]
+    codecs = [out.codec for out in outs]
     # pipes[w]: the token's way into process w (from process w - 1)
     pipes = [ctx.Pipe(duplex=False) for _ in range(workers)]
     procs = []
     try:
         for w in range(1, workers):
-            p = ctx.Process(target=_helper, args=(job, framers, fds, names, w, workers, pipes), daemon=True,
-                            name=f"cdr-worker-{w}")
+            p = ctx.Process(target=_helper, args=(job, framers, fds, names, codecs, w, workers, pipes),
+                            daemon=True, name=f"cdr-worker-{w}")
             p.start()
             procs.append(p)
         inbound, outbound = _keep_own_ends(pipes, 0, workers)
-        token = _ring(job, framers, fds, names, 0, workers, inbound, outbound, progress)
+        token = _ring(job, framers, fds, names, codecs, 0, workers, inbound, outbound, progress)
         if token[0] != "ok":
             _raise(token, procs)
-        totals = token[1]
+        _, totals, sizes = token
+        for out, size in zip(outs, sizes):
+            out.size += size
         for p in procs:
             p.join()
-        _close(outs, framers, totals, job.split, lambda out, data: out.write(data))
+        _close(outs, framers, totals, job.split, lambda out, pieces, always: out.write_unit(pieces, always))
         return totals
     finally:
         for p in procs:
@@ -157,26 +173,30 @@ def _keep_own_ends(pipes: list, w: int, workers: int):
     return inbound, outbound
 
 
-def _helper(job, framers, fds, names, w, workers, pipes) -> None:
+def _helper(job, framers, fds, names, codecs, w, workers, pipes) -> None:
     """A forked worker process: its share of the ring, then exit (errors go round the ring)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl+C
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # and stops us with SIGTERM when it ends early
     inbound, outbound = _keep_own_ends(pipes, w, workers)
-    _ring(job, framers, fds, names, w, workers, inbound, outbound, None)
+    _ring(job, framers, fds, names, codecs, w, workers, inbound, outbound, None)
 
 
-def _ring(job, framers, fds, names, w, workers, inbound, outbound, progress) -> tuple:
-    """Process ``w``'s turns: build chunk i (i = w, w + workers, ...), wait for the token of
-    chunk i - 1, write chunk i, pass the token on.  Turns past the last chunk only pass the token,
-    so that it comes back to process 0 after the last chunk.  Returns the last token seen."""
+def _ring(job, framers, fds, names, codecs, w, workers, inbound, outbound, progress) -> tuple:
+    """Process ``w``'s turns: build chunk i (i = w, w + workers, ...) and compress it where the
+    output is compressed, wait for the token of chunk i - 1, write chunk i, pass the token on.
+    Turns past the last chunk only pass the token, so that it comes back to process 0 after the
+    last chunk.  Returns the last token seen."""
     n = job.n_chunks
     turns = -(-n // workers) * workers
-    token: tuple = ("ok", [0] * len(CDR_TYPES))
+    token: tuple = ("ok", [0] * len(CDR_TYPES), [0] * len(fds))
     for i in range(w, turns, workers):
         built = None
         if token[0] == "ok" and i < n:
             try:
-                built = job.chunk(i)
+                counts, blobs = job.chunk(i)
+                bodies = [codec.encode(framer.body(blob, _n(counts, k, job.split)))
+                          for k, (codec, framer, blob) in enumerate(zip(codecs, framers, blobs))]
+                built = counts, bodies
             except Exception as e:  # noqa: BLE001 - goes round the ring to the parent
                 token = _error_token(e)
         if i > 0:
@@ -184,16 +204,18 @@ def _ring(job, framers, fds, names, w, workers, inbound, outbound, progress) -> 
             if token[0] == "ok":
                 token = received
         if token[0] == "ok" and built is not None:
-            counts, blobs = built
+            counts, bodies = built
+            _, totals, sizes = token
             try:
-                for fd, name, pieces in zip(fds, names, _pieces(framers, token[1], counts, blobs, job.split)):
-                    _write_all(fd, name, pieces)
+                heads = _heads(framers, totals, counts, job.split)
+                sizes = [size + _write_all(fd, name, codec.encode([head]) + body)
+                         for fd, name, codec, head, body, size in zip(fds, names, codecs, heads, bodies, sizes)]
             except Exception as e:  # noqa: BLE001
                 token = _error_token(e)
             else:
-                token = ("ok", [a + b for a, b in zip(token[1], counts)])
+                token = ("ok", [a + b for a, b in zip(totals, counts)], sizes)
                 if progress:
-                    progress.update(sum(token[1]))
+                    progress.update(sum(token[1]), sum(sizes))
         try:
             outbound.send(token)
         except OSError:  # the next process is gone; the parent learns it from its own pipe
@@ -212,12 +234,16 @@ def _receive(inbound) -> tuple:
         return ("error", "died", "")
 
 
-def _write_all(fd: int, name: str, pieces: list) -> None:
+def _write_all(fd: int, name: str, pieces: list) -> int:
+    """Write every piece to ``fd``; return the bytes written."""
+    written = 0
     with writing(name):
         for piece in pieces:
             view = memoryview(piece)
+            written += len(view)
             while view:
                 view = view[os.write(fd, view):]
+    return written
 
 
 def _error_token(e: BaseException) -> tuple:

@@ -227,7 +227,6 @@ def stream(args, topics: dict[str, dict], batches, prog: str, pace: tuple[float 
     limiter = RateLimiter(rate)
     if args.dry_run:
         sink, stats = DryRunSink(), Stats(0)
-        print(f"{prog}: dry run: writing the messages to stdout {pace_words}", file=sys.stderr)
     else:
         settings = settings_from(args.bootstrap_servers, args.sasl_username, args.sasl_password, args.config_file,
                                  args.security_protocol, args.sasl_mechanism, args.ssl_ca_location)
@@ -251,7 +250,7 @@ def stream(args, topics: dict[str, dict], batches, prog: str, pace: tuple[float 
               f"messages left unconfirmed", file=sys.stderr)
         return Exit.INTERRUPTED
     if args.dry_run:
-        print(f"{prog}: dry run: wrote {outcome.sent:,} messages to stdout", file=sys.stderr)
+        print(f"{prog}: dry run: wrote {outcome.sent:,} messages to stdout, {pace_words}", file=sys.stderr)
         return 0
     why = {"max-count": "reached --max-count", "duration": "reached --duration", "end": "sent every record",
            "failure": "delivery failed", None: "stopped"}.get(outcome.stopped_by, f"got {outcome.stopped_by}")

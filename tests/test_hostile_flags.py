@@ -183,6 +183,20 @@ case(E, ["--weights", "voice=1"], "--weights")
 case(C, ["--rate", "5"], "--rate")
 case(U, ["--users-file", Files.USERS], "--users-file")
 
+# an output's name says what it is: a format or compression we do not write, or no format at all,
+# is refused (not filled with JSON)
+for name in ("x.parquet", "x.xlsx", "x.avro", "x.tsv", "x.xml", "x.PARQUET.gz"):
+    case((U, C), ["--output", name], "--output", "." + name.split(".")[1].lower(), "not written")
+for name in ("x.txt", "cdrs", "x.dat", "x.gz"):
+    case((U, C), ["--output", name], "--output", "cannot tell the format", "--format")
+for name in ("x.jsonl.bz2", "x.json.zip", "x.csv.xz", "x.json.lz4"):
+    case(C, ["--output", name], "--output", "." + name.split(".")[-1] + " compression")
+case(U, ["--output", "u.csv"], "--output", ".csv", "json, jsonl")
+case(U, ["--output", "u.csv.gz"], "--output", ".csv", "json, jsonl")
+case(C, ["--compression", "gzip"], "--compression", ".gz")              # base_args give -o cdrs.json
+case(C, ["--compression", "zstd", "--output", "x.jsonl.gz"], "--compression", ".zst")
+bad(C, "--compression", ["bz2", "", "GZIP", "none"])
+
 # abbreviations are unknown flags, never a guess (argparse would take --num-user for --num-users)
 def _long_flags(script: str) -> list[tuple[str, bool]]:
     import importlib

@@ -447,3 +447,135 @@ def test_a_worker_that_dies_ends_the_run_with_one_line(tmp_path, users):
     assert proc.returncode == 1, err
     assert err.strip().splitlines() == ["cdr_generator.py: error: a worker process ended unexpectedly (exit code -9)"]
     assert [p.name for p in tmp_path.iterdir()] == []
+
+
+# ---------------------------------------------------------------- compressed files
+
+def _decompress(path) -> bytes:
+    data = open(path, "rb").read()
+    if str(path).endswith(".gz"):
+        import gzip
+        import zlib
+
+        # gzip.decompress reads every member; check by hand too that the members cover the file
+        out, rest = [], data
+        while rest:
+            d = zlib.decompressobj(31)
+            out.append(d.decompress(rest))
+            assert d.eof, f"{path}: a gzip member ends early"
+            rest = d.unused_data
+        assert b"".join(out) == gzip.decompress(data)
+        return b"".join(out)
+    import zstandard
+
+    out, rest = [], data
+    while rest:
+        d = zstandard.ZstdDecompressor().decompressobj()
+        out.append(d.decompress(rest))
+        assert d.eof, f"{path}: a zstd frame ends early"
+        rest = d.unused_data
+    return b"".join(out)
+
+
+COMPRESSIONS = [".gz", pytest.param(".zst", marks=pytest.mark.skipif(
+    __import__("importlib").util.find_spec("zstandard") is None, reason="zstandard is not installed"))]
+
+
+@pytest.mark.parametrize("suffix", COMPRESSIONS)
+def test_compressed_file_is_the_plain_file_compressed_for_any_workers(tmp_path, users, suffix):
+    """cdrs.<fmt>.gz / .zst hold exactly the bytes of cdrs.<fmt>, for 1 and 3 workers (the members
+    each worker compressed make one stream), and the compressed bytes do not depend on --workers.
+    Over 3 chunks of 8,192 records, with per-type files (--compression) too, some of them empty."""
+    count, codec = 20_000, {".gz": "gzip", ".zst": "zstd"}[suffix]
+    common = ["-u", users, "-c", count, "--seed", 12, "--start", helpers.WEEK_START, "--end", helpers.WEEK_END]
+    jobs = {}
+    for fmt in ("json", "jsonl", "csv"):
+        for w in (1, 3):
+            jobs[(fmt, w, "plain")] = ("cdr_generator.py", [*common, "-o", tmp_path / f"p{w}.{fmt}", "-j", w], {})
+            jobs[(fmt, w, "packed")] = ("cdr_generator.py", [*common, "-o", tmp_path / f"c{w}.{fmt}{suffix}", "-j", w], {})
+    for w in (1, 3):
+        dir_args = [*common, "--weights", "voice=1,sms=1,ims=0.001,voip=0", "--format", "csv", "-j", w]
+        jobs[("dir", w, "plain")] = ("cdr_generator.py", [*dir_args, "--output-dir", tmp_path / f"dp{w}"], {})
+        jobs[("dir", w, "packed")] = ("cdr_generator.py", [*dir_args, "--output-dir", tmp_path / f"dc{w}",
+                                                           "--compression", codec], {})
+    for key, proc in helpers.run_many(jobs, parallel=2).items():
+        assert proc.returncode == 0, (key, proc.stderr)
+    for fmt in ("json", "jsonl", "csv"):
+        plain = (tmp_path / f"p1.{fmt}").read_bytes()
+        assert (tmp_path / f"p3.{fmt}").read_bytes() == plain
+        packed = (tmp_path / f"c1.{fmt}{suffix}").read_bytes()
+        assert (tmp_path / f"c3.{fmt}{suffix}").read_bytes() == packed, f"{fmt}{suffix}: other bytes with 3 workers"
+        assert len(packed) < len(plain) / 3, (fmt, len(packed), len(plain))
+        assert _decompress(tmp_path / f"c1.{fmt}{suffix}") == plain, fmt
+        assert len(helpers.parse_records(plain.decode(), fmt)) == count
+    assert helpers.listing(tmp_path / "dc1") == sorted(f"{t}.csv{suffix}" for t in TYPES)
+    for t in TYPES:
+        plain = (tmp_path / "dp1" / f"{t}.csv").read_bytes()
+        assert (tmp_path / "dp3" / f"{t}.csv").read_bytes() == plain
+        assert (tmp_path / "dc3" / f"{t}.csv{suffix}").read_bytes() == (tmp_path / "dc1" / f"{t}.csv{suffix}").read_bytes()
+        assert _decompress(tmp_path / "dc1" / f"{t}.csv{suffix}") == plain, t
+    assert (tmp_path / "dp1" / "voip.csv").read_text().count("\n") == 1  # an empty type: its header only
+
+
+@pytest.mark.parametrize("fmt", ["json", "jsonl", "csv"])
+def test_empty_compressed_files_are_valid(tmp_path, users, fmt):
+    plain, packed = tmp_path / f"e.{fmt}", tmp_path / f"e.{fmt}.gz"
+    for out in (plain, packed):
+        assert helpers.cdr_main("-u", users, "-c", 0, "-o", out) == 0
+    assert _decompress(packed) == plain.read_bytes()
+    proc = subprocess.run(["gzip", "-t", str(packed)], capture_output=True)  # the real tool agrees
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_compressed_stdout(users):
+    args = ["-u", users, "-c", 9000, "--seed", 3, "--start", helpers.WEEK_START, "--end", helpers.WEEK_END, "-o", "-"]
+    plain = helpers.run_script("cdr_generator.py", *args)
+    packed = helpers.run_script("cdr_generator.py", *args, "--compression", "gzip", "--workers", 2)
+    assert plain.returncode == packed.returncode == 0, (plain.stderr, packed.stderr)
+    import gzip
+
+    assert gzip.decompress(packed.stdout) == plain.stdout
+    assert len(helpers.parse_records(plain.stdout.decode(), "jsonl")) == 9000  # stdout: JSON Lines by default
+
+
+@pytest.mark.parametrize("fmt", ["json", "jsonl"])
+def test_compressed_users_file_round_trip(tmp_path, fmt):
+    """user_generator.py writes users.<fmt>.gz / .zst, and a users file compressed so reads as the
+    plain one: the same CDRs, byte for byte."""
+    suffixes = [".gz"] + ([".zst"] if __import__("importlib").util.find_spec("zstandard") else [])
+    plain = helpers.write_users(tmp_path / f"u.{fmt}", 700, seed=8)
+    cdrs = helpers.write_cdrs(plain, tmp_path / "from-plain.jsonl", 3000)
+    for suffix in suffixes:
+        packed = helpers.write_users(tmp_path / f"u.{fmt}{suffix}", 700, seed=8)
+        assert _decompress(packed) == plain.read_bytes(), suffix
+        assert helpers.write_cdrs(packed, tmp_path / f"from{suffix}.jsonl", 3000).read_bytes() == cdrs.read_bytes()
+
+
+@pytest.mark.parametrize("where", ["file", "dir"])
+@pytest.mark.parametrize("workers", [1, 3])
+def test_a_compressed_write_that_fails_leaves_nothing(tmp_path, users, workers, where):
+    out = ["--output", str(tmp_path / "c.jsonl.gz")] if where == "file" else \
+        ["--output-dir", str(tmp_path / "d"), "--compression", "gzip"]
+    proc = subprocess.run([sys.executable, str(helpers.ROOT / "cdr_generator.py"), "-u", str(users), "-c", "100000",
+                           "--workers", str(workers), *out],
+                          capture_output=True, text=True, timeout=120, preexec_fn=_limited(2_000_000))
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 1 and len(lines) == 1, proc.stderr
+    assert lines[0].startswith("cdr_generator.py: error: cannot write output") and "too large" in lines[0], lines
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
+
+
+def test_without_the_zstandard_package_zst_is_one_line(tmp_path, users, monkeypatch):
+    """zstd is optional: without the package, writing or reading .zst is one line, exit 2."""
+    from inprocess import call_main, one_error_line
+
+    monkeypatch.setitem(sys.modules, "zstandard", None)  # import zstandard raises ImportError
+    res = call_main("cdr_generator.py", ["-u", users, "-c", 10, "-o", tmp_path / "c.jsonl.zst"])
+    assert "zstandard" in one_error_line(res) and list(tmp_path.iterdir()) == []
+    res = call_main("user_generator.py", ["-n", 10, "-o", tmp_path / "u.json.zst"])
+    assert "zstandard" in one_error_line(res) and list(tmp_path.iterdir()) == []
+    zst = tmp_path / "u.json.zst"
+    zst.write_bytes(b"\x28\xb5\x2f\xfd" + b"\0" * 20)  # a zstd magic number
+    res = call_main("cdr_generator.py", ["-u", zst, "-c", 10, "-o", tmp_path / "c.jsonl"])
+    line = one_error_line(res)
+    assert "zstandard" in line and str(zst) in line and not (tmp_path / "c.jsonl").exists()
