@@ -12,6 +12,7 @@ from telco_cdr.cli import Parser, int_at_least, nonempty, run, seed_value, time_
 from telco_cdr.errors import UserError
 from telco_cdr.output import CODECS, FORMATS, Progress, RecordFramer, atomic_outputs, codec, output_kind
 from telco_cdr.constants import CDR_TYPES, DEFAULT_SEED, DEFAULT_WEIGHTS_TEXT
+from telco_cdr.text import plural, size
 from telco_cdr.traffic import build_population, parse_weights
 from telco_cdr.users import read_users
 
@@ -56,6 +57,7 @@ def build_parser() -> Parser:
 def main(argv: list[str] | None = None) -> int:
     def body() -> int:
         args = build_parser().parse_args(argv)
+        progress = Progress(args.count, "CDRs")  # its clock is the run's: reading the users counts too
         weights = parse_weights(args.weights)
         start_ms, end_ms = time_window(args.start, args.end)
         if args.output_dir and args.output is not None:
@@ -73,7 +75,9 @@ def main(argv: list[str] | None = None) -> int:
             fmt, compression = output_kind(args.output, args.format, compression=args.compression)
             codec(compression)
             paths, headers = [args.output], [csv_header("csv")]
-        users = read_users(args.users_file)
+        users = read_users(args.users_file, progress)
+        n_users = len(users)
+        progress.phase(f"modelling the traffic of {plural(n_users, 'user')}")
         pop = build_population(users, args.seed, formats=("csv",) if fmt == "csv" else ("json",))
         del users
         if args.output_dir:  # made only once the input is known to be good
@@ -83,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
                 raise UserError(f"--output-dir {args.output_dir!r} cannot be made: {e.strerror}") from None
         job = CdrFileJob(pop, weights, args.seed, start_ms, end_ms, args.count, fmt, split=bool(args.output_dir))
         framers = [RecordFramer(fmt, h) for h in headers]
-        progress = Progress(args.count, "CDRs")
+        progress.begin()
         with atomic_outputs(paths, codec_name=compression) as outs:
             totals = write_cdr_file(job, outs, framers, args.workers, progress)
         done = sum(totals)
@@ -91,7 +95,9 @@ def main(argv: list[str] | None = None) -> int:
         secs = progress.seconds
         where = "stdout" if paths == ["-"] else (args.output_dir if args.output_dir else args.output)
         mix = ", ".join(f"{t} {n:,}" for t, n in zip(CDR_TYPES, totals))
-        print(f"{PROG}: wrote {done:,} CDRs to {where} ({fmt}): {mix}; {secs:.1f} s, "
+        kind = f"{fmt}, {compression}" if compression else fmt
+        print(f"{PROG}: wrote {plural(done, 'CDR')} ({size(sum(out.size for out in outs))}) to {where} ({kind}): "
+              f"{mix}; {secs:.1f} s ({progress.read_seconds:.1f} s reading and modelling {plural(n_users, 'user')}), "
               f"{done / max(secs, 1e-9):,.0f} CDRs/s, seed {args.seed}", file=sys.stderr)
         return 0
     return run(body, PROG)

@@ -9,6 +9,7 @@ from telco_cdr.cli import Parser, add_user_flags, nonempty, run, user_flags
 from telco_cdr.identifiers import OPERATORS
 from telco_cdr.output import AtomicFile, Progress, codec, output_kind, write_users
 from telco_cdr.constants import DEFAULT_NUM_USERS
+from telco_cdr.text import plural, size
 from telco_cdr.users import generate_users
 
 PROG = "user_generator.py"
@@ -48,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         users = generate_users(args.num_users, args.seed, args.country, args.operator)
         progress = Progress(args.num_users, "users")
         out = AtomicFile(args.output, "output", codec(compression))
+        progress.begin()
         try:
             n = write_users(out, users, fmt, progress)
             out.commit()
@@ -57,7 +59,8 @@ def main(argv: list[str] | None = None) -> int:
         progress.done()
         secs = progress.seconds
         where = "stdout" if args.output == "-" else args.output
-        print(f"{PROG}: wrote {n:,} users to {where} ({fmt}) in {secs:.1f} s, "
+        kind = f"{fmt}, {compression}" if compression else fmt
+        print(f"{PROG}: wrote {plural(n, 'user')} ({size(out.size)}) to {where} ({kind}) in {secs:.1f} s, "
               f"{n / max(secs, 1e-9):,.0f} users/s, seed {args.seed}", file=sys.stderr)
         return 0
     return run(body, PROG)

@@ -10,6 +10,7 @@ import time
 from contextlib import contextmanager
 
 from .errors import RunError, UserError
+from .text import duration, size
 
 FORMATS = ("json", "jsonl", "csv")
 # The file name's extension of each format we write.
@@ -304,32 +305,69 @@ class RecordFramer:
 
 
 class Progress:
-    """A progress line on stderr, redrawn at most a few times a second, only on a terminal."""
+    """What a run is doing, on one line of stderr redrawn at most a few times a second, only on a
+    terminal: reading the input (bytes, rate, time left), the steps before writing, then the
+    records written, bytes, rate and time left.  Its clock starts when it is made, so ``seconds``
+    is the whole run, reading included."""
 
-    def __init__(self, total: int, what: str, stream=None):
+    def __init__(self, total: int, what: str, stream=None, clock=time.monotonic):
         self.stream = stream or sys.stderr
         self.total, self.what = total, what
+        self.clock = clock
         self.enabled = hasattr(self.stream, "isatty") and self.stream.isatty()
-        self.start = self.last = time.monotonic()
+        self.start = self.work_start = clock()
+        self.last = -1e9
+        self.width = 0
+        self.read_seconds = 0.0  # the time before begin(): reading and preparing the input
 
-    def update(self, done: int, nbytes: int | None = None) -> None:
-        now = time.monotonic()
-        if not self.enabled or now - self.last < 0.25:
+    def _show(self, text: str, force: bool = False) -> None:
+        now = self.clock()
+        if not self.enabled or (not force and now - self.last < 0.25):
             return
         self.last = now
-        rate = done / max(now - self.start, 1e-9)
-        pct = f" ({100 * done / self.total:.0f}%)" if self.total else ""
-        self.stream.write(f"\r{done:,}/{self.total:,} {self.what}{pct}, {rate:,.0f}/s   ")
+        self.stream.write("\r" + text.ljust(self.width))
+        self.width = len(text)
         self.stream.flush()
 
+    def reading(self, done: int, total: int, what: str = "users") -> None:
+        """``done`` of ``total`` bytes of the input read."""
+        secs = max(self.clock() - self.start, 1e-9)
+        rate = done / secs
+        left = f", {duration((total - done) / rate)} left" if 0 < done < total else ""
+        pct = f" ({100 * done / total:.0f}%)" if total else ""
+        self._show(f"reading {what}: {size(done)} of {size(total)}{pct}, {size(rate)}/s{left}")
+
+    def phase(self, text: str) -> None:
+        """A step before the records, such as parsing the users: shown as it begins."""
+        self._show(f"{text} ...", force=True)
+
+    def begin(self) -> None:
+        """The records begin: what came before counts as reading; the rate counts from here."""
+        self.work_start = self.clock()
+        self.read_seconds = self.work_start - self.start
+
+    def update(self, done: int, nbytes: int | None = None) -> None:
+        if not self.enabled:
+            return
+        secs = max(self.clock() - self.work_start, 1e-9)
+        rate = done / secs
+        parts = [f"{done:,}/{self.total:,} {self.what}" + (f" ({100 * done / self.total:.0f}%)" if self.total else "")]
+        if nbytes is not None:
+            parts.append(size(nbytes))
+        parts.append(f"{rate:,.0f}/s")
+        if rate > 0 and done < self.total:
+            parts.append(f"{duration((self.total - done) / rate)} left")
+        self._show(", ".join(parts))
+
     def done(self) -> None:
-        if self.enabled:
-            self.stream.write("\r" + " " * 70 + "\r")
+        if self.enabled and self.width:
+            self.stream.write("\r" + " " * self.width + "\r")
             self.stream.flush()
+            self.width = 0
 
     @property
     def seconds(self) -> float:
-        return time.monotonic() - self.start
+        return self.clock() - self.start
 
 
 def write_users(out, records, fmt: str, progress: Progress | None = None, batch: int = 5000) -> int:

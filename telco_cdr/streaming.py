@@ -14,6 +14,7 @@ import numpy as np
 
 from .cdrs import CdrFactory
 from .constants import CDR_TOPICS, CDR_TYPES, CHUNK_RECORDS, Exit, SeedDomain
+from .text import plural
 from .traffic import Population
 
 
@@ -176,6 +177,12 @@ def run_stream(sink: Sink, batches, limiter, stop, stats, prog: str, max_count: 
         sent += sink.send_many(groups, stop)
         sink.poll(0)
         stats.maybe_print(sink, prog)
+    left = sink.in_flight()
+    if stopped_by in ("SIGINT", "SIGTERM") and left and not stop.hard:
+        again = "Ctrl+C again" if stopped_by == "SIGINT" else "a second signal"
+        print(f"{prog}: got {stopped_by}: flushing {plural(left, 'message')} still in flight (up to --timeout "
+              f"{flush_timeout:g} s); {again} quits at once, leaving {'it' if left == 1 else 'them'} unconfirmed",
+              file=sys.stderr, flush=True)
     unconfirmed = sink.flush(flush_timeout, stop)
     total_sent, delivered, failed = sink.totals()
     return Outcome(total_sent, delivered, failed, unconfirmed, time.monotonic() - start, stopped_by)
@@ -234,7 +241,8 @@ def stream(args, topics: dict[str, dict], batches, prog: str, pace: tuple[float 
         if args.create_topics and not stop.stop:
             created = create_topics(settings, topics, args.partitions, args.replication_factor, args.timeout)
             if created:
-                print(f"{prog}: created topics {', '.join(created)}", file=sys.stderr)
+                print(f"{prog}: created {'topic' if len(created) == 1 else 'topics'} {', '.join(created)}",
+                      file=sys.stderr)
         sink = Producer(settings, delivery_timeout_s=args.delivery_timeout)
         if not sink.check(args.timeout, list(topics), stop, created):
             print(f"{prog}: got {stop.signal_name} before sending anything", file=sys.stderr)
@@ -246,11 +254,11 @@ def stream(args, topics: dict[str, dict], batches, prog: str, pace: tuple[float 
               f"sending {pace_words}; Ctrl+C to stop", file=sys.stderr)
     outcome = run_stream(sink, batches, limiter, stop, stats, prog, args.max_count, args.duration, args.timeout)
     if stop.hard and outcome.unconfirmed:
-        print(f"{prog}: stopped at once by a second signal; {outcome.unconfirmed:,} of {outcome.sent:,} "
-              f"messages left unconfirmed", file=sys.stderr)
+        print(f"{prog}: stopped at once by a second signal; {outcome.unconfirmed:,} of "
+              f"{plural(outcome.sent, 'message')} left unconfirmed", file=sys.stderr)
         return Exit.INTERRUPTED
     if args.dry_run:
-        print(f"{prog}: dry run: wrote {outcome.sent:,} messages to stdout, {pace_words}", file=sys.stderr)
+        print(f"{prog}: dry run: wrote {plural(outcome.sent, 'message')} to stdout, {pace_words}", file=sys.stderr)
         return 0
     why = {"max-count": "reached --max-count", "duration": "reached --duration", "end": "sent every record",
            "failure": "delivery failed", None: "stopped"}.get(outcome.stopped_by, f"got {outcome.stopped_by}")
@@ -259,13 +267,20 @@ def stream(args, topics: dict[str, dict], batches, prog: str, pace: tuple[float 
     for line in summary_lines(sink, outcome.unconfirmed):
         print(line, file=sys.stderr)
     if outcome.failed:
-        raise RunError(f"{outcome.failed:,} messages could not be delivered within --delivery-timeout "
+        raise RunError(f"{plural(outcome.failed, 'message')} could not be delivered within --delivery-timeout "
                        f"{args.delivery_timeout:g} s ({sink.last_delivery_error}; last client error: "
                        f"{sink.last_error or 'none'})")
     if outcome.unconfirmed:
-        raise RunError(f"{outcome.unconfirmed:,} messages were not confirmed by the broker within --timeout "
-                       f"{args.timeout:g} s")
+        raise RunError(f"{plural(outcome.unconfirmed, 'message')} {'was' if outcome.unconfirmed == 1 else 'were'} "
+                       f"not confirmed by the broker within --timeout {args.timeout:g} s")
     return 0
+
+
+def _reading_progress():
+    """Progress on a terminal while a users file is read and modelled (cleared by the next line)."""
+    from .output import Progress
+
+    return Progress(0, "users")
 
 
 def stream_cdrs(args, stop, prog: str) -> int:
@@ -278,12 +293,15 @@ def stream_cdrs(args, stop, prog: str) -> int:
 
     weights = parse_weights(args.weights)
     if args.users_file:
-        users = read_users(args.users_file)
+        users = read_users(args.users_file, _reading_progress())
     else:
         users = list(generate_users(args.num_users, args.seed, args.country, args.operator))
         if not any(u["status"] == "active" for u in users):
             raise UserError("--num-users: every generated user is suspended; make more users")
+    progress = _reading_progress()
+    progress.phase(f"modelling the traffic of {plural(len(users), 'user')}")
     pop = build_population(users, args.seed, formats=("json",))
+    progress.done()
     del users
     topics = cdr_topics(args.topic_prefix, args.topic)
     factory = CdrFactory(pop, weights, args.seed, "json", stream=SeedDomain.STREAM_CDRS)
@@ -297,7 +315,7 @@ def stream_users(args, stop, prog: str) -> int:
     from .users import generate_users, read_users, user_json
 
     topic = args.topic_prefix + args.topic
-    users = read_users(args.users_file) if args.users_file else \
+    users = read_users(args.users_file, _reading_progress()) if args.users_file else \
         generate_users(args.num_users, args.seed, args.country, args.operator)
     return stream(args, {topic: {"cleanup.policy": "compact"}}, user_batches(users, topic, user_json), prog,
                   pace(args.rate, None, None), stop)

@@ -14,6 +14,7 @@ import numpy as np
 
 from .constants import DEFAULT_NUM_USERS, DEFAULT_SEED, SeedDomain
 from .errors import UserError
+from .text import plural, size
 from .identifiers import CITIES, COUNTRIES, DEVICES, OPERATORS, ecgi, luhn_digits, msisdn_drawer, unique_draw
 
 
@@ -319,7 +320,7 @@ def read_users(path: str, progress=None) -> list[dict]:
         raise UserError(f"{label} cannot be read: {e.strerror}") from None
     raw = _decompressed(raw, label)
     if progress:
-        progress.phase("parsing users")
+        progress.phase(f"parsing {size(len(raw))} of users")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -362,6 +363,8 @@ def read_users(path: str, progress=None) -> list[dict]:
         raise UserError(f"{label} must hold a JSON array of user objects")
     if not records:
         raise UserError(f"{label} holds no users")
+    if progress:
+        progress.phase(f"checking {plural(len(records), 'user')}")
     if not _all_valid(records):
         _first_fault(records, label)  # raises, naming the user and the field
     if escapes and any(_has_surrogate(r) for r in records):

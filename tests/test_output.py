@@ -579,3 +579,160 @@ def test_without_the_zstandard_package_zst_is_one_line(tmp_path, users, monkeypa
     res = call_main("cdr_generator.py", ["-u", zst, "-c", 10, "-o", tmp_path / "c.jsonl"])
     line = one_error_line(res)
     assert "zstandard" in line and str(zst) in line and not (tmp_path / "c.jsonl").exists()
+
+
+# ---------------------------------------------------------------- saying what is happening
+
+class _Terminal(__import__("io").StringIO):
+    def isatty(self):
+        return True
+
+
+class _Clock:
+    def __init__(self):
+        self.t = 100.0
+
+    def __call__(self):
+        return self.t
+
+
+def _drawn(stream) -> list[str]:
+    """The lines a terminal shows, one per redraw (each starts with a carriage return)."""
+    return [part.rstrip() for part in stream.getvalue().split("\r") if part.strip()]
+
+
+def test_progress_shows_records_bytes_rate_and_time_left():
+    from telco_cdr.output import Progress
+
+    term, clock = _Terminal(), _Clock()
+    p = Progress(5000, "CDRs", stream=term, clock=clock)
+    clock.t += 3.0  # reading the users
+    p.begin()
+    clock.t += 2.0
+    p.update(1000, 1_500_000)
+    assert _drawn(term) == ["1,000/5,000 CDRs (20%), 1.5 MB, 500/s, 8 s left"]
+    clock.t += 0.1  # too soon: not redrawn
+    p.update(1100, 1_600_000)
+    assert len(_drawn(term)) == 1
+    clock.t += 0.4
+    p.update(4000, 6_000_000_000)
+    assert _drawn(term)[-1] == "4,000/5,000 CDRs (80%), 6.0 GB, 1,600/s, 1 s left"
+    p.done()
+    assert term.getvalue().endswith("\r" + " " * len("4,000/5,000 CDRs (80%), 6.0 GB, 1,600/s, 1 s left") + "\r")
+    assert p.read_seconds == 3.0 and p.seconds == 5.5  # the run's time counts the reading
+
+
+def test_progress_of_reading_and_of_the_steps_before_writing():
+    from telco_cdr.output import Progress
+
+    term, clock = _Terminal(), _Clock()
+    p = Progress(10, "CDRs", stream=term, clock=clock)
+    clock.t += 2.0
+    p.reading(50_000_000, 200_000_000)
+    p.phase("parsing 200.0 MB of users")  # shown at once, however soon
+    assert _drawn(term) == ["reading users: 50.0 MB of 200.0 MB (25%), 25.0 MB/s, 6 s left",
+                            "parsing 200.0 MB of users ..."]
+    long = Progress(10**9, "CDRs", stream=term, clock=clock)
+    long.begin()
+    clock.t += 10
+    long.update(1_000_000, 612_300_000)
+    assert _drawn(term)[-1] == "1,000,000/1,000,000,000 CDRs (0%), 612.3 MB, 100,000/s, 2 h 46 min left"
+
+
+def test_progress_is_silent_off_a_terminal():
+    import io
+
+    from telco_cdr.output import Progress
+
+    out = io.StringIO()
+    p = Progress(10, "CDRs", stream=out)
+    p.reading(1, 2)
+    p.phase("parsing")
+    p.update(5, 100)
+    p.done()
+    assert out.getvalue() == ""
+
+
+def test_counts_agree_in_number():
+    from telco_cdr.text import duration, plural, size
+
+    assert [plural(n, "CDR") for n in (0, 1, 2, 1000)] == ["0 CDRs", "1 CDR", "2 CDRs", "1,000 CDRs"]
+    assert plural(1, "message") == "1 message" and plural(-1, "user") == "-1 users"
+    assert [size(n) for n in (1, 999, 1000, 612_345_678, 3_060_000_000, 999_960)] == \
+        ["1 byte", "999 bytes", "1.0 kB", "612.3 MB", "3.1 GB", "1.0 MB"]
+    assert [duration(s) for s in (0.4, 59.6, 125, 3725)] == ["0 s", "1 min 00 s", "2 min 05 s", "1 h 02 min"]
+
+
+def _summary(stderr: str, prog: str) -> str:
+    lines = [line for line in stderr.splitlines() if line.startswith(f"{prog}: wrote ")]
+    assert len(lines) == 1, stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize("name", ["c.jsonl", "c.csv.gz", "-"])
+def test_summary_gives_the_size_written(tmp_path, users, name):
+    from telco_cdr.text import size
+
+    out = name if name == "-" else tmp_path / name
+    proc = helpers.run_script("cdr_generator.py", "-u", users, "-c", 12_000, "-o", out, "--workers", 2)
+    assert proc.returncode == 0, proc.stderr
+    written = len(proc.stdout) if name == "-" else os.path.getsize(out)
+    line = _summary(proc.stderr, "cdr_generator.py")
+    assert f"wrote 12,000 CDRs ({size(written)}) to " in line, line
+    assert ("(csv, gzip)" in line) == name.endswith(".gz"), line
+    one = helpers.run_script("cdr_generator.py", "-u", users, "-c", 1, "-o", tmp_path / "one.jsonl")
+    assert f"wrote 1 CDR ({size(os.path.getsize(tmp_path / 'one.jsonl'))}) to " in one.stderr, one.stderr
+    assert "reading and modelling 1,500 users" in one.stderr, one.stderr
+    u = helpers.run_script("user_generator.py", "-n", 1, "-o", tmp_path / "u.json.gz")
+    assert f"wrote 1 user ({size(os.path.getsize(tmp_path / 'u.json.gz'))}) to " in u.stderr, u.stderr
+
+
+def test_summary_time_counts_reading_the_users(tmp_path):
+    """The time of the summary is the run's: reading and modelling a large users file is in it (it
+    was once reported as 0.0 s, the clock starting after the reading)."""
+    import re
+
+    big = helpers.write_users(tmp_path / "big.jsonl", 40_000, seed=2)
+    t0 = time.monotonic()
+    proc = helpers.run_script("cdr_generator.py", "-u", big, "-c", 0, "-o", tmp_path / "none.jsonl")
+    wall = time.monotonic() - t0
+    assert proc.returncode == 0, proc.stderr
+    m = re.search(r"; ([\d.]+) s \(([\d.]+) s reading and modelling 40,000 users\)", proc.stderr)
+    assert m, proc.stderr
+    total, reading = float(m.group(1)), float(m.group(2))
+    assert total >= reading >= 0.2, proc.stderr
+    assert total >= 0.5 * wall, f"the summary says {total} s of a {wall:.1f} s run\n{proc.stderr}"
+
+
+@pytest.mark.parametrize("workers", [1, 3])
+def test_progress_on_a_real_terminal(tmp_path, workers):
+    """cdr_generator.py with stderr on a terminal (a pty): reading, the steps before writing, then
+    records, bytes, rate and time left; the line is cleared before the summary."""
+    import pty
+
+    users = helpers.write_users(tmp_path / "u.json", 3000, seed=5)
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, str(helpers.ROOT / "cdr_generator.py"), "-u", str(users),
+                             "-c", "400000", "-o", str(tmp_path / "c.jsonl.gz"), "--workers", str(workers)],
+                            stdout=subprocess.DEVNULL, stderr=slave, cwd=helpers.ROOT)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # EIO: the other side is closed
+            break
+        if not data:
+            break
+        chunks.append(data)
+    assert proc.wait(timeout=120) == 0
+    os.close(master)
+    text = b"".join(chunks).decode()
+    shown = [part.strip() for part in text.split("\r") if part.strip()]
+    import re
+
+    assert any(s.startswith("reading users: ") for s in shown), shown
+    assert "parsing" in text and "checking 3,000 users" in text and "modelling the traffic of 3,000 users" in text
+    drawn = [s for s in shown if re.fullmatch(r"[\d,]+/400,000 CDRs \(\d+%\), [\d.]+ (kB|MB), [\d,]+/s, .+ left", s)]
+    assert drawn, shown
+    assert shown[-1].startswith("cdr_generator.py: wrote 400,000 CDRs"), shown[-1]
