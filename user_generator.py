@@ -18,7 +18,8 @@ examples:
   python user_generator.py                          # {DEFAULT_NUM_USERS} US users -> users.json
   python user_generator.py --num-users 100000 --seed 7 --output users.jsonl
   python user_generator.py --country GB --country DE --output eu_users.json
-  python user_generator.py --operator 234-15 --num-users 500 --output -   # to stdout
+  python user_generator.py --operator 234-15 --num-users 500 --output -   # to stdout, JSON Lines
+  python user_generator.py --num-users 1000000 --output users.jsonl.gz    # gzip-compressed
 
 Operators (--operator, by MCC-MNC or name):
 """ + "\n".join(f"  {op.mcc}-{op.mnc:<4} {op.name} ({op.country})" for op in OPERATORS) + """
