@@ -6,8 +6,18 @@ from __future__ import annotations
 import sys
 
 # Light imports only up here: the signal handlers go in first thing in main(), before numpy loads.
-from telco_cdr.cli import Parser, StopFlag, add_kafka_flags, add_user_flags, float_range, nonempty, run
-from telco_cdr.constants import CDR_TOPICS, DEFAULT_WEIGHTS_TEXT
+from telco_cdr.cli import (
+    Parser,
+    StopFlag,
+    add_kafka_flags,
+    add_user_flags,
+    float_range,
+    nonempty,
+    rate_value,
+    run,
+    user_flags,
+)
+from telco_cdr.constants import CDR_TOPICS, DEFAULT_INTERVAL_S, DEFAULT_WEIGHTS_TEXT
 
 PROG = "kafka_producer.py"
 EXAMPLES = f"""
@@ -15,17 +25,19 @@ examples:
   # Confluent Cloud (SASL_SSL with PLAIN), 2 messages a second:
   export KAFKA_SASL_PASSWORD=SECRET
   python kafka_producer.py --bootstrap-servers HOST:9092 --sasl-username KEY --interval 0.5 \\
-      --num-users 1000 --users-file users.json
+      --users-file users.json
   # the client.properties Confluent Cloud hands out, 500 messages a second, create the topics:
   python kafka_producer.py --config-file client.properties --rate 500 --create-topics
   # a local broker (scripts/local-kafka.sh start), 100,000 messages as fast as it goes:
-  python kafka_producer.py -b 127.0.0.1:19092 --max-count 100000 --create-topics
-  # see what would be sent:
+  python kafka_producer.py -b 127.0.0.1:19092 --max-count 100000 --rate max --create-topics
+  # see what would be sent (at the default pace of one message every {DEFAULT_INTERVAL_S:g} s):
   python kafka_producer.py --dry-run --max-count 5
 
 Topics: {', '.join(CDR_TOPICS.values())} (with --topic-prefix before each).
 Key: the user_id (per-user order; co-partitioned with telco-users).  Value: the CDR as JSON,
 the same record as cdr_generator.py writes, with event times of now.
+Pace: one message every {DEFAULT_INTERVAL_S:g} s unless --rate or --interval says otherwise, so that a
+producer left running against a paid cluster costs little; --rate max sends as fast as it can.
 Without --users-file, --num-users and --seed make the same users as user_generator.py.
 Exit codes: 0 all sent messages delivered, 1 a run error (broker, auth, undelivered), 2 bad
 input, 130 stopped by a second Ctrl+C before everything was confirmed.
@@ -35,15 +47,17 @@ input, 130 stopped by a second Ctrl+C before everything was confirmed.
 def build_parser() -> Parser:
     p = Parser(prog=PROG, description="Stream synthetic CDRs (voice, data, SMS, VoIP, IMS) to Kafka.",
                epilog=EXAMPLES)
-    add_user_flags(p, "users to make when no --users-file is given (default: 1000)")
+    add_user_flags(p, "users to make when no --users-file is given (default: 1000)",
+                   "random seed of the CDRs, and of the users made without --users-file (default: 42)")
     p.add_argument("--users-file", "-u", type=nonempty,
                    help="users to make CDRs for (default: --num-users made with --seed)")
     p.add_argument("--weights", "-w", help=f"the CDR type mix (default: {DEFAULT_WEIGHTS_TEXT})")
     pace = p.add_mutually_exclusive_group()
-    pace.add_argument("--rate", type=float_range(0, 10**7), metavar="N",
-                      help="messages per second, fractions allowed (default: as fast as the broker takes them)")
+    pace.add_argument("--rate", type=rate_value, metavar="N|max",
+                      help=f"messages per second, fractions allowed, or max: as fast as the broker takes them "
+                           f"(default: one every {DEFAULT_INTERVAL_S:g} s, as --interval {DEFAULT_INTERVAL_S:g})")
     pace.add_argument("--interval", type=float_range(1e-7, 86400, inclusive_min=True), metavar="SECONDS",
-                      help="seconds between messages (the same as --rate 1/SECONDS)")
+                      help=f"seconds between messages, the same as --rate 1/SECONDS (default: {DEFAULT_INTERVAL_S:g})")
     p.add_argument("--topic", type=nonempty, help="send every CDR to this one topic instead of one topic per type")
     p.add_argument("--topic-prefix", default="", help="put this before each topic name (e.g. dev.)")
     add_kafka_flags(p)
@@ -54,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     def body() -> int:
         with StopFlag() as stop:  # first, so that a signal at any moment is handled
             args = build_parser().parse_args(argv)
+            user_flags(args, args.users_file)  # --seed seeds the CDRs too: allowed with --users-file
             from telco_cdr.streaming import stream_cdrs  # numpy and the rest load here
 
             return stream_cdrs(args, stop, PROG)

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import sys
 
-from telco_cdr.cli import Parser, add_user_flags, nonempty, run
+from telco_cdr.cli import Parser, add_user_flags, nonempty, run, user_flags
 from telco_cdr.constants import DEFAULT_NUM_USERS
 from telco_cdr.identifiers import OPERATORS
-from telco_cdr.output import AtomicFile, Progress, format_from_path, write_users
+from telco_cdr.output import AtomicFile, Progress, codec, output_kind, write_users
+from telco_cdr.text import plural, size
 from telco_cdr.users import generate_users
 
 PROG = "user_generator.py"
@@ -17,7 +18,8 @@ examples:
   python user_generator.py                          # {DEFAULT_NUM_USERS} US users -> users.json
   python user_generator.py --num-users 100000 --seed 7 --output users.jsonl
   python user_generator.py --country GB --country DE --output eu_users.json
-  python user_generator.py --operator 234-15 --num-users 500 --output -   # to stdout
+  python user_generator.py --operator 234-15 --num-users 500 --output -   # to stdout, JSON Lines
+  python user_generator.py --num-users 1000000 --output users.jsonl.gz    # gzip-compressed
 
 Operators (--operator, by MCC-MNC or name):
 """ + "\n".join(f"  {op.mcc}-{op.mnc:<4} {op.name} ({op.country})" for op in OPERATORS) + """
@@ -32,19 +34,23 @@ def build_parser() -> Parser:
                "device, tariff plan, home cell) as JSON.", epilog=EXAMPLES)
     add_user_flags(p)
     p.add_argument("--output", "-o", default="users.json", type=nonempty,
-                   help="file to write, or - for stdout (default: users.json)")
+                   help="file to write, or - for stdout (default: users.json); a name ending in .gz or .zst is "
+                        "compressed (users.jsonl.gz)")
     p.add_argument("--format", choices=("json", "jsonl"),
-                   help="json: one JSON array; jsonl: one object a line (default: from the file name, else json)")
+                   help="json: one JSON array; jsonl: one object a line (default: from the file name: .json, "
+                        ".jsonl/.ndjson; jsonl for stdout)")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     def body() -> int:
         args = build_parser().parse_args(argv)
-        fmt = format_from_path(args.output, args.format, ("json", "jsonl"))
+        user_flags(args)
+        fmt, compression = output_kind(args.output, args.format, ("json", "jsonl"))
         users = generate_users(args.num_users, args.seed, args.country, args.operator)
         progress = Progress(args.num_users, "users")
-        out = AtomicFile(args.output, "output")
+        out = AtomicFile(args.output, "output", codec(compression))
+        progress.begin()
         try:
             n = write_users(out, users, fmt, progress)
             out.commit()
@@ -54,7 +60,8 @@ def main(argv: list[str] | None = None) -> int:
         progress.done()
         secs = progress.seconds
         where = "stdout" if args.output == "-" else args.output
-        print(f"{PROG}: wrote {n:,} users to {where} ({fmt}) in {secs:.1f} s, "
+        kind = f"{fmt}, {compression}" if compression else fmt
+        print(f"{PROG}: wrote {plural(n, 'user')} ({size(out.size)}) to {where} ({kind}) in {secs:.1f} s, "
               f"{n / max(secs, 1e-9):,.0f} users/s, seed {args.seed}", file=sys.stderr)
         return 0
     return run(body, PROG)

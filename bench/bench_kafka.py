@@ -70,7 +70,7 @@ def broker(keep: bool):
 def ours(bootstrap: str, prefix: str, n: int) -> dict:
     """One kafka_producer.py run; its wall time from its own summary, its peak RSS sampled."""
     cmd = [sys.executable, os.path.join(ROOT, "kafka_producer.py"), "-b", bootstrap, "--max-count", str(n),
-           "--topic-prefix", prefix, "--stats-interval", "0", "--num-users", "10000"]
+           "--rate", "max", "--topic-prefix", prefix, "--stats-interval", "0", "--num-users", "10000"]
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, cwd=ROOT)
     samples = []
     while proc.poll() is None:

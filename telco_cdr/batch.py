@@ -72,6 +72,11 @@ def write_cdr_file(job: CdrFileJob, outs: list, framers: list, workers: int = 1,
     order: a small token (the per-type totals so far) goes round the ring of processes, and a
     process writes a chunk only once it holds the token of the chunk before.  So no chunk is copied
     between processes, the write cost is shared, and the bytes are those of one process.
+
+    A compressed output (``out.codec``) gets each chunk as its own gzip member / zstd frame,
+    compressed by the process that built it before it waits for the token (only the tiny head
+    of a chunk, which depends on the records before it, is compressed after), so the bytes are
+    again the same for any number of workers.
     """
     if workers <= 1 or job.n_chunks == 1:
         return _write_in_order(job, outs, framers, progress)
@@ -79,13 +84,18 @@ def write_cdr_file(job: CdrFileJob, outs: list, framers: list, workers: int = 1,
     return _write_in_ring(job, outs, framers, min(workers, job.n_chunks), progress)
 
 
-def _pieces(framers: list, totals: list[int], counts: list[int], blobs: list[bytes], split: bool) -> list[list]:
-    """What each output gets for a chunk, framed as if ``totals`` records came before it."""
-    out = []
-    for k, (framer, blob) in enumerate(zip(framers, blobs)):
-        framer.count = totals[k] if split else sum(totals)
-        out.append(framer.frame(blob, counts[k] if split else sum(counts)))
-    return out
+def _n(values: list[int], k: int, split: bool) -> int:
+    """Output ``k``'s share of per-type ``values``: its type's, or all of them for one file."""
+    return values[k] if split else sum(values)
+
+
+def _heads(framers: list, totals: list[int], counts: list[int], split: bool) -> list[bytes]:
+    """What goes before a chunk in each output, when ``totals`` records came before it."""
+    heads = []
+    for k, framer in enumerate(framers):
+        framer.count = _n(totals, k, split)
+        heads.append(framer.head(_n(counts, k, split)))
+    return heads
 
 
 def _write_in_order(job: CdrFileJob, outs: list, framers: list, progress) -> list[int]:
@@ -94,11 +104,12 @@ def _write_in_order(job: CdrFileJob, outs: list, framers: list, progress) -> lis
     try:
         for i in range(job.n_chunks):
             counts, blobs = job.chunk(i)
-            for out, pieces in zip(outs, _pieces(framers, totals, counts, blobs, job.split)):
-                writer.write(out, pieces)
+            for k, (out, head) in enumerate(zip(outs, _heads(framers, totals, counts, job.split))):
+                writer.write(out, [head])  # units as the ring writes them: the same bytes
+                writer.write(out, framers[k].body(blobs[k], _n(counts, k, job.split)))
             totals = [a + b for a, b in zip(totals, counts)]
             if progress:
-                progress.update(sum(totals))
+                progress.update(sum(totals), sum(out.size for out in outs))
         _close(outs, framers, totals, job.split, writer.write)
     finally:
         writer.close()
@@ -106,9 +117,10 @@ def _write_in_order(job: CdrFileJob, outs: list, framers: list, progress) -> lis
 
 
 def _close(outs: list, framers: list, totals: list[int], split: bool, write) -> None:
+    """The end of each output: one unit even when empty, so an empty compressed file is valid."""
     for k, (out, framer) in enumerate(zip(outs, framers)):
-        framer.count = totals[k] if split else sum(totals)
-        write(out, framer.close())
+        framer.count = _n(totals, k, split)
+        write(out, [framer.close()], True)
 
 
 # ---------------------------------------------------------------- the ring of worker processes
@@ -117,13 +129,16 @@ def _close(outs: list, framers: list, totals: list[int], split: bool, write) -> 
 
 @dataclass(frozen=True)
 class Token:
-    """All is well: the records written per CDR type before the next chunk."""
+    """All is well: the records written per CDR type before the next chunk, and the bytes written
+    so far to each output."""
 
     totals: tuple[int, ...]
+    sizes: tuple[int, ...] = ()
 
-    def after(self, counts: list[int]) -> Token:
-        """The token once a chunk of ``counts`` records per type is written."""
-        return Token(tuple(a + b for a, b in zip(self.totals, counts)))
+    def after(self, counts: list[int], sizes: tuple[int, ...] | None = None) -> Token:
+        """The token once a chunk of ``counts`` records per type is written (``sizes``: the
+        outputs' byte counts then)."""
+        return Token(tuple(a + b for a, b in zip(self.totals, counts)), self.sizes if sizes is None else sizes)
 
 
 class ErrorKind(Enum):
@@ -159,6 +174,7 @@ class RingSeat:
     framers: list[RecordFramer]
     fds: list[int]  # the outputs' open files, shared by all the processes
     names: list[str]  # their paths, for error messages
+    codecs: list  # how each output compresses a unit (output.Codec)
     index: int  # builds and writes chunks index, index + workers, ...
     workers: int
     inbound: Connection  # the token comes in from process index - 1
@@ -171,9 +187,10 @@ def _write_in_ring(job: CdrFileJob, outs: list, framers: list, workers: int, pro
         out.fh.flush()
     fds = [out.fh.fileno() for out in outs]
     names = [out.path for out in outs]
+    codecs = [out.codec for out in outs]
     # pipes[w]: the token's way into process w (from process w - 1)
     pipes = [ctx.Pipe(duplex=False) for _ in range(workers)]
-    seats = [RingSeat(job=job, framers=framers, fds=fds, names=names, index=w, workers=workers,
+    seats = [RingSeat(job=job, framers=framers, fds=fds, names=names, codecs=codecs, index=w, workers=workers,
                       inbound=pipes[w][0], outbound=pipes[(w + 1) % workers][1]) for w in range(workers)]
     procs = []
     try:
@@ -185,11 +202,13 @@ def _write_in_ring(job: CdrFileJob, outs: list, framers: list, workers: int, pro
         token = _ring(seats[0], progress)
         if isinstance(token, ErrorToken):
             _raise(token, procs)
-        totals = list(token.totals)
+        for out, size in zip(outs, token.sizes):
+            out.size += size
         for p in procs:
             p.join()
-        _close(outs, framers, totals, job.split, lambda out, data: out.write(data))
-        return totals
+        _close(outs, framers, list(token.totals), job.split,
+               lambda out, pieces, always: out.write_unit(pieces, always))
+        return list(token.totals)
     finally:
         for p in procs:
             if p.is_alive():
@@ -218,18 +237,22 @@ def _helper(seat: RingSeat, pipes: list) -> None:
 
 
 def _ring(seat: RingSeat, progress) -> Token | ErrorToken:
-    """Process ``seat.index``'s turns: build chunk i (i = index, index + workers, ...), wait for the
-    token of chunk i - 1, write chunk i, pass the token on.  Turns past the last chunk only pass the
-    token, so that it comes back to process 0 after the last chunk.  Returns the last token seen."""
-    job, workers = seat.job, seat.workers
+    """Process ``seat.index``'s turns: build chunk i (i = index, index + workers, ...) and compress
+    it where the output is compressed, wait for the token of chunk i - 1, write chunk i, pass the
+    token on.  Turns past the last chunk only pass the token, so that it comes back to process 0
+    after the last chunk.  Returns the last token seen."""
+    job, workers, framers = seat.job, seat.workers, seat.framers
     n = job.n_chunks
     turns = -(-n // workers) * workers
-    token: Token | ErrorToken = Token((0,) * len(CDR_TYPES))
+    token: Token | ErrorToken = Token((0,) * len(CDR_TYPES), (0,) * len(seat.fds))
     for i in range(seat.index, turns, workers):
         built = None
         if isinstance(token, Token) and i < n:
             try:
-                built = job.chunk(i)
+                counts, blobs = job.chunk(i)
+                bodies = [codec.encode(framer.body(blob, _n(counts, k, job.split)))
+                          for k, (codec, framer, blob) in enumerate(zip(seat.codecs, framers, blobs))]
+                built = counts, bodies
             except Exception as e:  # noqa: BLE001 - goes round the ring to the parent
                 token = ErrorToken.of(e)
         if i > 0:
@@ -237,25 +260,26 @@ def _ring(seat: RingSeat, progress) -> Token | ErrorToken:
             if isinstance(token, Token):
                 token = received
         if isinstance(token, Token) and built is not None:
-            counts, blobs = built
+            counts, bodies = built
             try:
-                for fd, name, pieces in zip(seat.fds, seat.names,
-                                            _pieces(seat.framers, token.totals, counts, blobs, job.split)):
-                    _write_all(fd, name, pieces)
+                heads = _heads(framers, list(token.totals), counts, job.split)
+                sizes = tuple(size + _write_all(fd, name, codec.encode([head]) + body)
+                              for fd, name, codec, head, body, size
+                              in zip(seat.fds, seat.names, seat.codecs, heads, bodies, token.sizes))
             except Exception as e:  # noqa: BLE001
                 token = ErrorToken.of(e)
             else:
-                token = token.after(counts)
+                token = token.after(counts, sizes)
                 if progress:
-                    progress.update(sum(token.totals))
+                    progress.update(sum(token.totals), sum(sizes))
         try:
             seat.outbound.send(token)
         except OSError:  # the next process is gone; the parent learns it from its own pipe
             pass
         if isinstance(token, ErrorToken):
             return token  # passed on: the parent raises it and stops the helpers
-    if seat.index == 0 and isinstance(token, Token):
-        return _receive(seat.inbound)
+    if seat.index == 0:
+        return _receive(seat.inbound) if isinstance(token, Token) else token
     return token
 
 
@@ -266,12 +290,16 @@ def _receive(inbound: Connection) -> Token | ErrorToken:
         return ErrorToken(ErrorKind.DIED)
 
 
-def _write_all(fd: int, name: str, pieces: list) -> None:
+def _write_all(fd: int, name: str, pieces: list) -> int:
+    """Write every piece to ``fd``; return the bytes written."""
+    written = 0
     with writing(name):
         for piece in pieces:
             view = memoryview(piece)
+            written += len(view)
             while view:
                 view = view[os.write(fd, view):]
+    return written
 
 
 def _raise(token: ErrorToken, procs: list):

@@ -15,10 +15,13 @@ from .errors import RunError, UserError
 
 
 class Parser(argparse.ArgumentParser):
-    """An ArgumentParser whose errors are one line (``prog: error: ...``) and exit code 2."""
+    """An ArgumentParser whose errors are one line (``prog: error: ...``) and exit code 2.
+
+    Flags must be spelled out: an abbreviation (``--num-user``) is an unknown flag, not a guess."""
 
     def __init__(self, **kwargs):
         kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
+        kwargs.setdefault("allow_abbrev", False)
         super().__init__(**kwargs)
 
     def error(self, message):  # noqa: D401 - argparse API
@@ -134,6 +137,33 @@ def float_range(minimum: float, maximum: float, inclusive_min: bool = False):
     return check
 
 
+MAX_RATE = math.inf  # what --rate max parses to: no limit
+
+
+def rate_value(text: str) -> float:
+    """--rate: messages per second (fractions allowed), or ``max`` for as fast as the broker takes."""
+    if text.strip().lower() == "max":
+        return MAX_RATE
+    try:
+        return float_range(0, 10**7)(text)
+    except argparse.ArgumentTypeError as e:
+        raise argparse.ArgumentTypeError(f"{e} (give a number, or max for no limit)") from None
+
+
+def pace(rate: float | None, interval: float | None, default_interval: float | None) -> tuple[float | None, str]:
+    """Messages per second (None: no limit) from --rate / --interval / the script's default, and
+    the words that say so: "at 2 messages/s (the default, ...)", "as fast as it can"."""
+    if rate is None and interval is None:
+        if default_interval is None:
+            return None, "as fast as it can"
+        return 1.0 / default_interval, (f"at {1.0 / default_interval:g} messages/s (the default, one every "
+                                        f"{default_interval:g} s; --rate N or --rate max for more)")
+    if rate == MAX_RATE:
+        return None, "as fast as it can (--rate max)"
+    per_s = rate if rate is not None else 1.0 / interval
+    return per_s, f"at {per_s:g} messages/s"
+
+
 def nonempty(text: str) -> str:
     if not text.strip():
         raise argparse.ArgumentTypeError("must not be empty")
@@ -196,18 +226,41 @@ def time_window(start: str | None, end: str | None, now: datetime | None = None)
 
 # ---------------------------------------------------------------- flags shared by scripts
 
-def add_user_flags(p: Parser, num_users_help: str | None = None) -> None:
+# The flags that make users (add_user_flags), by their dest; None in the parsed arguments means
+# "not given", so that a flag beside --users-file, which it cannot change, can be refused.
+USER_FLAGS = {"num_users": "--num-users", "seed": "--seed", "country": "--country", "operator": "--operator"}
+
+
+def add_user_flags(p: Parser, num_users_help: str | None = None, seed_help: str | None = None) -> None:
+    """--num-users, --seed, --country, --operator; call ``user_flags(args)`` after parsing."""
     from .constants import DEFAULT_NUM_USERS, DEFAULT_SEED
     from .identifiers import COUNTRIES
 
-    p.add_argument("--num-users", "-n", type=int_at_least(1, 50_000_000), default=DEFAULT_NUM_USERS,
+    p.add_argument("--num-users", "-n", type=int_at_least(1, 50_000_000), default=None,
                    help=num_users_help or f"how many users (default: {DEFAULT_NUM_USERS})")
-    p.add_argument("--seed", type=seed_value, default=DEFAULT_SEED,
-                   help=f"random seed; the same seed gives the same users (default: {DEFAULT_SEED})")
+    p.add_argument("--seed", type=seed_value, default=None,
+                   help=seed_help or f"random seed; the same seed gives the same users (default: {DEFAULT_SEED})")
     p.add_argument("--country", action="append", metavar="CC",
                    help=f"country of the users, repeatable: {', '.join(COUNTRIES)} (default: US)")
     p.add_argument("--operator", action="append", metavar="MCC-MNC|NAME",
                    help="operator of the users, repeatable (default: all operators of the countries)")
+
+
+def user_flags(args, users_file: str | None = None, ignored=("num_users", "country", "operator")) -> None:
+    """Refuse the ``ignored`` user flags (dests) beside a ``users_file``, which they cannot change,
+    then fill in the documented defaults of --num-users and --seed."""
+    from .constants import DEFAULT_NUM_USERS, DEFAULT_SEED
+
+    if users_file:
+        given = [USER_FLAGS[d] for d in ignored if getattr(args, d, None) is not None]
+        if given:
+            one = len(given) == 1
+            raise UserError(f"{' and '.join(given)} {'makes' if one else 'make'} users, but --users-file gives them, "
+                            f"so {'it' if one else 'they'} would be ignored; drop one or the other")
+    if args.num_users is None:
+        args.num_users = DEFAULT_NUM_USERS
+    if args.seed is None:
+        args.seed = DEFAULT_SEED
 
 
 def add_kafka_flags(p: Parser) -> None:

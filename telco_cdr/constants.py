@@ -17,6 +17,10 @@ DEFAULT_NUM_USERS = 1000
 # seeded by (seed, chunk number); a stream builds up to this many at a time.
 CHUNK_RECORDS = 8192
 
+# kafka_producer.py's pace without --rate or --interval: one message every 0.5 s, as the original
+# tool sent, so that a producer left running against a paid cluster costs little; --rate max lifts it.
+DEFAULT_INTERVAL_S = 0.5
+
 CDR_TOPICS = {t: f"telco-{t}-cdrs" for t in CDR_TYPES}
 USERS_TOPIC = "telco-users"
 

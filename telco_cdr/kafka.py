@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from .constants import CDR_TOPICS, USERS_TOPIC  # noqa: F401 - re-exported for the scripts
 from .errors import RunError, UserError
+from .streaming import Sink
 
 ENV = {"bootstrap.servers": "KAFKA_BOOTSTRAP_SERVERS", "sasl.username": "KAFKA_SASL_USERNAME",
        "sasl.password": "KAFKA_SASL_PASSWORD"}
@@ -210,9 +211,10 @@ def _quiet_logger() -> logging.Logger:
     return log
 
 
-class Producer:
+class Producer(Sink):
     """A confluent_kafka.Producer that counts deliveries per topic and turns the client's errors
-    into clear ones.  Every ``send`` is retried on a full queue; nothing is dropped."""
+    into clear ones.  Every ``send`` is retried on a full queue; nothing is dropped.  The sink of
+    run_stream (streaming.Sink)."""
 
     def __init__(self, settings: KafkaSettings, extra: dict | None = None, delivery_timeout_s: float = 120.0):
         import confluent_kafka
@@ -362,9 +364,6 @@ class Producer:
         self.p.poll(0)
         return len(self.p)
 
-    def totals(self) -> tuple[int, int, int]:
-        return sum(self.sent.values()), sum(self.delivered.values()), sum(self.failed.values())
-
 
 def create_topics(settings: KafkaSettings, topics: dict[str, dict], partitions: int, replication: int,
                   timeout_s: float) -> list[str]:
@@ -419,15 +418,17 @@ def create_topics(settings: KafkaSettings, topics: dict[str, dict], partitions: 
 # ---------------------------------------------------------------- pacing and reporting
 
 class Stats:
-    """A line on stderr every ``interval`` seconds: sent, delivered, failed, in flight, rate."""
+    """A line on stderr every ``interval`` seconds: sent, delivered, failed, in flight, rate, and
+    the ``pace`` asked for ("2/s", "max")."""
 
-    def __init__(self, interval: float, stream=None):
+    def __init__(self, interval: float, stream=None, pace: str | None = None):
         self.interval = interval
+        self.pace = pace
         self.stream = stream or sys.stderr
         self.start = self.last = time.monotonic()
         self.last_sent = 0
 
-    def maybe_print(self, producer: Producer, prog: str, force: bool = False) -> None:
+    def maybe_print(self, producer: Sink, prog: str, force: bool = False) -> None:
         now = time.monotonic()
         if self.interval <= 0 or (not force and now - self.last < self.interval):
             return
@@ -438,10 +439,11 @@ class Stats:
         if producer.down_since is not None:
             outage = f", BROKER DOWN for {now - producer.down_since:.0f} s (retrying)"
         print(f"{prog}: {now - self.start:.0f}s sent {sent:,} delivered {delivered:,} failed {failed:,} "
-              f"in flight {producer.in_flight():,} rate {rate:,.0f}/s{outage}", file=self.stream, flush=True)
+              f"in flight {producer.in_flight():,} rate {rate:,.0f}/s{outage}"
+              f"{f'; pace {self.pace}' if self.pace else ''}", file=self.stream, flush=True)
 
 
-def summary_lines(producer: Producer, unconfirmed: int) -> list[str]:
+def summary_lines(producer: Sink, unconfirmed: int) -> list[str]:
     lines = []
     for topic in sorted(set(producer.sent) | set(producer.delivered) | set(producer.failed)):
         lines.append(f"  {topic}: sent {producer.sent.get(topic, 0):,}, delivered "

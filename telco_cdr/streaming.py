@@ -3,15 +3,18 @@ rate limiter, until --max-count, --duration or a signal; then flush and account.
 
 from __future__ import annotations
 
+import json
 import math
 import sys
 import time
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
 from .cdrs import CdrFactory
 from .constants import CDR_TOPICS, CDR_TYPES, CHUNK_RECORDS, Exit, SeedDomain
+from .text import plural
 from .traffic import Population
 
 
@@ -46,24 +49,67 @@ class RateLimiter:
         return max(0.0, self.start + sent / self.rate - self.clock())
 
 
-class DryRunSink:
-    """Writes the messages it would send, one JSON object a line: topic, key and value."""
+class Sink(Protocol):
+    """Where run_stream sends messages: the Kafka producer (kafka.Producer) or the dry run's
+    stdout (DryRunSink).  Counts are per topic; a subclass gets ``totals`` from here."""
+
+    sent: dict[str, int]  # messages handed to the sink
+    delivered: dict[str, int]  # ... and confirmed
+    failed: dict[str, int]  # ... and given up on
+    down_since: float | None  # monotonic time the broker went away, for the stats line
+    last_delivery_error: str | None  # why the last failed message failed
+    last_error: str | None  # the client's last error
+
+    def send_many(self, groups, stop=None) -> int:
+        """Queue (topic, keys, values) groups in order; return how many messages were taken."""
+
+    def poll(self, timeout: float = 0) -> None:
+        """Serve deliveries for up to ``timeout`` seconds."""
+
+    def in_flight(self) -> int:
+        """Messages sent but not yet confirmed or failed."""
+
+    def flush(self, timeout_s: float, stop=None) -> int:
+        """Wait up to ``timeout_s`` for what is in flight; return how many are left unconfirmed."""
+
+    def totals(self) -> tuple[int, int, int]:
+        """Sent, delivered and failed, over all topics."""
+        return sum(self.sent.values()), sum(self.delivered.values()), sum(self.failed.values())
+
+
+class DryRunSink(Sink):
+    """Writes the messages it would send, one JSON object a line: topic, key and value.  Whatever
+    the topic's name (quotes, backslashes, control characters), each line is valid JSON."""
 
     def __init__(self, stream=None):
         self.out = stream or sys.stdout
         self.sent: dict[str, int] = {}
-        self.delivered = self.sent
+        self.delivered = self.sent  # nothing can fail on the way to stdout
         self.failed: dict[str, int] = {}
         self.down_since = None
+        self.last_delivery_error = self.last_error = None
+        self._heads: dict[str, str] = {}
+
+    def _head(self, topic: str) -> str:
+        """``{"topic":<topic as JSON>,"key":`` for ``topic``, made once per topic."""
+        head = self._heads.get(topic)
+        if head is None:
+            text = json.dumps(topic, ensure_ascii=False)
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError:  # a lone surrogate (undecodable bytes of argv): \u escapes
+                text = json.dumps(topic)
+            text = text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")  # line breaks to some readers
+            head = self._heads[topic] = '{"topic":' + text + ',"key":'
+        return head
 
     def send_many(self, groups, stop=None) -> int:
-        from json import dumps
-
+        dumps = json.dumps
         n = 0
         for t, keys, values in groups:
-            self.out.write("".join(f'{{"topic":"{t}","key":{dumps(k, ensure_ascii=False)},'
-                                   f'"value":{v.decode() if isinstance(v, bytes) else v}}}\n'
-                                   for k, v in zip(keys, values)))
+            head = self._head(t)
+            self.out.write("".join(f'{head}{dumps(k, ensure_ascii=False)},"value":'
+                                   f'{v.decode() if isinstance(v, bytes) else v}}}\n' for k, v in zip(keys, values)))
             self.sent[t] = self.sent.get(t, 0) + len(keys)
             n += len(keys)
         return n
@@ -79,10 +125,6 @@ class DryRunSink:
         self.out.flush()
         return 0
 
-    def totals(self):
-        n = sum(self.sent.values())
-        return n, n, 0
-
 
 @dataclass
 class Outcome:
@@ -94,7 +136,7 @@ class Outcome:
     stopped_by: str | None  # a signal's name, "max-count", "duration", or "failure"
 
 
-def run_stream(sink, batches, limiter, stop, stats, prog: str, max_count: int | None = None,
+def run_stream(sink: Sink, batches, limiter, stop, stats, prog: str, max_count: int | None = None,
                duration: float | None = None, flush_timeout: float = 30.0) -> Outcome:
     """Send messages from ``batches(n, first_index)`` (which returns up to ``n`` messages as
     (topic, keys, values) groups) as fast as ``limiter`` allows, until a limit, a delivery failure
@@ -135,6 +177,12 @@ def run_stream(sink, batches, limiter, stop, stats, prog: str, max_count: int | 
         sent += sink.send_many(groups, stop)
         sink.poll(0)
         stats.maybe_print(sink, prog)
+    left = sink.in_flight()
+    if stopped_by in ("SIGINT", "SIGTERM") and left and not stop.hard:
+        again = "Ctrl+C again" if stopped_by == "SIGINT" else "a second signal"
+        print(f"{prog}: got {stopped_by}: flushing {plural(left, 'message')} still in flight (up to --timeout "
+              f"{flush_timeout:g} s); {again} quits at once, leaving {'it' if left == 1 else 'them'} unconfirmed",
+              file=sys.stderr, flush=True)
     unconfirmed = sink.flush(flush_timeout, stop)
     total_sent, delivered, failed = sink.totals()
     return Outcome(total_sent, delivered, failed, unconfirmed, time.monotonic() - start, stopped_by)
@@ -173,14 +221,16 @@ def cdr_topics(prefix: str = "", single: str | None = None) -> list[str]:
     return [single or prefix + CDR_TOPICS[t] for t in CDR_TYPES]
 
 
-def stream(args, topics: dict[str, dict], batches, prog: str, rate: float | None, stop) -> int:
+def stream(args, topics: dict[str, dict], batches, prog: str, pace: tuple[float | None, str], stop) -> int:
     """The whole run of a producing script: settings, topics, sending, flushing, the summary.
 
     ``args`` carries the shared Kafka flags (cli.add_kafka_flags); ``topics`` maps the topic
-    names to their configs (for --create-topics)."""
+    names to their configs (for --create-topics); ``pace`` is (messages per second or None for
+    no limit, the words that say so), as cli.pace gives it."""
     from .errors import RunError
     from .kafka import Producer, Stats, create_topics, settings_from, summary_lines
 
+    rate, pace_words = pace
     limiter = RateLimiter(rate)
     if args.dry_run:
         sink, stats = DryRunSink(), Stats(0)
@@ -191,23 +241,24 @@ def stream(args, topics: dict[str, dict], batches, prog: str, rate: float | None
         if args.create_topics and not stop.stop:
             created = create_topics(settings, topics, args.partitions, args.replication_factor, args.timeout)
             if created:
-                print(f"{prog}: created topics {', '.join(created)}", file=sys.stderr)
+                print(f"{prog}: created {'topic' if len(created) == 1 else 'topics'} {', '.join(created)}",
+                      file=sys.stderr)
         sink = Producer(settings, delivery_timeout_s=args.delivery_timeout)
         if not sink.check(args.timeout, list(topics), stop, created):
             print(f"{prog}: got {stop.signal_name} before sending anything", file=sys.stderr)
             for line in summary_lines(sink, 0):
                 print(line, file=sys.stderr)
             return 0
-        stats = Stats(args.stats_interval)
+        stats = Stats(args.stats_interval, pace=f"{rate:g}/s" if rate else "max")
         print(f"{prog}: connected to {settings.bootstrap} ({settings.conf['security.protocol']}); "
-              f"sending{f' at {rate:g}/s' if rate else ''}, Ctrl+C to stop", file=sys.stderr)
+              f"sending {pace_words}; Ctrl+C to stop", file=sys.stderr)
     outcome = run_stream(sink, batches, limiter, stop, stats, prog, args.max_count, args.duration, args.timeout)
     if stop.hard and outcome.unconfirmed:
-        print(f"{prog}: stopped at once by a second signal; {outcome.unconfirmed:,} of {outcome.sent:,} "
-              f"messages left unconfirmed", file=sys.stderr)
+        print(f"{prog}: stopped at once by a second signal; {outcome.unconfirmed:,} of "
+              f"{plural(outcome.sent, 'message')} left unconfirmed", file=sys.stderr)
         return Exit.INTERRUPTED
     if args.dry_run:
-        print(f"{prog}: dry run: wrote {outcome.sent:,} messages to stdout", file=sys.stderr)
+        print(f"{prog}: dry run: wrote {plural(outcome.sent, 'message')} to stdout, {pace_words}", file=sys.stderr)
         return 0
     why = {"max-count": "reached --max-count", "duration": "reached --duration", "end": "sent every record",
            "failure": "delivery failed", None: "stopped"}.get(outcome.stopped_by, f"got {outcome.stopped_by}")
@@ -216,42 +267,55 @@ def stream(args, topics: dict[str, dict], batches, prog: str, rate: float | None
     for line in summary_lines(sink, outcome.unconfirmed):
         print(line, file=sys.stderr)
     if outcome.failed:
-        raise RunError(f"{outcome.failed:,} messages could not be delivered within --delivery-timeout "
+        raise RunError(f"{plural(outcome.failed, 'message')} could not be delivered within --delivery-timeout "
                        f"{args.delivery_timeout:g} s ({sink.last_delivery_error}; last client error: "
                        f"{sink.last_error or 'none'})")
     if outcome.unconfirmed:
-        raise RunError(f"{outcome.unconfirmed:,} messages were not confirmed by the broker within --timeout "
-                       f"{args.timeout:g} s")
+        raise RunError(f"{plural(outcome.unconfirmed, 'message')} {'was' if outcome.unconfirmed == 1 else 'were'} "
+                       f"not confirmed by the broker within --timeout {args.timeout:g} s")
     return 0
+
+
+def _reading_progress():
+    """Progress on a terminal while a users file is read and modelled (cleared by the next line)."""
+    from .output import Progress
+
+    return Progress(0, "users")
 
 
 def stream_cdrs(args, stop, prog: str) -> int:
     """kafka_producer.py: CDRs of --users-file (or of --num-users made with --seed) to Kafka."""
+    from .cli import pace
+    from .constants import DEFAULT_INTERVAL_S
     from .errors import UserError
     from .traffic import build_population, parse_weights
     from .users import generate_users, read_users
 
     weights = parse_weights(args.weights)
-    rate = args.rate if args.rate is not None else (1.0 / args.interval if args.interval else None)
     if args.users_file:
-        users = read_users(args.users_file)
+        users = read_users(args.users_file, _reading_progress())
     else:
         users = list(generate_users(args.num_users, args.seed, args.country, args.operator))
         if not any(u["status"] == "active" for u in users):
             raise UserError("--num-users: every generated user is suspended; make more users")
+    progress = _reading_progress()
+    progress.phase(f"modelling the traffic of {plural(len(users), 'user')}")
     pop = build_population(users, args.seed)
+    progress.done()
     del users
     topics = cdr_topics(args.topic_prefix, args.topic)
     factory = CdrFactory(pop, weights, args.seed, "json", stream=SeedDomain.STREAM_CDRS)
-    return stream(args, {t: {} for t in dict.fromkeys(topics)}, cdr_batches(pop, factory, topics), prog, rate, stop)
+    return stream(args, {t: {} for t in dict.fromkeys(topics)}, cdr_batches(pop, factory, topics), prog,
+                  pace(args.rate, args.interval, DEFAULT_INTERVAL_S), stop)
 
 
 def stream_users(args, stop, prog: str) -> int:
     """export_users_to_kafka.py: the users (of --users-file, or made) to one compacted topic."""
+    from .cli import pace
     from .users import generate_users, read_users, user_json
 
     topic = args.topic_prefix + args.topic
-    users = read_users(args.users_file) if args.users_file else \
+    users = read_users(args.users_file, _reading_progress()) if args.users_file else \
         generate_users(args.num_users, args.seed, args.country, args.operator)
     return stream(args, {topic: {"cleanup.policy": "compact"}}, user_batches(users, topic, user_json), prog,
-                  args.rate, stop)
+                  pace(args.rate, None, None), stop)

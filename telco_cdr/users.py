@@ -15,6 +15,7 @@ import numpy as np
 from .constants import DEFAULT_SEED, SeedDomain
 from .errors import UserError
 from .identifiers import CITIES, COUNTRIES, DEVICES, OPERATORS, ecgi, luhn_digits, msisdn_drawer, unique_draw
+from .text import plural, size
 
 
 @dataclass(frozen=True)
@@ -239,18 +240,79 @@ _EXPECT = {
 }
 
 
-def read_users(path: str) -> list[dict]:
-    """Read and validate a users file (a JSON array or JSON Lines); raise UserError on any fault."""
+def _read_bytes(path: str, progress=None) -> bytearray:
+    """The file's bytes, read in blocks so that ``progress`` (output.Progress) can show how far."""
+    with open(path, "rb") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        buf = bytearray(size)
+        view, done = memoryview(buf), 0
+        while done < size:
+            n = fh.readinto(view[done:done + (32 << 20)])
+            if not n:  # the file shrank while it was read
+                break
+            done += n
+            if progress:
+                progress.reading(done, size)
+        view.release()
+        del buf[done:]
+        buf += fh.read()  # and what was added while it was read
+    return buf
+
+
+GZIP_MAGIC, ZSTD_MAGIC = b"\x1f\x8b", b"\x28\xb5\x2f\xfd"
+
+
+def _decompressed(raw: bytearray, label: str):
+    """A gzip- or zstd-compressed users file's bytes decompressed (known by their first bytes,
+    whatever the name); any other file's as they are.  A corrupt file is one line."""
+    if raw[:2] == GZIP_MAGIC:
+        import gzip
+        import zlib
+
+        try:
+            return gzip.decompress(raw)
+        except (OSError, EOFError, zlib.error) as e:
+            raise UserError(f"{label} is not a valid gzip file (truncated or corrupt: {e})") from None
+        except MemoryError:
+            raise UserError(f"{label} is too large to decompress in memory") from None
+    if raw[:4] == ZSTD_MAGIC:
+        try:
+            import zstandard
+        except ImportError:
+            raise UserError(f"{label} is zstd-compressed; reading it needs the zstandard package "
+                            "(pip install zstandard, see requirements.txt)") from None
+        dctx, parts, data = zstandard.ZstdDecompressor(), [], bytes(raw)
+        del raw
+        try:
+            while data:  # one frame after another, each to its end
+                d = dctx.decompressobj()
+                parts.append(d.decompress(data))
+                if not d.eof:
+                    raise UserError(f"{label} is not a valid zstd file (truncated)")
+                data = d.unused_data
+            return b"".join(parts)
+        except zstandard.ZstdError as e:
+            raise UserError(f"{label} is not a valid zstd file (corrupt: {e})") from None
+        except MemoryError:
+            raise UserError(f"{label} is too large to decompress in memory") from None
+    return raw
+
+
+def read_users(path: str, progress=None) -> list[dict]:
+    """Read and validate a users file (a JSON array or JSON Lines, or either compressed with gzip
+    or zstd); raise UserError on any fault.  ``progress`` (output.Progress) is told how far."""
     label = f"users file {path!r}"
     if not os.path.exists(path):
         raise UserError(f"{label} not found (make one with: python user_generator.py --output {path!r})")
     if os.path.isdir(path):
         raise UserError(f"{label} is a directory, not a file")
     try:
-        with open(path, "rb") as fh:
-            raw = fh.read()
+        raw = _read_bytes(path, progress)
     except OSError as e:
         raise UserError(f"{label} cannot be read: {e.strerror}") from None
+    raw = _decompressed(raw, label)
+    if progress:
+        progress.phase(f"parsing {size(len(raw))} of users")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -294,6 +356,8 @@ def read_users(path: str) -> list[dict]:
         raise UserError(f"{label} must hold a JSON array of user objects")
     if not records:
         raise UserError(f"{label} holds no users")
+    if progress:
+        progress.phase(f"checking {plural(len(records), 'user')}")
     if not _all_valid(records):
         _first_fault(records, label)  # raises, naming the user and the field
     if escapes and any(_has_surrogate(r) for r in records):

@@ -287,3 +287,27 @@ def test_readme_exit_code_table_is_the_one_the_scripts_use():
     table = readme.split("### Exit codes", 1)[1].split("\n## ", 1)[0]
     documented = {int(m.group(1)) for m in re.finditer(r"^\| (\d+) \|", table, re.M)}
     assert documented == {int(e) for e in Exit}, (documented, list(Exit))
+
+
+def test_readme_examples_write_only_ignored_files_and_state_the_default_pace():
+    """Every file a README example writes is in .gitignore (so a first try leaves `git status`
+    clean), the set-up commands are the ones that work, and the Kafka table states the default pace
+    the code has."""
+    from telco_cdr.constants import DEFAULT_INTERVAL_S
+
+    readme = (helpers.ROOT / "README.md").read_text(encoding="utf-8")
+    blocks = "\n".join(re.findall(r"```sh\n(.*?)```", readme, re.S))
+    outputs = set(re.findall(r"--output(?:-dir)? (\S+)", blocks)) - {"-"}
+    assert {"users.jsonl", "eu_users.json", "cdrs.jsonl", "cdrs.jsonl.gz", "landing/"} <= outputs, outputs
+    outputs |= {"users.json", "cdrs.json", "landing/voice.jsonl", "users.jsonl.gz", "cdrs.csv.zst"}
+    proc = subprocess.run(["git", "check-ignore", "--no-index", "-v", *sorted(outputs)], cwd=helpers.ROOT,
+                          capture_output=True, text=True)
+    ignored = {line.split("\t")[-1] for line in proc.stdout.splitlines()}
+    assert ignored == outputs, f"not in .gitignore: {sorted(outputs - ignored)}"
+    setup = readme.split("## Set up", 1)[1].split("\n## ", 1)[0]
+    for command in ("python3 -m venv .venv && . .venv/bin/activate",
+                    "pip install -r requirements.txt && python user_generator.py && python cdr_generator.py",
+                    "pip install -r requirements-dev.txt && python -m pytest -q"):
+        assert command in setup, command
+    rate_row = next(line for line in readme.splitlines() if line.startswith("| `--rate N"))
+    assert f"one message every {DEFAULT_INTERVAL_S:g} s" in rate_row and "`max`" in rate_row, rate_row

@@ -34,3 +34,13 @@ def test_sigterm_before_connecting_is_a_clean_stop(tmp_path):
     _, err = proc.communicate(timeout=10)
     assert proc.returncode == 0, err
     assert "before sending anything" in err and "Traceback" not in err
+
+
+def test_help_examples_keep_the_password_off_the_command_line(capsys):
+    """A password on the command line is in the shell history and the process list: the examples
+    set KAFKA_SASL_PASSWORD instead, and never give --sasl-password a value."""
+    for module in (kafka_producer, export_users_to_kafka):
+        assert module.main(["--help"]) == 0
+        examples = capsys.readouterr().out.split("examples:", 1)[1]
+        assert "--sasl-password" not in examples, module.PROG
+        assert "export KAFKA_SASL_PASSWORD=" in examples, module.PROG

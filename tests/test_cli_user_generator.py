@@ -125,3 +125,11 @@ def test_output_is_a_directory(tmp_path):
     assert proc.returncode == 2 and len(proc.stderr.splitlines()) == 1
     assert "Traceback" not in proc.stderr and str(tmp_path) in proc.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_stdout_is_json_lines_by_default(tmp_path):
+    proc = helpers.run_script(SCRIPT, "-n", 40, "--seed", 3, "--output", "-", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.decode("utf-8").splitlines()
+    assert [json.loads(line) for line in lines] == list(generate_users(40, seed=3))
+    assert "(jsonl)" in proc.stderr

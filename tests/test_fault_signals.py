@@ -38,9 +38,8 @@ TRIES = 5
 def one_signal(kafka, sig: signal.Signals, after_s: float, rate: int | None) -> dict:
     """Start a producer, send ``sig`` ``after_s`` seconds later, check the exit and the broker."""
     prefix = unique_prefix()
-    args = ["-b", kafka.bootstrap, *create_args(prefix), "--num-users", 200, "--stats-interval", 1]
-    if rate:
-        args += ["--rate", rate]
+    args = ["-b", kafka.bootstrap, *create_args(prefix), "--num-users", 200, "--stats-interval", 1,
+            "--rate", rate or "max"]
     proc = start_script(PROG, *args)
     live = LiveStderr(proc)
     try:

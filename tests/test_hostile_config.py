@@ -208,7 +208,8 @@ def _deliver(kafka, script: str, config: Path, count: int = 20):
     prefix = unique_prefix()
     topics = list(cdr_topics(prefix).values()) if script == "kafka_producer.py" else [prefix + "telco-users"]
     precreate(kafka.bootstrap, topics)
-    limit = ["--max-count", count, "--num-users", 50] if script == "kafka_producer.py" else ["--num-users", count]
+    limit = ["--max-count", count, "--rate", "max", "--num-users", 50] if script == "kafka_producer.py" else \
+        ["--num-users", count]
     run = run_script(script, "--config-file", config, "--topic-prefix", prefix, *limit, "--stats-interval", 0,
                      "--timeout", 20, timeout=120)
     info = run.describe()

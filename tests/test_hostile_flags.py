@@ -183,6 +183,44 @@ case(E, ["--weights", "voice=1"], "--weights")
 case(C, ["--rate", "5"], "--rate")
 case(U, ["--users-file", Files.USERS], "--users-file")
 
+# an output's name says what it is: a format or compression we do not write, or no format at all,
+# is refused (not filled with JSON)
+for name in ("x.parquet", "x.xlsx", "x.avro", "x.tsv", "x.xml", "x.PARQUET.gz"):
+    case((U, C), ["--output", name], "--output", "." + name.split(".")[1].lower(), "not written")
+for name in ("x.txt", "cdrs", "x.dat", "x.gz"):
+    case((U, C), ["--output", name], "--output", "cannot tell the format", "--format")
+for name in ("x.jsonl.bz2", "x.json.zip", "x.csv.xz", "x.json.lz4"):
+    case(C, ["--output", name], "--output", "." + name.split(".")[-1] + " compression")
+case(U, ["--output", "u.csv"], "--output", ".csv", "json, jsonl")
+case(U, ["--output", "u.csv.gz"], "--output", ".csv", "json, jsonl")
+case(C, ["--compression", "gzip"], "--compression", ".gz")              # base_args give -o cdrs.json
+case(C, ["--compression", "zstd", "--output", "x.jsonl.gz"], "--compression", ".zst")
+bad(C, "--compression", ["bz2", "", "GZIP", "none"])
+
+# abbreviations are unknown flags, never a guess (argparse would take --num-user for --num-users)
+def _long_flags(script: str) -> list[tuple[str, bool]]:
+    import importlib
+
+    parser = importlib.import_module(script[:-3]).build_parser()
+    return [(s, a.nargs == 0) for a in parser._actions for s in a.option_strings if s.startswith("--") and s != "--help"]
+
+
+for script in ALL:
+    flags = _long_flags(script)
+    names = {f for f, _ in flags}
+    for flag, takes_no_value in flags:
+        for cut in (1, 3):
+            abbrev = flag[:-cut]
+            if len(abbrev) > 3 and abbrev not in names:
+                case(script, [abbrev] if takes_no_value else [abbrev, "10"], abbrev)
+                break
+case(C, ["--num-user", "10"], "--num-user")  # the issue's example, on a script that has no --num-users
+case(GEN, ["--num-user", "10"], "--num-user")
+# a flag that would be ignored is an error, not a silent no-op
+case(C, ["--output-dir", "landing"], "--output", "--output-dir")  # base_args give --output
+case(K, ["--users-file", Files.USERS], "--num-users", "--users-file")  # base_args give --num-users
+case(E, ["--users-file", Files.USERS], "--num-users", "--users-file")
+
 
 def _case_id(c) -> str:
     script, args, _ = c
@@ -219,6 +257,35 @@ def test_the_base_arguments_alone_are_good(files, tmp_path, script):
         assert res.rc == 1 and "cannot reach Kafka at 127.0.0.1:1" in res.stderr, info
     else:
         assert res.rc == 0 and len(os.listdir(out)) == 1, info
+
+
+@pytest.mark.parametrize("script,flag,value", [(s, f, v) for s in KAFKA for f, v in
+                                               (("--num-users", "20"), ("--country", "GB"), ("--operator", "234-15"))]
+                         + [(E, "--seed", "7")])
+def test_users_flags_beside_users_file_are_refused(files, tmp_path, script, flag, value):
+    """--users-file gives the users, so the flags that make users would be ignored: refused, each
+    one named.  (kafka_producer.py's --seed seeds the CDRs too; see the next test.)"""
+    out = tmp_path / "out"
+    out.mkdir()
+    res = call_main(script, resolve(["-b", NOWHERE, "--timeout", 1, "--max-count", 5, "--stats-interval", 0,
+                                     "--users-file", Files.USERS, flag, value], files)
+                    if script == K else
+                    resolve(["-b", NOWHERE, "--timeout", 1, "--stats-interval", 0, "--users-file", Files.USERS,
+                             flag, value], files))
+    line = assert_flag_error(res, [flag, "--users-file", "ignored"], out)
+    assert line.count("--") == 2, line  # only the two flags at odds, no others
+
+
+def test_users_file_with_seed_and_the_defaults_are_fine(files, tmp_path):
+    """kafka_producer.py --users-file F --seed S: the seed seeds the CDRs, so it is no error (the run
+    gets past the flags, to the unreachable broker); without --users-file the defaults still hold."""
+    res = call_main(K, resolve(["-b", NOWHERE, "--timeout", 1, "--max-count", 5, "--stats-interval", 0,
+                                "--users-file", Files.USERS, "--seed", 7], files))
+    assert res.rc == 1 and "cannot reach Kafka at 127.0.0.1:1" in res.stderr, res.describe()
+    res = call_main(E, ["--dry-run", "--stats-interval", 0])
+    assert res.rc == 0, res.describe()
+    values = [json.loads(line)["value"] for line in res.stdout.splitlines()]
+    assert values == list(generate_users(1000, 42))  # the documented --num-users 1000, --seed 42
 
 
 # ---------------------------------------------------------------- property: numeric flags

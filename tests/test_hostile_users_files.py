@@ -64,7 +64,7 @@ def script_args(script: str, users_path, out_dir: Path) -> list:
     if script == "cdr_generator.py":
         return ["-u", users_path, "-o", out_dir / "cdrs.json", "--count", 5, "--start", START, "--end", END]
     if script == "kafka_producer.py":
-        return ["--users-file", users_path, "--dry-run", "--max-count", 5]
+        return ["--users-file", users_path, "--dry-run", "--max-count", 5, "--rate", "max"]
     return ["--users-file", users_path, "--dry-run"]
 
 
@@ -517,6 +517,53 @@ def test_named_odd_but_valid_files(work, kind):
     if "bom" in kind:
         text = "\ufeff" + text
     assert_accepted(work, work.file(text.encode("utf-8")), users)
+
+
+# ---------------------------------------------------------------- compressed users files
+
+def _gzip(data: bytes) -> bytes:
+    import gzip
+
+    return gzip.compress(data, mtime=0)
+
+
+def _zstd(data: bytes) -> bytes:
+    zstandard = pytest.importorskip("zstandard")
+    return zstandard.ZstdCompressor().compress(data)
+
+
+@pytest.mark.parametrize("kind, named", [
+    ("gzip-truncated", "gzip"), ("gzip-unknown-method", "gzip"), ("gzip-magic-only", "gzip"),
+    ("gzip-then-junk", "gzip"), ("gzip-bad-crc", "gzip"), ("gzip-of-bad-json", "not valid JSON"),
+    ("gzip-of-non-utf8", "UTF-8"), ("gzip-of-nothing", "empty"),
+    ("zstd-truncated", "zstd"), ("zstd-corrupt", "zstd"), ("zstd-of-bad-json", "not valid JSON")])
+def test_corrupt_compressed_users_files(work, kind, named):
+    """A users file compressed with gzip or zstd (known by its first bytes) is read as the plain one;
+    a corrupt one is one line that names the file, like any bad users file."""
+    good = dump(BASE)
+    data = {
+        "gzip-truncated": lambda: _gzip(good)[:-100],
+        "gzip-unknown-method": lambda: b"\x1f\x8b\x63" + _gzip(good)[3:],
+        "gzip-magic-only": lambda: b"\x1f\x8b",
+        "gzip-then-junk": lambda: _gzip(good) + b"junk after the member",
+        "gzip-bad-crc": lambda: _gzip(good)[:-8] + b"\0\0\0\0" + _gzip(good)[-4:],
+        "gzip-of-bad-json": lambda: _gzip(b'[{"user_id": "U1",, }]'),
+        "gzip-of-non-utf8": lambda: _gzip(b'[{"user_id": "U\xff"}]'),
+        "gzip-of-nothing": lambda: _gzip(b""),
+        "zstd-truncated": lambda: _zstd(good)[:-50],
+        "zstd-corrupt": lambda: _zstd(good)[:20] + b"\xff" * 40 + _zstd(good)[60:],
+        "zstd-of-bad-json": lambda: _zstd(b"[1, 2,"),
+    }[kind]()
+    check_rejected_by_all(work, work.file(data, "users.json.gz"), named)
+
+
+@pytest.mark.parametrize("compress", ["gzip", "zstd", "gzip-members"])
+def test_compressed_users_files_are_accepted(work, compress):
+    users = copy_users()
+    text = "\n".join(json.dumps(u) for u in users).encode()
+    data = {"gzip": lambda: _gzip(text), "zstd": lambda: _zstd(text),
+            "gzip-members": lambda: _gzip(text[:1000]) + _gzip(text[1000:])}[compress]()
+    assert_accepted(work, work.file(data, "users.jsonl.gz"), users)
 
 
 # ---------------------------------------------------------------- the real scripts, as subprocesses

@@ -53,7 +53,7 @@ def test_right_credentials_deliver(kafka_sasl, tmp_path, source):
     k = kafka_sasl
     prefix = unique_prefix()
     args, env = credentials(k, source, k.password, tmp_path)
-    run = run_script("kafka_producer.py", *args, *create_args(prefix), "--max-count", COUNT, "--num-users", 100,
+    run = run_script("kafka_producer.py", *args, *create_args(prefix), "--max-count", COUNT, "--rate", "max", "--num-users", 100,
                      "--stats-interval", 0, env=env)
     check_delivered(k, run, prefix)
 
@@ -63,7 +63,7 @@ def test_properties_file_of_the_local_broker(kafka_sasl):
     k = kafka_sasl
     prefix = unique_prefix()
     run = run_script("kafka_producer.py", "--config-file", k.properties, *create_args(prefix), "--max-count", COUNT,
-                     "--num-users", 100, "--stats-interval", 0)
+                     "--rate", "max", "--num-users", 100, "--stats-interval", 0)
     check_delivered(k, run, prefix)
 
 
@@ -73,7 +73,7 @@ def test_scram(kafka_sasl, tmp_path, mechanism):
     prefix = unique_prefix()
     args, _ = credentials(k, "flags", k.password, tmp_path)
     run = run_script("kafka_producer.py", *args, "--sasl-mechanism", mechanism, *create_args(prefix),
-                     "--max-count", COUNT, "--num-users", 100, "--stats-interval", 0)
+                     "--max-count", COUNT, "--rate", "max", "--num-users", 100, "--stats-interval", 0)
     check_delivered(k, run, prefix, mechanism=mechanism)
 
 
@@ -88,7 +88,7 @@ def test_java_style_properties(kafka_sasl, tmp_path):
         f"ssl.ca.location={k.ca}\nclient.dns.lookup=use_all_dns_ips\nschema.registry.url=https://sr.invalid\n")
     prefix = unique_prefix()
     run = run_script("kafka_producer.py", "--config-file", path, *create_args(prefix), "--max-count", COUNT,
-                     "--num-users", 100, "--stats-interval", 0)
+                     "--rate", "max", "--num-users", 100, "--stats-interval", 0)
     check_delivered(k, run, prefix, mechanism="SCRAM-SHA-256")
 
 
@@ -108,7 +108,7 @@ def test_wrong_password_fails_fast_and_quietly(kafka_sasl, tmp_path, source, cre
     prefix = unique_prefix()
     args, env = credentials(k, source, wrong, tmp_path)
     topic_args = create_args(prefix) if create else ["--topic-prefix", prefix]
-    run = run_script("kafka_producer.py", *args, *topic_args, "--max-count", COUNT, "--num-users", 100,
+    run = run_script("kafka_producer.py", *args, *topic_args, "--max-count", COUNT, "--rate", "max", "--num-users", 100,
                      "--timeout", 10, env=env, timeout=60)
     assert run.seconds < 20, f"took {run.seconds:.1f} s to fail:\n{run.describe()}"
     assert_clean_error(run, 1, "authentication failed", secrets=[wrong])

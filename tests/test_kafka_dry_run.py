@@ -12,6 +12,8 @@ from telco_cdr.users import generate_users
 
 
 def dry_run(*args, script="kafka_producer.py"):
+    if script == "kafka_producer.py":
+        args = ("--rate", "max", *args)  # not the default pace of one message every 0.5 s
     run = run_script(script, "--dry-run", *args, timeout=60)
     assert run.returncode == 0, run.describe()
     assert "Traceback" not in run.stderr, run.describe()
@@ -72,3 +74,90 @@ def test_export_users_dry_run():
     assert len(msgs) == 20, run.describe()
     assert all(m["topic"] == USERS_TOPIC and m["key"] == m["value"]["user_id"] for m in msgs)
     assert [m["value"] for m in msgs] == list(generate_users(20, 42))
+
+
+def test_default_pace_is_one_message_every_half_second():
+    """Without --rate or --interval the producer keeps the original tool's pace, also in a dry run;
+    --rate max lifts it; both say so on stderr."""
+    run = run_script("kafka_producer.py", "--dry-run", "--max-count", 3, "--num-users", 20, timeout=60)
+    assert run.returncode == 0, run.describe()
+    assert len(run.stdout.splitlines()) == 3, run.describe()
+    assert "at 2 messages/s (the default, one every 0.5 s; --rate N or --rate max for more)" in run.stderr, \
+        run.describe()
+    fast = run_script("kafka_producer.py", "--dry-run", "--max-count", 3, "--num-users", 20, "--rate", "max",
+                      timeout=60)
+    assert fast.returncode == 0 and len(fast.stdout.splitlines()) == 3, fast.describe()
+    assert "as fast as it can (--rate max)" in fast.stderr, fast.describe()
+    # a CDR's start_time is the moment it was made: 0, 0.5 and 1.0 s at the default pace
+    times = [iso_ms(json.loads(line)["value"]["start_time"]) for line in run.stdout.splitlines()]
+    gaps = [b - a for a, b in zip(times, times[1:])]
+    assert all(450 <= g <= 700 for g in gaps), gaps
+    times = [iso_ms(json.loads(line)["value"]["start_time"]) for line in fast.stdout.splitlines()]
+    assert times[-1] - times[0] < 400, times
+
+
+def test_export_sends_as_fast_as_it_can_by_default():
+    run, msgs = dry_run("--num-users", 3000, script="export_users_to_kafka.py")
+    assert len(msgs) == 3000, run.describe()
+    assert "as fast as it can" in run.stderr, run.describe()
+    assert run.seconds < 30, run.describe()  # at 2 messages/s it would take 25 minutes
+
+
+HOSTILE_TOPICS = ['a"b', "back\\slash\\", 'q"\\"q', "tópico-ümlaut-日本", "emoji-🚀", "tab\there", "line\nbreak",
+                  "ctl-\x01\x1f\x7f", "\u2028sep\u2029", "{\"topic\":1}", "'single'"]
+
+
+def test_dry_run_lines_are_json_whatever_the_topic_name():
+    """The topic is written as a JSON string (escaped), not pasted: every line json.loads, and gives
+    the topic back exactly, for --topic and --topic-prefix."""
+    from inprocess import call_main
+
+    for name in HOSTILE_TOPICS:
+        for flag, expect in (("--topic", lambda m, name=name: name),
+                             ("--topic-prefix", lambda m, name=name: name + CDR_TOPICS[m["value"]["cdr_type"]])):
+            res = call_main("kafka_producer.py", ["--dry-run", "--rate", "max", "--max-count", 4, "--num-users", 20,
+                                                  flag, name])
+            assert res.escaped is None and res.rc == 0, res.describe()
+            lines = res.stdout.split("\n")[:-1]  # JSON Lines end at \n only (not at U+2028, as splitlines)
+            assert len(lines) == 4, res.describe()
+            for line in lines:
+                m = json.loads(line)
+                assert m["topic"] == expect(m), (name, flag, line[:120])
+
+
+def test_dry_run_topic_of_bytes_that_are_not_utf8():
+    """A topic given as bytes that are not UTF-8 (Python holds them as lone surrogates) is written
+    with \\u escapes: still one valid JSON line per message, on a strict UTF-8 stdout."""
+    import subprocess
+    import sys
+
+    from helpers import ROOT
+
+    proc = subprocess.run([sys.executable, "kafka_producer.py", "--dry-run", "--rate", "max", "--max-count", "2",
+                           "--num-users", "20", "--topic", b"bad-\xff\xfe"], cwd=ROOT, capture_output=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    topics = [json.loads(line)["topic"] for line in proc.stdout.decode("utf-8").splitlines()]
+    assert topics == ["bad-\udcff\udcfe"] * 2
+
+
+def test_producer_and_dry_run_share_one_sink_interface():
+    """run_stream talks to a streaming.Sink; the Kafka producer and the dry run both are one, and
+    what they have in common (the totals) is written once, in Sink."""
+    from typing import get_type_hints
+
+    from telco_cdr.kafka import Producer
+    from telco_cdr.streaming import DryRunSink, Sink
+
+    methods = ("send_many", "poll", "in_flight", "flush", "totals")
+    attributes = set(get_type_hints(Sink))
+    assert {"sent", "delivered", "failed", "down_since", "last_delivery_error", "last_error"} <= attributes
+    for cls in (Producer, DryRunSink):
+        assert Sink in cls.__mro__, cls
+        for name in methods:
+            assert callable(getattr(cls, name)), (cls, name)
+        assert cls.totals is Sink.totals, f"{cls.__name__} has its own totals()"
+    sink = DryRunSink(stream=__import__("io").StringIO())
+    for name in attributes:
+        assert hasattr(sink, name), name
+    sink.send_many([("t1", ["a", "b"], [b"1", b"2"]), ("t2", ["c"], [b"3"])])
+    assert sink.totals() == (3, 3, 0) and sink.in_flight() == 0 and sink.flush(1) == 0

@@ -36,7 +36,7 @@ def cdr_run(kafka) -> CdrRun:
     prefix = unique_prefix()
     t0 = int(time.time() * 1000)
     run = run_script("kafka_producer.py", "-b", kafka.bootstrap, *create_args(prefix), "--max-count", N,
-                     "--num-users", USERS, "--seed", SEED, "--stats-interval", 0)
+                     "--rate", "max", "--num-users", USERS, "--seed", SEED, "--stats-interval", 0)
     t1 = int(time.time() * 1000)
     assert run.returncode == 0, run.describe()
     messages = consume_all(kafka.bootstrap, cdr_topics(prefix).values(), N, timeout=60, grace=2.0)
@@ -123,7 +123,7 @@ def test_users_file_cdrs_match_its_users(kafka, tmp_path):
     prefix = unique_prefix()
     count = 600
     run = run_script("kafka_producer.py", "-b", kafka.bootstrap, *create_args(prefix), "--users-file", users_path,
-                     "--max-count", count, "--stats-interval", 0)
+                     "--max-count", count, "--rate", "max", "--stats-interval", 0)
     assert run.returncode == 0, run.describe()
     assert summary(run.stderr)["delivered"] == count
     msgs = consume_all(kafka.bootstrap, cdr_topics(prefix).values(), count, timeout=60)

@@ -71,3 +71,28 @@ def test_no_burst_at_start(kafka, pace):
         f"message {worst} went {early_ms[worst]:.0f} ms before it was due at {per_s:g}/s " \
         f"({int((ts < ts[0] + 200).sum())} messages in the first 200 ms, at most {int(0.2 * per_s) + 1} due); " \
         f"first times {(ts[:4] - ts[0]).tolist()} ms\n{run.describe()}"
+
+
+def test_default_pace_and_rate_max(kafka):
+    """No --rate, no --interval: one message every 0.5 s (a producer left running costs little), and
+    the "connected" and stats lines say so; --rate max sends as fast as the broker takes them."""
+    prefix = unique_prefix()
+    run = run_script("kafka_producer.py", "-b", kafka.bootstrap, *create_args(prefix), "--num-users", 200,
+                     "--stats-interval", 1, "--duration", 3, timeout=120)
+    info = run.describe()
+    assert run.returncode == 0, info
+    s = summary(run.stderr)
+    assert 6 <= s["delivered"] <= 7, info  # at 0, 0.5, ..., 3.0 s
+    assert "sending at 2 messages/s (the default, one every 0.5 s; --rate N or --rate max for more)" in run.stderr, info
+    stats = [line for line in run.stderr_lines if " sent " in line and " in flight " in line]
+    assert stats and all(line.endswith("; pace 2/s") for line in stats), info
+    msgs = consume_all(kafka.bootstrap, cdr_topics(prefix).values(), s["delivered"], timeout=60, grace=1.0)
+    gaps = np.diff(np.sort(np.array([m[5] for m in msgs], dtype=np.int64)))
+    assert len(gaps) >= 5 and 450 <= np.median(gaps) <= 550, f"gaps {gaps.tolist()} ms\n{info}"
+
+    run, s, ts, _ = paced_run(kafka, "--rate", "max", "--max-count", 20_000, "--stats-interval", 0.5)
+    info = run.describe()
+    assert "sending as fast as it can (--rate max)" in run.stderr, info
+    assert all(line.endswith("; pace max") for line in run.stderr_lines if " in flight " in line), info
+    span = max((ts[-1] - ts[0]) / 1000, 0.001)
+    assert s["delivered"] / span > 2000, f"{s['delivered']} in {span:.2f} s: not unlimited\n{info}"

@@ -47,13 +47,12 @@ def stop_and_check(kafka, prefix, proc, sig, after_s: float, min_delivered: int 
     return s
 
 
-@pytest.mark.parametrize("rate", [2000, None], ids=["rate-2000", "no-rate"])
+@pytest.mark.parametrize("rate", [2000, None], ids=["rate-2000", "rate-max"])
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_signal_flushes_and_exits_0(kafka, sig, rate):
     prefix = unique_prefix()
-    args = ["-b", kafka.bootstrap, *create_args(prefix), "--num-users", 200, "--stats-interval", 1]
-    if rate:
-        args += ["--rate", rate]
+    args = ["-b", kafka.bootstrap, *create_args(prefix), "--num-users", 200, "--stats-interval", 1,
+            "--rate", rate or "max"]
     proc = start_script("kafka_producer.py", *args)
     s = stop_and_check(kafka, prefix, proc, sig, 3.0, min_delivered=1000)
     if rate:  # ~2-3 s of sending at 2000/s
@@ -78,3 +77,32 @@ def test_sigterm_during_startup_is_clean(kafka):
     proc = start_script("kafka_producer.py", "-b", kafka.bootstrap, *create_args(prefix), "--num-users", 200,
                         "--rate", 2000)
     stop_and_check(kafka, prefix, proc, signal.SIGTERM, 0.25, min_delivered=0)
+
+
+@pytest.mark.parametrize("sig, again", [(signal.SIGINT, "Ctrl+C again"), (signal.SIGTERM, "a second signal")],
+                         ids=["SIGINT", "SIGTERM"])
+def test_first_signal_says_it_is_flushing(kafka, sig, again):
+    """After the first Ctrl+C the producer says, at once, how many messages it is flushing and that
+    a second one quits without waiting; the count is what was in flight, so the summary's sent minus
+    what was delivered before the signal is at least it."""
+    import re
+
+    prefix = unique_prefix()
+    proc = start_script("kafka_producer.py", "-b", kafka.bootstrap, *create_args(prefix), "--num-users", 200,
+                        "--rate", "max", "--stats-interval", 0)
+    try:
+        time.sleep(3.0)
+        assert proc.poll() is None, proc.stderr.read()
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    m = re.search(rf"^kafka_producer\.py: got {sig.name}: flushing ([\d,]+) messages? still in flight \(up to "
+                  rf"--timeout 30 s\); {re.escape(again)} quits at once, leaving (it|them) unconfirmed$", err, re.M)
+    assert m, err
+    flushing = int(m.group(1).replace(",", ""))
+    s = summary(err)
+    assert 1 <= flushing <= s["sent"] and s["sent"] == s["delivered"], (flushing, s, err)
+    assert err.index(m.group(0)) < err.index("total: sent"), err  # said before the flush, not after

@@ -447,3 +447,292 @@ def test_a_worker_that_dies_ends_the_run_with_one_line(tmp_path, users):
     assert proc.returncode == 1, err
     assert err.strip().splitlines() == ["cdr_generator.py: error: a worker process ended unexpectedly (exit code -9)"]
     assert [p.name for p in tmp_path.iterdir()] == []
+
+
+# ---------------------------------------------------------------- compressed files
+
+def _decompress(path) -> bytes:
+    data = open(path, "rb").read()
+    if str(path).endswith(".gz"):
+        import gzip
+        import zlib
+
+        # gzip.decompress reads every member; check by hand too that the members cover the file
+        out, rest = [], data
+        while rest:
+            d = zlib.decompressobj(31)
+            out.append(d.decompress(rest))
+            assert d.eof, f"{path}: a gzip member ends early"
+            rest = d.unused_data
+        assert b"".join(out) == gzip.decompress(data)
+        return b"".join(out)
+    import zstandard
+
+    out, rest = [], data
+    while rest:
+        d = zstandard.ZstdDecompressor().decompressobj()
+        out.append(d.decompress(rest))
+        assert d.eof, f"{path}: a zstd frame ends early"
+        rest = d.unused_data
+    return b"".join(out)
+
+
+COMPRESSIONS = [".gz", pytest.param(".zst", marks=pytest.mark.skipif(
+    __import__("importlib").util.find_spec("zstandard") is None, reason="zstandard is not installed"))]
+
+
+@pytest.mark.parametrize("suffix", COMPRESSIONS)
+def test_compressed_file_is_the_plain_file_compressed_for_any_workers(tmp_path, users, suffix):
+    """cdrs.<fmt>.gz / .zst hold exactly the bytes of cdrs.<fmt>, for 1 and 3 workers (the members
+    each worker compressed make one stream), and the compressed bytes do not depend on --workers.
+    Over 3 chunks of 8,192 records, with per-type files (--compression) too, some of them empty."""
+    count, codec = 20_000, {".gz": "gzip", ".zst": "zstd"}[suffix]
+    common = ["-u", users, "-c", count, "--seed", 12, "--start", helpers.WEEK_START, "--end", helpers.WEEK_END]
+    jobs = {}
+    for fmt in ("json", "jsonl", "csv"):
+        for w in (1, 3):
+            jobs[(fmt, w, "plain")] = ("cdr_generator.py", [*common, "-o", tmp_path / f"p{w}.{fmt}", "-j", w], {})
+            jobs[(fmt, w, "packed")] = ("cdr_generator.py", [*common, "-o", tmp_path / f"c{w}.{fmt}{suffix}", "-j", w], {})
+    for w in (1, 3):
+        dir_args = [*common, "--weights", "voice=1,sms=1,ims=0.001,voip=0", "--format", "csv", "-j", w]
+        jobs[("dir", w, "plain")] = ("cdr_generator.py", [*dir_args, "--output-dir", tmp_path / f"dp{w}"], {})
+        jobs[("dir", w, "packed")] = ("cdr_generator.py", [*dir_args, "--output-dir", tmp_path / f"dc{w}",
+                                                           "--compression", codec], {})
+    for key, proc in helpers.run_many(jobs, parallel=2).items():
+        assert proc.returncode == 0, (key, proc.stderr)
+    for fmt in ("json", "jsonl", "csv"):
+        plain = (tmp_path / f"p1.{fmt}").read_bytes()
+        assert (tmp_path / f"p3.{fmt}").read_bytes() == plain
+        packed = (tmp_path / f"c1.{fmt}{suffix}").read_bytes()
+        assert (tmp_path / f"c3.{fmt}{suffix}").read_bytes() == packed, f"{fmt}{suffix}: other bytes with 3 workers"
+        assert len(packed) < len(plain) / 3, (fmt, len(packed), len(plain))
+        assert _decompress(tmp_path / f"c1.{fmt}{suffix}") == plain, fmt
+        assert len(helpers.parse_records(plain.decode(), fmt)) == count
+    assert helpers.listing(tmp_path / "dc1") == sorted(f"{t}.csv{suffix}" for t in TYPES)
+    for t in TYPES:
+        plain = (tmp_path / "dp1" / f"{t}.csv").read_bytes()
+        assert (tmp_path / "dp3" / f"{t}.csv").read_bytes() == plain
+        assert (tmp_path / "dc3" / f"{t}.csv{suffix}").read_bytes() == (tmp_path / "dc1" / f"{t}.csv{suffix}").read_bytes()
+        assert _decompress(tmp_path / "dc1" / f"{t}.csv{suffix}") == plain, t
+    assert (tmp_path / "dp1" / "voip.csv").read_text().count("\n") == 1  # an empty type: its header only
+
+
+@pytest.mark.parametrize("fmt", ["json", "jsonl", "csv"])
+def test_empty_compressed_files_are_valid(tmp_path, users, fmt):
+    plain, packed = tmp_path / f"e.{fmt}", tmp_path / f"e.{fmt}.gz"
+    for out in (plain, packed):
+        assert helpers.cdr_main("-u", users, "-c", 0, "-o", out) == 0
+    assert _decompress(packed) == plain.read_bytes()
+    proc = subprocess.run(["gzip", "-t", str(packed)], capture_output=True)  # the real tool agrees
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_compressed_stdout(users):
+    args = ["-u", users, "-c", 9000, "--seed", 3, "--start", helpers.WEEK_START, "--end", helpers.WEEK_END, "-o", "-"]
+    plain = helpers.run_script("cdr_generator.py", *args)
+    packed = helpers.run_script("cdr_generator.py", *args, "--compression", "gzip", "--workers", 2)
+    assert plain.returncode == packed.returncode == 0, (plain.stderr, packed.stderr)
+    import gzip
+
+    assert gzip.decompress(packed.stdout) == plain.stdout
+    assert len(helpers.parse_records(plain.stdout.decode(), "jsonl")) == 9000  # stdout: JSON Lines by default
+
+
+@pytest.mark.parametrize("fmt", ["json", "jsonl"])
+def test_compressed_users_file_round_trip(tmp_path, fmt):
+    """user_generator.py writes users.<fmt>.gz / .zst, and a users file compressed so reads as the
+    plain one: the same CDRs, byte for byte."""
+    suffixes = [".gz"] + ([".zst"] if __import__("importlib").util.find_spec("zstandard") else [])
+    plain = helpers.write_users(tmp_path / f"u.{fmt}", 700, seed=8)
+    cdrs = helpers.write_cdrs(plain, tmp_path / "from-plain.jsonl", 3000)
+    for suffix in suffixes:
+        packed = helpers.write_users(tmp_path / f"u.{fmt}{suffix}", 700, seed=8)
+        assert _decompress(packed) == plain.read_bytes(), suffix
+        assert helpers.write_cdrs(packed, tmp_path / f"from{suffix}.jsonl", 3000).read_bytes() == cdrs.read_bytes()
+
+
+@pytest.mark.parametrize("where", ["file", "dir"])
+@pytest.mark.parametrize("workers", [1, 3])
+def test_a_compressed_write_that_fails_leaves_nothing(tmp_path, users, workers, where):
+    out = ["--output", str(tmp_path / "c.jsonl.gz")] if where == "file" else \
+        ["--output-dir", str(tmp_path / "d"), "--compression", "gzip"]
+    proc = subprocess.run([sys.executable, str(helpers.ROOT / "cdr_generator.py"), "-u", str(users), "-c", "100000",
+                           "--workers", str(workers), *out],
+                          capture_output=True, text=True, timeout=120, preexec_fn=_limited(2_000_000))
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 1 and len(lines) == 1, proc.stderr
+    assert lines[0].startswith("cdr_generator.py: error: cannot write output") and "too large" in lines[0], lines
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
+
+
+def test_without_the_zstandard_package_zst_is_one_line(tmp_path, users, monkeypatch):
+    """zstd is optional: without the package, writing or reading .zst is one line, exit 2."""
+    from inprocess import call_main, one_error_line
+
+    monkeypatch.setitem(sys.modules, "zstandard", None)  # import zstandard raises ImportError
+    res = call_main("cdr_generator.py", ["-u", users, "-c", 10, "-o", tmp_path / "c.jsonl.zst"])
+    assert "zstandard" in one_error_line(res) and list(tmp_path.iterdir()) == []
+    res = call_main("user_generator.py", ["-n", 10, "-o", tmp_path / "u.json.zst"])
+    assert "zstandard" in one_error_line(res) and list(tmp_path.iterdir()) == []
+    zst = tmp_path / "u.json.zst"
+    zst.write_bytes(b"\x28\xb5\x2f\xfd" + b"\0" * 20)  # a zstd magic number
+    res = call_main("cdr_generator.py", ["-u", zst, "-c", 10, "-o", tmp_path / "c.jsonl"])
+    line = one_error_line(res)
+    assert "zstandard" in line and str(zst) in line and not (tmp_path / "c.jsonl").exists()
+
+
+# ---------------------------------------------------------------- saying what is happening
+
+class _Terminal(__import__("io").StringIO):
+    def isatty(self):
+        return True
+
+
+class _Clock:
+    def __init__(self):
+        self.t = 100.0
+
+    def __call__(self):
+        return self.t
+
+
+def _drawn(stream) -> list[str]:
+    """The lines a terminal shows, one per redraw (each starts with a carriage return)."""
+    return [part.rstrip() for part in stream.getvalue().split("\r") if part.strip()]
+
+
+def test_progress_shows_records_bytes_rate_and_time_left():
+    from telco_cdr.output import Progress
+
+    term, clock = _Terminal(), _Clock()
+    p = Progress(5000, "CDRs", stream=term, clock=clock)
+    clock.t += 3.0  # reading the users
+    p.begin()
+    clock.t += 2.0
+    p.update(1000, 1_500_000)
+    assert _drawn(term) == ["1,000/5,000 CDRs (20%), 1.5 MB, 500/s, 8 s left"]
+    clock.t += 0.1  # too soon: not redrawn
+    p.update(1100, 1_600_000)
+    assert len(_drawn(term)) == 1
+    clock.t += 0.4
+    p.update(4000, 6_000_000_000)
+    assert _drawn(term)[-1] == "4,000/5,000 CDRs (80%), 6.0 GB, 1,600/s, 1 s left"
+    p.done()
+    assert term.getvalue().endswith("\r" + " " * len("4,000/5,000 CDRs (80%), 6.0 GB, 1,600/s, 1 s left") + "\r")
+    assert p.read_seconds == 3.0 and p.seconds == 5.5  # the run's time counts the reading
+
+
+def test_progress_of_reading_and_of_the_steps_before_writing():
+    from telco_cdr.output import Progress
+
+    term, clock = _Terminal(), _Clock()
+    p = Progress(10, "CDRs", stream=term, clock=clock)
+    clock.t += 2.0
+    p.reading(50_000_000, 200_000_000)
+    p.phase("parsing 200.0 MB of users")  # shown at once, however soon
+    assert _drawn(term) == ["reading users: 50.0 MB of 200.0 MB (25%), 25.0 MB/s, 6 s left",
+                            "parsing 200.0 MB of users ..."]
+    long = Progress(10**9, "CDRs", stream=term, clock=clock)
+    long.begin()
+    clock.t += 10
+    long.update(1_000_000, 612_300_000)
+    assert _drawn(term)[-1] == "1,000,000/1,000,000,000 CDRs (0%), 612.3 MB, 100,000/s, 2 h 46 min left"
+
+
+def test_progress_is_silent_off_a_terminal():
+    import io
+
+    from telco_cdr.output import Progress
+
+    out = io.StringIO()
+    p = Progress(10, "CDRs", stream=out)
+    p.reading(1, 2)
+    p.phase("parsing")
+    p.update(5, 100)
+    p.done()
+    assert out.getvalue() == ""
+
+
+def test_counts_agree_in_number():
+    from telco_cdr.text import duration, plural, size
+
+    assert [plural(n, "CDR") for n in (0, 1, 2, 1000)] == ["0 CDRs", "1 CDR", "2 CDRs", "1,000 CDRs"]
+    assert plural(1, "message") == "1 message" and plural(-1, "user") == "-1 users"
+    assert [size(n) for n in (1, 999, 1000, 612_345_678, 3_060_000_000, 999_960)] == \
+        ["1 byte", "999 bytes", "1.0 kB", "612.3 MB", "3.1 GB", "1.0 MB"]
+    assert [duration(s) for s in (0.4, 59.6, 125, 3725)] == ["0 s", "1 min 00 s", "2 min 05 s", "1 h 02 min"]
+
+
+def _summary(stderr: str, prog: str) -> str:
+    lines = [line for line in stderr.splitlines() if line.startswith(f"{prog}: wrote ")]
+    assert len(lines) == 1, stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize("name", ["c.jsonl", "c.csv.gz", "-"])
+def test_summary_gives_the_size_written(tmp_path, users, name):
+    from telco_cdr.text import size
+
+    out = name if name == "-" else tmp_path / name
+    proc = helpers.run_script("cdr_generator.py", "-u", users, "-c", 12_000, "-o", out, "--workers", 2)
+    assert proc.returncode == 0, proc.stderr
+    written = len(proc.stdout) if name == "-" else os.path.getsize(out)
+    line = _summary(proc.stderr, "cdr_generator.py")
+    assert f"wrote 12,000 CDRs ({size(written)}) to " in line, line
+    assert ("(csv, gzip)" in line) == name.endswith(".gz"), line
+    one = helpers.run_script("cdr_generator.py", "-u", users, "-c", 1, "-o", tmp_path / "one.jsonl")
+    assert f"wrote 1 CDR ({size(os.path.getsize(tmp_path / 'one.jsonl'))}) to " in one.stderr, one.stderr
+    assert "reading and modelling 1,500 users" in one.stderr, one.stderr
+    u = helpers.run_script("user_generator.py", "-n", 1, "-o", tmp_path / "u.json.gz")
+    assert f"wrote 1 user ({size(os.path.getsize(tmp_path / 'u.json.gz'))}) to " in u.stderr, u.stderr
+
+
+def test_summary_time_counts_reading_the_users(tmp_path):
+    """The time of the summary is the run's: reading and modelling a large users file is in it (it
+    was once reported as 0.0 s, the clock starting after the reading)."""
+    import re
+
+    big = helpers.write_users(tmp_path / "big.jsonl", 40_000, seed=2)
+    t0 = time.monotonic()
+    proc = helpers.run_script("cdr_generator.py", "-u", big, "-c", 0, "-o", tmp_path / "none.jsonl")
+    wall = time.monotonic() - t0
+    assert proc.returncode == 0, proc.stderr
+    m = re.search(r"; ([\d.]+) s \(([\d.]+) s reading and modelling 40,000 users\)", proc.stderr)
+    assert m, proc.stderr
+    total, reading = float(m.group(1)), float(m.group(2))
+    assert total >= reading >= 0.2, proc.stderr
+    assert total >= 0.5 * wall, f"the summary says {total} s of a {wall:.1f} s run\n{proc.stderr}"
+
+
+@pytest.mark.parametrize("workers", [1, 3])
+def test_progress_on_a_real_terminal(tmp_path, workers):
+    """cdr_generator.py with stderr on a terminal (a pty): reading, the steps before writing, then
+    records, bytes, rate and time left; the line is cleared before the summary."""
+    import pty
+
+    users = helpers.write_users(tmp_path / "u.json", 3000, seed=5)
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, str(helpers.ROOT / "cdr_generator.py"), "-u", str(users),
+                             "-c", "400000", "-o", str(tmp_path / "c.jsonl.gz"), "--workers", str(workers)],
+                            stdout=subprocess.DEVNULL, stderr=slave, cwd=helpers.ROOT)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # EIO: the other side is closed
+            break
+        if not data:
+            break
+        chunks.append(data)
+    assert proc.wait(timeout=120) == 0
+    os.close(master)
+    text = b"".join(chunks).decode()
+    shown = [part.strip() for part in text.split("\r") if part.strip()]
+    import re
+
+    assert any(s.startswith("reading users: ") for s in shown), shown
+    assert "parsing" in text and "checking 3,000 users" in text and "modelling the traffic of 3,000 users" in text
+    drawn = [s for s in shown if re.fullmatch(r"[\d,]+/400,000 CDRs \(\d+%\), [\d.]+ (kB|MB), [\d,]+/s, .+ left", s)]
+    assert drawn, shown
+    assert shown[-1].startswith("cdr_generator.py: wrote 400,000 CDRs"), shown[-1]

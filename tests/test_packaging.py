@@ -115,7 +115,7 @@ def test_pip_install_into_a_fresh_venv_gives_the_commands(tmp_path):
     users = subprocess.run([str(bindir / "user-generator"), "--num-users", "3", "--output", "-"], cwd=work,
                            capture_output=True, timeout=300)
     assert users.returncode == 0, users.stderr
-    assert len(json.loads(users.stdout)) == 3
+    assert len([json.loads(line) for line in users.stdout.splitlines()]) == 3  # stdout: JSON Lines
     assert users.stdout == run_script("user_generator.py", "--num-users", 3, "--output", "-").stdout  # same bytes
     helped = subprocess.run([str(bindir / "cdr-generator"), "--help"], cwd=work, capture_output=True, text=True,
                             timeout=300)

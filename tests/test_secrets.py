@@ -156,7 +156,7 @@ def test_mistyped_password_flag(script, flags):
 @pytest.mark.parametrize("script", KAFKA_SCRIPTS)
 def test_dry_run(tmp_path, script, source):
     args, env = credentials(source, NOWHERE, SECRET, tmp_path)
-    argv = [*args, "--dry-run", "--num-users", 30, *(["--max-count", 30] if script == "kafka_producer.py" else [])]
+    argv = [*args, "--dry-run", "--num-users", 30, *(["--max-count", 30, "--rate", "max"] if script == "kafka_producer.py" else [])]
     rc, out, err, escaped = call_main(script, argv, env)
     info = _info(script, argv, env, rc, out, err, escaped)
     assert escaped is None and rc == 0, info
@@ -239,7 +239,7 @@ def test_subprocess_help_bad_flag_and_dry_run(tmp_path):
     jobs = {
         "help": ("kafka_producer.py", ["--help"], env),
         "bad-flag": ("export_users_to_kafka.py", ["--rate", "-1"], env),
-        "dry-run": ("kafka_producer.py", ["--dry-run", "--max-count", 10, "--num-users", 20], env),
+        "dry-run": ("kafka_producer.py", ["--dry-run", "--max-count", 10, "--rate", "max", "--num-users", 20], env),
         "cdr-help": ("cdr_generator.py", ["--help"], env),
     }
     runs = _parallel(jobs)

@@ -80,7 +80,7 @@ def test_default_country_is_us():
 
 
 @pytest.mark.parametrize("name, fmt", [("users.json", "json"), ("users.jsonl", "jsonl"),
-                                       ("users.ndjson", "jsonl"), ("users.txt", "json")])
+                                       ("users.ndjson", "jsonl"), ("USERS.JSONL", "jsonl")])
 def test_format_follows_the_file_extension(tmp_path, name, fmt):
     path = tmp_path / name
     assert helpers.users_main("-n", 50, "--seed", 3, "-o", path) == 0
@@ -93,6 +93,17 @@ def test_format_follows_the_file_extension(tmp_path, name, fmt):
         assert len(lines) == 50 and all(isinstance(json.loads(line), dict) for line in lines)
         data = [json.loads(line) for line in lines]
     assert data == list(generate_users(50, seed=3))
+
+
+def test_a_name_that_tells_no_format_needs_format(tmp_path):
+    """users.txt could hold anything: not silently JSON, but an error that asks for --format."""
+    from inprocess import call_main, one_error_line
+
+    path = tmp_path / "users.txt"
+    line = one_error_line(call_main("user_generator.py", ["-n", 20, "-o", path]))
+    assert "cannot tell the format" in line and "--format" in line and not path.exists()
+    assert helpers.users_main("-n", 20, "--format", "jsonl", "-o", path) == 0
+    assert len(path.read_text(encoding="utf-8").splitlines()) == 20
 
 
 def test_format_flag_overrides_the_extension(tmp_path):
