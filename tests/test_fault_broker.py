@@ -13,7 +13,6 @@ test_fault_signals.py.
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import subprocess
@@ -26,7 +25,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from kafka_broker import (LOCAL_KAFKA, ROOT, assert_clean_error, cdr_topics, consume_all, create_args,
+from kafka_broker import (assert_clean_error, cdr_topics, consume_all, create_args,
                           high_watermarks, run_script, start_script, summary, unique_prefix)
 
 PROG = "kafka_producer.py"
@@ -35,39 +34,27 @@ RESTART_TIMEOUT_S = 150  # `start` normally takes 5-15 s, ~18 s after a SIGKILL;
 
 # ---------------------------------------------------------------- controlling the broker
 
-def broker_cmd(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    """``bash scripts/local-kafka.sh args`` with this process's environment (so TELCO_KAFKA_* overrides
-    reach it exactly as they reached the ``kafka`` fixture)."""
-    return subprocess.run(["bash", str(LOCAL_KAFKA), *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=timeout)
-
-
-def wait_healthy(timeout: float = RESTART_TIMEOUT_S) -> None:
-    """Until ``local-kafka.sh status`` exits 0, or fail."""
+def wait_healthy(kafka, timeout: float = RESTART_TIMEOUT_S) -> None:
+    """Until ``local-kafka.sh status`` of the test instance exits 0, or fail."""
     deadline = time.monotonic() + timeout
     last = None
     while time.monotonic() < deadline:
-        last = broker_cmd("status", timeout=60)
+        last = kafka.control("status", timeout=60)
         if last.returncode == 0:
             return
         time.sleep(1)
-    pytest.fail(f"the local broker is not healthy {timeout:g} s after a restart: status exit "
+    pytest.fail(f"the test broker is not healthy {timeout:g} s after a restart: status exit "
                 f"{last.returncode if last else '?'}\n{last.stdout if last else ''}{last.stderr if last else ''}")
 
 
-def restore_broker() -> float:
-    """Start the broker again (``start`` waits until it answers) and wait for ``status`` 0; the
-    seconds it took.  Tries ``start`` twice before giving up."""
+def restore_broker(kafka) -> float:
+    """Start the test instance again (``start`` waits until it answers) and wait for ``status`` 0;
+    the seconds it took.  Tries ``start`` twice before giving up."""
     t0 = time.monotonic()
-    start = None
     for _ in range(2):
-        try:
-            start = broker_cmd("start", timeout=RESTART_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            continue
-        if start.returncode == 0:
+        if kafka.control("start", timeout=RESTART_TIMEOUT_S).returncode == 0:
             break
-    wait_healthy()
+    wait_healthy(kafka)
     return time.monotonic() - t0
 
 
@@ -78,26 +65,26 @@ class Outage:
     restart_s: float | None = None
 
 
-def require_local_broker() -> None:
-    if os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+def require_local_broker(kafka) -> None:
+    if not kafka.controllable:
         pytest.skip("an external broker (KAFKA_BOOTSTRAP_SERVERS) cannot be stopped and started by the tests")
 
 
 @contextmanager
 def broker_down(kafka):
-    """Stop the local broker for the body of the ``with`` (data kept); start it again however the body
-    ends, and wait until it is healthy, so the tests after this one find it as they expect."""
-    require_local_broker()
+    """Stop the test instance for the body of the ``with`` (data kept); start it again however the
+    body ends, and wait until it is healthy, so the tests after this one find it as they expect."""
+    require_local_broker(kafka)
     outage = Outage()
     try:
-        stop = broker_cmd("stop", timeout=90)
+        stop = kafka.control("stop", timeout=90)
         assert stop.returncode == 0, f"local-kafka.sh stop failed ({stop.returncode}):\n{stop.stdout}{stop.stderr}"
         outage.stopped_at = time.monotonic()
-        status = broker_cmd("status", timeout=60)
+        status = kafka.control("status", timeout=60)
         assert status.returncode != 0, f"the broker still answers after `stop`:\n{status.stdout}"
         yield outage
     finally:
-        outage.restart_s = restore_broker()
+        outage.restart_s = restore_broker(kafka)
         outage.restarted_at = time.monotonic()
 
 
@@ -253,7 +240,7 @@ def test_broker_restart_mid_run_loses_nothing(kafka):
     """1a.  At 2000/s the broker stops for ~25-35 s (stop, 15 s down, start) and comes back: the
     producer stays up, shows the outage, resumes by itself and clears its backlog; after SIGINT it
     exits 0 and the topics hold every delivered CDR exactly once, in per-key order."""
-    require_local_broker()
+    require_local_broker(kafka)
     prefix = unique_prefix()
     proc = start_script(PROG, "-b", kafka.bootstrap, *create_args(prefix), "--num-users", 200, "--rate", 2000,
                         "--delivery-timeout", 120, "--stats-interval", 1, "--timeout", 30)
@@ -309,7 +296,7 @@ def test_broker_gone_for_good_then_down_at_start(kafka):
     bounded time with exit 1, a summary and one clear error line, no traceback.
     1c.  In the same downtime, a run that starts with the broker down ends with exit 1 within ~10 s
     and one line "cannot reach Kafka at HOST:PORT ..." (both producing scripts)."""
-    require_local_broker()
+    require_local_broker(kafka)
     prefix = unique_prefix()
     delivery_timeout, flush_timeout = 8, 5
     proc = start_script(PROG, "-b", kafka.bootstrap, *create_args(prefix), "--num-users", 200, "--rate", 500,

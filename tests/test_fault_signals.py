@@ -92,7 +92,7 @@ def test_second_sigint_during_flush_exits_at_once(kafka):
     --timeout 30; a second SIGINT ~1 s later ends the run within 2 s with exit 130 and the count of
     unconfirmed messages.  After the restart the broker holds every message delivered before the
     stop, nothing twice, per-key order intact."""
-    require_local_broker()
+    require_local_broker(kafka)
     prefix = unique_prefix()
     proc = start_script(PROG, "-b", kafka.bootstrap, *create_args(prefix), "--num-users", 200, "--rate", 2000,
                         "--timeout", 30, "--delivery-timeout", 120, "--stats-interval", 1)
