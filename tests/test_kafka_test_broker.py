@@ -155,3 +155,38 @@ def test_a_session_leaves_no_broker_and_no_folder_and_never_touches_the_users(tm
     assert not broker_alive(seen["pid"], state), f"the session's broker (pid {seen['pid']}) still runs"
     assert not [p for p in seen["ports"] if is_listening(p)], seen["ports"]
     assert not Path(state).exists() and not Path(state).parent.exists(), f"{Path(state).parent} is left behind"
+
+
+# ---------------------------------------------------------------- the kafka marker
+
+def test_a_test_that_uses_the_broker_is_marked_kafka(kafka, request):
+    assert request.node.get_closest_marker("kafka") is not None
+
+
+def test_a_test_without_the_broker_is_not_marked_kafka(request):
+    assert request.node.get_closest_marker("kafka") is None
+
+
+def collected(*args: str) -> set[str]:
+    proc = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", *args],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    return {line.strip() for line in proc.stdout.splitlines() if "::" in line}
+
+
+def test_not_kafka_leaves_out_every_test_that_needs_the_broker():
+    """Through a module fixture (cdr_run), through kafka_sasl, and directly: all left out by
+    ``-m "not kafka"``; tests of the same files that need no broker stay in."""
+    files = ["tests/test_kafka_producer.py", "tests/test_hostile_config.py", "tests/test_secrets.py",
+             "tests/test_kafka_errors.py"]
+    without = collected("-m", "not kafka", *files)
+    only = collected("-m", "kafka", *files)
+    assert without and only and not without & only
+    assert without | only == collected(*files)
+    needs_broker = ["tests/test_kafka_producer.py::test_broker_holds_exactly_max_count",
+                    "tests/test_hostile_config.py::test_local_brokers_client_sasl_properties_work[kafka_producer.py]",
+                    "tests/test_secrets.py::test_authentication_failures",
+                    "tests/test_kafka_errors.py::test_missing_topic_suggests_create_topics"]
+    no_broker = ["tests/test_secrets.py::test_unreachable_broker", "tests/test_kafka_errors.py::test_no_broker_given"]
+    assert set(needs_broker) <= only, sorted(set(needs_broker) - only)
+    assert set(no_broker) <= without, sorted(set(no_broker) - without)
