@@ -1,5 +1,4 @@
-"""Pytest plugin: a real Kafka broker for the streaming tests, and helpers to run the producing
-scripts against it and to read back what the broker holds.
+"""Pytest plugin: a real Kafka broker for the streaming tests, and the means to stop and start it.
 
 The ``kafka`` session fixture uses the broker named by KAFKA_BOOTSTRAP_SERVERS if that is set
 (plaintext; SASL_SSL only if TELCO_KAFKA_SASL_BOOTSTRAP, TELCO_KAFKA_USER, TELCO_KAFKA_PASSWORD and
@@ -10,37 +9,30 @@ TELCO_KAFKA_* variables name), stopped and deleted when the session ends.  A bro
 with ``scripts/local-kafka.sh start`` is never stopped, reused or filled by the tests.  A broker that
 cannot be had FAILS the tests that need it: a missing broker must never count as a pass.
 
-No mock anywhere: the scripts run as subprocesses and the broker is read with a real consumer.
+No mock anywhere: the scripts run as subprocesses (running.py) and the broker is read with a real consumer
+(kafka_data.py).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import random
-import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-from telco_cdr.constants import CDR_TYPES
-
 ROOT = Path(__file__).resolve().parents[1]
 LOCAL_KAFKA = ROOT / "scripts" / "local-kafka.sh"
 START_TIMEOUT_S = 240  # a first start fetches the broker's jars with Maven
-# The variables the scripts read: never inherited by a script under test, only given on purpose.
-SCRIPT_ENV_VARS = ("KAFKA_BOOTSTRAP_SERVERS", "KAFKA_SASL_USERNAME", "KAFKA_SASL_PASSWORD")
 # What local-kafka.sh uses when no TELCO_KAFKA_* variable says otherwise.
 SCRIPT_DEFAULT_DIR = "/tmp/telco-local-kafka"
 SCRIPT_DEFAULT_PORTS = (19092, 19093, 19094)
@@ -244,160 +236,60 @@ def kafka_sasl(kafka):
     return kafka
 
 
-# ---------------------------------------------------------------- running the scripts
+# ---------------------------------------------------------------- stopping and starting the test instance
 
-def unique_prefix() -> str:
-    return f"t{uuid.uuid4().hex[:8]}."
-
-
-def cdr_topics(prefix: str) -> dict[str, str]:
-    """Topic name by CDR type."""
-    return {t: f"{prefix}telco-{t}-cdrs" for t in CDR_TYPES}
+RESTART_TIMEOUT_S = 150  # `start` normally takes 5-15 s, ~18 s after a SIGKILL; leave room on a slow box
 
 
-def create_args(prefix: str) -> list[str]:
-    return ["--topic-prefix", prefix, "--create-topics", "--partitions", "3", "--replication-factor", "1"]
+def wait_healthy(kafka, timeout: float = RESTART_TIMEOUT_S) -> None:
+    """Until ``local-kafka.sh status`` of the test instance exits 0, or fail."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = kafka.control("status", timeout=60)
+        if last.returncode == 0:
+            return
+        time.sleep(1)
+    pytest.fail(f"the test broker is not healthy {timeout:g} s after a restart: status exit "
+                f"{last.returncode if last else '?'}\n{last.stdout if last else ''}{last.stderr if last else ''}")
 
 
-def script_env(extra: dict | None = None) -> dict[str, str]:
-    """This process's environment without the KAFKA_* variables the scripts read, plus ``extra``."""
-    env = {k: v for k, v in os.environ.items() if k not in SCRIPT_ENV_VARS}
-    env.update(extra or {})
-    return env
+def restore_broker(kafka) -> float:
+    """Start the test instance again (``start`` waits until it answers) and wait for ``status`` 0;
+    the seconds it took.  Tries ``start`` twice before giving up."""
+    t0 = time.monotonic()
+    for _ in range(2):
+        if kafka.control("start", timeout=RESTART_TIMEOUT_S).returncode == 0:
+            break
+    wait_healthy(kafka)
+    return time.monotonic() - t0
 
 
 @dataclass
-class Run:
-    args: list
-    returncode: int
-    stdout: str
-    stderr: str
-    seconds: float
-
-    @property
-    def stderr_lines(self) -> list[str]:
-        return [line for line in self.stderr.splitlines() if line.strip()]
-
-    def describe(self) -> str:
-        return (f"$ {' '.join(map(str, self.args))}\nexit {self.returncode} after {self.seconds:.1f} s\n"
-                f"--- stderr:\n{self.stderr[-4000:]}\n--- stdout (tail):\n{self.stdout[-1500:]}")
+class Outage:
+    stopped_at: float = 0.0  # monotonic time the `stop` command returned
+    restarted_at: float | None = None  # ... and the `start` command (broker answering again)
+    restart_s: float | None = None
 
 
-def run_script(script: str, *args, env: dict | None = None, timeout: float = 120) -> Run:
-    """``python <script> args`` from the repo root, with a clean environment plus ``env``."""
-    cmd = [sys.executable, script, *map(str, args)]
-    t0 = time.monotonic()
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, timeout=timeout, env=script_env(env))
-    return Run(cmd, proc.returncode, proc.stdout.decode("utf-8", "replace"), proc.stderr.decode("utf-8", "replace"),
-               time.monotonic() - t0)
+def require_local_broker(kafka) -> None:
+    if not kafka.controllable:
+        pytest.skip("an external broker (KAFKA_BOOTSTRAP_SERVERS) cannot be stopped and started by the tests")
 
 
-def start_script(script: str, *args, env: dict | None = None) -> subprocess.Popen:
-    """Start ``python <script> args`` in the background, SIGINT/SIGTERM at their defaults (as from a
-    terminal), stdout discarded, stderr captured as text."""
-    def defaults():
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    return subprocess.Popen([sys.executable, script, *map(str, args)], cwd=ROOT, env=script_env(env),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, preexec_fn=defaults)
-
-
-_TOTAL = re.compile(r"^\s*total: sent ([\d,]+), delivered ([\d,]+), failed ([\d,]+), unconfirmed ([\d,]+)\s*$", re.M)
-_TOPIC = re.compile(r"^\s*(\S+): sent ([\d,]+), delivered ([\d,]+), failed ([\d,]+)\s*$", re.M)
-
-
-def summary(stderr: str) -> dict:
-    """The end-of-run summary on stderr: ``total`` (sent, delivered, failed, unconfirmed) and
-    ``topics`` (name -> (sent, delivered, failed))."""
-    totals = _TOTAL.findall(stderr)
-    assert len(totals) == 1, f"expected one 'total:' summary line on stderr, found {len(totals)}:\n{stderr}"
-    num = lambda s: int(s.replace(",", ""))  # noqa: E731
-    sent, delivered, failed, unconfirmed = map(num, totals[0])
-    topics = {m[0]: tuple(map(num, m[1:])) for m in _TOPIC.findall(stderr) if m[0] != "total"}
-    return {"sent": sent, "delivered": delivered, "failed": failed, "unconfirmed": unconfirmed, "topics": topics}
-
-
-def assert_clean_error(run: Run, code: int, *must_contain: str, secrets=()) -> str:
-    """The run failed with ``code``, stderr is exactly one ``<prog>: error: ...`` line holding every
-    ``must_contain`` (case-insensitive), no traceback, and no secret anywhere in the output."""
-    info = run.describe()
-    assert run.returncode == code, info
-    assert "Traceback" not in run.stderr and "Traceback" not in run.stdout, info
-    lines = run.stderr_lines
-    assert len(lines) == 1, f"expected exactly one line on stderr:\n{info}"
-    prog = Path(str(run.args[1])).name
-    assert lines[0].startswith(f"{prog}: error: "), info
-    for text in must_contain:
-        assert text.lower() in lines[0].lower(), f"{text!r} not in the error line:\n{info}"
-    for s in secrets:
-        assert s not in run.stdout and s not in run.stderr, f"a secret leaked into the output:\n{info}"
-    return lines[0]
-
-
-# ---------------------------------------------------------------- reading the broker
-
-def consume_all(bootstrap: str, topics, expected: int | None, timeout: float = 30.0, grace: float = 1.5,
-                conf: dict | None = None, raw: bool = False) -> list[tuple]:
-    """Every message of ``topics`` from the beginning, as (topic, key, value-dict, partition, offset,
-    timestamp-ms) tuples.  Reads until ``expected`` messages are in (or ``timeout``), then ``grace``
-    seconds more to catch extras and duplicates.  With ``expected`` None, reads until nothing came for
-    ``grace`` seconds.  Topics that do not exist hold nothing.  ``raw``: values as the bytes on the
-    broker, not parsed (several times faster for hundreds of thousands of messages)."""
-    from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
-
-    topics = list(topics)
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"test-{uuid.uuid4().hex}",
-                  "auto.offset.reset": "earliest", "enable.auto.commit": False, "enable.partition.eof": False,
-                  **(conf or {})})
+@contextmanager
+def broker_down(kafka):
+    """Stop the test instance for the body of the ``with`` (data kept); start it again however the
+    body ends, and wait until it is healthy, so the tests after this one find it as they expect."""
+    require_local_broker(kafka)
+    outage = Outage()
     try:
-        md = c.list_topics(timeout=15)
-        parts = [TopicPartition(t, p, OFFSET_BEGINNING) for t in topics
-                 if t in md.topics and md.topics[t].error is None for p in sorted(md.topics[t].partitions)]
-        out: list[tuple] = []
-        if not parts:
-            return out
-        c.assign(parts)
-        deadline = time.monotonic() + timeout
-        done_at = None  # when the expected count was reached
-        last_msg = time.monotonic()
-        while True:
-            now = time.monotonic()
-            if expected is not None:
-                if done_at is None and len(out) >= expected:
-                    done_at = now
-                if done_at is not None and now - done_at >= grace:
-                    break
-                if done_at is None and now >= deadline:
-                    break
-            elif now - last_msg >= grace or now >= deadline:
-                break
-            for m in c.consume(num_messages=5000, timeout=0.2):
-                if m.error():
-                    if m.error().code() == KafkaError._PARTITION_EOF:
-                        continue
-                    raise AssertionError(f"consumer error: {m.error()}")
-                key = m.key().decode("utf-8") if m.key() is not None else None
-                out.append((m.topic(), key, m.value() if raw else json.loads(m.value()), m.partition(), m.offset(),
-                            m.timestamp()[1]))
-                last_msg = time.monotonic()
-        return out
+        stop = kafka.control("stop", timeout=90)
+        assert stop.returncode == 0, f"local-kafka.sh stop failed ({stop.returncode}):\n{stop.stdout}{stop.stderr}"
+        outage.stopped_at = time.monotonic()
+        status = kafka.control("status", timeout=60)
+        assert status.returncode != 0, f"the broker still answers after `stop`:\n{status.stdout}"
+        yield outage
     finally:
-        c.close()
-
-
-def high_watermarks(bootstrap: str, topics) -> dict[str, int]:
-    """Messages per topic by the brokers' own offsets (sum of high watermarks of the partitions)."""
-    from confluent_kafka import Consumer, TopicPartition
-
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"test-{uuid.uuid4().hex}"})
-    try:
-        md = c.list_topics(timeout=15)
-        out = {}
-        for t in topics:
-            if t not in md.topics or md.topics[t].error is not None:
-                out[t] = 0
-                continue
-            out[t] = sum(c.get_watermark_offsets(TopicPartition(t, p), timeout=10)[1] for p in md.topics[t].partitions)
-        return out
-    finally:
-        c.close()
+        outage.restart_s = restore_broker(kafka)
+        outage.restarted_at = time.monotonic()

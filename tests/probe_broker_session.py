@@ -8,8 +8,7 @@ import json
 import os
 from pathlib import Path
 
-from inprocess import precreate
-from kafka_broker import high_watermarks, unique_prefix
+from kafka_data import high_watermarks, precreate, unique_prefix
 
 
 def test_record_the_session_broker(kafka):

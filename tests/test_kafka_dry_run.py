@@ -6,7 +6,7 @@ import json
 from collections import Counter
 
 from helpers import iso_ms
-from kafka_broker import run_script
+from running import run_script
 from telco_cdr.constants import CDR_TOPICS, USERS_TOPIC
 from telco_cdr.users import generate_users
 

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from kafka_broker import ROOT, SCRIPT_DEFAULT_DIR, SCRIPT_DEFAULT_PORTS, SCRIPT_ENV_VARS, free_ports, \
-    users_instance_settings
+from kafka_broker import SCRIPT_DEFAULT_DIR, SCRIPT_DEFAULT_PORTS, free_ports, users_instance_settings
+from running import ROOT, SCRIPT_ENV_VARS
 
 
 def require_own_instance(kafka) -> None:

@@ -15,6 +15,7 @@ from collections import Counter
 import pytest
 
 import helpers
+from running import run_many
 from telco_cdr.errors import UserError
 from telco_cdr.output import AtomicFile, atomic_outputs
 from telco_cdr.constants import Exit
@@ -111,7 +112,7 @@ def test_workers_do_not_change_the_bytes(tmp_path, users):
     jobs = {w: ("cdr_generator.py", ["-u", users, "-c", count, "--seed", 4, "--start", helpers.WEEK_START,
                                      "--end", helpers.WEEK_END, "-o", tmp_path / f"w{w}.jsonl", "--workers", w], {})
             for w in (1, 2, 3)}
-    results = helpers.run_many(jobs, parallel=1)
+    results = run_many(jobs, parallel=1)
     for w, proc in results.items():
         assert proc.returncode == 0, proc.stderr
     one = (tmp_path / "w1.jsonl").read_bytes()
@@ -131,7 +132,7 @@ def test_workers_do_not_change_the_bytes_of_any_output(tmp_path, users, fmt, cou
                   "--format", fmt, "--workers", w, *extra]
         jobs[("file", w)] = ("cdr_generator.py", [*common, "-o", tmp_path / f"w{w}.{fmt}"], {})
         jobs[("dir", w)] = ("cdr_generator.py", [*common, "--output-dir", tmp_path / f"d{w}"], {})
-    for key, proc in helpers.run_many(jobs, parallel=2).items():
+    for key, proc in run_many(jobs, parallel=2).items():
         assert proc.returncode == 0, (key, proc.stderr)
     one = (tmp_path / f"w1.{fmt}").read_bytes()
     records = helpers.load_records(tmp_path / f"w1.{fmt}")
