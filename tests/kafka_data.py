@@ -113,14 +113,14 @@ def high_watermarks(bootstrap: str, topics) -> dict[str, int]:
         c.close()
 
 
-def precreate(bootstrap: str, topics) -> None:
-    """Create ``topics`` (3 partitions) and wait until the broker's metadata shows them with leaders,
+def precreate(bootstrap: str, topics, partitions: int = 3) -> None:
+    """Create ``topics`` (``partitions`` each) and wait until the broker's metadata shows them with leaders,
     so that tests about something else do not lean on --create-topics."""
     from confluent_kafka.admin import AdminClient, NewTopic
 
     admin = AdminClient({"bootstrap.servers": bootstrap})
     topics = list(topics)
-    for fut in admin.create_topics([NewTopic(t, num_partitions=3, replication_factor=1) for t in topics]).values():
+    for fut in admin.create_topics([NewTopic(t, num_partitions=partitions, replication_factor=1) for t in topics]).values():
         fut.result(timeout=30)
     deadline = time.monotonic() + 30
     while True:
