@@ -253,9 +253,8 @@ class ConnectWatch:
     """Why the client cannot connect, told from librdkafka's error callbacks and log lines (``note``)
     as soon as waiting cannot cure it (``verdict``): every bootstrap server has failed in one of the
     ways above, without a break, for SETTLE_S (a certificate that does not verify, or a host name
-    that does not exist: at once).  Any
-    other event from a server (a timeout, a reset) starts its count again, so an outage that passes
-    is waited out, within --timeout."""
+    that does not exist: at once).  Any other event from a server (a timeout, a reset) starts its
+    count again, so an outage that passes is waited out, within --timeout."""
 
     def __init__(self, settings: KafkaSettings, clock=time.monotonic):
         self.settings = settings
