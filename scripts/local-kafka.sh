@@ -8,37 +8,8 @@
 # backend), copied once into a cache dir and run with `java -cp`.
 # Needs: bash, java 17+ and keytool (JDK), mvn (first run only), util-linux.
 #
-# Usage: scripts/local-kafka.sh {start|stop|status|clean|env}
-#   start   start in the background (idempotent), wait until ready, print info
-#   stop    SIGTERM, wait up to 30 s, then SIGKILL; data is kept
-#   status  exit 0 if running and answering, 3 otherwise
-#   clean   stop and delete the state dir (topics, keystore, logs)
-#   env     print `export ...` lines for clients:  eval "$(scripts/local-kafka.sh env)"
-#
-# Listeners (all bound to 127.0.0.1):
-#   PLAINTEXT   $TELCO_KAFKA_PLAIN_PORT       (19092)  no auth; inter-broker traffic
-#   SASL_SSL    $TELCO_KAFKA_SASL_PORT        (19093)  PLAIN, SCRAM-SHA-256, SCRAM-SHA-512
-#   CONTROLLER  $TELCO_KAFKA_CONTROLLER_PORT  (19094)  KRaft quorum (node.id=1)
-# Test user: $TELCO_KAFKA_USER / $TELCO_KAFKA_PASSWORD (telco / telco-secret).
-# The TLS certificate is self-signed (SAN DNS:localhost,IP:127.0.0.1), made by
-# keytool at first start; clients trust it via ssl.ca.location=<state>/ca.pem.
-#
-# Other knobs (env): TELCO_KAFKA_DIR (state dir, /tmp/telco-local-kafka),
-#   TELCO_KAFKA_CACHE (jar cache, ~/.cache/telco-cdr-generator/kafka),
-#   TELCO_KAFKA_VERSION (Kafka version, default from the pom),
-#   TELCO_KAFKA_HEAP_OPTS (-Xmx512m -Xms256m), TELCO_KAFKA_START_TIMEOUT (120 s).
-#
-# State dir layout: server.properties, log4j2.properties, data/ (log.dirs; KRaft
-#   storage is formatted once and kept across stop/start), broker.log (log4j,
-#   current run; broker.log.prev = previous run),
-#   broker.stdout (JVM stdout/stderr), broker.pid, keystore.p12, ca.pem,
-#   client-sasl.properties (librdkafka-style, like Confluent Cloud's
-#   client.properties), tools-*.properties (for the Java CLI tools).
-#
-# Credentials are pasted verbatim into JAAS / SCRAM syntax: avoid `"`, `\`,
-# `,`, `]` and `=` in TELCO_KAFKA_PASSWORD. SCRAM credentials are stored at
-# format time; if you change user/password later, run `clean` first (PLAIN
-# picks the new values up on the next start anyway).
+# Commands, settings (ports, state folder, jar cache, credentials, environment
+# variables) and exit codes: scripts/local-kafka.sh --help (usage() below).
 
 set -euo pipefail
 
@@ -60,7 +31,8 @@ STOP_TIMEOUT=30
 HOST=127.0.0.1
 KEYSTORE_PASSWORD=telco-local-keystore   # local test broker only
 
-KAFKA_VERSION="${TELCO_KAFKA_VERSION:-$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$POM" | head -n1)}"
+POM_VERSION="$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$POM" | head -n1)"
+KAFKA_VERSION="${TELCO_KAFKA_VERSION:-$POM_VERSION}"
 JAVA="java"
 [[ -n "${JAVA_HOME:-}" && -x "${JAVA_HOME}/bin/java" ]] && JAVA="$JAVA_HOME/bin/java"
 KEYTOOL="keytool"
@@ -483,14 +455,188 @@ with_lock() {
     "$@"
 }
 
+# The Java tools the commands below use: small heap, quick start, warnings only.
+tool() {
+    "$JAVA" -Xmx128m -XX:TieredStopAtLevel=1 -XX:+UseSerialGC \
+        -Dlog4j2.configurationFile="$STATE_DIR/log4j2-tools.properties" -cp "$LIB_DIR/*" "$@" </dev/null
+}
+
+# topics and consume talk to a running broker on its PLAINTEXT listener.
+need_running() {
+    if ! broker_pid >/dev/null || [[ ! -f "$STATE_DIR/tools-plain.properties" ]]; then
+        printf 'local-kafka: error: the broker of %s is not running (start it with: %s start)\n' "$STATE_DIR" "$0" >&2
+        exit 3
+    fi
+}
+
+# "topic:partition:offset" lines of GetOffsetShell at --time $1 (-1 latest, -2 earliest) into $2,
+# for the topics matching the regex $3 (all but the internal ones if empty).  A filter that
+# matches no topic leaves $2 empty; any other failure ends the script with the tool's message.
+offsets() {
+    local time="$1" out="$2" match="${3:-}" err="$2.err" args=()
+    [[ -n "$match" ]] && args=(--topic "$match")
+    if ! tool org.apache.kafka.tools.GetOffsetShell --bootstrap-server "$HOST:$PLAIN_PORT" \
+            --command-config "$STATE_DIR/tools-plain.properties" --exclude-internal-topics \
+            --time "$time" "${args[@]}" >"$out" 2>"$err"; then
+        if grep -q "Could not match any topic-partitions" "$err"; then
+            : >"$out"
+        else
+            die "reading offsets failed: $(grep -v '^[[:space:]]*$' "$err" | tail -n1)"
+        fi
+    fi
+}
+
+# "topic partitions messages" lines, by topic, from the latest ($1) and earliest ($2) offsets.
+count_messages() {
+    awk -F: 'NR == FNR { first[$1 ":" $2] = $3; next }
+             { n[$1]++; m[$1] += $3 - ((($1 ":" $2) in first) ? first[$1 ":" $2] : 0) }
+             END { for (t in n) printf "%s %d %d\n", t, n[t], m[t] }' "$2" "$1" | sort
+}
+
+# Both offset lists side by side (two JVMs at once), into $1/latest and $1/earliest.
+both_offsets() {  # $1 folder, $2 topic regex (optional)
+    offsets -1 "$1/latest" "${2:-}" &
+    local latest=$!
+    offsets -2 "$1/earliest" "${2:-}"
+    wait "$latest" || exit 1
+}
+
+cmd_topics() {
+    need_running
+    local tmp
+    tmp="$(mktemp -d)"
+    # shellcheck disable=SC2064
+    trap "rm -rf '$tmp'" EXIT
+    both_offsets "$tmp"
+    printf '%-50s %10s %12s\n' TOPIC PARTITIONS MESSAGES
+    count_messages "$tmp/latest" "$tmp/earliest" | while read -r topic parts msgs; do
+        printf '%-50s %10d %12d\n' "$topic" "$parts" "$msgs"
+    done
+    [[ -s "$tmp/latest" ]] || log "no topics yet (the broker makes none by itself: use --create-topics)"
+}
+
+cmd_consume() {
+    local topic="${1:-}" want="${2:-10}"
+    if [[ -z "$topic" || $# -gt 2 ]]; then
+        printf 'usage: %s consume TOPIC [N]\n' "$0" >&2
+        exit 2
+    fi
+    if ! [[ "$want" =~ ^[0-9]+$ ]] || ((10#$want < 1)); then
+        printf 'local-kafka: error: N must be a whole number of 1 or more, not %q\n' "$want" >&2
+        exit 2
+    fi
+    want=$((10#$want))
+    need_running
+    local tmp
+    tmp="$(mktemp -d)"
+    # shellcheck disable=SC2064
+    trap "rm -rf '$tmp'" EXIT
+    both_offsets "$tmp" "${topic//./\\.}"  # the tool takes a regex: a dot in a name is a dot
+    local held
+    held="$(count_messages "$tmp/latest" "$tmp/earliest" | awk -v t="$topic" '$1 == t { print $3 }')"
+    [[ -n "$held" ]] || die "topic $topic does not exist (list the topics with: $0 topics)"
+    if ((held == 0)); then
+        log "topic $topic is empty"
+        return 0
+    fi
+    local n=$((want < held ? want : held))
+    # The first n messages from the beginning (partition by partition), a line each:
+    # Partition:P <tab> Offset:O <tab> key <tab> value.  A compacted topic may hold fewer than
+    # its offsets say: the tool then stops after 5 s without a message.
+    if ! tool org.apache.kafka.tools.consumer.ConsoleConsumer --bootstrap-server "$HOST:$PLAIN_PORT" \
+            --command-config "$STATE_DIR/tools-plain.properties" --command-property enable.auto.commit=false \
+            --topic "$topic" --from-beginning --max-messages "$n" --timeout-ms 5000 \
+            --formatter-property print.partition=true --formatter-property print.offset=true \
+            --formatter-property print.key=true 2>"$tmp/err"; then
+        grep -q "TimeoutException" "$tmp/err" \
+            || die "reading $topic failed: $(grep -v '^[[:space:]]*$' "$tmp/err" | tail -n1)"
+    fi
+    local got
+    got="$(sed -n 's/^Processed a total of \([0-9]*\) messages.*/\1/p' "$tmp/err" | tail -n1)"
+    log "printed ${got:-?} of the $held messages of $topic"
+}
+
+# What differs from the default, for usage(): " (now VALUE)" or nothing.
+now() {  # $1 value in effect, $2 default, $3 what to show instead of the value (optional)
+    [[ "$1" == "$2" ]] || printf ' (now %s)' "${3:-$1}"
+}
+
+usage() {
+    cat <<EOF
+usage: $0 COMMAND
+
+Runs a real single-node Apache Kafka $KAFKA_VERSION broker (KRaft) on $HOST for local development
+and tests: plain jars from Maven Central run with Java 17+, no Docker.
+
+Commands:
+  start             start the broker in the background (nothing to do if it runs), wait until
+                    both listeners answer, print the addresses, credentials and files; the first
+                    start fetches the jars with Maven, makes the TLS certificate and the storage
+  stop              stop it (SIGTERM, SIGKILL after ${STOP_TIMEOUT} s); topics and data are kept
+  status            exit 0 if it runs and answers, 3 if not
+  clean             stop it and delete the state folder (topics, data, certificate, logs)
+  env               print export lines for clients: eval "\$($0 env)"
+  topics            list the topics, with their partitions and messages (end minus start
+                    offset, summed over the partitions)
+  consume TOPIC [N] print the first N messages of TOPIC (default 10) from the beginning,
+                    partition by partition, a line each: Partition:P, Offset:O, key and value,
+                    separated by tabs
+  help, --help      this text
+
+Listeners (on $HOST):
+  PLAINTEXT   port $PLAIN_PORT   no TLS, no login: -b $HOST:$PLAIN_PORT
+  SASL_SSL    port $SASL_PORT   TLS and SASL PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512, like Confluent Cloud
+  CONTROLLER  port $CONTROLLER_PORT   the KRaft controller, not for clients
+Credentials: user $KAFKA_USER, password $KAFKA_PASSWORD (a local test broker's, not a secret).
+TLS: a self-signed certificate for localhost and $HOST, made at the first start; clients trust it
+  with ssl.ca.location (--ssl-ca-location) $CA_PEM
+Client config for the SASL_SSL listener (librdkafka keys, like Confluent Cloud's client.properties):
+  $CLIENT_PROPS
+
+State folder: $STATE_DIR
+  server.properties, log4j2*.properties   written on every start from the settings below
+  data/                                   topics and KRaft metadata (formatted once, then kept)
+  broker.log, broker.log.prev             the broker's log, this run's and the last one's
+  broker.stdout, broker.pid               the JVM's own output, and its process id
+  keystore.p12, ca.pem                    the TLS key and certificate
+  client-sasl.properties, tools-*.properties   client configs (librdkafka, the Java tools)
+Jar cache: $LIB_DIR (fetched once per Kafka version)
+
+Settings (environment variables; the default, and the value in effect if it differs):
+  TELCO_KAFKA_DIR              state folder                  /tmp/telco-local-kafka$(now "$STATE_DIR" /tmp/telco-local-kafka)
+  TELCO_KAFKA_PLAIN_PORT       PLAINTEXT port                19092$(now "$PLAIN_PORT" 19092)
+  TELCO_KAFKA_SASL_PORT        SASL_SSL port                 19093$(now "$SASL_PORT" 19093)
+  TELCO_KAFKA_CONTROLLER_PORT  controller port               19094$(now "$CONTROLLER_PORT" 19094)
+  TELCO_KAFKA_USER             SASL user                     telco$(now "$KAFKA_USER" telco)
+  TELCO_KAFKA_PASSWORD         SASL password                 telco-secret$(now "$KAFKA_PASSWORD" telco-secret "another one")
+  TELCO_KAFKA_CACHE            jar cache                     ~/.cache/telco-cdr-generator/kafka$(now "$CACHE_DIR" "$HOME/.cache/telco-cdr-generator/kafka")
+  TELCO_KAFKA_VERSION          Kafka version                 $POM_VERSION (scripts/kafka/pom.xml)$(now "$KAFKA_VERSION" "$POM_VERSION")
+  TELCO_KAFKA_HEAP_OPTS        the broker's JVM heap         -Xmx512m -Xms256m$(now "$HEAP_OPTS" "-Xmx512m -Xms256m")
+  TELCO_KAFKA_START_TIMEOUT    seconds start waits           120$(now "$START_TIMEOUT" 120)
+  JAVA_HOME                    the JDK (java, keytool)       the ones on PATH$(now "$JAVA" java)
+A state folder is one broker: with another TELCO_KAFKA_DIR and other ports a second one runs
+beside it.  Ports and credentials take effect at the next start; the SCRAM users are made when the
+storage is formatted, so after changing the credentials run clean first.  The password goes into
+JAAS and SCRAM syntax as it is: avoid " \\ ] = and , in it.
+
+Exit codes: 0 done; 1 failed (one 'local-kafka: error: ...' line says why); 2 bad command line;
+3 not running (status, topics, consume).
+Needs: bash, Java 17+ with keytool, Maven (first start only), util-linux (flock, setsid).
+EOF
+}
+
 case "${1:-}" in
-    start)  with_lock cmd_start ;;
-    stop)   with_lock cmd_stop ;;
-    status) cmd_status ;;
-    clean)  with_lock cmd_clean ;;
-    env)    cmd_env ;;
+    start)   with_lock cmd_start ;;
+    stop)    with_lock cmd_stop ;;
+    status)  cmd_status ;;
+    clean)   with_lock cmd_clean ;;
+    env)     cmd_env ;;
+    topics)  cmd_topics ;;
+    consume) shift; cmd_consume "$@" ;;
+    help | --help | -h) usage ;;
     *)
-        echo "usage: $0 {start|stop|status|clean|env}" >&2
+        echo "usage: $0 {start|stop|status|clean|env|topics|consume TOPIC [N]|help}" >&2
+        [[ -z "${1:-}" ]] || echo "local-kafka: error: unknown command '$1' (see: $0 --help)" >&2
         exit 2
         ;;
 esac

@@ -203,12 +203,154 @@ def config_error(e, settings: KafkaSettings) -> str:
     return "invalid Kafka client settings: " + settings.redact(text)
 
 
-def _quiet_logger() -> logging.Logger:
-    log = logging.getLogger("telco_cdr.rdkafka")
+# ---------------------------------------------------------------- why a connection fails
+
+# How long a connection failure must go on at every bootstrap server before it is taken for the
+# answer rather than a passing outage (a broker that restarts refuses connections for a while).
+SETTLE_S = 2.0
+REFUSED, RESOLVE, NO_SUCH_HOST, CERTIFICATE, PLAIN_ON_TLS, TLS_ON_PLAIN, TLS = (
+    "refused", "resolve", "no-such-host", "certificate", "plain-on-tls", "tls-on-plain", "tls")
+# No need to wait for the next try: a certificate that does not verify will not verify then, and a
+# name the DNS says does not exist (NXDOMAIN, not a timeout) was looked up in full already (which
+# may have taken the resolver's own timeouts).
+_SETTLE = {CERTIFICATE: 0.0, NO_SUCH_HOST: 0.0}
+_NO_SUCH_HOST = re.compile(r"Name or service not known|No address associated with hostname|"
+                           r"nodename nor servname provided")
+# "<broker name>/bootstrap: <what happened>" in librdkafka's error callbacks and log lines; the log
+# lines also name the thread, "[thrd:sasl_ssl://host:port/bootstrap]: ", which this skips.
+_BOOTSTRAP_EVENT = re.compile(r"(?:^|\s)(?:[A-Za-z_]+://)?(\S+?)/bootstrap: (.+)$")
+_STATE = re.compile(r"\s*\(after \d+ms in state \w+\)\s*$")
+
+
+def bootstrap_names(bootstrap: str) -> list[str]:
+    """The names librdkafka gives the servers of a bootstrap.servers list: host:port, the scheme
+    dropped, the default port 9092 added."""
+    names = []
+    for part in str(bootstrap).split(","):
+        part = re.sub(r"^[A-Za-z_]+://", "", part.strip())
+        if part:
+            names.append(part if re.search(r"(^\[.*\]|[^:\]]):\d+$", part) else part + ":9092")
+    return list(dict.fromkeys(names))
+
+
+def _kind(detail: str, protocol: str) -> str | None:
+    """What a bootstrap server's failure says about the cause, or None if it is not definite."""
+    if "Connection refused" in detail:
+        return REFUSED
+    if "Failed to resolve" in detail:
+        return NO_SUCH_HOST if _NO_SUCH_HOST.search(detail) else RESOLVE
+    if "certificate verify failed" in detail:
+        return CERTIFICATE
+    if "SSL" in protocol:
+        if "connecting to a PLAINTEXT broker listener" in detail or "SSL connection closed by peer" in detail:
+            return TLS_ON_PLAIN
+        if "SSL handshake failed" in detail:
+            return TLS
+    elif re.search(r"Disconnected|connection closed", detail) and re.search(r"APIVERSION_QUERY|ApiVersion", detail):
+        # A TLS listener hangs up on the plaintext ApiVersion request a client opens with.
+        return PLAIN_ON_TLS
+    return None
+
+
+class ConnectWatch:
+    """Why the client cannot connect, told from librdkafka's error callbacks and log lines (``note``)
+    as soon as waiting cannot cure it (``verdict``): every bootstrap server has failed in one of the
+    ways above, without a break, for SETTLE_S (a certificate that does not verify, or a host name
+    that does not exist: at once).  Any other event from a server (a timeout, a reset) starts its
+    count again, so an outage that passes is waited out, within --timeout."""
+
+    def __init__(self, settings: KafkaSettings, clock=time.monotonic):
+        self.settings = settings
+        self.clock = clock
+        self.servers = bootstrap_names(settings.bootstrap)
+        self.protocol = str(settings.conf.get("security.protocol", "PLAINTEXT")).upper()
+        self.runs: dict[str, list] = {}  # server -> [kind, first seen, last seen, detail]
+        self.last_detail: str | None = None
+        self.watching = True
+
+    def note(self, text: str) -> None:
+        if not self.watching:
+            return
+        m = _BOOTSTRAP_EVENT.search(text)
+        if not m or m.group(1) not in self.servers:
+            return
+        server, raw = m.group(1), m.group(2)
+        kind, now, detail = _kind(raw, self.protocol), self.clock(), _STATE.sub("", raw)
+        self.last_detail = f"{server}: {detail}"
+        run = self.runs.get(server)
+        if run is None or run[0] != kind:
+            self.runs[server] = [kind, now, now, detail]
+        else:
+            run[2], run[3] = now, detail
+
+    def verdict(self) -> str | None:
+        """One line naming the cause, once it is definite; else None."""
+        runs = [self.runs.get(s) for s in self.servers]
+        if not runs or any(r is None or r[0] is None or r[2] - r[1] < _SETTLE.get(r[0], SETTLE_S) for r in runs):
+            return None
+        line = self._describe(self.servers[0], *runs[0])
+        if len(runs) > 1:
+            line += f" (and {len(runs) - 1} more bootstrap server{'s' if len(runs) > 2 else ''} failing too)"
+        return self.settings.redact(line)
+
+    def _describe(self, server: str, kind: str, first: float, last: float, detail: str) -> str:
+        proto = self.protocol
+        if kind == REFUSED:
+            return (f"cannot reach Kafka at {server}: connection refused (is the broker running, and is that its "
+                    f"address and port?)")
+        if kind in (RESOLVE, NO_SUCH_HOST):
+            host = server.rsplit(":", 1)[0]
+            why = detail.split("': ", 1)[1] if "': " in detail else detail
+            return f"cannot reach Kafka at {server}: cannot resolve the host name {host!r} ({why})"
+        if kind == CERTIFICATE:
+            ca = self.settings.conf.get("ssl.ca.location")
+            if ca:
+                return (f"TLS handshake with Kafka at {server} failed: the broker's certificate could not be verified "
+                        f"with the CA certificate {ca} (certificate verify failed): is that the CA that signed it, "
+                        f"and is the certificate for this host name?")
+            return (f"TLS handshake with Kafka at {server} failed: the broker's certificate could not be verified with "
+                    f"the system's CA certificates (certificate verify failed); give the CA certificate that signed "
+                    f"it with --ssl-ca-location")
+        if kind == PLAIN_ON_TLS:
+            use = "SASL_SSL" if proto == "SASL_PLAINTEXT" else "SSL or SASL_SSL"
+            return (f"Kafka at {server} closes the connection before answering, as a TLS listener does to a "
+                    f"client without TLS (security protocol {proto}): if that is a TLS port, use "
+                    f"--security-protocol {use}")
+        if kind == TLS_ON_PLAIN:
+            use = "SASL_PLAINTEXT" if proto == "SASL_SSL" else "PLAINTEXT"
+            return (f"TLS handshake with Kafka at {server} failed: the broker closed the connection, as a listener "
+                    f"without TLS does (security protocol {proto}): if that is a plaintext port, use "
+                    f"--security-protocol {use}, or else the broker's TLS port")
+        return f"TLS handshake with Kafka at {server} failed: {detail.replace('SSL handshake failed: ', '')}"
+
+
+class _Tap(logging.Handler):
+    """Hands librdkafka's log lines to a ConnectWatch; shows nothing."""
+
+    def __init__(self, watch: ConnectWatch):
+        super().__init__()
+        self.watch = watch
+
+    def emit(self, record) -> None:
+        try:
+            self.watch.note(record.getMessage())
+        except Exception:  # noqa: BLE001 - a log line must never break the client
+            pass
+
+
+def _client_logger(watch: ConnectWatch) -> logging.Logger:
+    """A logger of the client's own (not registered with logging, so nothing else sees it) that
+    feeds ``watch`` and prints nothing."""
+    log = logging.Logger("telco_cdr.rdkafka")
     log.propagate = False
-    if not log.handlers:
-        log.addHandler(logging.NullHandler())
+    log.addHandler(_Tap(watch))
     return log
+
+
+def _unreachable(settings: KafkaSettings, timeout_s: float, watch: ConnectWatch, last_error: str | None) -> str:
+    detail = watch.last_detail or last_error
+    return (f"cannot reach Kafka at {settings.bootstrap} within {timeout_s:g} s"
+            + (f" ({settings.redact(detail)})" if detail else ""))
 
 
 class Producer(Sink):
@@ -225,8 +367,9 @@ class Producer(Sink):
         conf.update(settings.conf)
         conf.update(extra or {})
         conf["message.timeout.ms"] = int(delivery_timeout_s * 1000)
+        self.watch = ConnectWatch(settings)
         conf["error_cb"] = self._on_error
-        conf["logger"] = _quiet_logger()
+        conf["logger"] = _client_logger(self.watch)
         self._callbacks: dict = {}
         self.sent: dict[str, int] = {}
         self.delivered: dict[str, int] = {}
@@ -246,6 +389,7 @@ class Producer(Sink):
         code = err.code()
         text = self.settings.redact(err.str())
         self.last_error = text
+        self.watch.note(text)
         if code == self._ck.KafkaError._AUTHENTICATION:
             self.auth_error = text
         elif code == self._ck.KafkaError._ALL_BROKERS_DOWN:
@@ -279,24 +423,32 @@ class Producer(Sink):
 
     # ------------------------------------------------------------ use
     def check(self, timeout_s: float, topics: list[str] | None = None, stop=None, created=()) -> bool:
-        """Connect and fetch metadata within ``timeout_s``; raise a clear error if we cannot, or if a
-        topic is missing (topics just ``created`` get until the deadline to show up with leaders).
-        False if a stop signal came first."""
+        """Connect and fetch metadata within ``timeout_s``; raise a clear error if we cannot (as soon as
+        the cause is definite, see ConnectWatch), or if a topic is missing (topics just ``created`` get
+        until the deadline to show up with leaders).  False if a stop signal came first."""
         deadline = time.monotonic() + timeout_s
         where = self.settings.bootstrap
+        wait = 0.25  # for metadata: short at first, to serve the client's errors soon; up to 1 s for a far broker
         while True:
             if stop is not None and stop.stop:
                 return False
             self.p.poll(0)
             self._raise_client_errors()
+            why = self.watch.verdict()
+            if why:
+                raise RunError(why)
             left = deadline - time.monotonic()
             if left <= 0:
-                detail = f" ({self.last_error})" if self.last_error else ""
-                raise RunError(f"cannot reach Kafka at {where} within {timeout_s:g} s{detail}")
+                raise RunError(_unreachable(self.settings, timeout_s, self.watch, self.last_error))
+            asked = time.monotonic()
             try:
-                md = self.p.list_topics(timeout=min(1.0, left))
+                md = self.p.list_topics(timeout=min(wait, left))
             except self._ck.KafkaException:
+                if time.monotonic() - asked < 0.05:  # failed at once (no broker to ask): do not spin
+                    time.sleep(min(0.1, max(left, 0)))
+                wait = min(wait + 0.25, 1.0)
                 continue
+            self.watch.watching = False
             missing = [t for t in (topics or []) if t not in md.topics or md.topics[t].error is not None
                        or any(p.leader < 0 for p in md.topics[t].partitions.values())]
             if not missing:
@@ -372,29 +524,42 @@ def create_topics(settings: KafkaSettings, topics: dict[str, dict], partitions: 
     from confluent_kafka.admin import AdminClient, NewTopic
 
     conf = {k: v for k, v in settings.conf.items()}
-    conf["logger"] = _quiet_logger()
+    watch = ConnectWatch(settings)
+    conf["logger"] = _client_logger(watch)
     errors: list[str] = []
+    last_error: list[str] = []
 
     def on_error(err):
+        text = settings.redact(err.str())
+        watch.note(text)
+        last_error[:] = [text]
         if err.code() == confluent_kafka.KafkaError._AUTHENTICATION:
-            errors.append(settings.redact(err.str()))
+            errors.append(text)
     conf["error_cb"] = on_error
     try:
         admin = AdminClient(conf)
     except confluent_kafka.KafkaException as e:
         raise UserError(config_error(e, settings)) from None
     deadline = time.monotonic() + timeout_s
+    wait = 0.25  # as in Producer.check
     while True:
         if errors:
             raise RunError(f"authentication failed at {settings.bootstrap}: check the SASL username and password "
                            f"({errors[0]})")
+        why = watch.verdict()
+        if why:
+            raise RunError(why)
+        asked = time.monotonic()
         try:
-            existing = admin.list_topics(timeout=min(1.0, max(deadline - time.monotonic(), 0.1))).topics
+            existing = admin.list_topics(timeout=min(wait, max(deadline - asked, 0.1))).topics
             break
         except confluent_kafka.KafkaException:
             if time.monotonic() > deadline:
-                raise RunError(f"cannot reach Kafka at {settings.bootstrap} within {timeout_s:g} s") from None
-            admin.poll(0.1)
+                raise RunError(_unreachable(settings, timeout_s, watch, last_error[0] if last_error else None)) \
+                    from None
+            admin.poll(0.1 if time.monotonic() - asked < 0.05 else 0)
+            wait = min(wait + 0.25, 1.0)
+    watch.watching = False
     new = [NewTopic(name, num_partitions=partitions, replication_factor=replication, config=cfg)
            for name, cfg in topics.items() if name not in existing]
     if not new:

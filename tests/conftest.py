@@ -1,8 +1,10 @@
-"""Generic test plumbing only (project-specific helpers live in tests/helpers.py)."""
+"""Generic test plumbing only (project-specific helpers live in tests/helpers.py, tests/running.py and
+tests/kafka_*.py)."""
 
 import os
 import sys
 
+import pytest
 from hypothesis import settings
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -14,3 +16,14 @@ for _p in (ROOT, os.path.dirname(os.path.abspath(__file__))):
 settings.register_profile("default", deadline=None, max_examples=200)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 pytest_plugins = ["kafka_broker"]
+
+# The fixtures that give a test the real broker (kafka_broker.py).  A test that uses one of them,
+# directly or through another fixture, is marked ``kafka``, so that ``-m "not kafka"`` runs the
+# rest without a broker (and without Java).
+KAFKA_FIXTURES = frozenset({"kafka", "kafka_sasl"})
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if KAFKA_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.kafka)

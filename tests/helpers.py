@@ -1,4 +1,5 @@
-"""Shared helpers for the test suite: running the scripts, reading their output, cached data sets."""
+"""Shared helpers for the test suite: making users and CDR files, reading them, statistics, cached
+data sets.  Running the scripts as a test looks at them is running.py's."""
 
 from __future__ import annotations
 
@@ -6,8 +7,6 @@ import csv
 import io
 import json
 import os
-import subprocess
-import sys
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -22,25 +21,7 @@ WEEK_END = "2026-11-09T05:00:00Z"
 US_UTC_OFFSET_H = -5
 
 
-# ---------------------------------------------------------------- running the scripts
-
-def run_script(script: str, *args, cwd=ROOT, timeout: float = 300, env=None) -> subprocess.CompletedProcess:
-    """Run ``python <script> args...`` from the repo root; stdout as bytes, stderr as text."""
-    proc = subprocess.run([sys.executable, str(ROOT / script), *map(str, args)], cwd=cwd,
-                          capture_output=True, timeout=timeout, env=env)
-    proc.stderr = proc.stderr.decode("utf-8", "replace")
-    return proc
-
-
-def run_many(jobs: dict, parallel: int = 4) -> dict:
-    """Run several ``(script, args, kwargs)`` jobs at once; results by key.  The scripts spend most
-    of their start-up waiting, so running a batch side by side saves most of the wall time."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(parallel) as pool:
-        futures = {k: pool.submit(run_script, script, *args, **kw) for k, (script, args, kw) in jobs.items()}
-        return {k: f.result() for k, f in futures.items()}
-
+# ---------------------------------------------------------------- the scripts in-process
 
 def users_main(*args) -> int:
     import user_generator

@@ -1,39 +1,50 @@
-"""Pytest plugin: a real Kafka broker for the streaming tests, and helpers to run the producing
-scripts against it and to read back what the broker holds.
+"""Pytest plugin: a real Kafka broker for the streaming tests, and the means to stop and start it.
 
 The ``kafka`` session fixture uses the broker named by KAFKA_BOOTSTRAP_SERVERS if that is set
 (plaintext; SASL_SSL only if TELCO_KAFKA_SASL_BOOTSTRAP, TELCO_KAFKA_USER, TELCO_KAFKA_PASSWORD and
-TELCO_KAFKA_CA are set too), else the local broker of scripts/local-kafka.sh, which it starts if
-needed and stops at the end only if it started it.  A broker that cannot be had FAILS the tests
-that need it: a missing broker must never count as a pass.
+TELCO_KAFKA_CA are set too); the tests never stop or restart such a broker.  Otherwise the session
+runs its OWN broker through scripts/local-kafka.sh: a state folder in a fresh temporary folder and
+free ports picked at start (never local-kafka.sh's defaults, nor the ports and folder the caller's
+TELCO_KAFKA_* variables name), stopped and deleted when the session ends.  A broker the user started
+with ``scripts/local-kafka.sh start`` is never stopped, reused or filled by the tests.  A broker that
+cannot be had FAILS the tests that need it: a missing broker must never count as a pass.
 
-No mock anywhere: the scripts run as subprocesses and the broker is read with a real consumer.
+No mock anywhere: the scripts run as subprocesses (running.py) and the broker is read with a real consumer
+(kafka_data.py).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import re
-import shlex
-import signal
+import random
+import shutil
+import socket
 import subprocess
 import sys
+import tempfile
 import time
-import uuid
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-from telco_cdr.constants import CDR_TYPES
-
 ROOT = Path(__file__).resolve().parents[1]
 LOCAL_KAFKA = ROOT / "scripts" / "local-kafka.sh"
 START_TIMEOUT_S = 240  # a first start fetches the broker's jars with Maven
-# The variables the scripts read: never inherited by a script under test, only given on purpose.
-SCRIPT_ENV_VARS = ("KAFKA_BOOTSTRAP_SERVERS", "KAFKA_SASL_USERNAME", "KAFKA_SASL_PASSWORD")
+# What local-kafka.sh uses when no TELCO_KAFKA_* variable says otherwise.
+SCRIPT_DEFAULT_DIR = "/tmp/telco-local-kafka"
+SCRIPT_DEFAULT_PORTS = (19092, 19093, 19094)
+# The variables that pick a local-kafka.sh instance (its folder, ports and credentials): the test
+# instance sets every one of them itself and never inherits the caller's.
+INSTANCE_VARS = ("TELCO_KAFKA_DIR", "TELCO_KAFKA_PLAIN_PORT", "TELCO_KAFKA_SASL_PORT",
+                 "TELCO_KAFKA_CONTROLLER_PORT", "TELCO_KAFKA_USER", "TELCO_KAFKA_PASSWORD")
+PORT_VARS = INSTANCE_VARS[1:4]
+# Ports other local brokers commonly take (local-kafka.sh's defaults and the 9092 families of Kafka
+# images and examples): the test instance keeps off them even when they are free right now.
+AVOID_PORTS = frozenset(p for base in (9092, 19092, 29092, 39092, 49092) for p in range(base, base + 3))
+TEST_USER, TEST_PASSWORD = "telco", "telco-secret"
 
 
 @dataclass(frozen=True)
@@ -44,34 +55,131 @@ class KafkaBroker:
     password: str | None
     ca: str | None                 # CA certificate (PEM) the SASL_SSL listener's certificate chains to
     properties: str | None         # librdkafka properties file for the SASL_SSL listener (PLAIN)
-    started_here: bool = False
     sasl_missing: str | None = None  # why SASL tests cannot run, if they cannot
+    # The test instance only (None for an external broker): its state folder, ports (plain, SASL_SSL,
+    # controller) and the TELCO_KAFKA_* settings that make local-kafka.sh act on it.
+    state_dir: str | None = None
+    ports: tuple = ()
+    instance_env: dict | None = field(default=None, compare=False)
 
     @property
     def has_sasl(self) -> bool:
         return self.sasl_missing is None
 
+    @property
+    def controllable(self) -> bool:
+        """True for the session's own instance, which tests may stop and start."""
+        return self.instance_env is not None
 
-def _sh(*args: str, timeout: float) -> subprocess.CompletedProcess:
+    def control(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+        """``bash scripts/local-kafka.sh args`` for this instance (never for the user's broker)."""
+        assert self.controllable, "an external broker is not the tests' to stop or start"
+        return _sh(*args, env=self.instance_env, timeout=timeout)
+
+
+def instance_environment(state_dir: str, ports: tuple, base: dict | None = None) -> dict[str, str]:
+    """The environment for local-kafka.sh acting on the instance in ``state_dir`` on ``ports``:
+    the caller's environment (jar cache, Java, heap) without any variable that picks an instance."""
+    env = {k: v for k, v in (os.environ if base is None else base).items() if k not in INSTANCE_VARS}
+    env.update({"TELCO_KAFKA_DIR": state_dir, "TELCO_KAFKA_PLAIN_PORT": str(ports[0]),
+                "TELCO_KAFKA_SASL_PORT": str(ports[1]), "TELCO_KAFKA_CONTROLLER_PORT": str(ports[2]),
+                "TELCO_KAFKA_USER": TEST_USER, "TELCO_KAFKA_PASSWORD": TEST_PASSWORD})
+    return env
+
+
+def _sh(*args: str, env: dict, timeout: float) -> subprocess.CompletedProcess:
     try:
         return subprocess.run(["bash", str(LOCAL_KAFKA), *args], cwd=ROOT, capture_output=True, text=True,
-                              timeout=timeout)
+                              timeout=timeout, env=env)
     except subprocess.TimeoutExpired as e:
         out = (e.stdout or b"").decode("utf-8", "replace") if isinstance(e.stdout, bytes) else (e.stdout or "")
         err = (e.stderr or b"").decode("utf-8", "replace") if isinstance(e.stderr, bytes) else (e.stderr or "")
         return subprocess.CompletedProcess(e.cmd, -1, out, err + f"\n(timed out after {timeout:g} s)")
 
 
-def _script_env_values() -> dict[str, str]:
-    """The ``export K=V`` lines of ``local-kafka.sh env`` (honours TELCO_KAFKA_* overrides)."""
-    proc = _sh("env", timeout=30)
-    values = {}
-    for line in proc.stdout.splitlines():
-        parts = shlex.split(line)
-        if len(parts) == 2 and parts[0] == "export" and "=" in parts[1]:
-            k, v = parts[1].split("=", 1)
-            values[k] = v
-    return values
+def users_instance_settings(environ: dict | None = None) -> tuple[str, set[int]]:
+    """The state folder and ports a plain ``scripts/local-kafka.sh start`` in this environment would
+    use: the user's own broker, which the tests must leave alone."""
+    environ = os.environ if environ is None else environ
+    state = os.path.realpath(environ.get("TELCO_KAFKA_DIR") or SCRIPT_DEFAULT_DIR)
+    ports = set(SCRIPT_DEFAULT_PORTS)
+    for var, default in zip(PORT_VARS, SCRIPT_DEFAULT_PORTS):
+        value = environ.get(var, "")
+        ports.add(int(value) if value.isdigit() else default)
+    return state, ports
+
+
+def free_ports(n: int = 3, avoid=(), rng=None) -> tuple[int, ...]:
+    """``n`` distinct ports on 127.0.0.1 that nothing is bound to now, below the kernel's ephemeral
+    range (so no outgoing connection takes one while the broker is down for a restart), and none of
+    ``avoid`` or AVOID_PORTS."""
+    rng = rng or random.Random()
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    candidates = [p for p in range(20000, max(low, 20100)) if p not in AVOID_PORTS and p not in set(avoid)]
+    rng.shuffle(candidates)
+    chosen: list[int] = []
+    for port in candidates:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        chosen.append(port)
+        if len(chosen) == n:
+            return tuple(chosen)
+    raise RuntimeError(f"no {n} free ports on 127.0.0.1")
+
+
+@contextmanager
+def own_broker(environ: dict | None = None):
+    """Start a broker of our own with local-kafka.sh (its own state folder and ports), yield it as a
+    KafkaBroker, and stop it and delete its folder afterwards, however the body ends."""
+    environ = dict(os.environ if environ is None else environ)
+    user_state, user_ports = users_instance_settings(environ)
+    root = tempfile.mkdtemp(prefix="telco-test-kafka-")
+    state_dir = os.path.join(root, "state")  # local-kafka.sh puts its lock file beside it, in root
+    env = None
+    try:
+        failures = []
+        for _ in range(3):  # another process may take a port between the pick and the start
+            ports = free_ports(3, avoid=user_ports)
+            env = instance_environment(state_dir, ports, environ)
+            start = _sh("start", env=env, timeout=START_TIMEOUT_S)
+            if start.returncode == 0:
+                break
+            failures.append(f"exit {start.returncode}:\n{start.stdout}\n{start.stderr}")
+            _sh("stop", env=env, timeout=90)
+            shutil.rmtree(state_dir, ignore_errors=True)
+            if "already in use" not in start.stderr:
+                break
+        else:
+            start = None
+        if start is None or start.returncode != 0:
+            pytest.fail("cannot start the tests' own Kafka broker (bash scripts/local-kafka.sh start with "
+                        f"TELCO_KAFKA_DIR={state_dir}):\n" + "\n".join(failures), pytrace=False)
+        assert os.path.realpath(state_dir) != user_state and not user_ports & set(ports), (state_dir, ports)
+        host = "127.0.0.1"
+        broker = KafkaBroker(f"{host}:{ports[0]}", f"{host}:{ports[1]}", TEST_USER, TEST_PASSWORD,
+                             os.path.join(state_dir, "ca.pem"), os.path.join(state_dir, "client-sasl.properties"),
+                             state_dir=state_dir, ports=ports, instance_env=env)
+        missing = [p for p in (broker.ca, broker.properties) if not os.path.isfile(p)]
+        if missing:
+            pytest.fail(f"the tests' Kafka broker runs but {', '.join(missing)} is missing", pytrace=False)
+        why = _check_reachable(broker.bootstrap)
+        if why:
+            pytest.fail(f"the tests' Kafka broker at {broker.bootstrap} started but does not answer: {why}",
+                        pytrace=False)
+        yield broker
+    finally:
+        if env is not None:
+            stop = _sh("stop", env=env, timeout=90)
+            if stop.returncode != 0:
+                print(f"local-kafka.sh stop of the tests' broker failed ({stop.returncode}): "
+                      f"{stop.stdout}{stop.stderr}", file=sys.stderr)
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def _check_reachable(bootstrap: str, timeout: float = 15.0) -> str | None:
@@ -109,51 +217,14 @@ def _external_broker(tmp_dir: Path) -> KafkaBroker:
                        sasl["TELCO_KAFKA_PASSWORD"], sasl["TELCO_KAFKA_CA"], str(props))
 
 
-def _local_broker() -> KafkaBroker:
-    started = False
-    status = _sh("status", timeout=60)
-    if status.returncode != 0:
-        start = _sh("start", timeout=START_TIMEOUT_S)
-        started = True
-        if start.returncode != 0:
-            pytest.fail(f"cannot start the local Kafka broker (bash scripts/local-kafka.sh start, exit "
-                        f"{start.returncode}):\n{start.stdout}\n{start.stderr}", pytrace=False)
-        status = _sh("status", timeout=60)
-        if status.returncode != 0:
-            pytest.fail(f"the local Kafka broker started but is not healthy (status exit {status.returncode}):\n"
-                        f"{status.stdout}\n{status.stderr}\n--- start said:\n{start.stdout}\n{start.stderr}",
-                        pytrace=False)
-    env = _script_env_values()
-    ca = env.get("TELCO_KAFKA_CA", "/tmp/telco-local-kafka/ca.pem")
-    props = str(Path(ca).parent / "client-sasl.properties")
-    broker = KafkaBroker(env.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:19092"),
-                         env.get("TELCO_KAFKA_SASL_BOOTSTRAP", "127.0.0.1:19093"),
-                         env.get("TELCO_KAFKA_USER", "telco"), env.get("TELCO_KAFKA_PASSWORD", "telco-secret"),
-                         ca, props, started_here=started)
-    missing = [p for p in (broker.ca, broker.properties) if not os.path.isfile(p)]
-    if missing:
-        pytest.fail(f"the local Kafka broker runs but {', '.join(missing)} is missing", pytrace=False)
-    why = _check_reachable(broker.bootstrap)
-    if why:
-        pytest.fail(f"local Kafka at {broker.bootstrap} is said to be healthy but does not answer: {why}",
-                    pytrace=False)
-    return broker
-
-
 @pytest.fixture(scope="session")
 def kafka(tmp_path_factory):
     """The broker the streaming tests talk to (see the module docstring)."""
     if os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
         yield _external_broker(tmp_path_factory.mktemp("kafka"))
         return
-    broker = _local_broker()
-    try:
+    with own_broker() as broker:
         yield broker
-    finally:
-        if broker.started_here:
-            stop = _sh("stop", timeout=90)
-            if stop.returncode != 0:
-                print(f"local-kafka.sh stop failed ({stop.returncode}): {stop.stdout}{stop.stderr}", file=sys.stderr)
 
 
 @pytest.fixture
@@ -165,160 +236,60 @@ def kafka_sasl(kafka):
     return kafka
 
 
-# ---------------------------------------------------------------- running the scripts
+# ---------------------------------------------------------------- stopping and starting the test instance
 
-def unique_prefix() -> str:
-    return f"t{uuid.uuid4().hex[:8]}."
-
-
-def cdr_topics(prefix: str) -> dict[str, str]:
-    """Topic name by CDR type."""
-    return {t: f"{prefix}telco-{t}-cdrs" for t in CDR_TYPES}
+RESTART_TIMEOUT_S = 150  # `start` normally takes 5-15 s, ~18 s after a SIGKILL; leave room on a slow box
 
 
-def create_args(prefix: str) -> list[str]:
-    return ["--topic-prefix", prefix, "--create-topics", "--partitions", "3", "--replication-factor", "1"]
+def wait_healthy(kafka, timeout: float = RESTART_TIMEOUT_S) -> None:
+    """Until ``local-kafka.sh status`` of the test instance exits 0, or fail."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = kafka.control("status", timeout=60)
+        if last.returncode == 0:
+            return
+        time.sleep(1)
+    pytest.fail(f"the test broker is not healthy {timeout:g} s after a restart: status exit "
+                f"{last.returncode if last else '?'}\n{last.stdout if last else ''}{last.stderr if last else ''}")
 
 
-def script_env(extra: dict | None = None) -> dict[str, str]:
-    """This process's environment without the KAFKA_* variables the scripts read, plus ``extra``."""
-    env = {k: v for k, v in os.environ.items() if k not in SCRIPT_ENV_VARS}
-    env.update(extra or {})
-    return env
+def restore_broker(kafka) -> float:
+    """Start the test instance again (``start`` waits until it answers) and wait for ``status`` 0;
+    the seconds it took.  Tries ``start`` twice before giving up."""
+    t0 = time.monotonic()
+    for _ in range(2):
+        if kafka.control("start", timeout=RESTART_TIMEOUT_S).returncode == 0:
+            break
+    wait_healthy(kafka)
+    return time.monotonic() - t0
 
 
 @dataclass
-class Run:
-    args: list
-    returncode: int
-    stdout: str
-    stderr: str
-    seconds: float
-
-    @property
-    def stderr_lines(self) -> list[str]:
-        return [line for line in self.stderr.splitlines() if line.strip()]
-
-    def describe(self) -> str:
-        return (f"$ {' '.join(map(str, self.args))}\nexit {self.returncode} after {self.seconds:.1f} s\n"
-                f"--- stderr:\n{self.stderr[-4000:]}\n--- stdout (tail):\n{self.stdout[-1500:]}")
+class Outage:
+    stopped_at: float = 0.0  # monotonic time the `stop` command returned
+    restarted_at: float | None = None  # ... and the `start` command (broker answering again)
+    restart_s: float | None = None
 
 
-def run_script(script: str, *args, env: dict | None = None, timeout: float = 120) -> Run:
-    """``python <script> args`` from the repo root, with a clean environment plus ``env``."""
-    cmd = [sys.executable, script, *map(str, args)]
-    t0 = time.monotonic()
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, timeout=timeout, env=script_env(env))
-    return Run(cmd, proc.returncode, proc.stdout.decode("utf-8", "replace"), proc.stderr.decode("utf-8", "replace"),
-               time.monotonic() - t0)
+def require_local_broker(kafka) -> None:
+    if not kafka.controllable:
+        pytest.skip("an external broker (KAFKA_BOOTSTRAP_SERVERS) cannot be stopped and started by the tests")
 
 
-def start_script(script: str, *args, env: dict | None = None) -> subprocess.Popen:
-    """Start ``python <script> args`` in the background, SIGINT/SIGTERM at their defaults (as from a
-    terminal), stdout discarded, stderr captured as text."""
-    def defaults():
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    return subprocess.Popen([sys.executable, script, *map(str, args)], cwd=ROOT, env=script_env(env),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, preexec_fn=defaults)
-
-
-_TOTAL = re.compile(r"^\s*total: sent ([\d,]+), delivered ([\d,]+), failed ([\d,]+), unconfirmed ([\d,]+)\s*$", re.M)
-_TOPIC = re.compile(r"^\s*(\S+): sent ([\d,]+), delivered ([\d,]+), failed ([\d,]+)\s*$", re.M)
-
-
-def summary(stderr: str) -> dict:
-    """The end-of-run summary on stderr: ``total`` (sent, delivered, failed, unconfirmed) and
-    ``topics`` (name -> (sent, delivered, failed))."""
-    totals = _TOTAL.findall(stderr)
-    assert len(totals) == 1, f"expected one 'total:' summary line on stderr, found {len(totals)}:\n{stderr}"
-    num = lambda s: int(s.replace(",", ""))  # noqa: E731
-    sent, delivered, failed, unconfirmed = map(num, totals[0])
-    topics = {m[0]: tuple(map(num, m[1:])) for m in _TOPIC.findall(stderr) if m[0] != "total"}
-    return {"sent": sent, "delivered": delivered, "failed": failed, "unconfirmed": unconfirmed, "topics": topics}
-
-
-def assert_clean_error(run: Run, code: int, *must_contain: str, secrets=()) -> str:
-    """The run failed with ``code``, stderr is exactly one ``<prog>: error: ...`` line holding every
-    ``must_contain`` (case-insensitive), no traceback, and no secret anywhere in the output."""
-    info = run.describe()
-    assert run.returncode == code, info
-    assert "Traceback" not in run.stderr and "Traceback" not in run.stdout, info
-    lines = run.stderr_lines
-    assert len(lines) == 1, f"expected exactly one line on stderr:\n{info}"
-    prog = Path(str(run.args[1])).name
-    assert lines[0].startswith(f"{prog}: error: "), info
-    for text in must_contain:
-        assert text.lower() in lines[0].lower(), f"{text!r} not in the error line:\n{info}"
-    for s in secrets:
-        assert s not in run.stdout and s not in run.stderr, f"a secret leaked into the output:\n{info}"
-    return lines[0]
-
-
-# ---------------------------------------------------------------- reading the broker
-
-def consume_all(bootstrap: str, topics, expected: int | None, timeout: float = 30.0, grace: float = 1.5,
-                conf: dict | None = None, raw: bool = False) -> list[tuple]:
-    """Every message of ``topics`` from the beginning, as (topic, key, value-dict, partition, offset,
-    timestamp-ms) tuples.  Reads until ``expected`` messages are in (or ``timeout``), then ``grace``
-    seconds more to catch extras and duplicates.  With ``expected`` None, reads until nothing came for
-    ``grace`` seconds.  Topics that do not exist hold nothing.  ``raw``: values as the bytes on the
-    broker, not parsed (several times faster for hundreds of thousands of messages)."""
-    from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
-
-    topics = list(topics)
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"test-{uuid.uuid4().hex}",
-                  "auto.offset.reset": "earliest", "enable.auto.commit": False, "enable.partition.eof": False,
-                  **(conf or {})})
+@contextmanager
+def broker_down(kafka):
+    """Stop the test instance for the body of the ``with`` (data kept); start it again however the
+    body ends, and wait until it is healthy, so the tests after this one find it as they expect."""
+    require_local_broker(kafka)
+    outage = Outage()
     try:
-        md = c.list_topics(timeout=15)
-        parts = [TopicPartition(t, p, OFFSET_BEGINNING) for t in topics
-                 if t in md.topics and md.topics[t].error is None for p in sorted(md.topics[t].partitions)]
-        out: list[tuple] = []
-        if not parts:
-            return out
-        c.assign(parts)
-        deadline = time.monotonic() + timeout
-        done_at = None  # when the expected count was reached
-        last_msg = time.monotonic()
-        while True:
-            now = time.monotonic()
-            if expected is not None:
-                if done_at is None and len(out) >= expected:
-                    done_at = now
-                if done_at is not None and now - done_at >= grace:
-                    break
-                if done_at is None and now >= deadline:
-                    break
-            elif now - last_msg >= grace or now >= deadline:
-                break
-            for m in c.consume(num_messages=5000, timeout=0.2):
-                if m.error():
-                    if m.error().code() == KafkaError._PARTITION_EOF:
-                        continue
-                    raise AssertionError(f"consumer error: {m.error()}")
-                key = m.key().decode("utf-8") if m.key() is not None else None
-                out.append((m.topic(), key, m.value() if raw else json.loads(m.value()), m.partition(), m.offset(),
-                            m.timestamp()[1]))
-                last_msg = time.monotonic()
-        return out
+        stop = kafka.control("stop", timeout=90)
+        assert stop.returncode == 0, f"local-kafka.sh stop failed ({stop.returncode}):\n{stop.stdout}{stop.stderr}"
+        outage.stopped_at = time.monotonic()
+        status = kafka.control("status", timeout=60)
+        assert status.returncode != 0, f"the broker still answers after `stop`:\n{status.stdout}"
+        yield outage
     finally:
-        c.close()
-
-
-def high_watermarks(bootstrap: str, topics) -> dict[str, int]:
-    """Messages per topic by the brokers' own offsets (sum of high watermarks of the partitions)."""
-    from confluent_kafka import Consumer, TopicPartition
-
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"test-{uuid.uuid4().hex}"})
-    try:
-        md = c.list_topics(timeout=15)
-        out = {}
-        for t in topics:
-            if t not in md.topics or md.topics[t].error is not None:
-                out[t] = 0
-                continue
-            out[t] = sum(c.get_watermark_offsets(TopicPartition(t, p), timeout=10)[1] for p in md.topics[t].partitions)
-        return out
-    finally:
-        c.close()
+        outage.restart_s = restore_broker(kafka)
+        outage.restarted_at = time.monotonic()

@@ -13,6 +13,7 @@ import pytest
 
 import cdr_generator
 import helpers
+from running import run_many, run_script
 
 SCRIPT = "cdr_generator.py"
 FLAGS = ["--users-file", "-u", "--count", "-c", "--output", "-o", "--output-dir", "--format", "--seed",
@@ -28,9 +29,9 @@ def good_users(tmp_path_factory):
 # ---------------------------------------------------------------- help and summary
 
 def test_help_lists_examples_and_every_flag():
-    proc = helpers.run_script(SCRIPT, "--help")
+    proc = run_script(SCRIPT, "--help")
     assert proc.returncode == 0 and "Traceback" not in proc.stderr
-    out = proc.stdout.decode()
+    out = proc.stdout
     assert re.search(r"^examples:", out, re.M | re.I)
     declared = {s for a in cdr_generator.build_parser()._actions for s in a.option_strings}
     assert set(FLAGS) <= declared
@@ -44,7 +45,7 @@ def _summary_counts(line: str) -> dict:
 
 def test_summary_line_names_counts_per_type_and_seed(tmp_path, good_users):
     out = tmp_path / "c.jsonl"
-    proc = helpers.run_script(SCRIPT, "-u", good_users, "-c", 5000, "--seed", 123, "-o", out)
+    proc = run_script(SCRIPT, "-u", good_users, "-c", 5000, "--seed", 123, "-o", out)
     assert proc.returncode == 0, proc.stderr
     lines = proc.stderr.splitlines()
     assert len(lines) == 1, proc.stderr
@@ -55,7 +56,7 @@ def test_summary_line_names_counts_per_type_and_seed(tmp_path, good_users):
 
 
 def test_summary_line_with_output_dir(tmp_path, good_users):
-    proc = helpers.run_script(SCRIPT, "-u", good_users, "-c", 800, "--seed", 5, "--output-dir", tmp_path / "d")
+    proc = run_script(SCRIPT, "-u", good_users, "-c", 800, "--seed", 5, "--output-dir", tmp_path / "d")
     assert proc.returncode == 0, proc.stderr
     counts = _summary_counts(proc.stderr)
     for t, n in counts.items():
@@ -183,7 +184,7 @@ def bad_runs(tmp_path_factory, good_users):
         before = sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
         jobs[(case, variant)] = (SCRIPT, ["--count", 50, *args], {})
         info[(case, variant)] = (folder, out, expect, before)
-    results = helpers.run_many(jobs)
+    results = run_many(jobs)
     return {k: (results[k], *info[k]) for k in jobs}
 
 
@@ -196,7 +197,7 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(bad_runs, case, variant
     assert len(lines) == 1, proc.stderr
     assert expect in lines[0], f"the error should name {expect!r}: {lines[0]}"
     assert lines[0].startswith(f"{SCRIPT}: ")
-    assert proc.stdout == b""
+    assert proc.stdout == ""
     if variant == "existing":
         assert out.read_text() == SENTINEL
     # Nothing new beside the inputs: no output, no temporary file, no folder.
@@ -219,7 +220,7 @@ def test_stdout_closed_by_head_is_quiet(tmp_path, good_users, workers):
 
 def test_run_from_another_folder_with_relative_paths(tmp_path, good_users):
     shutil.copy(good_users, tmp_path / "users.json")
-    proc = helpers.run_script(SCRIPT, "--count", 30, cwd=tmp_path)  # the defaults: users.json -> cdrs.json
+    proc = run_script(SCRIPT, "--count", 30, cwd=tmp_path)  # the defaults: users.json -> cdrs.json
     assert proc.returncode == 0, proc.stderr
     assert len(helpers.load_records(tmp_path / "cdrs.json")) == 30
 
@@ -235,7 +236,7 @@ def test_duplicate_subscriber_numbers_are_rejected(tmp_path, good_users, field):
     path = tmp_path / "users.json"
     path.write_text(json.dumps(users), encoding="utf-8")
     out = tmp_path / "cdrs.json"
-    proc = helpers.run_script(SCRIPT, "-u", path, "-c", 50, "-o", out)
+    proc = run_script(SCRIPT, "-u", path, "-c", 50, "-o", out)
     assert proc.returncode == 2, proc.stderr
     assert len(proc.stderr.splitlines()) == 1 and str(path) in proc.stderr and field in proc.stderr
     assert not out.exists()
@@ -245,7 +246,7 @@ def test_duplicate_subscriber_numbers_are_rejected(tmp_path, good_users, field):
 def test_json_object_users_file_is_told_an_array_is_expected(tmp_path, content):
     path = tmp_path / "users.json"
     path.write_text(content)
-    proc = helpers.run_script(SCRIPT, "-u", path, "-c", 5, "-o", tmp_path / "c.json")
+    proc = run_script(SCRIPT, "-u", path, "-c", 5, "-o", tmp_path / "c.json")
     assert proc.returncode == 2 and len(proc.stderr.splitlines()) == 1
     # The file is valid JSON; the fault is that it is an object, not an array of users.
     assert "array" in proc.stderr, proc.stderr

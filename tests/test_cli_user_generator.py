@@ -11,6 +11,7 @@ import pytest
 
 import helpers
 import user_generator
+from running import run_script
 from telco_cdr.constants import DEFAULT_SEED
 from telco_cdr.users import generate_users
 
@@ -19,9 +20,9 @@ FLAGS = ["--num-users", "-n", "--seed", "--country", "--operator", "--output", "
 
 
 def test_help_lists_examples_and_every_flag():
-    proc = helpers.run_script(SCRIPT, "--help")
+    proc = run_script(SCRIPT, "--help")
     assert proc.returncode == 0
-    out = proc.stdout.decode()
+    out = proc.stdout
     assert re.search(r"^examples:", out, re.M | re.I)
     declared = {s for a in user_generator.build_parser()._actions for s in a.option_strings}
     assert set(FLAGS) <= declared
@@ -32,7 +33,7 @@ def test_help_lists_examples_and_every_flag():
 
 def test_summary_line_names_count_and_seed(tmp_path):
     out = tmp_path / "u.json"
-    proc = helpers.run_script(SCRIPT, "-n", 1234, "--seed", 99, "-o", out)
+    proc = run_script(SCRIPT, "-n", 1234, "--seed", 99, "-o", out)
     assert proc.returncode == 0, proc.stderr
     lines = proc.stderr.splitlines()
     assert len(lines) == 1, proc.stderr
@@ -45,10 +46,10 @@ def test_summary_line_names_count_and_seed(tmp_path):
 def test_default_seed_is_fixed(tmp_path):
     a, b, c = tmp_path / "a.json", tmp_path / "b.json", tmp_path / "c.json"
     for path in (a, b):
-        proc = helpers.run_script(SCRIPT, "-n", 300, "-o", path)
+        proc = run_script(SCRIPT, "-n", 300, "-o", path)
         assert proc.returncode == 0, proc.stderr
     assert a.read_bytes() == b.read_bytes()
-    proc = helpers.run_script(SCRIPT, "-n", 300, "--seed", DEFAULT_SEED, "-o", c)
+    proc = run_script(SCRIPT, "-n", 300, "--seed", DEFAULT_SEED, "-o", c)
     assert proc.returncode == 0 and c.read_bytes() == a.read_bytes()
     assert json.loads(a.read_bytes()) == list(generate_users(300))
 
@@ -63,9 +64,9 @@ def test_same_seed_byte_identical_and_other_seed_differs(tmp_path):
 
 @pytest.mark.parametrize("fmt", ["json", "jsonl"])
 def test_output_dash_writes_to_stdout(tmp_path, fmt):
-    proc = helpers.run_script(SCRIPT, "-n", 60, "--seed", 3, "--output", "-", "--format", fmt, cwd=tmp_path)
+    proc = run_script(SCRIPT, "-n", 60, "--seed", 3, "--output", "-", "--format", fmt, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    assert helpers.parse_records(proc.stdout.decode("utf-8"), fmt) == list(generate_users(60, seed=3))
+    assert helpers.parse_records(proc.stdout, fmt) == list(generate_users(60, seed=3))
     assert list(tmp_path.iterdir()) == []  # nothing written to the working folder
     assert "stdout" in proc.stderr and len(proc.stderr.splitlines()) == 1
 
@@ -84,13 +85,13 @@ def test_stdout_closed_early_is_quiet(tmp_path):
 def _bad(tmp_path, *args, expect: str):
     out = tmp_path / "out.json"
     out.write_text("previous content")
-    proc = helpers.run_script(SCRIPT, *args, *(() if "-o" in args else ("-o", out)))
+    proc = run_script(SCRIPT, *args, *(() if "-o" in args else ("-o", out)))
     assert proc.returncode == 2, (proc.returncode, proc.stderr)
     lines = proc.stderr.splitlines()
     assert len(lines) == 1, proc.stderr
     assert "Traceback" not in proc.stderr
     assert expect in lines[0], lines[0]
-    assert proc.stdout == b""
+    assert proc.stdout == ""
     assert out.read_text() == "previous content"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.json"]  # no temp file left either
 
@@ -114,22 +115,22 @@ def test_bad_flag_is_one_line_exit_2(tmp_path, args, expect):
 
 def test_output_in_missing_folder(tmp_path):
     target = tmp_path / "missing" / "u.json"
-    proc = helpers.run_script(SCRIPT, "-n", 5, "-o", target)
+    proc = run_script(SCRIPT, "-n", 5, "-o", target)
     assert proc.returncode == 2 and len(proc.stderr.splitlines()) == 1
     assert "Traceback" not in proc.stderr and str(target) in proc.stderr
     assert not (tmp_path / "missing").exists()
 
 
 def test_output_is_a_directory(tmp_path):
-    proc = helpers.run_script(SCRIPT, "-n", 5, "-o", tmp_path)
+    proc = run_script(SCRIPT, "-n", 5, "-o", tmp_path)
     assert proc.returncode == 2 and len(proc.stderr.splitlines()) == 1
     assert "Traceback" not in proc.stderr and str(tmp_path) in proc.stderr
     assert list(tmp_path.iterdir()) == []
 
 
 def test_stdout_is_json_lines_by_default(tmp_path):
-    proc = helpers.run_script(SCRIPT, "-n", 40, "--seed", 3, "--output", "-", cwd=tmp_path)
+    proc = run_script(SCRIPT, "-n", 40, "--seed", 3, "--output", "-", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    lines = proc.stdout.decode("utf-8").splitlines()
+    lines = proc.stdout.splitlines()
     assert [json.loads(line) for line in lines] == list(generate_users(40, seed=3))
     assert "(jsonl)" in proc.stderr

@@ -1,4 +1,4 @@
-"""Issue 4, exporting the same users twice into one compacted topic: both runs succeed, the topic is
+"""Exporting the same users twice into one compacted topic: both runs succeed, the topic is
 compacted (cleanup.policy=compact), both runs send the same keys, and the latest record per key --
 what compaction keeps -- is exactly one current record per user, equal to the generated user.
 
@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 from collections import Counter
 
-from kafka_broker import consume_all, create_args, run_script, summary, unique_prefix
+from kafka_data import consume_all, create_args, summary, unique_prefix
+from running import run_script
 
 USERS = 300
 SEED = 4711

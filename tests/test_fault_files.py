@@ -1,4 +1,4 @@
-"""Issue 4, a big cdr_generator.py run (3,000,000 CDRs, ~1.8 GB of JSON Lines) killed while it writes.
+"""A big cdr_generator.py run (3,000,000 CDRs, ~1.8 GB of JSON Lines) killed while it writes.
 
 SIGKILL mid-write (--workers 1 and 2): nothing appears at the output path (with --output-dir: no
 type file), the worker processes go away with the parent, and a rerun with the same flags and seed
@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 
 from helpers import ROOT, write_users
+from running import Result, run_script
 from telco_cdr.constants import Exit
 
 COUNT = 3_000_000
@@ -47,9 +48,8 @@ def gen_args(users: Path, workers: int, *out: str) -> list[str]:
             "--end", "2026-11-08T00:00:00Z", "--format", "jsonl", "--workers", str(workers), *out]
 
 
-def run_gen(args: list[str], timeout: float = 240) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "cdr_generator.py", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=timeout)
+def run_gen(args: list[str], timeout: float = 240) -> Result:
+    return run_script("cdr_generator.py", *args, timeout=timeout)
 
 
 def descendants(pid: int) -> set[int]:

@@ -1,4 +1,4 @@
-"""Issue 4, signals at random moments: SIGINT and SIGTERM, 5 times each, 0.3-3 s after the start,
+"""Signals at random moments: SIGINT and SIGTERM, 5 times each, 0.3-3 s after the start,
 with and without --rate.  Every message the summary counts as delivered is on the broker, exactly
 once and in per-key order, and the exit is 0.  And a second Ctrl+C during a long final flush (the
 broker stopped, so the flush cannot finish) ends the run at once with exit 130 and says how many
@@ -6,8 +6,7 @@ messages were left unconfirmed.
 
 test_kafka_signals.py covers fixed moments (3 s), SIGTERM at 3 random moments with --rate and
 SIGTERM during start-up; this file adds SIGINT at random moments, runs without --rate, per-key
-order, and the second signal.  The broker-control helpers come from test_fault_broker.py; the test
-that stops the broker restores it (and waits for `local-kafka.sh status` 0) in a finally.
+order, and the second signal.  The test that stops the broker (the tests' own instance) restores it (and waits for `local-kafka.sh status` 0) in a finally.
 """
 
 from __future__ import annotations
@@ -20,16 +19,10 @@ from collections import Counter
 
 import pytest
 
-from kafka_broker import cdr_topics, create_args, high_watermarks, start_script, summary, unique_prefix
+from kafka_broker import broker_down, require_local_broker
+from kafka_data import cdr_topics, check_exactly_once, create_args, high_watermarks, read_back, summary, unique_prefix
+from running import LiveStderr, kill_if_running, start_script
 from telco_cdr.constants import Exit
-from test_fault_broker import (
-    LiveStderr,
-    broker_down,
-    check_exactly_once,
-    kill_if_running,
-    read_back,
-    require_local_broker,
-)
 
 PROG = "kafka_producer.py"
 TRIES = 5
@@ -97,7 +90,7 @@ def test_second_sigint_during_flush_exits_at_once(kafka):
     --timeout 30; a second SIGINT ~1 s later ends the run within 2 s with exit 130 and the count of
     unconfirmed messages.  After the restart the broker holds every message delivered before the
     stop, nothing twice, per-key order intact."""
-    require_local_broker()
+    require_local_broker(kafka)
     prefix = unique_prefix()
     proc = start_script(PROG, "-b", kafka.bootstrap, *create_args(prefix), "--num-users", 200, "--rate", 2000,
                         "--timeout", 30, "--delivery-timeout", 120, "--stats-interval", 1)

@@ -1,4 +1,4 @@
-"""Hostile --config-file (issue 4) for kafka_producer.py and export_users_to_kafka.py.
+"""Hostile --config-file for kafka_producer.py and export_users_to_kafka.py.
 
 A bad properties file ends the run with exit code 2 and one ``prog: error: ...`` line that names the
 offending key (or line), with or without --create-topics (which talks to Kafka through another
@@ -10,28 +10,19 @@ client-sasl.properties deliver to the real broker's SASL_SSL listener.
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from inprocess import KAFKA_ENV, Result, call_main, no_kafka_env, precreate  # noqa: F401 (fixture)
+from kafka_data import cdr_topics, consume_all, precreate, summary, unique_prefix
+from running import Result, assert_clean_error, call_main, run_many, run_script
 
-ROOT = Path(__file__).resolve().parents[1]
 SECRET = "S3cr3t-XYZ-987"
 NOWHERE = "127.0.0.1:1"
 SCRIPTS = ("kafka_producer.py", "export_users_to_kafka.py")
 GOOD = f"bootstrap.servers={NOWHERE}\nsecurity.protocol=SASL_SSL\nsasl.mechanisms=PLAIN\nsasl.username=telco\n" \
        f"sasl.password={SECRET}\n"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _no_kafka_env(no_kafka_env):  # noqa: F811
-    yield
 
 
 def run_args(script: str, config, create: bool) -> list:
@@ -51,18 +42,10 @@ def assert_no_secret(res: Result, secret: str = SECRET) -> None:
 
 
 def assert_config_error(res: Result, *named: str) -> str:
-    info = res.describe()
-    assert res.escaped is None, f"an exception escaped main():\n{info}"
-    assert "Traceback" not in res.stderr, info
-    assert res.rc == 2, info
-    lines = res.stderr_lines
-    assert len(lines) == 1, f"expected exactly one line on stderr:\n{info}"
-    assert lines[0].startswith(f"{res.script}: error: "), info
-    for text in named:
-        assert text.lower() in lines[0].lower(), f"the error does not name {text!r}:\n{info}"
-    assert res.stdout == "", info
+    line = assert_clean_error(res, 2, *named, secrets=[SECRET])
+    assert res.stdout == "", res.describe()
     assert_no_secret(res)
-    return lines[0]
+    return line
 
 
 # name: (file content: str, bytes, or a marker; texts the error must name)
@@ -141,9 +124,9 @@ def test_java_separators_never_show_the_password(tmp_path, name, script, create)
     res = call_main(script, run_args(script, materialize(tmp_path, JAVA_SEPARATORS[name]), create))
     info = res.describe()
     assert res.escaped is None and "Traceback" not in res.stderr, info
-    assert res.rc in (1, 2) and len(res.stderr_lines) == 1, info  # refused (2), or read and the broker is away (1)
+    assert res.returncode in (1, 2) and len(res.stderr_lines) == 1, info  # refused (2), or read and the broker is away (1)
     assert_no_secret(res)
-    if res.rc == 2:
+    if res.returncode == 2:
         assert re.search(r"line \d|sasl[.-]password", res.stderr_lines[0]), info
 
 
@@ -168,43 +151,30 @@ def test_odd_but_valid_files_are_read(tmp_path, name, script):
     res = call_main(script, run_args(script, materialize(tmp_path, ODD_GOOD[name]), False))
     info = res.describe()
     assert res.escaped is None, info
-    assert res.rc == 1, f"the file should have been read and the unreachable broker reported:\n{info}"
+    assert res.returncode == 1, f"the file should have been read and the unreachable broker reported:\n{info}"
     assert len(res.stderr_lines) == 1 and f"cannot reach Kafka at {NOWHERE}" in res.stderr, info
     assert_no_secret(res)
 
 
 def test_subprocess_spot_checks(tmp_path):
     """A few of the cases above, as the real scripts run them."""
-    env = {k: v for k, v in os.environ.items() if k not in KAFKA_ENV}
-    jobs = []
+    jobs, named = {}, {}
     for i, (name, script, create) in enumerate([
             ("unknown-key", "kafka_producer.py", True), ("unknown-key-holding-the-secret", "export_users_to_kafka.py", False),
             ("duplicated-password", "kafka_producer.py", False), ("non-utf8", "export_users_to_kafka.py", True),
             ("directory", "kafka_producer.py", False), ("missing", "export_users_to_kafka.py", False)]):
         d = tmp_path / f"case{i}"
         d.mkdir()
-        content, named = BAD[name]
-        jobs.append((script, run_args(script, materialize(d, content), create), named))
-
-    def run(job):
-        script, args, _ = job
-        return subprocess.run([sys.executable, script, *map(str, args)], cwd=ROOT, capture_output=True, timeout=60,
-                              env=env)
-
-    with ThreadPoolExecutor(3) as pool:
-        procs = list(pool.map(run, jobs))
-    for (script, args, named), proc in zip(jobs, procs):
-        res = Result(script, args, proc.returncode, proc.stdout.decode("utf-8", "replace"),
-                     proc.stderr.decode("utf-8", "replace"))
-        assert_config_error(res, *named)
+        content, named[i] = BAD[name]
+        jobs[i] = (script, run_args(script, materialize(d, content), create), {"timeout": 60})
+    for i, res in run_many(jobs, parallel=3).items():
+        assert_config_error(res, *named[i])
 
 
 # ---------------------------------------------------------------- files that work, against the real broker
 
 
 def _deliver(kafka, script: str, config: Path, count: int = 20):
-    from kafka_broker import cdr_topics, consume_all, run_script, summary, unique_prefix
-
     prefix = unique_prefix()
     topics = list(cdr_topics(prefix).values()) if script == "kafka_producer.py" else [prefix + "telco-users"]
     precreate(kafka.bootstrap, topics)

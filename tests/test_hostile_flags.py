@@ -1,4 +1,4 @@
-"""Hostile flag values (issue 4): every flag of every script with values it cannot take.
+"""Hostile flag values: every flag of every script with values it cannot take.
 
 Each bad value must end the run with exit code 2 and exactly one ``prog: error: ...`` line on
 stderr that names the flag, without a traceback and before anything is written or sent: the Kafka
@@ -15,29 +15,22 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from inprocess import KAFKA_ENV, Result, call_main, no_kafka_env, one_error_line  # noqa: F401 (fixture)
+from kafka_data import unique_prefix
+from running import Result, assert_clean_error, call_main, run_many, run_script
+from telco_cdr.constants import Exit
 from telco_cdr.users import generate_users
 
-ROOT = Path(__file__).resolve().parents[1]
 SECRET = "S3cr3t-XYZ-987"
 NOWHERE = "127.0.0.1:1"
 
 
 # ---------------------------------------------------------------- running main() in-process
-
-@pytest.fixture(scope="module", autouse=True)
-def _no_kafka_env(no_kafka_env):  # noqa: F811
-    yield
-
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
@@ -72,9 +65,7 @@ def base_args(script: str, out: Path) -> list:
 
 def assert_flag_error(res: Result, named, out: Path | None = None) -> str:
     info = res.describe()
-    line = one_error_line(res)
-    for text in named:
-        assert text.lower() in line.lower(), f"the error does not name {text!r}:\n{info}"
+    line = assert_clean_error(res, Exit.USAGE, *named)
     assert res.stdout == "", f"output on stdout:\n{info}"
     if out is not None:
         assert os.listdir(out) == [], f"files left behind: {os.listdir(out)}\n{info}"
@@ -254,9 +245,9 @@ def test_the_base_arguments_alone_are_good(files, tmp_path, script):
     info = res.describe()
     assert res.escaped is None, info
     if script in KAFKA:
-        assert res.rc == 1 and "cannot reach Kafka at 127.0.0.1:1" in res.stderr, info
+        assert res.returncode == 1 and "cannot reach Kafka at 127.0.0.1:1" in res.stderr, info
     else:
-        assert res.rc == 0 and len(os.listdir(out)) == 1, info
+        assert res.returncode == 0 and len(os.listdir(out)) == 1, info
 
 
 @pytest.mark.parametrize("script,flag,value", [(s, f, v) for s in KAFKA for f, v in
@@ -389,24 +380,14 @@ SPOT = [
 
 
 def test_subprocess_spot_checks(files, tmp_path):
-    env = {k: v for k, v in os.environ.items() if k not in KAFKA_ENV}
-    jobs = {}
+    jobs, cases = {}, {}
     for i, (script, args, named) in enumerate(SPOT):
         out = tmp_path / f"out{i}"
         out.mkdir()
-        jobs[i] = (script, resolve([*base_args(script, out), *args], files), named, out)
-
-    def run(job):
-        script, args, _, _ = job
-        return subprocess.run([sys.executable, script, *args], cwd=ROOT, capture_output=True, timeout=60, env=env)
-
-    with ThreadPoolExecutor(3) as pool:
-        procs = dict(zip(jobs, pool.map(run, jobs.values())))
-    for i, proc in procs.items():
-        script, args, named, out = jobs[i]
-        res = Result(script, args, proc.returncode, proc.stdout.decode("utf-8", "replace"),
-                     proc.stderr.decode("utf-8", "replace"), None)
-        assert_flag_error(res, named, out)
+        jobs[i] = (script, resolve([*base_args(script, out), *args], files), {"timeout": 60})
+        cases[i] = (named, out)
+    for i, res in run_many(jobs, parallel=3).items():
+        assert_flag_error(res, *cases[i])
 
 
 # ---------------------------------------------------------------- bad --country / --operator with a real broker
@@ -422,12 +403,9 @@ def _topic_exists(bootstrap: str, topic: str) -> bool:
                                         (["--operator", "234-15", "--country", "US"], "--operator")],
                          ids=["country", "operator", "operator-not-in-country"])
 def test_export_refuses_bad_users_flags_before_touching_kafka(kafka, args, named):
-    from kafka_broker import run_script, unique_prefix
-
     prefix = unique_prefix()
-    run = run_script("export_users_to_kafka.py", "-b", kafka.bootstrap, "--topic-prefix", prefix, "--create-topics",
+    res = run_script("export_users_to_kafka.py", "-b", kafka.bootstrap, "--topic-prefix", prefix, "--create-topics",
                      "--num-users", 20, "--timeout", 10, "--stats-interval", 0, *args, timeout=60)
-    res = Result(str(run.args[1]), run.args[2:], run.returncode, run.stdout, run.stderr, None)
     assert_flag_error(res, [named])
     assert not _topic_exists(kafka.bootstrap, prefix + "telco-users"), \
         "the topic was created although the flags were bad"

@@ -1,4 +1,4 @@
-"""Hostile users files (issue 4): malformed and adversarial files thrown at every script that reads one.
+"""Hostile users files: malformed and adversarial files thrown at every script that reads one.
 
 cdr_generator.py -u FILE, kafka_producer.py --users-file FILE --dry-run and
 export_users_to_kafka.py --users-file FILE --dry-run must all answer a bad file with exit code 2 and
@@ -16,19 +16,16 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
-import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from inprocess import Result, call_main, one_error_line  # noqa: F401
+from running import Result, assert_clean_error, call_main, run_many, run_script
+from telco_cdr.constants import Exit
 from telco_cdr.users import generate_users
 
-ROOT = Path(__file__).resolve().parents[1]
 START, END = "2026-11-01T00:00:00Z", "2026-11-02T00:00:00Z"
 SCRIPTS = ("cdr_generator.py", "kafka_producer.py", "export_users_to_kafka.py")
 
@@ -53,12 +50,6 @@ FAST = settings(max_examples=40, deadline=None,
 
 
 # ---------------------------------------------------------------- running the scripts in-process
-
-def lines_of(text: str) -> list[str]:
-    """The non-blank lines a terminal would show (str.splitlines would also break at \\x1c-\\x1e,
-    \\x85 and \\u2028, which a terminal prints as they are)."""
-    return [line for line in re.split(r"\r\n|\n|\r", text) if line.strip()]
-
 
 def script_args(script: str, users_path, out_dir: Path) -> list:
     if script == "cdr_generator.py":
@@ -96,7 +87,7 @@ def assert_rejected(res: Result, out_dir: Path, *must_contain: str) -> str:
     """Exit 2, one ``prog: error: ...`` line naming the users file (and ``must_contain``), no
     traceback, nothing written."""
     info = res.describe()
-    line = one_error_line(res)
+    line = assert_clean_error(res, Exit.USAGE)
     assert "users file" in line or "--users-file" in line, f"the error does not name the users file:\n{info}"
     for text in must_contain:
         assert text in line, f"{text!r} not in the error line:\n{info}"
@@ -394,8 +385,8 @@ def test_lone_surrogate_escape(work, where):
         info = res.describe()
         assert res.escaped is None, info
         assert "Traceback" not in res.stderr, info
-        assert res.rc in (0, 2), info
-        if res.rc == 2:
+        assert res.returncode in (0, 2), info
+        if res.returncode == 2:
             assert_rejected(res, out)
         else:
             assert len(res.stderr_lines) == 1, info
@@ -479,7 +470,7 @@ def assert_accepted(work: Workdir, path, users: list[dict]) -> None:
         res = call_main(script, script_args(script, path, out))
         info = res.describe()
         assert res.escaped is None, info
-        assert res.rc == 0, info
+        assert res.returncode == 0, info
         assert len(res.stderr_lines) == 1 and "error" not in res.stderr, info
         if script == "cdr_generator.py":
             cdrs = json.loads((out / "cdrs.json").read_text(encoding="utf-8"))
@@ -591,44 +582,35 @@ def _subprocess_cases(base: Path) -> dict[str, tuple[Path | str, str | None]]:
     return cases
 
 
-def _run(script: str, args) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KAFKA_")}
-    return subprocess.run([sys.executable, script, *map(str, args)], cwd=ROOT, capture_output=True, timeout=120,
-                          env=env)
-
-
 def test_subprocess_spot_checks(tmp_path):
     cases = _subprocess_cases(tmp_path / "files")
-    jobs = {}
+    jobs, outs = {}, {}
     for name, (path, expect) in cases.items():
         for script in SCRIPTS:
             out = tmp_path / f"out-{name}-{script}"
             out.mkdir()
-            jobs[(name, script)] = (script, script_args(script, path, out), out, expect)
-    with ThreadPoolExecutor(4) as pool:
-        futures = {k: pool.submit(_run, script, args) for k, (script, args, _, _) in jobs.items()}
-        results = {k: f.result() for k, f in futures.items()}
+            jobs[(name, script)] = (script, script_args(script, path, out), {"timeout": 120})
+            outs[(name, script)] = (out, expect)
     failures = []
-    for (name, script), proc in results.items():
-        _, args, out, expect = jobs[(name, script)]
-        stderr = proc.stderr.decode("utf-8", "replace")
-        lines = lines_of(stderr)
+    for (name, script), res in run_many(jobs).items():
+        out, expect = outs[(name, script)]
+        lines = res.stderr_lines
         problems = []
-        if proc.returncode != 2:
-            problems.append(f"exit {proc.returncode}")
-        if "Traceback" in stderr:
+        if res.returncode != 2:
+            problems.append(f"exit {res.returncode}")
+        if "Traceback" in res.stderr:
             problems.append("traceback")
         if len(lines) != 1:
             problems.append(f"{len(lines)} stderr lines")
         elif not (lines[0].startswith(f"{script}: error: ") and "users file" in lines[0]
                   and (expect is None or expect in lines[0])):
             problems.append(f"error line {lines[0][:200]!r} (want 'users file'{f' and {expect!r}' if expect else ''})")
-        if proc.stdout:
-            problems.append(f"{len(proc.stdout)} bytes on stdout")
+        if res.stdout:
+            problems.append(f"{len(res.stdout)} characters on stdout")
         if os.listdir(out):
             problems.append(f"left {os.listdir(out)}")
         if problems:
-            failures.append(f"{name} / {script}: {'; '.join(problems)}\n    {stderr.strip().splitlines()[-1:]}")
+            failures.append(f"{name} / {script}: {'; '.join(problems)}\n    {res.stderr.strip().splitlines()[-1:]}")
     assert not failures, "\n".join(failures)
 
 
@@ -636,7 +618,6 @@ def test_subprocess_output_dir_not_made_for_a_bad_users_file(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_bytes(b"[{")
     target = tmp_path / "landing"
-    proc = _run("cdr_generator.py", ["-u", bad, "--output-dir", target, "--count", 5])
-    stderr = proc.stderr.decode("utf-8", "replace")
-    assert proc.returncode == 2 and len(stderr.strip().splitlines()) == 1 and "users file" in stderr, stderr
+    res = run_script("cdr_generator.py", "-u", bad, "--output-dir", target, "--count", 5, timeout=120)
+    assert res.returncode == 2 and len(res.stderr_lines) == 1 and "users file" in res.stderr, res.stderr
     assert not target.exists(), "--output-dir was made although the users file is bad"

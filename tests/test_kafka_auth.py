@@ -7,7 +7,8 @@ import uuid
 
 import pytest
 
-from kafka_broker import assert_clean_error, cdr_topics, consume_all, create_args, run_script, summary, unique_prefix
+from kafka_data import cdr_topics, consume_all, create_args, summary, unique_prefix
+from running import assert_clean_error, run_script
 
 COUNT = 100
 

@@ -6,7 +6,7 @@ import json
 from collections import Counter
 
 from helpers import iso_ms
-from kafka_broker import run_script
+from running import run_script
 from telco_cdr.constants import CDR_TOPICS, USERS_TOPIC
 from telco_cdr.users import generate_users
 
@@ -110,7 +110,7 @@ HOSTILE_TOPICS = ['a"b', "back\\slash\\", 'q"\\"q', "tópico-ümlaut-日本", "e
 def test_dry_run_lines_are_json_whatever_the_topic_name():
     """The topic is written as a JSON string (escaped), not pasted: every line json.loads, and gives
     the topic back exactly, for --topic and --topic-prefix."""
-    from inprocess import call_main
+    from running import call_main
 
     for name in HOSTILE_TOPICS:
         for flag, expect in (("--topic", lambda m, name=name: name),

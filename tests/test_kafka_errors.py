@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from kafka_broker import assert_clean_error, cdr_topics, consume_all, create_args, run_script, unique_prefix
+from kafka_data import cdr_topics, consume_all, create_args, unique_prefix
+from running import assert_clean_error, run_script
 
 SECRET = "Sup3r-S3cret-4711"
 

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 import pytest
 
 from helpers import iso_ms, load_records
-from kafka_broker import cdr_topics, consume_all, create_args, run_script, summary, unique_prefix
+from kafka_data import cdr_topics, consume_all, create_args, summary, unique_prefix
+from running import run_script
 from telco_cdr.constants import DEFAULT_WEIGHTS
 from telco_cdr.users import generate_users
 

@@ -8,7 +8,8 @@ import time
 import numpy as np
 import pytest
 
-from kafka_broker import cdr_topics, consume_all, create_args, run_script, summary, unique_prefix
+from kafka_data import cdr_topics, consume_all, create_args, summary, unique_prefix
+from running import run_script
 
 
 def paced_run(kafka, *args):

@@ -10,7 +10,8 @@ import time
 
 import pytest
 
-from kafka_broker import cdr_topics, consume_all, create_args, high_watermarks, start_script, summary, unique_prefix
+from kafka_data import cdr_topics, consume_all, create_args, high_watermarks, summary, unique_prefix
+from running import start_script
 
 
 def stop_and_check(kafka, prefix, proc, sig, after_s: float, min_delivered: int = 1) -> dict:

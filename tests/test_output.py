@@ -15,6 +15,7 @@ from collections import Counter
 import pytest
 
 import helpers
+from running import run_many, run_script
 from telco_cdr.constants import Exit
 from telco_cdr.errors import UserError
 from telco_cdr.output import AtomicFile, atomic_outputs
@@ -111,7 +112,7 @@ def test_workers_do_not_change_the_bytes(tmp_path, users):
     jobs = {w: ("cdr_generator.py", ["-u", users, "-c", count, "--seed", 4, "--start", helpers.WEEK_START,
                                      "--end", helpers.WEEK_END, "-o", tmp_path / f"w{w}.jsonl", "--workers", w], {})
             for w in (1, 2, 3)}
-    results = helpers.run_many(jobs, parallel=1)
+    results = run_many(jobs, parallel=1)
     for w, proc in results.items():
         assert proc.returncode == 0, proc.stderr
     one = (tmp_path / "w1.jsonl").read_bytes()
@@ -131,7 +132,7 @@ def test_workers_do_not_change_the_bytes_of_any_output(tmp_path, users, fmt, cou
                   "--format", fmt, "--workers", w, *extra]
         jobs[("file", w)] = ("cdr_generator.py", [*common, "-o", tmp_path / f"w{w}.{fmt}"], {})
         jobs[("dir", w)] = ("cdr_generator.py", [*common, "--output-dir", tmp_path / f"d{w}"], {})
-    for key, proc in helpers.run_many(jobs, parallel=2).items():
+    for key, proc in run_many(jobs, parallel=2).items():
         assert proc.returncode == 0, (key, proc.stderr)
     one = (tmp_path / f"w1.{fmt}").read_bytes()
     records = helpers.load_records(tmp_path / f"w1.{fmt}")
@@ -498,7 +499,7 @@ def test_compressed_file_is_the_plain_file_compressed_for_any_workers(tmp_path, 
         jobs[("dir", w, "plain")] = ("cdr_generator.py", [*dir_args, "--output-dir", tmp_path / f"dp{w}"], {})
         jobs[("dir", w, "packed")] = ("cdr_generator.py", [*dir_args, "--output-dir", tmp_path / f"dc{w}",
                                                            "--compression", codec], {})
-    for key, proc in helpers.run_many(jobs, parallel=2).items():
+    for key, proc in run_many(jobs, parallel=2).items():
         assert proc.returncode == 0, (key, proc.stderr)
     for fmt in ("json", "jsonl", "csv"):
         plain = (tmp_path / f"p1.{fmt}").read_bytes()
@@ -529,13 +530,13 @@ def test_empty_compressed_files_are_valid(tmp_path, users, fmt):
 
 def test_compressed_stdout(users):
     args = ["-u", users, "-c", 9000, "--seed", 3, "--start", helpers.WEEK_START, "--end", helpers.WEEK_END, "-o", "-"]
-    plain = helpers.run_script("cdr_generator.py", *args)
-    packed = helpers.run_script("cdr_generator.py", *args, "--compression", "gzip", "--workers", 2)
+    plain = run_script("cdr_generator.py", *args)
+    packed = run_script("cdr_generator.py", *args, "--compression", "gzip", "--workers", 2)
     assert plain.returncode == packed.returncode == 0, (plain.stderr, packed.stderr)
     import gzip
 
-    assert gzip.decompress(packed.stdout) == plain.stdout
-    assert len(helpers.parse_records(plain.stdout.decode(), "jsonl")) == 9000  # stdout: JSON Lines by default
+    assert gzip.decompress(packed.stdout_bytes) == plain.stdout_bytes
+    assert len(helpers.parse_records(plain.stdout, "jsonl")) == 9000  # stdout: JSON Lines by default
 
 
 @pytest.mark.parametrize("fmt", ["json", "jsonl"])
@@ -567,17 +568,17 @@ def test_a_compressed_write_that_fails_leaves_nothing(tmp_path, users, workers, 
 
 def test_without_the_zstandard_package_zst_is_one_line(tmp_path, users, monkeypatch):
     """zstd is optional: without the package, writing or reading .zst is one line, exit 2."""
-    from inprocess import call_main, one_error_line
+    from running import assert_clean_error, call_main
 
     monkeypatch.setitem(sys.modules, "zstandard", None)  # import zstandard raises ImportError
     res = call_main("cdr_generator.py", ["-u", users, "-c", 10, "-o", tmp_path / "c.jsonl.zst"])
-    assert "zstandard" in one_error_line(res) and list(tmp_path.iterdir()) == []
+    assert "zstandard" in assert_clean_error(res, 2) and list(tmp_path.iterdir()) == []
     res = call_main("user_generator.py", ["-n", 10, "-o", tmp_path / "u.json.zst"])
-    assert "zstandard" in one_error_line(res) and list(tmp_path.iterdir()) == []
+    assert "zstandard" in assert_clean_error(res, 2) and list(tmp_path.iterdir()) == []
     zst = tmp_path / "u.json.zst"
     zst.write_bytes(b"\x28\xb5\x2f\xfd" + b"\0" * 20)  # a zstd magic number
     res = call_main("cdr_generator.py", ["-u", zst, "-c", 10, "-o", tmp_path / "c.jsonl"])
-    line = one_error_line(res)
+    line = assert_clean_error(res, 2)
     assert "zstandard" in line and str(zst) in line and not (tmp_path / "c.jsonl").exists()
 
 
@@ -674,16 +675,16 @@ def test_summary_gives_the_size_written(tmp_path, users, name):
     from telco_cdr.text import size
 
     out = name if name == "-" else tmp_path / name
-    proc = helpers.run_script("cdr_generator.py", "-u", users, "-c", 12_000, "-o", out, "--workers", 2)
+    proc = run_script("cdr_generator.py", "-u", users, "-c", 12_000, "-o", out, "--workers", 2)
     assert proc.returncode == 0, proc.stderr
-    written = len(proc.stdout) if name == "-" else os.path.getsize(out)
+    written = len(proc.stdout_bytes) if name == "-" else os.path.getsize(out)
     line = _summary(proc.stderr, "cdr_generator.py")
     assert f"wrote 12,000 CDRs ({size(written)}) to " in line, line
     assert ("(csv, gzip)" in line) == name.endswith(".gz"), line
-    one = helpers.run_script("cdr_generator.py", "-u", users, "-c", 1, "-o", tmp_path / "one.jsonl")
+    one = run_script("cdr_generator.py", "-u", users, "-c", 1, "-o", tmp_path / "one.jsonl")
     assert f"wrote 1 CDR ({size(os.path.getsize(tmp_path / 'one.jsonl'))}) to " in one.stderr, one.stderr
     assert "reading and modelling 1,500 users" in one.stderr, one.stderr
-    u = helpers.run_script("user_generator.py", "-n", 1, "-o", tmp_path / "u.json.gz")
+    u = run_script("user_generator.py", "-n", 1, "-o", tmp_path / "u.json.gz")
     assert f"wrote 1 user ({size(os.path.getsize(tmp_path / 'u.json.gz'))}) to " in u.stderr, u.stderr
 
 
@@ -694,7 +695,7 @@ def test_summary_time_counts_reading_the_users(tmp_path):
 
     big = helpers.write_users(tmp_path / "big.jsonl", 40_000, seed=2)
     t0 = time.monotonic()
-    proc = helpers.run_script("cdr_generator.py", "-u", big, "-c", 0, "-o", tmp_path / "none.jsonl")
+    proc = run_script("cdr_generator.py", "-u", big, "-c", 0, "-o", tmp_path / "none.jsonl")
     wall = time.monotonic() - t0
     assert proc.returncode == 0, proc.stderr
     m = re.search(r"; ([\d.]+) s \(([\d.]+) s reading and modelling 40,000 users\)", proc.stderr)

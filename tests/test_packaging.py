@@ -15,7 +15,8 @@ import tomllib
 import pytest
 
 import telco_cdr
-from helpers import ROOT, run_script
+from helpers import ROOT
+from running import run_script
 
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
 COMMANDS = {"user-generator": "user_generator", "cdr-generator": "cdr_generator",
@@ -116,7 +117,7 @@ def test_pip_install_into_a_fresh_venv_gives_the_commands(tmp_path):
                            capture_output=True, timeout=300)
     assert users.returncode == 0, users.stderr
     assert len([json.loads(line) for line in users.stdout.splitlines()]) == 3  # stdout: JSON Lines
-    assert users.stdout == run_script("user_generator.py", "--num-users", 3, "--output", "-").stdout  # same bytes
+    assert users.stdout == run_script("user_generator.py", "--num-users", 3, "--output", "-").stdout_bytes  # same bytes
     helped = subprocess.run([str(bindir / "cdr-generator"), "--help"], cwd=work, capture_output=True, text=True,
                             timeout=300)
     assert helped.returncode == 0, helped.stderr

@@ -1,4 +1,4 @@
-"""The SASL password never appears in any output (issue 4).
+"""The SASL password never appears in any output.
 
 Given by flag (--sasl-password), by environment (KAFKA_SASL_PASSWORD) or by --config-file, the
 password must not show in stdout or stderr of: --help of every script, successful runs (stats lines
@@ -11,20 +11,13 @@ are also run in-process through main(argv) (stdout/stderr captured, environment 
 
 from __future__ import annotations
 
-import contextlib
-import importlib
-import io
-import os
 import re
-import sys
-import traceback
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from inprocess import precreate
-from kafka_broker import create_args, run_script, summary, unique_prefix
+from kafka_data import create_args, precreate, summary, unique_prefix
+from running import Result, call_main, run_many
 
 SECRET = "S3cr3t-XYZ-987"   # a password the broker does not know
 USER = "telco"
@@ -32,7 +25,6 @@ NOWHERE = "127.0.0.1:1"
 SOURCES = ("flag", "env", "file")
 KAFKA_SCRIPTS = ("kafka_producer.py", "export_users_to_kafka.py")
 ALL_SCRIPTS = ("user_generator.py", "cdr_generator.py", *KAFKA_SCRIPTS)
-KAFKA_ENV = ("KAFKA_BOOTSTRAP_SERVERS", "KAFKA_SASL_USERNAME", "KAFKA_SASL_PASSWORD")
 CDR_TOPIC_NAMES = [f"telco-{t}-cdrs" for t in ("voice", "data", "sms", "voip", "ims")]
 STATS_LINE = re.compile(r": \d+s sent [\d,]+ delivered [\d,]+ failed [\d,]+ in flight")
 
@@ -63,40 +55,8 @@ def assert_hidden(stdout: str, stderr: str, password: str, info: str) -> None:
 
 # ---------------------------------------------------------------- in-process runs
 
-@contextlib.contextmanager
-def environment(extra: dict):
-    saved = {k: os.environ.pop(k) for k in KAFKA_ENV if k in os.environ}
-    os.environ.update(extra)
-    try:
-        yield
-    finally:
-        for k in KAFKA_ENV:
-            os.environ.pop(k, None)
-        os.environ.update(saved)
-
-
-def call_main(script: str, argv, env: dict) -> tuple[int | None, str, str, str | None]:
-    module = importlib.import_module(script[:-3])
-    out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", write_through=True)
-    err = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", errors="backslashreplace", write_through=True)
-    saved = sys.stdout, sys.stderr
-    rc, escaped = None, None
-    with environment(env):
-        sys.stdout, sys.stderr = out, err
-        try:
-            rc = module.main([str(a) for a in argv])
-        except BaseException:  # noqa: BLE001
-            escaped = traceback.format_exc()
-        finally:
-            sys.stdout, sys.stderr = saved
-    return (rc, out.buffer.getvalue().decode("utf-8", "replace"), err.buffer.getvalue().decode("utf-8", "replace"),
-            escaped)
-
-
-def _info(script, argv, env, rc, out, err, escaped=None) -> str:
-    shown_env = {k: v for k, v in env.items()}
-    return (f"$ {script} {' '.join(map(str, argv))}  (env {shown_env})\nexit {rc}\n--- escaped:\n{escaped}\n"
-            f"--- stderr:\n{err[-3000:]}\n--- stdout:\n{out[:1500]}")
+def _info(res: Result, env: dict) -> str:
+    return f"(env {env})\n{res.describe()}"
 
 
 @pytest.mark.parametrize("source", SOURCES)
@@ -105,8 +65,9 @@ def test_help(tmp_path, script, source):
     args, env = credentials(source, NOWHERE, SECRET, tmp_path)
     # --help first: the file scripts have no Kafka flags, and help comes before any complaint about them
     argv = ["--help", *args] if script not in KAFKA_SCRIPTS else [*args, "--help"]
-    rc, out, err, escaped = call_main(script, argv, env)
-    info = _info(script, argv, env, rc, out, err, escaped)
+    res = call_main(script, argv, env)
+    rc, out, err, escaped = res.returncode, res.stdout, res.stderr, res.escaped
+    info = _info(res, env)
     assert escaped is None and rc == 0, info
     assert "usage:" in out and "--help" in out, info
     assert_hidden(out, err, SECRET, info)
@@ -129,8 +90,9 @@ BAD_FLAGS = [
 def test_bad_flag_errors(tmp_path, script, source, flags, named):
     args, env = credentials(source, NOWHERE, SECRET, tmp_path)
     argv = [*args, "--num-users", 20, "--timeout", 1, *flags]
-    rc, out, err, escaped = call_main(script, argv, env)
-    info = _info(script, argv, env, rc, out, err, escaped)
+    res = call_main(script, argv, env)
+    rc, out, err, escaped = res.returncode, res.stdout, res.stderr, res.escaped
+    info = _info(res, env)
     assert escaped is None and rc == 2, info
     lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) == 1 and named in lines[0], info
@@ -144,8 +106,9 @@ def test_mistyped_password_flag(script, flags):
     """A typo in the flag's name is the likeliest way a password reaches a bad-flag error: the error
     may name the unknown flag, but not echo the value after it."""
     argv = ["-b", NOWHERE, "--sasl-username", USER, *flags, "--timeout", 1]
-    rc, out, err, escaped = call_main(script, argv, {})
-    info = _info(script, argv, {}, rc, out, err, escaped)
+    res = call_main(script, argv, {})
+    rc, out, err, escaped = res.returncode, res.stdout, res.stderr, res.escaped
+    info = _info(res, {})
     assert escaped is None and rc == 2, info
     lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) == 1 and flags[0] in lines[0], info
@@ -157,8 +120,9 @@ def test_mistyped_password_flag(script, flags):
 def test_dry_run(tmp_path, script, source):
     args, env = credentials(source, NOWHERE, SECRET, tmp_path)
     argv = [*args, "--dry-run", "--num-users", 30, *(["--max-count", 30, "--rate", "max"] if script == "kafka_producer.py" else [])]
-    rc, out, err, escaped = call_main(script, argv, env)
-    info = _info(script, argv, env, rc, out, err, escaped)
+    res = call_main(script, argv, env)
+    rc, out, err, escaped = res.returncode, res.stdout, res.stderr, res.escaped
+    info = _info(res, env)
     assert escaped is None and rc == 0, info
     assert len(out.splitlines()) == 30, info
     assert_hidden(out, err, SECRET, info)
@@ -168,10 +132,9 @@ def test_dry_run(tmp_path, script, source):
 
 
 def _parallel(jobs: dict, workers: int = 3) -> dict:
-    with ThreadPoolExecutor(workers) as pool:
-        futures = {k: pool.submit(lambda j: run_script(j[0], *j[1], env=j[2], timeout=120), job)
-                   for k, job in jobs.items()}
-        return {k: f.result() for k, f in futures.items()}
+    """``(script, args, env)`` jobs, run side by side as subprocesses."""
+    return run_many({k: (script, args, {"env": env, "timeout": 120}) for k, (script, args, env) in jobs.items()},
+                    parallel=workers)
 
 
 def test_successful_runs_with_stats(kafka_sasl, tmp_path):

@@ -97,10 +97,10 @@ def test_format_follows_the_file_extension(tmp_path, name, fmt):
 
 def test_a_name_that_tells_no_format_needs_format(tmp_path):
     """users.txt could hold anything: not silently JSON, but an error that asks for --format."""
-    from inprocess import call_main, one_error_line
+    from running import assert_clean_error, call_main
 
     path = tmp_path / "users.txt"
-    line = one_error_line(call_main("user_generator.py", ["-n", 20, "-o", path]))
+    line = assert_clean_error(call_main("user_generator.py", ["-n", 20, "-o", path]), 2)
     assert "cannot tell the format" in line and "--format" in line and not path.exists()
     assert helpers.users_main("-n", 20, "--format", "jsonl", "-o", path) == 0
     assert len(path.read_text(encoding="utf-8").splitlines()) == 20
