@@ -20,7 +20,7 @@ from .cdrs import CdrFactory
 from .constants import CDR_TYPES, CHUNK_RECORDS
 from .errors import RunError
 from .output import BackgroundWriter, RecordFramer, writing
-from .traffic import Population, TimeCurve
+from .traffic import Population, TrafficCurve
 
 
 @dataclass
@@ -34,12 +34,12 @@ class CdrFileJob:
     fmt: str  # json | jsonl | csv
     split: bool = False  # one output per CDR type
     factory: CdrFactory = field(init=False)
-    curve: TimeCurve = field(init=False)
+    curve: TrafficCurve = field(init=False)
 
     def __post_init__(self):
         kind = "json" if self.fmt in ("json", "jsonl") else ("csv_type" if self.split else "csv")
-        self.factory = CdrFactory(self.pop, self.weights, self.seed, kind)
-        self.curve = TimeCurve(self.start_ms, self.end_ms, self.pop.utc_offset_hours)
+        self.curve = TrafficCurve(self.pop, self.weights, self.start_ms, self.end_ms)
+        self.factory = CdrFactory(self.pop, self.weights, self.seed, kind, curve=self.curve)
         self.n_chunks = max(1, -(-self.count // CHUNK_RECORDS))
 
     def bounds(self, i: int) -> tuple[int, int]:

@@ -14,7 +14,8 @@ import numpy as np
 
 from .constants import CDR_TYPES, SeedDomain
 from .layout import DEC, HEX3, HEX4, POS, Columns, Nullable, Pick, dec, fixed, text_array, timestamp, timestamp_text
-from .traffic import CONTACT_SLOTS, CONTACT_ZIPF, Population
+from .timezones import offset_text
+from .traffic import CONTACT_SLOTS, CONTACT_ZIPF, Population, TrafficCurve
 
 VOICE, DATA, SMS, VOIP, IMS = range(5)
 
@@ -116,13 +117,13 @@ class CdrFactory:
     json, csv or csv_type)."""
 
     def __init__(self, pop: Population, weights: dict[str, float], seed: int, kind: str = "json",
-                 stream: SeedDomain = SeedDomain.FILE_CDRS):
+                 stream: SeedDomain = SeedDomain.FILE_CDRS, curve: TrafficCurve | None = None):
+        """``curve`` gives who makes which event when (a file's window); without one, types
+        follow ``weights`` and users are drawn for events of any time (a stream)."""
         from .contract import layouts  # the contract takes its allowed values from the tables above
 
-        w = np.array([weights.get(t, 0.0) for t in CDR_TYPES], dtype=float)
         self.pop = pop
-        self.type_cum = np.cumsum(w / w.sum())
-        self.type_cum[-1] = 1.0
+        self.curve = curve or TrafficCurve(pop, weights)
         self.seed = seed
         self.stream = stream
         self.columns = Columns(kind)
@@ -150,8 +151,9 @@ class CdrFactory:
     def warm(self) -> None:
         """Build a record of each type and throw it away, so that the text tables joined from
         per-user columns are made here once (before worker processes fork), not in every worker."""
-        present = np.flatnonzero(np.diff(np.concatenate(([0.0], self.type_cum))) > 0)
-        self.build(0, 0, np.zeros(len(present), dtype=np.int64), types=present)
+        present = np.flatnonzero(self.curve.weights > 0)
+        start = self.curve.start_ms if self.curve.start_ms is not None else 0
+        self.build(0, 0, np.full(len(present), start, dtype=np.int64), types=present)
 
     def build(self, chunk_index: int, first_index: int, times_ms: np.ndarray, types: np.ndarray | None = None) -> Chunk:
         """Records for sorted event times ``times_ms``; ``first_index`` numbers them in the run.
@@ -159,18 +161,7 @@ class CdrFactory:
         pop, rng = self.pop, self.rng(chunk_index)
         n = len(times_ms)
         start = np.array(times_ms, dtype=np.int64)
-        drawn = _draw(rng, self.type_cum, n)
-        types = drawn if types is None else np.asarray(types, dtype=np.int64)
-        weekend = ((start + int(pop.utc_offset_hours * 3600_000)) // 86_400_000 + 3) % 7 >= 5
-        u = np.zeros(n, dtype=np.int64)
-        for t in range(len(CDR_TYPES)):
-            for we in (False, True):
-                sel = np.flatnonzero((types == t) & (weekend == we))
-                if len(sel):
-                    cum = pop.type_cum[t][int(we)]
-                    if cum is None:
-                        cum = pop.type_cum[t][0]
-                    u[sel] = np.searchsorted(cum, rng.random(len(sel)), side="right")
+        types, u, _ = self.curve.assign(rng, start, None if types is None else np.asarray(types, dtype=np.int64))
         slot = _draw(rng, _SLOT_CUM, n)
         cp_user = pop.contact_user[u, slot].astype(np.int64)
         cp_num = pop.contact_num[u, slot]
@@ -209,6 +200,9 @@ class CdrFactory:
         eci = enb * 256 + sector
         tac = np.clip(pop.home_tac[u] + (enb >> 5) - (pop.home_enb[u] >> 5), 0, 0xFFFF)
 
+        offsets = pop.clock.offsets(pop.zone_of[u], start)
+        distinct, offset_at = np.unique(offsets, return_inverse=True)
+        ms_time_zone = Pick(text_array(offset_text(distinct)), offset_at)
         start_s = timestamp(start)
         eci_hi, eci_lo, tac_s = Pick(HEX3, eci >> 16), Pick(HEX4, eci & 0xFFFF), Pick(DEC, tac)
         pos = Pick(POS, np.arange(n)) if n <= len(POS) else text_array([f"{i:06x}" for i in range(n)])
@@ -231,6 +225,7 @@ class CdrFactory:
                 msisdn=Pick(self.msisdn, ui), imsi=Pick(self.imsi, ui), imei=Pick(self.imei, ui),
                 cell_mcc=Pick(self.mcc, ui), cell_mnc=Pick(self.mnc, ui),
                 cell_id=(Pick(self.plmn, ui), eci_hi[idx], eci_lo[idx]), tracking_area_code=tac_s[idx],
+                ms_time_zone=ms_time_zone[idx],
             )
             parts.append((t, idx, list(map(b"".join, zip(*self.columns(self.layouts[t], values))))))
         return Chunk(types=types, users=u, parts=parts)

@@ -46,7 +46,7 @@ from .cdrs import (
     VOICE_OUTCOMES,
 )
 from .constants import CDR_TYPES
-from .identifiers import COUNTRIES, OPERATORS, msisdn_pattern
+from .identifiers import CITIES, COUNTRIES, OPERATORS, msisdn_pattern
 from .users import ACTIVATION_FIRST, ACTIVATION_LAST, PLANS
 
 TYPES = ("string", "integer", "number", "boolean", "timestamp", "date")
@@ -155,6 +155,9 @@ USER = Record("user", "Subscriber", "One mobile subscriber as written by user_ge
                   "-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"),
     Field("home_city", "string", "The city the subscriber lives in (one of the country's largest).", text=True),
     Field("home_region", "string", "State, nation or region of the city.", text=True),
+    Field("time_zone", "string", "The IANA time zone of the home city (US cities in their own zones), in which "
+          "the subscriber's daily and weekly curves run, daylight saving included.",
+          values=tuple(sorted({c.zone for c in CITIES}))),
     Field("home_cell_id", "string", "The home cell as an E-UTRAN Cell Global Identity: MCC + MNC digits and the "
           "28-bit ECI in 7 upper-case hex digits (TS 23.003 §19.6).", "location.cellId", pattern=ECGI),
     Field("home_tac", "integer", "Tracking area code of the home cell, 0 to 65535.",
@@ -191,6 +194,8 @@ _COMMON_GPP = {
     "cell_mnc": dict.fromkeys(CDR_TYPES, "location.mCC-MNC") | _ULI,
     "cell_id": dict.fromkeys(CDR_TYPES, "location.cellId") | _ULI,
     "tracking_area_code": dict.fromkeys(CDR_TYPES, "location.locationAreaCode") | _ULI,
+    # mSTimeZone of PGW records (TS 29.274 §8.44) and of MSC records (TS 32.250); ours elsewhere
+    "ms_time_zone": dict.fromkeys(CDR_TYPES, "ours") | dict.fromkeys(("voice", "data"), "mSTimeZone"),
 }
 
 
@@ -219,6 +224,9 @@ def _common(t: str) -> tuple[Field, ...]:
               "28-bit ECI, TS 23.003 §19.6): the home cell or a neighbouring one.", gpp["cell_id"], pattern=ECGI),
         Field("tracking_area_code", "integer", "Tracking area code of the serving cell, 0 to 65535.",
               gpp["tracking_area_code"], minimum=0, maximum=65535),
+        Field("ms_time_zone", "string", "The subscriber's UTC offset at `start_time`, daylight saving included "
+              "(`+01:00`, `-07:00`, `+05:30`): the local time of the record is `start_time` plus this.",
+              gpp["ms_time_zone"], pattern="[+-][0-9]{2}:[0-5][0-9]"),
     )
 
 

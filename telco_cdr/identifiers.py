@@ -72,8 +72,10 @@ _DE_NSN = {"151": 11, "152": 11, "159": 11, "160": 10, "162": 10, "170": 10, "17
 
 COUNTRIES = ("US", "GB", "DE", "FR", "IN")
 
-# UTC offset (hours) of each country's main time zone, for the daily traffic curve.
-UTC_OFFSET_HOURS = {"US": -5.0, "GB": 0.0, "DE": 1.0, "FR": 1.0, "IN": 5.5}
+# Each country's main IANA time zone (the zone of a user whose city is not listed below).
+# IANA tz database (tzdata); India has one zone, Asia/Kolkata.
+COUNTRY_TIME_ZONE = {"US": "America/New_York", "GB": "Europe/London", "DE": "Europe/Berlin",
+                     "FR": "Europe/Paris", "IN": "Asia/Kolkata"}
 
 
 @dataclass(frozen=True)
@@ -83,23 +85,29 @@ class City:
     country: str
     weight: float  # population in millions (share of users)
     area_codes: tuple[str, ...] = ()  # NANP area codes (US only)
+    time_zone: str = ""  # IANA zone; the country's (COUNTRY_TIME_ZONE) when empty
+
+    @property
+    def zone(self) -> str:
+        return self.time_zone or COUNTRY_TIME_ZONE[self.country]
 
 
 # Largest cities by population (national statistics offices, via Wikipedia lists of largest
-# cities); US area codes from the North American Numbering Plan Administrator (NANPA).
+# cities); US area codes from the North American Numbering Plan Administrator (NANPA); US time
+# zones from the IANA tz database (Arizona keeps standard time all year: America/Phoenix).
 CITIES: tuple[City, ...] = (
-    City("New York", "NY", "US", 8.3, ("212", "646", "718", "917")),
-    City("Los Angeles", "CA", "US", 3.8, ("213", "310", "323")),
-    City("Chicago", "IL", "US", 2.7, ("312", "773")),
-    City("Houston", "TX", "US", 2.3, ("713", "832")),
-    City("Phoenix", "AZ", "US", 1.6, ("602", "480")),
-    City("Philadelphia", "PA", "US", 1.6, ("215", "267")),
-    City("San Antonio", "TX", "US", 1.5, ("210",)),
-    City("San Diego", "CA", "US", 1.4, ("619", "858")),
-    City("Dallas", "TX", "US", 1.3, ("214", "469", "972")),
-    City("Seattle", "WA", "US", 0.75, ("206",)),
-    City("Boston", "MA", "US", 0.65, ("617",)),
-    City("Miami", "FL", "US", 0.45, ("305", "786")),
+    City("New York", "NY", "US", 8.3, ("212", "646", "718", "917"), "America/New_York"),
+    City("Los Angeles", "CA", "US", 3.8, ("213", "310", "323"), "America/Los_Angeles"),
+    City("Chicago", "IL", "US", 2.7, ("312", "773"), "America/Chicago"),
+    City("Houston", "TX", "US", 2.3, ("713", "832"), "America/Chicago"),
+    City("Phoenix", "AZ", "US", 1.6, ("602", "480"), "America/Phoenix"),
+    City("Philadelphia", "PA", "US", 1.6, ("215", "267"), "America/New_York"),
+    City("San Antonio", "TX", "US", 1.5, ("210",), "America/Chicago"),
+    City("San Diego", "CA", "US", 1.4, ("619", "858"), "America/Los_Angeles"),
+    City("Dallas", "TX", "US", 1.3, ("214", "469", "972"), "America/Chicago"),
+    City("Seattle", "WA", "US", 0.75, ("206",), "America/Los_Angeles"),
+    City("Boston", "MA", "US", 0.65, ("617",), "America/New_York"),
+    City("Miami", "FL", "US", 0.45, ("305", "786"), "America/New_York"),
     City("London", "England", "GB", 8.9),
     City("Birmingham", "England", "GB", 1.1),
     City("Manchester", "England", "GB", 0.55),

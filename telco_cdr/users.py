@@ -201,6 +201,7 @@ def _generate(num_users: int, seed: int, op_ids: np.ndarray) -> Iterator[dict]:
             "activation_date": (ACTIVATION_FIRST + timedelta(days=int(activation[i]))).isoformat(),
             "home_city": c.name,
             "home_region": c.region,
+            "time_zone": c.zone,
             "home_cell_id": ecgi(o.plmn, int(eci[i])),
             "home_tac": int(tac[i]),
         }
