@@ -16,10 +16,28 @@ DAY_MS = 86_400_000
 MINUTE_MS = 60_000
 
 
+def load_zone(name: str) -> ZoneInfo:
+    """The zone from the pinned tzdata package (so every machine has the same daylight-saving
+    rules), else from the system's tz database; ZoneInfoNotFoundError if neither has it."""
+    from importlib import resources
+
+    parts = name.split("/")
+    if name and all(p and p not in (".", "..") for p in parts):
+        try:
+            with resources.files("tzdata.zoneinfo").joinpath(*parts).open("rb") as fh:
+                return ZoneInfo.from_file(fh, key=name)
+        except (ModuleNotFoundError, FileNotFoundError, IsADirectoryError, NotADirectoryError, ValueError):
+            pass
+    try:
+        return ZoneInfo(name)
+    except ValueError:
+        raise ZoneInfoNotFoundError(name) from None
+
+
 def zone_exists(name: str) -> bool:
     try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+        load_zone(name)
+    except ZoneInfoNotFoundError:
         return False
     return True
 
@@ -34,7 +52,7 @@ class ZoneClock:
 
     def __init__(self, zones: list[str]):
         self.names = list(zones)
-        self._zones = [ZoneInfo(z) for z in self.names]
+        self._zones = [load_zone(z) for z in self.names]
         self._lo = self._hi = None
         self._steps: list[tuple[np.ndarray, np.ndarray]] = []  # per zone: step instants, offsets from them
 

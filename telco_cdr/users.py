@@ -299,6 +299,7 @@ def read_users(path: str) -> list[dict]:
         _first_fault(records, label)  # raises, naming the user and the field
     if escapes and any(_has_surrogate(r) for r in records):
         raise UserError(f"{label} holds a \\u escape that is not valid Unicode (a lone surrogate)")
+    _check_time_zones(records, label)
     if not any(r["status"] == "active" for r in records):
         raise UserError(f"{label} has no active users, so there is no one to make CDRs for")
     return records
@@ -363,6 +364,21 @@ def _first_fault(records: list, label: str) -> None:
             if rec[key] in values:
                 raise UserError(f"{label}: {key} {_short(rec[key])} appears more than once (user #{i + 1})")
             values.add(rec[key])
+
+
+def _check_time_zones(records: list, label: str) -> None:
+    """An optional ``time_zone`` must name an IANA zone (the daily curves run in it)."""
+    from .timezones import zone_exists
+
+    known: dict[str, bool] = {}
+    for i, rec in enumerate(records):
+        zone = rec.get("time_zone")
+        if zone is None:
+            continue
+        ok = isinstance(zone, str) and known.setdefault(zone, zone_exists(zone))
+        if not ok:
+            raise UserError(f"{label}, user #{i + 1}: 'time_zone' must be an IANA time zone such as "
+                            f"Europe/Berlin, got {_short(zone)}")
 
 
 def _has_surrogate(value) -> bool:
