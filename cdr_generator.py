@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
+from datetime import UTC, datetime
 
 from telco_cdr.batch import CdrFileJob, write_cdr_file
 from telco_cdr.cli import Parser, int_at_least, nonempty, run, seed_value, time_window
@@ -67,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
             fmt = format_from_path(args.output, args.format)
             paths, headers = [args.output], [csv_header()]
         users = read_users(args.users_file)
-        pop = build_population(users, args.seed)
+        pop = build_population(users, args.seed, on=datetime.fromtimestamp(start_ms / 1000, UTC).date())
         del users
         if args.output_dir:  # made only once the input is known to be good
             try:

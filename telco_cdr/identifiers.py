@@ -153,10 +153,14 @@ class Device:
     model: str
     weight: float
     nr: bool  # 5G capable
+    lte: bool = True  # 4G capable (False: a 2G/3G-only device)
+    volte: bool = True  # calls over IMS (VoLTE, VoWiFi; VoNR with nr)
 
 
 # Type Allocation Codes (GSMA TS.06) with maker and model, as listed in public TAC
 # databases (GSMA device database extracts, Osmocom tacdb).  Weights: rough installed base.
+# Radio capability from the makers' specifications: 3G-only models (Galaxy S3 GT-I9300, Galaxy Tab
+# SM-T561, Nexus 4, Desire S, the first Moto G) and LTE models without VoLTE.
 DEVICES: tuple[Device, ...] = (
     Device("35443211", "Apple", "iPhone 13", 9.0, True),
     Device("35313310", "Apple", "iPhone 14", 8.0, True),
@@ -167,23 +171,23 @@ DEVICES: tuple[Device, ...] = (
     Device("35674310", "Apple", "iPhone X", 2.0, False),
     Device("35328609", "Apple", "iPhone 15 Pro Max", 4.0, True),
     Device("35171415", "Apple", "iPhone 14 Plus", 2.0, True),
-    Device("35875505", "Apple", "iPhone 5S", 0.3, False),
+    Device("35875505", "Apple", "iPhone 5S", 0.3, False, volte=False),
     Device("35925406", "Apple", "iPhone 6", 0.5, False),
     Device("35325807", "Apple", "iPhone 6S", 0.7, False),
-    Device("35226005", "Samsung", "Galaxy S3", 0.2, False),
-    Device("35951406", "Samsung", "SM-T561", 0.3, False),
+    Device("35226005", "Samsung", "Galaxy S3", 0.2, False, lte=False, volte=False),
+    Device("35951406", "Samsung", "SM-T561", 0.3, False, lte=False, volte=False),
     Device("35438111", "Samsung", "Galaxy S21", 4.0, True),
     Device("35118311", "Samsung", "Galaxy A52", 5.0, False),
     Device("35093766", "Samsung", "Galaxy S23", 4.0, True),
     Device("35467113", "Samsung", "Galaxy A14", 6.0, False),
-    Device("35824005", "Google", "Nexus 5", 0.2, False),
-    Device("35391805", "Google", "Nexus 4", 0.1, False),
+    Device("35824005", "Google", "Nexus 5", 0.2, False, volte=False),
+    Device("35391805", "Google", "Nexus 4", 0.1, False, lte=False, volte=False),
     Device("35295611", "Google", "Pixel 7", 2.5, True),
-    Device("35929005", "Motorola", "Moto G", 2.0, False),
+    Device("35929005", "Motorola", "Moto G", 2.0, False, lte=False, volte=False),
     Device("35838706", "LG", "G Stylo", 0.6, False),
-    Device("35896704", "HTC", "Desire S", 0.1, False),
-    Device("35803106", "HTC", "One M8s", 0.2, False),
-    Device("35920605", "Nokia", "Lumia 625", 0.1, False),
+    Device("35896704", "HTC", "Desire S", 0.1, False, lte=False, volte=False),
+    Device("35803106", "HTC", "One M8s", 0.2, False, volte=False),
+    Device("35920605", "Nokia", "Lumia 625", 0.1, False, volte=False),
     Device("86242003", "Xiaomi", "Redmi Note 9", 3.0, False),
     Device("86769705", "Xiaomi", "Redmi Note 12", 3.0, True),
     Device("86297104", "OnePlus", "Nord 2", 1.5, True),

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 
 import numpy as np
 
 from .constants import CDR_TYPES, DEFAULT_WEIGHTS, SeedDomain
 from .errors import UserError
-from .identifiers import CITIES, COUNTRY_TIME_ZONE, OPERATORS, ims_domain
+from .identifiers import CITIES, COUNTRY_TIME_ZONE, DEVICES, OPERATORS, ims_domain
+from .radio import Radio, radio_of
 from .timezones import DAY_MS, ZoneClock
 
 # Daily curves of each service in the subscriber's local time, one weight per hour (the value at
@@ -27,9 +29,14 @@ SMS_HOURLY = (0.15, 0.07, 0.04, 0.03, 0.03, 0.05, 0.14, 0.40, 0.70, 0.85, 0.92, 
               0.95, 0.92, 0.90, 0.92, 0.95, 0.98, 1.00, 1.00, 0.95, 0.85, 0.60, 0.32)
 DATA_HOURLY = (0.55, 0.42, 0.34, 0.30, 0.30, 0.32, 0.40, 0.52, 0.62, 0.66, 0.70, 0.72,
                0.75, 0.74, 0.73, 0.74, 0.76, 0.80, 0.86, 0.93, 0.98, 1.00, 0.92, 0.75)
-# IMS records: SIP INVITEs and MESSAGEs follow the people; REGISTER, SUBSCRIBE and OPTIONS
-# follow device timers, the same at any hour (the method shares of cdrs.IMS_METHODS, rounded).
-IMS_HOURLY = tuple(round(0.45 * v + 0.15 * m + 0.40, 3) for v, m in zip(VOICE_HOURLY, SMS_HOURLY))
+# IMS records by SIP method (shares of S-CSCF records), each with its daily curve: INVITEs (calls)
+# and MESSAGEs (texts) follow the people; REGISTER, SUBSCRIBE and OPTIONS follow device timers,
+# the same at any hour.
+FLAT_HOURLY = (1.0,) * 24
+IMS_METHODS = (("INVITE", 0.45, VOICE_HOURLY), ("REGISTER", 0.30, FLAT_HOURLY), ("MESSAGE", 0.15, SMS_HOURLY),
+               ("SUBSCRIBE", 0.07, FLAT_HOURLY), ("OPTIONS", 0.03, FLAT_HOURLY))
+_METHOD_HOURLY = np.array([np.array(c) / np.mean(c) * share for _, share, c in IMS_METHODS])  # (method, hour)
+IMS_HOURLY = tuple(_METHOD_HOURLY.sum(axis=0).round(4))
 SERVICE_HOURLY = {"voice": VOICE_HOURLY, "data": DATA_HOURLY, "sms": SMS_HOURLY, "voip": VOICE_HOURLY,
                   "ims": IMS_HOURLY}
 # Day of week, Monday first, local time: weekend traffic is lower (ibid.).
@@ -50,6 +57,9 @@ UNLIMITED_DATA = 1.8  # plans with "UNL" in their id use this much more data
 BUSINESS_WEEKEND = 0.35  # business lines on weekends
 
 CONTACT_SLOTS = 8  # a small circle of contacts per user
+# IMS re-registration: a device refreshes its registration this often, whatever it does (GSMA
+# IR.92 leaves the timer to the operator; 3600 s is a common setting).
+REGISTER_PERIOD_S = 3600
 CONTACT_ZIPF = 1.3  # slot k is called in proportion to k ** -CONTACT_ZIPF
 ON_NET_SHARE = 0.35  # contacts who are users of the file too
 SAME_CITY_SHARE = 0.7  # on-net contacts from the user's own city
@@ -118,6 +128,10 @@ class TrafficCurve:
                  end_ms: int | None = None):
         self.pop = pop
         w = np.array([weights.get(t, 0.0) for t in CDR_TYPES], dtype=float)
+        w = np.where(pop.zone_activity[:, :, 0].sum(axis=0) > 0, w, 0.0)  # types no user can make
+        if not w.sum():
+            raise UserError("none of the users can make the CDR types of --weights (no active user, or no "
+                            "device or network for them)")
         self.weights = w / w.sum()
         self.start_ms, self.end_ms = start_ms, end_ms
         self.scale = self.weights  # per type: density scale so that each type gets its weight
@@ -141,6 +155,10 @@ class TrafficCurve:
         zones = len(self.pop.zones)
         return self.pop.clock.local_ms(np.repeat(np.arange(zones)[None, :], len(t_ms), 0),
                                        np.repeat(t_ms[:, None], zones, 1))
+
+    def local_of(self, users: np.ndarray, t_ms: np.ndarray) -> np.ndarray:
+        """Local times (ms, as if UTC) of instants ``t_ms`` in the zones of ``users``."""
+        return self.pop.clock.local_ms(self.pop.zone_of[users], t_ms)
 
     def density(self, t_ms: np.ndarray, local: np.ndarray | None = None) -> np.ndarray:
         """Events per unit of time at ``t_ms`` (before the types' scales), (time, zone, type)."""
@@ -190,6 +208,13 @@ class TrafficCurve:
         return types, users, weekend
 
 
+def ims_methods(rng: np.random.Generator, local_hours: np.ndarray) -> np.ndarray:
+    """SIP methods (indexes into IMS_METHODS) of IMS events at these local hours: INVITEs by day,
+    REGISTERs at any hour."""
+    per_method = np.stack([_daily(row, local_hours) for row in _METHOD_HOURLY], axis=1)
+    return _pick_rows(rng, per_method)
+
+
 def _pick_rows(rng: np.random.Generator, weights: np.ndarray) -> np.ndarray:
     """One column per row, with probability in proportion to the row's weights."""
     cum = np.cumsum(weights, axis=1)
@@ -213,6 +238,7 @@ class Population:
     home_tac: np.ndarray
     data_factor: np.ndarray
     nr: np.ndarray  # 5G-capable device
+    radio: Radio  # what each user's device and network offer on the day of the events
     contact_user: np.ndarray  # (n, CONTACT_SLOTS) int32, -1 off-net
     contact_num: np.ndarray  # (n, CONTACT_SLOTS) int64 E.164
     nodes: dict  # per-user network nodes (domain, msc, pgw, node, smsc): key -> list[str]
@@ -223,6 +249,8 @@ class Population:
     zone_bounds: np.ndarray  # zone z's users are zone_order[zone_bounds[z]:zone_bounds[z + 1]]
     user_cum: list  # [type][weekend] -> cumulative activity over zone_order, with a leading 0
     zone_activity: np.ndarray  # (zone, type, weekend): the summed activity of the zone's users
+    register_order: np.ndarray  # the active IMS users, by the second of the hour they re-register at
+    register_phase: np.ndarray  # that second, in the same order
 
 
 def time_zone_of(user: dict) -> str:
@@ -257,8 +285,23 @@ def _is_in(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
     return sorted_set[at] == values if len(sorted_set) else np.zeros(len(values), dtype=bool)
 
 
-def build_population(users: list[dict], seed: int) -> Population:
-    """Turn validated user records into a Population; deterministic for (users, seed)."""
+def _capability(users: list[dict], field: str, tac_flag: str, default) -> np.ndarray:
+    """A device capability: the user's ``field``, else the flag of the IMEI's TAC in DEVICES, else
+    ``default`` (a function of the user)."""
+    by_tac = {d.tac: getattr(d, tac_flag) for d in DEVICES}
+    out = []
+    for u in users:
+        v = u.get(field)
+        if not isinstance(v, bool):
+            v = by_tac.get(u["imei"][:8])
+            v = default(u) if v is None else v
+        out.append(v)
+    return np.array(out, dtype=bool)
+
+
+def build_population(users: list[dict], seed: int, on: date | None = None) -> Population:
+    """Turn validated user records into a Population; deterministic for (users, seed, on).  ``on``
+    is the day of the events (the window's first day; today by default): which 2G/3G networks run."""
     rng = np.random.default_rng(np.random.SeedSequence([SeedDomain.POPULATION, seed]))
     n = len(users)
     msisdn = np.array([int(u["msisdn"]) for u in users], dtype=np.int64)
@@ -269,10 +312,13 @@ def build_population(users: list[dict], seed: int) -> Population:
     business = np.array([u.get("segment") == "business" for u in users])
     unlimited = np.array(["UNL" in str(u.get("plan_id", "")) for u in users])
     nr = np.array([u.get("device_5g") is True for u in users])
+    lte = _capability(users, "device_4g", "lte", lambda u: True)
+    volte = _capability(users, "device_volte", "volte", lambda u: True)
+    radio = radio_of([u["mcc"] + u["mnc"] for u in users], lte, nr, volte, on or datetime.now(UTC).date())
 
     # Activity: heavy-tailed across users, zero for suspended lines.
     activity = np.minimum((1.0 - rng.random(n)) ** (-1.0 / ACTIVITY_PARETO_SHAPE), ACTIVITY_CAP)
-    activity = np.where(active, activity, 0.0)
+    activity = np.where(active & radio.served, activity, 0.0)  # no network, no records
     data_factor = np.where(unlimited, UNLIMITED_DATA, 1.0)
     zones, zone_of = np.unique(np.array([time_zone_of(u) for u in users]), return_inverse=True)
     zone_order = np.argsort(zone_of, kind="stable")
@@ -284,6 +330,10 @@ def build_population(users: list[dict], seed: int) -> Population:
             mask = (business == (segment == "business")) & (prepaid == (plan_type == "prepaid"))
             aff[mask] = values[t]
         w = activity * aff * (data_factor if CDR_TYPES[t] == "data" else 1.0)
+        if CDR_TYPES[t] == "voice":
+            w = np.where(radio.can_call, w, 0.0)  # a non-VoLTE phone where 2G and 3G are gone
+        elif CDR_TYPES[t] == "ims":
+            w = np.where(radio.volte, w, 0.0)  # only IMS devices have IMS records
         cums = []
         for we, weight in enumerate((w, w * np.where(business, BUSINESS_WEEKEND, 1.0))):
             cums.append(np.concatenate(([0.0], np.cumsum(weight[zone_order]))))
@@ -329,15 +379,22 @@ def build_population(users: list[dict], seed: int) -> Population:
         redrawn = clash
     contact_num[~onnet_mask] = offnet
 
+    # IMS re-registration: each active IMS device at its own second of the period (cdrs.REGISTER_PERIOD_S).
+    register_order = np.flatnonzero(active & radio.volte & radio.served)
+    # Evenly spread over the period in a random order, so that every device is as likely to be due.
+    m = len(register_order)
+    phase = ((rng.permutation(m) + rng.random(m)) * (REGISTER_PERIOD_S / max(m, 1))).astype(np.int64)
+    by_phase = np.argsort(phase, kind="stable")
     plmn_keys, plmn_code = np.unique(np.array([u["mcc"] + "-" + u["mnc"] for u in users]), return_inverse=True)
     return Population(
         n=n, user_ids=[u["user_id"] for u in users], msisdn=msisdn, imsi=[u["imsi"] for u in users],
         imei=[u["imei"] for u in users], plmns=[tuple(str(k).split("-")) for k in plmn_keys], plmn_code=plmn_code,
-        home_enb=eci >> 8, home_sector=eci & 0xFF, home_tac=home_tac, data_factor=data_factor, nr=nr,
+        home_enb=eci >> 8, home_sector=eci & 0xFF, home_tac=home_tac, data_factor=data_factor, nr=nr, radio=radio,
         contact_user=contact_user.astype(np.int32), contact_num=contact_num,
         nodes=_network_nodes(users, cities), zones=[str(z) for z in zones], zone_of=zone_of,
         clock=ZoneClock([str(z) for z in zones]), zone_order=zone_order, zone_bounds=zone_bounds,
-        user_cum=user_cum, zone_activity=zone_activity,
+        user_cum=user_cum, zone_activity=zone_activity, register_order=register_order[by_phase],
+        register_phase=phase[by_phase],
     )
 
 

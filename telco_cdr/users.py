@@ -193,6 +193,8 @@ def _generate(num_users: int, seed: int, op_ids: np.ndarray) -> Iterator[dict]:
             "device_make": d.make,
             "device_model": d.model,
             "device_5g": d.nr,
+            "device_4g": d.lte,
+            "device_volte": d.volte,
             "plan_id": p.plan_id,
             "plan_name": p.plan_name,
             "plan_type": p.plan_type,
