@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .bearers import APNS, IMS_APN, INTERNET, MMS, MMS_APN, RECORD_CLOSING, Partials, StreamBearers, internet_apns
 from .constants import CDR_TYPES, SeedDomain
 from .layout import (
     DEC,
@@ -64,13 +65,7 @@ VOICE_MU, VOICE_SIGMA, VOICE_MAX_S = 4.0, 1.2, 4 * 3600
 TWIN_SHARE = 0.8  # on-net MO calls whose MT twin is in the same output
 HOME_CELL_SHARE = 0.6  # events in the user's home cell; the rest in neighbouring cells
 
-# Data sessions: duration log-normal; volume Weibull with shape 0.6 (Oliveira et al., PerCom 2014,
-# shapes 0.5-0.9), downlink several times uplink (ibid.; Ericsson Mobility Report).
-DATA_MU, DATA_SIGMA, DATA_TIME_LIMIT_S = 5.5, 1.4, 3600
-DATA_WEIBULL_SHAPE, DATA_SCALE_BYTES = 0.6, 6_000_000
-APNS = (("internet", 0.91), ("mms", 0.03), ("tethering", 0.04), ("iot", 0.02))
-# Relative throughput by RAT (radio.RATS), for data volumes (Opensignal download speeds, rounded).
-RAT_SPEED = {"NR": 1.6, "EUTRAN": 1.0, "UTRAN": 0.2, "GERAN": 0.05, "WLAN": 1.2}
+# Data records are partial records of bearers (telco_cdr.bearers: APNs, closing causes, volumes).
 
 SMS_RESULTS = (("delivered", 0.975), ("failed", 0.01), ("expired", 0.01), ("rejected", 0.005))
 
@@ -103,8 +98,6 @@ INVITE_STATUS = {"answered": 200, "dropped": 200, "no_answer": 480, "busy": 486,
                  "failed": 503}
 
 DIRECTIONS = ("MT", "MO")  # by mobile-originated
-# causeForRecClosing (TS 32.298): by (time limit, abnormal)
-RECORD_CLOSING = ("normalRelease", "timeLimit", "abnormalRelease")
 SMS_ENCODINGS = ("GSM-7", "UCS-2")  # TS 23.038, by UCS-2
 ROLES_OF_NODE = ("terminating", "originating")  # role-of-Node, by originating
 # accessNetworkInformation (TS 24.229 P-Access-Network-Info): VoWiFi, 5G device, else
@@ -125,7 +118,6 @@ def _draw(rng, cum, n):
 
 
 _OUTCOME_CUM = _table(VOICE_OUTCOMES)
-_APN_CUM = _table(APNS)
 _SMS_CUM, _CODEC_CUM = _table(SMS_RESULTS), _table(CODECS)
 
 
@@ -176,6 +168,16 @@ class CdrFactory:
         self.run_tag = f"{int(base[0]) & 0xFFFFFFFF:08x}-"
         self.charging_base = int(base[1]) % 2**32
         self.icid_base = int(base[2]) % 2**40
+        self.apn_of_user = internet_apns(pop)  # each user's internet APN (bearers.APNS)
+        self._stream_bearers: StreamBearers | None = None
+
+    @property
+    def stream_bearers(self) -> StreamBearers:
+        """Data records without a window (a stream, or warm()): each the next partial of the user's
+        internet bearer."""
+        if self._stream_bearers is None:
+            self._stream_bearers = StreamBearers(self.pop, self.seed)
+        return self._stream_bearers
 
     def rng(self, chunk_index: int) -> np.random.Generator:
         return np.random.default_rng(np.random.SeedSequence([self.stream, self.seed, chunk_index]))
@@ -183,17 +185,30 @@ class CdrFactory:
     def warm(self) -> None:
         """Build a record of each type and throw it away, so that the text tables joined from
         per-user columns are made here once (before worker processes fork), not in every worker."""
-        present = np.flatnonzero(self.curve.weights > 0)
+        present = self.curve.weights > 0
+        present[DATA] |= self.pop.zone_activity[:, DATA, 0].sum() > 0  # a file's come from its bearers
+        present = np.flatnonzero(present)
         start = self.curve.start_ms if self.curve.start_ms is not None else 0
         self.build(0, 0, np.full(len(present), start, dtype=np.int64), types=present)
+        self._stream_bearers = None
 
-    def build(self, chunk_index: int, first_index: int, times_ms: np.ndarray, types: np.ndarray | None = None) -> Chunk:
+    def build(self, chunk_index: int, first_index: int, times_ms: np.ndarray, types: np.ndarray | None = None,
+              data: Partials | None = None) -> Chunk:
         """Records for sorted event times ``times_ms``; ``first_index`` numbers them in the run.
-        ``types`` (one CDR type index per record) is drawn from the mix unless given."""
+        ``types`` (one CDR type index per record) is drawn from the mix unless given.  ``data``:
+        partial records (a CDR file's, telco_cdr.bearers) to add as the chunk's data records; data
+        records drawn from the mix are instead the next partials of their users' internet bearers."""
         pop, rng, radio = self.pop, self.rng(chunk_index), self.pop.radio
-        n = len(times_ms)
         start = np.array(times_ms, dtype=np.int64)
         types, u, _ = self.curve.assign(rng, start, None if types is None else np.asarray(types, dtype=np.int64))
+        if data is not None and len(data):
+            types = np.concatenate((types, np.full(len(data), DATA, dtype=types.dtype)))
+            u = np.concatenate((u, data.user.astype(np.int64)))
+            start = np.concatenate((start, data.start))
+        n = len(start)
+        drow = np.full(n, -1, dtype=np.int64)  # a data row's partial (in ``partials``)
+        data_rows = np.flatnonzero(types == DATA)
+        drow[data_rows] = np.arange(len(data_rows))
         slot = _draw(rng, _SLOT_CUM, n)
         cp_user = pop.contact_user[u, slot].astype(np.int64)
         cp_num = pop.contact_num[u, slot]
@@ -228,6 +243,13 @@ class CdrFactory:
             call[tgt], caller[tgt] = call[src], u[src]
         tech, rat = voice_technologies(rng, radio, u)
         rat = np.where(is_voice, rat, bearer_rats(rng, radio, u))
+        if data is not None and len(data):
+            partials = {"dur": data.dur, "kind": data.kind, "charging": data.charging, "seq": data.seq,
+                        "cause": data.cause, "up": data.up, "down": data.down}
+            rat[data_rows] = data.rat
+        else:  # a stream's: they close now
+            partials = self.stream_bearers.next(rng, u[data_rows], start[data_rows], rat[data_rows])
+            start[data_rows] = partials["start"]
 
         # The S-CSCF records of calls carried by IMS: INVITE rows of ims become the originating
         # (MO leg) or terminating (MT leg) records of voice rows' calls, sharing their ICID.
@@ -252,8 +274,8 @@ class CdrFactory:
 
         order = np.argsort(start, kind="stable")
         (types, u, cp_user, cp_num, mo, start, outcome, ring, talk, call, caller, tech, rat, method,
-         twin_of_call) = (a[order] for a in (types, u, cp_user, cp_num, mo, start, outcome, ring, talk, call, caller,
-                                             tech, rat, method, twin_of_call))
+         twin_of_call, drow) = (a[order] for a in (types, u, cp_user, cp_num, mo, start, outcome, ring, talk, call,
+                                                   caller, tech, rat, method, twin_of_call, drow))
         position = np.argsort(order)  # where each row went: a call's number is its first row's place
         call = position[call]
 
@@ -280,6 +302,7 @@ class CdrFactory:
             ctx = _Ctx(rng, idx, ui, cp_num[idx], mo[idx], start[idx], first_index, rat=rat[idx].copy())
             ctx.outcome, ctx.ring, ctx.talk, ctx.tech = outcome[idx], ring[idx], talk[idx], tech[idx]
             ctx.method, ctx.twin, ctx.call, ctx.caller = method[idx], twin_of_call[idx], call[idx], caller[idx]
+            ctx.partial, ctx.partials = drow[idx], partials
             dur_ms, values = builders[t](ctx)
             values.setdefault("record_type", Pick(self.record_type[t], ctx.mo.view(np.int8)))
             values.update(
@@ -340,21 +363,15 @@ class CdrFactory:
         }
 
     def _data(self, c: _Ctx):
-        rng, pop, k = c.rng, self.pop, len(c.idx)
-        dur = np.maximum(rng.lognormal(DATA_MU, DATA_SIGMA, k), 1.0)
-        limited = dur > DATA_TIME_LIMIT_S
-        dur = np.minimum(dur, DATA_TIME_LIMIT_S).astype(np.int64)
-        speed = _RAT_SPEED[c.rat]
-        down = (DATA_SCALE_BYTES * rng.weibull(DATA_WEIBULL_SHAPE, k) * (dur / 245.0) ** 0.6
-                * pop.data_factor[c.u] * speed).astype(np.int64) + 512
-        up = (down * np.minimum(rng.lognormal(np.log(0.12), 0.5, k), 0.9)).astype(np.int64) + 256
-        abnormal = rng.random(k) < 0.005
-        cause = np.where(limited, 1, np.where(abnormal, 2, 0))
+        j, p = c.partial, c.partials
+        dur = p["dur"][j].astype(np.int64)
+        kind = p["kind"][j]
+        apn = np.where(kind == INTERNET, self.apn_of_user[c.u], np.where(kind == MMS, _MMS_APN, _IMS_APN))
         return dur * 1000, {
-            "apn": Pick(_APN_TEXT, _draw(rng, _APN_CUM, k)),
-            "uplink_bytes": dec(up), "downlink_bytes": dec(down), "duration_seconds": Pick(DEC, dur),
-            "charging_id": dec((self.charging_base + c.first_index + c.idx) % 2**32),
-            "pgw_address": Pick(self.pgw, c.u), "cause_for_record_closing": Pick(_CLOSING_TEXT, cause),
+            "apn": Pick(_APN_TEXT, apn),
+            "uplink_bytes": dec(p["up"][j]), "downlink_bytes": dec(p["down"][j]), "duration_seconds": Pick(DEC, dur),
+            "charging_id": dec(p["charging"][j]), "record_sequence_number": dec(p["seq"][j]),
+            "pgw_address": Pick(self.pgw, c.u), "cause_for_record_closing": Pick(_CLOSING_TEXT, p["cause"][j]),
         }
 
     def _sms(self, c: _Ctx):
@@ -449,9 +466,9 @@ _IMS_STATUS_TABLE = {m: (np.array([x for x, _ in rows]), _table(rows)) for m, ro
 _IMS_SERVICE_TABLE = {m: (np.array([_SERVICES.index(x) for x, _ in rows]), _table(rows))
                       for m, rows in IMS_SERVICES.items()}
 _INVITE_STATUS = np.array([INVITE_STATUS[o[0]] for o in VOICE_OUTCOMES])
-_APN_TEXT = text_array([a[0] for a in APNS])
+_APN_TEXT = text_array(list(APNS))
+_IMS_APN, _MMS_APN = APNS.index(IMS_APN), APNS.index(MMS_APN)
 _RAT_TEXT = text_array(RATS)
-_RAT_SPEED = np.array([RAT_SPEED[r] for r in RATS])
 _CLOSING_TEXT = text_array(RECORD_CLOSING)
 _ENCODING_TEXT = text_array(SMS_ENCODINGS)
 # accessNetworkInformation by RAT (radio.RATS): 3G/2G never serve IMS here
@@ -492,3 +509,5 @@ class _Ctx:
     twin: np.ndarray | None = None  # an IMS row that is the INVITE of a voice row's call
     call: np.ndarray | None = None  # the call's number (its ICID)
     caller: np.ndarray | None = None  # the user whose S-CSCF names the ICID
+    partial: np.ndarray | None = None  # a data row's partial record: its row in ``partials``
+    partials: dict | None = None  # the chunk's partial records' columns (telco_cdr.bearers)

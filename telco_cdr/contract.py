@@ -27,16 +27,15 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from . import layout as _layout
+from .bearers import APNS, IMS_APN, MMS_APN, MMS_BYTES, PGW_SETTINGS, RECORD_CLOSING, TIME_LIMITS_S
 from .cdrs import (
     ACCESS_NETWORKS,
-    APNS,
     CODECS,
     DIRECTIONS,
     IMS_METHODS,
     IMS_SERVICES,
     IMS_STATUS,
     MOS_RANGE,
-    RECORD_CLOSING,
     RECORD_TYPES,
     ROLES_OF_NODE,
     SMS_ENCODINGS,
@@ -317,19 +316,46 @@ VOICE = Record("voice", "Voice CDR", "A call: the MMTel record (TS 32.275) of a 
     for o in _OUTCOMES
 ))
 
-DATA = Record("data", "Data CDR", "A packet data session on the PGW (PGWRecord).", _common("data") + (
-    Field("apn", "string", f"{_or(_values(APNS))}.", "accessPointNameNI", values=_values(APNS)),
-    Field("uplink_bytes", "integer", "Bytes sent by the device.", "dataVolumeGPRSUplink", minimum=256),
-    Field("downlink_bytes", "integer", "Bytes received by the device.", "dataVolumeGPRSDownlink", minimum=512),
-    Field("duration_seconds", "integer", "Seconds the record covers, 1 to 3600.", "duration", minimum=1,
-          maximum=3600),
-    Field("charging_id", "integer", "Charging id of the bearer, 0 to 4294967295, unique in a run.", "chargingID",
-          minimum=0, maximum=2**32 - 1),
+_PLMN_OF = {op.plmn: op for op in OPERATORS}
+_RELEASES = ["normalRelease", "abnormalRelease"]
+
+DATA = Record("data", "Data CDR", "A partial record of a bearer on the PGW (PGWRecord, TS 32.251): a device holds "
+              "its default bearers (the operator's internet APN; `ims` for VoLTE devices) for hours or days, and "
+              "the PGW closes a partial record on its time limit, a volume limit, a RAT change or a serving-node "
+              "change, and at the release. The partial records of one bearer share its `charging_id` and count "
+              "1, 2, 3 ... in `record_sequence_number`, each opening when the one before closed; an MMS is sent "
+              "or fetched on a short `mms` bearer of one record.", _common("data") + (
+    Field("apn", "string", "The access point name: the operator's internet APN (such as `fast.t-mobile.com`, "
+          f"`broadband` at AT&T, `vzwinternet`), `{IMS_APN}` (the IMS signalling of a VoLTE device) or `{MMS_APN}`.",
+          "accessPointNameNI", values=APNS),
+    Field("uplink_bytes", "integer", "Bytes sent by the device in the record.", "dataVolumeGPRSUplink", minimum=256),
+    Field("downlink_bytes", "integer", "Bytes received by the device in the record.", "dataVolumeGPRSDownlink",
+          minimum=512),
+    Field("duration_seconds", "integer", f"Seconds the record covers, 1 to {max(TIME_LIMITS_S)}: at most the "
+          "operator's time limit.", "duration", minimum=1, maximum=max(TIME_LIMITS_S)),
+    Field("charging_id", "integer", "Charging id of the bearer, 0 to 4294967295: the same in every partial record "
+          "of the bearer, another for each bearer of a run.", "chargingID", minimum=0, maximum=2**32 - 1),
+    Field("record_sequence_number", "integer", "The record's place among its bearer's partial records, 1 for the "
+          "first; a bearer set up before the window starts above 1.", "recordSequenceNumber", minimum=1),
     Field("pgw_address", "string", "IPv4 address of the PGW (10.0.0.0/8).", "p-GWAddress",
           pattern=r"10\.([0-9]|[1-9][0-9]|1[0-9]{2}|2[0-4][0-9])\.[0-7]\.1[6-9]"),
-    Field("cause_for_record_closing", "string", "`normalRelease`, `abnormalRelease`, or `timeLimit` (the session "
-          "lasted over an hour; the record covers 3600 s).", "causeForRecClosing", values=RECORD_CLOSING),
-), CELL_RULES + (Rule({"cause_for_record_closing": "timeLimit"}, {"duration_seconds": {"const": 3600}}),))
+    Field("cause_for_record_closing", "string", "Why the record closed (TS 32.298 causeForRecClosing): "
+          "`normalRelease` (0) or `abnormalRelease` (4), the bearer's release; `volumeLimit` (16); `timeLimit` "
+          "(17), after the operator's time limit; `servingNodeChange` (18); `rATChange` (22), between NR and LTE.",
+          "causeForRecClosing", values=RECORD_CLOSING),
+), CELL_RULES + (
+    Rule({"cause_for_record_closing": "timeLimit"}, {"duration_seconds": {"enum": list(TIME_LIMITS_S)}}),
+    Rule({"apn": MMS_APN}, {"record_sequence_number": {"const": 1}, "cause_for_record_closing": {"enum": _RELEASES},
+                            "uplink_bytes": {"maximum": MMS_BYTES[2]}, "downlink_bytes": {"maximum": MMS_BYTES[2]}}),
+) + tuple(
+    Rule({"cell_mcc": _PLMN_OF[plmn].mcc, "cell_mnc": _PLMN_OF[plmn].mnc},
+         {"apn": {"enum": [pgw.apn, IMS_APN, MMS_APN]}, "duration_seconds": {"maximum": pgw.time_limit_s}})
+    for plmn, pgw in PGW_SETTINGS.items() if plmn in _PLMN_OF
+) + tuple(
+    Rule({"cell_mcc": _PLMN_OF[plmn].mcc, "cell_mnc": _PLMN_OF[plmn].mnc, "cause_for_record_closing": "timeLimit"},
+         {"duration_seconds": {"const": pgw.time_limit_s}})
+    for plmn, pgw in PGW_SETTINGS.items() if plmn in _PLMN_OF
+))
 
 SMS = Record("sms", "SMS CDR", "A short message (MOSMSRecord / MTSMSRecord).", _common("sms") + (
     Field("direction", "string", "`MO` (sent by the subscriber; `moSMSRecord`) or `MT` (received; `mtSMSRecord`).",

@@ -211,7 +211,7 @@ def test_avro_types_follow_the_contract():
     assert voice["start_time"] == {"type": "long", "logicalType": "timestamp-millis"}
     assert voice["answer_time"] == ["null", {"type": "long", "logicalType": "timestamp-millis"}]
     assert voice["duration_seconds"] == "long" and voice["calling_number"] == "string"
-    assert contract.avro_schema("data")["fields"][-3]["name"] == "charging_id"
+    assert contract.avro_schema("data")["fields"][-4]["name"] == "charging_id"
 
 
 # ---------------------------------------------------------------- Spark
