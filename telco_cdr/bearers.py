@@ -172,6 +172,8 @@ class Partials:
         return sum(getattr(self, f.name).nbytes for f in fields(self))
 
 
+_SIM_DTYPES = {"pair": np.int32, "start": np.int64, "dur": np.int32, "inst": np.int32, "seq": np.uint32,
+               "cause": np.int8, "rat": np.int8}
 _DTYPES = {"start": np.int64, "dur": np.int32, "user": np.int32, "kind": np.int8, "charging": np.uint32,
            "seq": np.uint32, "cause": np.int8, "rat": np.int8, "up": np.uint32, "down": np.uint32}
 
@@ -318,7 +320,7 @@ def _simulate(us: _Users, keys: np.ndarray, u: np.ndarray, kind: np.ndarray, s_m
         if emit.any():
             for name, col in (("pair", pair), ("start", t), ("dur", dur), ("inst", inst), ("seq", seq),
                               ("cause", cause), ("rat", rat)):
-                out[name].append(col[emit])
+                out[name].append(col[emit].astype(_SIM_DTYPES[name], copy=False))
             out["up"].append(np.maximum(up[emit], 256).astype(np.uint32))
             out["down"].append(np.maximum(down[emit], 512).astype(np.uint32))
         # The next partial: of the same bearer, or of the next one after a release.
@@ -336,7 +338,11 @@ def _simulate(us: _Users, keys: np.ndarray, u: np.ndarray, kind: np.ndarray, s_m
         rat = np.where(released, np.where(five_g & (r[0] < share), NR, us.home_rat[u]),
                        np.where(which == 4, np.where(rat == NR, EUTRAN, NR), rat)).astype(np.int8)
         alive = t < e_ms
-    return {k: (np.concatenate(v) if v else np.zeros(0, dtype=np.int64)) for k, v in out.items()}
+    cols = {}
+    for k in list(out):
+        v = out.pop(k)
+        cols[k] = np.concatenate(v) if v else np.zeros(0, dtype=_SIM_DTYPES.get(k, np.uint32))
+    return cols
 
 
 def _lifetime(kind: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -385,26 +391,31 @@ def choose_bearers(pop: Population, seed: int, start_ms: int, end_ms: int, count
         u, kind = pu[at:stop], pk[at:stop]
         sim = _simulate(us, _pair_keys(seed, u, kind, rnd) ^ np.uint64(_GOLDEN), u, kind, start_ms, end_ms, curve)
         by_pair = np.argsort(sim["pair"], kind="stable")  # pair by pair, each in time order
-        sim = {k: v[by_pair] for k, v in sim.items()}
-        take = min(count - have, len(sim["pair"]))
-        sim = {k: v[:take] for k, v in sim.items()}
-        sim["user"] = u[sim["pair"]]
-        sim["kind"] = kind[sim["pair"]]
-        sim["rank"] = sim["pair"] + rank0
+        by_pair = by_pair[:min(count - have, len(by_pair))]  # the last pair's chain cut short
+        for k in list(sim):  # one column at a time, to keep memory down
+            sim[k] = sim[k][by_pair]
+        del by_pair
+        take = len(sim["pair"])
+        sim["user"] = u[sim["pair"]].astype(np.int32)
+        sim["kind"] = kind[sim["pair"]].astype(np.int8)
+        sim["rank"] = sim.pop("pair").astype(np.int64) + rank0
         pieces.append(sim)
         have += take
         rank0 += len(u)
         at = stop
-    cols = {k: np.concatenate([p[k] for p in pieces]) for k in pieces[0]}
+    cols = pieces[0] if len(pieces) == 1 else {k: np.concatenate([p.pop(k) for p in pieces]) for k in pieces[0]}
+    del pieces
     # Charging ids: the bearer instances numbered in the order of the chains.
     key = cols.pop("rank") * (1 << 20) + cols.pop("inst")
     new = np.ones(len(key), dtype=bool)
     new[1:] = key[1:] != key[:-1]
-    charging = ((np.cumsum(new) - 1 + charging_base) % 2**32).astype(np.uint32)
+    del key
+    cols["charging"] = ((np.cumsum(new) - 1 + charging_base) % 2**32).astype(np.uint32)
+    del new
     order = np.argsort(cols["start"], kind="stable")
-    out = {"charging": charging}
-    out.update({k: cols[k] for k in ("start", "dur", "user", "kind", "seq", "cause", "rat", "up", "down")})
-    return Partials(**{k: v[order].astype(_DTYPES[k]) for k, v in out.items()})
+    for k in list(cols):
+        cols[k] = cols[k][order].astype(_DTYPES[k], copy=False)
+    return Partials(**cols)
 
 
 # ---------------------------------------------------------------- a stream's partials
