@@ -221,17 +221,10 @@ class _Users:
         self.clock = pop.clock
 
 
-def curve_at(users: _Users, u: np.ndarray, t_ms: np.ndarray) -> np.ndarray:
-    """The data daily and weekly curve (mean 1) in the local time of users ``u`` at ``t_ms``."""
-    local = users.clock.local_ms(users.zone[u], t_ms)
-    hours = (local % DAY_MS) / 3_600_000.0
-    dow = (local // DAY_MS + 3) % 7  # 1970-01-01 was a Thursday
-    return _daily(_CURVE, hours) * _WEEK[dow]
-
-
 class _CurveTable:
-    """:func:`curve_at` of every zone at the middles of short bins over a window (and a little
-    around it), looked up by bin: the simulation asks for it at every step."""
+    """The data daily and weekly curve (mean 1) in each zone's local time, at the middles of short
+    bins over a window (and a little around it), looked up by bin: the simulation asks for it at
+    every step."""
 
     def __init__(self, us: _Users, s_ms: int, e_ms: int):
         lo, hi = s_ms - 2 * 3_600_000, e_ms + 8 * 3_600_000
@@ -311,11 +304,13 @@ def _simulate(us: _Users, keys: np.ndarray, u: np.ndarray, kind: np.ndarray, s_m
         total = np.where(which == 2, us.volume_limit[u] - 512 * r[4], total)
         up_share = np.minimum(_lognormal(r[4], UPLINK_SHARE[0], UPLINK_SHARE[1]), 0.9)
         up = total * up_share
-        # An MMS bearer carries one message, sent (uplink) or received (downlink).
-        size = np.minimum(_lognormal(r[5], MMS_BYTES[0], MMS_BYTES[1]), MMS_BYTES[2])
-        sent = r[3] < 0.5
-        up = np.where(mms, np.where(sent, size, size * 0.02), up)
-        down = np.where(mms, np.where(sent, size * 0.02, size), total - up)
+        down = total - up
+        mi = np.flatnonzero(mms)
+        if len(mi):  # an MMS bearer carries one message, sent (uplink) or received (downlink)
+            size = np.minimum(_lognormal(r[5][mi], MMS_BYTES[0], MMS_BYTES[1]), MMS_BYTES[2])
+            sent = r[3][mi] < 0.5
+            up[mi] = np.where(sent, size, size * 0.02)
+            down[mi] = np.where(sent, size * 0.02, size)
         emit = t >= s_ms
         if emit.any():
             for name, col in (("pair", pair), ("start", t), ("dur", dur), ("inst", inst), ("seq", seq),
@@ -326,13 +321,16 @@ def _simulate(us: _Users, keys: np.ndarray, u: np.ndarray, kind: np.ndarray, s_m
         # The next partial: of the same bearer, or of the next one after a release.
         close = t + dur * 1000
         released = which == 0
-        gap = np.minimum(_lognormal(r[5], REATTACH_S[0], REATTACH_S[1]), REATTACH_S[2])
-        mms_gap = -np.log(r[1]) * 86_400 / MMS_PER_DAY
-        gap = np.where(mms, mms_gap, gap)
-        t = np.where(released, close + (np.maximum(gap, 1) * 1000).astype(np.int64), close)
-        life = _lifetime(kind, r[2])
-        mms_life = np.maximum(_lognormal(r[4], *MMS_SECONDS), 1)
-        inst_end = np.where(released, t + (np.where(mms, mms_life, life) * 1000).astype(np.int64), inst_end)
+        t = close
+        ri = np.flatnonzero(released)
+        if len(ri):
+            m_r = mms[ri]
+            gap = np.where(m_r, -np.log(r[1][ri]) * 86_400 / MMS_PER_DAY,
+                           np.minimum(_lognormal(r[5][ri], REATTACH_S[0], REATTACH_S[1]), REATTACH_S[2]))
+            t = close.copy()
+            t[ri] = close[ri] + (np.maximum(gap, 1) * 1000).astype(np.int64)
+            inst_end = inst_end.copy()
+            inst_end[ri] = t[ri] + (_lifetime(kind[ri], r[2][ri]) * 1000).astype(np.int64)
         seq = np.where(released, 1, seq + 1)
         inst = inst + released
         rat = np.where(released, np.where(five_g & (r[0] < share), NR, us.home_rat[u]),
@@ -362,6 +360,9 @@ def _expected(us: _Users, u: np.ndarray, kind: np.ndarray, window_s: float) -> n
     return np.where(kind == MMS, window_s * MMS_PER_DAY / 86_400, window_s * per_s) + 1
 
 
+BLOCK_PARTIALS = 250_000  # chains simulated at once: about this many partials (memory)
+
+
 def choose_bearers(pop: Population, seed: int, start_ms: int, end_ms: int, count: int,
                    charging_base: int = 0) -> Partials:
     """``count`` partial records of whole bearer chains in [start_ms, end_ms), sorted by start."""
@@ -381,40 +382,40 @@ def choose_bearers(pop: Population, seed: int, start_ms: int, end_ms: int, count
     window_s = (end_ms - start_ms) / 1000
     curve = _CurveTable(us, start_ms, end_ms)
     expected_cum = np.cumsum(_expected(us, pu, pk, window_s))
-    pieces, have, at, rnd, rank0 = [], 0, 0, 0, 0
+    cols = {k: np.empty(count, dtype=dt) for k, dt in _DTYPES.items()}
+    have, at, rnd, instances = 0, 0, 0, 0
     while have < count:
         if at == len(pu):  # every pair taken: another round of chains (only when the window is short)
             at, rnd = 0, rnd + 1
         base = expected_cum[at - 1] if at else 0.0
-        stop = int(np.searchsorted(expected_cum, base + 1.2 * (count - have) + 4)) + 1
+        stop = int(np.searchsorted(expected_cum, base + min(1.2 * (count - have) + 4, BLOCK_PARTIALS))) + 1
         stop = min(max(stop, at + 1), len(pu))
         u, kind = pu[at:stop], pk[at:stop]
         sim = _simulate(us, _pair_keys(seed, u, kind, rnd) ^ np.uint64(_GOLDEN), u, kind, start_ms, end_ms, curve)
         by_pair = np.argsort(sim["pair"], kind="stable")  # pair by pair, each in time order
         by_pair = by_pair[:min(count - have, len(by_pair))]  # the last pair's chain cut short
-        for k in list(sim):  # one column at a time, to keep memory down
+        for k in list(sim):
             sim[k] = sim[k][by_pair]
+        take = len(by_pair)
         del by_pair
-        take = len(sim["pair"])
-        sim["user"] = u[sim["pair"]].astype(np.int32)
-        sim["kind"] = kind[sim["pair"]].astype(np.int8)
-        sim["rank"] = sim.pop("pair").astype(np.int64) + rank0
-        pieces.append(sim)
+        # Charging ids: the bearer instances numbered in the order of the chains.
+        pair = sim.pop("pair")
+        key = pair.astype(np.int64) * (1 << 20) + sim.pop("inst")
+        new = np.ones(take, dtype=bool)
+        new[1:] = key[1:] != key[:-1]
+        number = np.cumsum(new) - 1 + instances
+        instances = int(number[-1]) + 1 if take else instances
+        cols["charging"][have:have + take] = (number + charging_base) % 2**32
+        cols["user"][have:have + take] = u[pair]
+        cols["kind"][have:have + take] = kind[pair]
+        for k, v in sim.items():
+            cols[k][have:have + take] = v
+        del sim, key, new, number, pair
         have += take
-        rank0 += len(u)
         at = stop
-    cols = pieces[0] if len(pieces) == 1 else {k: np.concatenate([p.pop(k) for p in pieces]) for k in pieces[0]}
-    del pieces
-    # Charging ids: the bearer instances numbered in the order of the chains.
-    key = cols.pop("rank") * (1 << 20) + cols.pop("inst")
-    new = np.ones(len(key), dtype=bool)
-    new[1:] = key[1:] != key[:-1]
-    del key
-    cols["charging"] = ((np.cumsum(new) - 1 + charging_base) % 2**32).astype(np.uint32)
-    del new
     order = np.argsort(cols["start"], kind="stable")
-    for k in list(cols):
-        cols[k] = cols[k][order].astype(_DTYPES[k], copy=False)
+    for k in list(cols):  # one column at a time, to keep memory down
+        cols[k] = cols[k][order]
     return Partials(**cols)
 
 
@@ -455,7 +456,8 @@ class StreamBearers:
         keys = _pair_keys(self.seed, u, np.zeros(k, dtype=np.int64)) ^ (inst.astype(np.uint64) * np.uint64(_GOLDEN))
         charging = (_mix(keys) >> np.uint64(32)).astype(np.int64)
         noise = rng.lognormal(-NOISE_SIGMA**2 / 2, NOISE_SIGMA, k)
-        total = np.minimum(us.rate[u] * curve_at(us, u, now_ms) * noise * dur, us.volume_limit[u] - 1024)
+        # at the curve's mean: a stream's values do not depend on the hour it runs at (only its times do)
+        total = np.minimum(us.rate[u] * noise * dur, us.volume_limit[u] - 1024)
         total = np.where(cause == VOLUME, us.volume_limit[u] - 512, total)
         up = total * np.minimum(rng.lognormal(np.log(UPLINK_SHARE[0]), UPLINK_SHARE[1], k), 0.9)
         return {"start": now_ms - dur * 1000, "dur": dur, "charging": charging, "seq": seq, "cause": cause,
