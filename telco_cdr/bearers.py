@@ -145,8 +145,9 @@ def _lognormal(u: np.ndarray, median: float, sigma: float) -> np.ndarray:
 class Partials:
     """Partial records, one per row, sorted by start: compact columns."""
 
-    start: np.ndarray  # int64 epoch ms
-    dur: np.ndarray  # int32 seconds
+    origin: int  # epoch ms of the window's start; every partial starts a whole number of seconds after it
+    offset: np.ndarray  # uint32 (int64 for windows over 136 years): seconds from origin to the start
+    dur: np.ndarray  # uint16 seconds
     user: np.ndarray  # int32
     kind: np.ndarray  # int8, KINDS
     charging: np.ndarray  # uint32
@@ -159,22 +160,26 @@ class Partials:
     def __len__(self) -> int:
         return len(self.start)
 
+    @property
+    def start(self) -> np.ndarray:
+        """Epoch ms (int64) of each start."""
+        return self.origin + self.offset.astype(np.int64) * 1000
+
     def __getitem__(self, idx) -> Partials:
-        return Partials(**{f.name: getattr(self, f.name)[idx] for f in fields(self)})
+        return Partials(self.origin, **{f.name: getattr(self, f.name)[idx] for f in fields(self) if f.name != "origin"})
 
     @classmethod
     def empty(cls) -> Partials:
-        dt = _DTYPES
-        return cls(**{name: np.zeros(0, dtype=dt[name]) for name in dt})
+        return cls(0, **{name: np.zeros(0, dtype=dt) for name, dt in _DTYPES.items()})
 
     @property
     def nbytes(self) -> int:
-        return sum(getattr(self, f.name).nbytes for f in fields(self))
+        return sum(getattr(self, f.name).nbytes for f in fields(self) if f.name != "origin")
 
 
 _SIM_DTYPES = {"pair": np.int32, "start": np.int64, "dur": np.int32, "inst": np.int32, "seq": np.uint32,
                "cause": np.int8, "rat": np.int8}
-_DTYPES = {"start": np.int64, "dur": np.int32, "user": np.int32, "kind": np.int8, "charging": np.uint32,
+_DTYPES = {"offset": np.uint32, "dur": np.uint16, "user": np.int32, "kind": np.int8, "charging": np.uint32,
            "seq": np.uint32, "cause": np.int8, "rat": np.int8, "up": np.uint32, "down": np.uint32}
 
 
@@ -328,7 +333,7 @@ def _simulate(us: _Users, keys: np.ndarray, u: np.ndarray, kind: np.ndarray, s_m
             gap = np.where(m_r, -np.log(r[1][ri]) * 86_400 / MMS_PER_DAY,
                            np.minimum(_lognormal(r[5][ri], REATTACH_S[0], REATTACH_S[1]), REATTACH_S[2]))
             t = close.copy()
-            t[ri] = close[ri] + (np.maximum(gap, 1) * 1000).astype(np.int64)
+            t[ri] = close[ri] + (np.ceil(np.maximum(gap, 1)) * 1000).astype(np.int64)  # whole seconds
             inst_end = inst_end.copy()
             inst_end[ri] = t[ri] + (_lifetime(kind[ri], r[2][ri]) * 1000).astype(np.int64)
         seq = np.where(released, 1, seq + 1)
@@ -382,7 +387,10 @@ def choose_bearers(pop: Population, seed: int, start_ms: int, end_ms: int, count
     window_s = (end_ms - start_ms) / 1000
     curve = _CurveTable(us, start_ms, end_ms)
     expected_cum = np.cumsum(_expected(us, pu, pk, window_s))
-    cols = {k: np.empty(count, dtype=dt) for k, dt in _DTYPES.items()}
+    dtypes = dict(_DTYPES)
+    if (end_ms - start_ms) // 1000 >= 2**32:
+        dtypes["offset"] = np.int64
+    cols = {k: np.empty(count, dtype=dt) for k, dt in dtypes.items()}
     have, at, rnd, instances = 0, 0, 0, 0
     while have < count:
         if at == len(pu):  # every pair taken: another round of chains (only when the window is short)
@@ -408,15 +416,16 @@ def choose_bearers(pop: Population, seed: int, start_ms: int, end_ms: int, count
         cols["charging"][have:have + take] = (number + charging_base) % 2**32
         cols["user"][have:have + take] = u[pair]
         cols["kind"][have:have + take] = kind[pair]
+        cols["offset"][have:have + take] = (sim.pop("start") - start_ms) // 1000
         for k, v in sim.items():
             cols[k][have:have + take] = v
         del sim, key, new, number, pair
         have += take
         at = stop
-    order = np.argsort(cols["start"], kind="stable")
+    order = np.argsort(cols["offset"], kind="stable")
     for k in list(cols):  # one column at a time, to keep memory down
         cols[k] = cols[k][order]
-    return Partials(**cols)
+    return Partials(start_ms, **cols)
 
 
 # ---------------------------------------------------------------- a stream's partials
