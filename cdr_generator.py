@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
+from datetime import UTC, datetime
 
 from telco_cdr.batch import CdrFileJob, write_cdr_file
 from telco_cdr.cli import Parser, int_at_least, nonempty, run, seed_value, time_window
@@ -85,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         users = read_users(args.users_file, progress)
         n_users = len(users)
         progress.phase(f"modelling the traffic of {plural(n_users, 'user')}")
-        pop = build_population(users, args.seed)
+        pop = build_population(users, args.seed, on=datetime.fromtimestamp(start_ms / 1000, UTC).date())
         del users
         if args.output_dir:  # made only once the input is known to be good
             try:

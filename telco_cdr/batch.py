@@ -1,8 +1,12 @@
 """A CDR file's worth of records, cut into chunks that can be built in any order.
 
-Chunk ``i`` holds records ``bounds[i]`` to ``bounds[i+1]`` of the run: a fixed slice of the
-event-time curve's quantiles, drawn from generators seeded by ``(seed, i)``.  So the bytes do
-not depend on how many workers build the chunks, and chunks follow each other in time.
+The file's data records are the partial records of whole bearer chains (telco_cdr.bearers),
+chosen before any chunk is built and the same in every process: exactly round(count * the data
+weight) of them, sorted by start.  The other records are drawn chunk by chunk: chunk ``i`` holds
+a fixed slice of the non-data records (a slice of the quantiles of their event-time curve, drawn
+from generators seeded by ``(seed, i)``) and the data partials that start between that slice's
+time bounds.  So the bytes do not depend on how many workers build the chunks, and chunks follow
+each other in time.
 """
 
 from __future__ import annotations
@@ -16,11 +20,12 @@ from multiprocessing.connection import Connection
 
 import numpy as np
 
-from .cdrs import CdrFactory
+from .bearers import Partials, choose_bearers
+from .cdrs import DATA, CdrFactory
 from .constants import CDR_TYPES, CHUNK_RECORDS
 from .errors import RunError
 from .output import BackgroundWriter, RecordFramer, writing
-from .traffic import Population, TimeCurve
+from .traffic import Population, TrafficCurve
 
 
 @dataclass
@@ -34,24 +39,56 @@ class CdrFileJob:
     fmt: str  # json | jsonl | csv
     split: bool = False  # one output per CDR type
     factory: CdrFactory = field(init=False)
-    curve: TimeCurve = field(init=False)
+    curve: TrafficCurve = field(init=False)  # of the non-data records
+    partials: Partials = field(init=False)  # the data records, by start
 
     def __post_init__(self):
         kind = "json" if self.fmt in ("json", "jsonl") else ("csv_type" if self.split else "csv")
-        self.factory = CdrFactory(self.pop, self.weights, self.seed, kind)
-        self.curve = TimeCurve(self.start_ms, self.end_ms, self.pop.utc_offset_hours)
+        mix = TrafficCurve(self.pop, self.weights, self.start_ms, self.end_ms).weights  # types users can make
+        self.n_data = round(self.count * float(mix[DATA]))
+        self.n_other = self.count - self.n_data
+        other = {t: (0.0 if k == DATA else float(w)) for k, (t, w) in enumerate(zip(CDR_TYPES, mix))}
+        self.curve = TrafficCurve(self.pop, other if sum(other.values()) > 0 else self.weights, self.start_ms,
+                                  self.end_ms)
+        self.factory = CdrFactory(self.pop, self.weights, self.seed, kind, curve=self.curve)
+        self.partials = choose_bearers(self.pop, self.seed, self.start_ms, self.end_ms, self.n_data,
+                                       self.factory.charging_base)
         self.n_chunks = max(1, -(-self.count // CHUNK_RECORDS))
+        self._cut()
+
+    def _cut(self) -> None:
+        """Chunk i's non-data slice [other[i], other[i+1]) and data partials [data[i], data[i+1]):
+        the partials that start from the slice's first quantile's time on, before the next slice's.
+        The slices are chosen so that chunks hold about the same number of records."""
+        n, m, d = self.n_chunks, self.n_other, self.n_data
+        starts = self.partials.start
+        if not m:
+            self.other = np.zeros(n + 1, dtype=np.int64)
+            self.data = np.arange(n + 1, dtype=np.int64) * d // n
+            return
+        edges, cum = self.curve.edges, self.curve.cum
+        records = m * cum + np.searchsorted(starts, edges)  # records before each edge, about
+        targets = np.arange(1, n) * self.count / n
+        at = np.interp(targets, records, edges)  # the times that cut the run evenly, about
+        other = np.rint(m * np.interp(at, edges, cum)).astype(np.int64)
+        self.other = np.concatenate(([0], np.clip(np.maximum.accumulate(other), 0, m), [m]))
+        bounds = self.curve.times(self.other[1:-1] / m)
+        self.data = np.concatenate(([0], np.searchsorted(starts, bounds, side="left"), [d]))
 
     def bounds(self, i: int) -> tuple[int, int]:
-        return i * self.count // self.n_chunks, (i + 1) * self.count // self.n_chunks
+        """Chunk i's records in the run: [first, end)."""
+        first = int(self.other[i] + self.data[i])
+        return first, int(self.other[i + 1] + self.data[i + 1])
 
     def chunk(self, i: int) -> tuple[list[int], list[bytes]]:
         """Per-type counts, and the chunk's records joined and encoded: one blob, or one per type."""
-        lo, hi = self.bounds(i)
-        if hi == lo:
+        lo, hi = int(self.other[i]), int(self.other[i + 1])
+        d0, d1 = int(self.data[i]), int(self.data[i + 1])
+        if hi == lo and d1 == d0:
             return [0] * len(CDR_TYPES), [b""] * (len(CDR_TYPES) if self.split else 1)
-        times = self.curve.chunk_times(self.seed, i, lo, hi, self.count)
-        chunk = self.factory.build(i, lo, times)
+        times = (self.curve.chunk_times(self.seed, i, lo, hi, self.n_other) if hi > lo
+                 else np.zeros(0, dtype=np.int64))
+        chunk = self.factory.build(i, lo + d0, times, data=self.partials[d0:d1])
         counts = np.bincount(chunk.types, minlength=len(CDR_TYPES)).tolist()
         sep = RecordFramer.separator(self.fmt).encode()
         if not self.split:

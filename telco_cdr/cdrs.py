@@ -12,9 +12,39 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .bearers import APNS, IMS_APN, INTERNET, MMS, MMS_APN, RECORD_CLOSING, Partials, StreamBearers, internet_apns
 from .constants import CDR_TYPES, SeedDomain
-from .layout import DEC, HEX3, HEX4, POS, Columns, Nullable, Pick, dec, fixed, text_array, timestamp, timestamp_text
-from .traffic import CONTACT_SLOTS, CONTACT_ZIPF, Population
+from .layout import (
+    DEC,
+    HEX2,
+    HEX3,
+    HEX4,
+    POS,
+    Columns,
+    Nullable,
+    Pick,
+    dec,
+    fixed,
+    text_array,
+    timestamp,
+    timestamp_text,
+)
+from .radio import (
+    CS,
+    CS_RATS,
+    EUTRAN,
+    NR,
+    RATS,
+    VOICE_TECHNOLOGIES,
+    VOIP_WLAN_SHARE,
+    WLAN,
+    bearer_rats,
+    legacy_cell,
+    nr_cell,
+    voice_technologies,
+)
+from .timezones import offset_text
+from .traffic import CONTACT_SLOTS, CONTACT_ZIPF, IMS_METHODS, REGISTER_PERIOD_S, Population, TrafficCurve, ims_methods
 
 VOICE, DATA, SMS, VOIP, IMS = range(5)
 
@@ -35,22 +65,14 @@ VOICE_MU, VOICE_SIGMA, VOICE_MAX_S = 4.0, 1.2, 4 * 3600
 TWIN_SHARE = 0.8  # on-net MO calls whose MT twin is in the same output
 HOME_CELL_SHARE = 0.6  # events in the user's home cell; the rest in neighbouring cells
 
-# Data sessions: duration log-normal; volume Weibull with shape 0.6 (Oliveira et al., PerCom 2014,
-# shapes 0.5-0.9), downlink several times uplink (ibid.; Ericsson Mobility Report).
-DATA_MU, DATA_SIGMA, DATA_TIME_LIMIT_S = 5.5, 1.4, 3600
-DATA_WEIBULL_SHAPE, DATA_SCALE_BYTES = 0.6, 6_000_000
-APNS = (("internet", 0.91), ("mms", 0.03), ("tethering", 0.04), ("iot", 0.02))
-# TS 29.274 RAT types: 1 UTRAN, 2 GERAN, 6 EUTRAN, 10 NR.
-RAT_5G = (("NR", 0.45), ("EUTRAN", 0.53), ("UTRAN", 0.02))
-RAT_4G = (("EUTRAN", 0.93), ("UTRAN", 0.05), ("GERAN", 0.02))
+# Data records are partial records of bearers (telco_cdr.bearers: APNs, closing causes, volumes).
 
 SMS_RESULTS = (("delivered", 0.975), ("failed", 0.01), ("expired", 0.01), ("rejected", 0.005))
 
 # VoIP codecs with their E-model equipment impairment (ITU-T G.113 Appendix I, rounded).
 CODECS = (("OPUS", 0.45, 0), ("AMR-WB", 0.20, 2), ("G.711", 0.20, 4), ("G.722", 0.10, 2), ("G.729", 0.05, 11))
 
-# IMS: SIP methods of S-CSCF records and their outcomes (RFC 3261 status codes).
-IMS_METHODS = (("INVITE", 0.45), ("REGISTER", 0.30), ("MESSAGE", 0.15), ("SUBSCRIBE", 0.07), ("OPTIONS", 0.03))
+# IMS: outcomes of the SIP methods of S-CSCF records (traffic.IMS_METHODS; RFC 3261 status codes).
 IMS_STATUS = {
     "INVITE": ((200, 0.86), (486, 0.05), (480, 0.04), (487, 0.03), (408, 0.01), (503, 0.01)),
     "REGISTER": ((200, 0.95), (401, 0.04), (403, 0.01)),
@@ -59,19 +81,23 @@ IMS_STATUS = {
     "OPTIONS": ((200, 0.98), (404, 0.02)),
 }
 IMS_SERVICES = {
-    "INVITE": (("VoLTE", 0.8), ("VoWiFi", 0.15), ("ViLTE", 0.05)),
+    "INVITE": (("VoLTE", 0.77), ("VoWiFi", 0.15), ("VoNR", 0.03), ("ViLTE", 0.05)),
     "REGISTER": (("VoLTE", 0.85), ("VoWiFi", 0.15)),
     "MESSAGE": (("SMSoIP", 0.5), ("RCS", 0.5)),
     "SUBSCRIBE": (("RCS", 1.0),),
     "OPTIONS": (("RCS", 1.0),),
 }
 
-# 3GPP TS 32.298 record names per type, for (mobile-terminated, mobile-originated).
-RECORD_TYPES = (("mtCallRecord", "moCallRecord"), ("pgwRecord", "pgwRecord"), ("mtSMSRecord", "moSMSRecord"),
-                ("voipRecord", "voipRecord"), ("sCSCFRecord", "sCSCFRecord"))
+# 3GPP TS 32.298 record names per type, for (mobile-terminated, mobile-originated) and, for voice, the
+# same of a call carried by IMS (the MMTel AS's record, TS 32.275).
+RECORD_TYPES = (("mtCallRecord", "moCallRecord", "mmtelRecord", "mmtelRecord"), ("pgwRecord", "pgwRecord"),
+                ("mtSMSRecord", "moSMSRecord"), ("voipRecord", "voipRecord"), ("sCSCFRecord", "sCSCFRecord"))
+# The final SIP response of a call's INVITE by its outcome (VOICE_OUTCOMES, RFC 3261): a dropped call
+# was answered; an unanswered one ends 480 after the no-reply timer.
+INVITE_STATUS = {"answered": 200, "dropped": 200, "no_answer": 480, "busy": 486, "unreachable": 480,
+                 "failed": 503}
+
 DIRECTIONS = ("MT", "MO")  # by mobile-originated
-# causeForRecClosing (TS 32.298): by (time limit, abnormal)
-RECORD_CLOSING = ("normalRelease", "timeLimit", "abnormalRelease")
 SMS_ENCODINGS = ("GSM-7", "UCS-2")  # TS 23.038, by UCS-2
 ROLES_OF_NODE = ("terminating", "originating")  # role-of-Node, by originating
 # accessNetworkInformation (TS 24.229 P-Access-Network-Info): VoWiFi, 5G device, else
@@ -92,8 +118,7 @@ def _draw(rng, cum, n):
 
 
 _OUTCOME_CUM = _table(VOICE_OUTCOMES)
-_APN_CUM, _RAT5_CUM, _RAT4_CUM = _table(APNS), _table(RAT_5G), _table(RAT_4G)
-_SMS_CUM, _CODEC_CUM, _METHOD_CUM = _table(SMS_RESULTS), _table(CODECS), _table(IMS_METHODS)
+_SMS_CUM, _CODEC_CUM = _table(SMS_RESULTS), _table(CODECS)
 
 
 @dataclass
@@ -116,13 +141,13 @@ class CdrFactory:
     json, csv or csv_type)."""
 
     def __init__(self, pop: Population, weights: dict[str, float], seed: int, kind: str = "json",
-                 stream: SeedDomain = SeedDomain.FILE_CDRS):
+                 stream: SeedDomain = SeedDomain.FILE_CDRS, curve: TrafficCurve | None = None):
+        """``curve`` gives who makes which event when (a file's window); without one, types
+        follow ``weights`` and users are drawn for events of any time (a stream)."""
         from .contract import layouts  # the contract takes its allowed values from the tables above
 
-        w = np.array([weights.get(t, 0.0) for t in CDR_TYPES], dtype=float)
         self.pop = pop
-        self.type_cum = np.cumsum(w / w.sum())
-        self.type_cum[-1] = 1.0
+        self.curve = curve or TrafficCurve(pop, weights)
         self.seed = seed
         self.stream = stream
         self.columns = Columns(kind)
@@ -143,6 +168,16 @@ class CdrFactory:
         self.run_tag = f"{int(base[0]) & 0xFFFFFFFF:08x}-"
         self.charging_base = int(base[1]) % 2**32
         self.icid_base = int(base[2]) % 2**40
+        self.apn_of_user = internet_apns(pop)  # each user's internet APN (bearers.APNS)
+        self._stream_bearers: StreamBearers | None = None
+
+    @property
+    def stream_bearers(self) -> StreamBearers:
+        """Data records without a window (a stream, or warm()): each the next partial of the user's
+        internet bearer."""
+        if self._stream_bearers is None:
+            self._stream_bearers = StreamBearers(self.pop, self.seed)
+        return self._stream_bearers
 
     def rng(self, chunk_index: int) -> np.random.Generator:
         return np.random.default_rng(np.random.SeedSequence([self.stream, self.seed, chunk_index]))
@@ -150,33 +185,37 @@ class CdrFactory:
     def warm(self) -> None:
         """Build a record of each type and throw it away, so that the text tables joined from
         per-user columns are made here once (before worker processes fork), not in every worker."""
-        present = np.flatnonzero(np.diff(np.concatenate(([0.0], self.type_cum))) > 0)
-        self.build(0, 0, np.zeros(len(present), dtype=np.int64), types=present)
+        present = self.curve.weights > 0
+        present[DATA] |= self.pop.zone_activity[:, DATA, 0].sum() > 0  # a file's come from its bearers
+        present = np.flatnonzero(present)
+        start = self.curve.start_ms if self.curve.start_ms is not None else 0
+        self.build(0, 0, np.full(len(present), start, dtype=np.int64), types=present)
+        self._stream_bearers = None
 
-    def build(self, chunk_index: int, first_index: int, times_ms: np.ndarray, types: np.ndarray | None = None) -> Chunk:
+    def build(self, chunk_index: int, first_index: int, times_ms: np.ndarray, types: np.ndarray | None = None,
+              data: Partials | None = None) -> Chunk:
         """Records for sorted event times ``times_ms``; ``first_index`` numbers them in the run.
-        ``types`` (one CDR type index per record) is drawn from the mix unless given."""
-        pop, rng = self.pop, self.rng(chunk_index)
-        n = len(times_ms)
+        ``types`` (one CDR type index per record) is drawn from the mix unless given.  ``data``:
+        partial records (a CDR file's, telco_cdr.bearers) to add as the chunk's data records; data
+        records drawn from the mix are instead the next partials of their users' internet bearers."""
+        pop, rng, radio = self.pop, self.rng(chunk_index), self.pop.radio
         start = np.array(times_ms, dtype=np.int64)
-        drawn = _draw(rng, self.type_cum, n)
-        types = drawn if types is None else np.asarray(types, dtype=np.int64)
-        weekend = ((start + int(pop.utc_offset_hours * 3600_000)) // 86_400_000 + 3) % 7 >= 5
-        u = np.zeros(n, dtype=np.int64)
-        for t in range(len(CDR_TYPES)):
-            for we in (False, True):
-                sel = np.flatnonzero((types == t) & (weekend == we))
-                if len(sel):
-                    cum = pop.type_cum[t][int(we)]
-                    if cum is None:
-                        cum = pop.type_cum[t][0]
-                    u[sel] = np.searchsorted(cum, rng.random(len(sel)), side="right")
+        types, u, _ = self.curve.assign(rng, start, None if types is None else np.asarray(types, dtype=np.int64))
+        if data is not None and len(data):
+            types = np.concatenate((types, np.full(len(data), DATA, dtype=types.dtype)))
+            u = np.concatenate((u, data.user.astype(np.int64)))
+            start = np.concatenate((start, data.start))
+        n = len(start)
+        drow = np.full(n, -1, dtype=np.int64)  # a data row's partial (in ``partials``)
+        data_rows = np.flatnonzero(types == DATA)
+        drow[data_rows] = np.arange(len(data_rows))
         slot = _draw(rng, _SLOT_CUM, n)
         cp_user = pop.contact_user[u, slot].astype(np.int64)
         cp_num = pop.contact_num[u, slot]
         mo = rng.random(n) < 0.5
 
-        # Voice outcome and durations for every row (only voice rows use them).
+        # Voice outcome and durations for every row (only voice rows, and the INVITEs of their
+        # calls, use them).
         outcome = _draw(rng, _OUTCOME_CUM, n)
         ring_lo = np.array([o[5] for o in VOICE_OUTCOMES])[outcome]
         ring_hi = np.array([o[6] for o in VOICE_OUTCOMES])[outcome]
@@ -184,11 +223,15 @@ class CdrFactory:
         talk = np.minimum(rng.lognormal(VOICE_MU, VOICE_SIGMA, n), VOICE_MAX_S)
         talk = np.where(outcome == 1, talk * 0.5, talk)
         talk = np.where(outcome <= 1, np.maximum(talk, 1.0), 0.0).astype(np.int64)
+        call = np.arange(n)  # the call a row belongs to (its ICID): its own, or its twin's
+        caller = u.copy()  # whose S-CSCF names the call's ICID: the calling user's, where on-net
+        method = ims_methods(rng, (self.curve.local_of(u, start) % 86_400_000) / 3600_000.0)
 
         # MT twins: an on-net MO call appears a second time, as the callee's MT record, in place
         # of another voice row (so the type mix stays as weighted).
         is_voice = types == VOICE
-        src = np.flatnonzero(is_voice & mo & (cp_user >= 0) & (rng.random(n) < TWIN_SHARE))
+        reachable = (cp_user >= 0) & radio.can_call[np.maximum(cp_user, 0)]  # an on-net callee with a network
+        src = np.flatnonzero(is_voice & mo & reachable & (rng.random(n) < TWIN_SHARE))
         others = np.flatnonzero(is_voice & ~np.isin(np.arange(n), src))
         k = min(len(src), len(others))
         if k:
@@ -197,20 +240,56 @@ class CdrFactory:
             u[tgt], cp_user[tgt], cp_num[tgt] = cp_user[src], u[src], pop.msisdn[u[src]]
             start[tgt], mo[tgt] = start[src], False
             outcome[tgt], ring[tgt], talk[tgt] = outcome[src], ring[src], talk[src]
-            order = np.argsort(start, kind="stable")
-            types, u, cp_user, cp_num, mo = types[order], u[order], cp_user[order], cp_num[order], mo[order]
-            start, outcome, ring, talk = start[order], outcome[order], ring[order], talk[order]
+            call[tgt], caller[tgt] = call[src], u[src]
+        tech, rat = voice_technologies(rng, radio, u)
+        rat = np.where(is_voice, rat, bearer_rats(rng, radio, u))
+        if data is not None and len(data):
+            partials = {"dur": data.dur, "kind": data.kind, "charging": data.charging, "seq": data.seq,
+                        "cause": data.cause, "up": data.up, "down": data.down}
+            rat[data_rows] = data.rat
+        else:  # a stream's: they close now
+            partials = self.stream_bearers.next(rng, u[data_rows], start[data_rows], rat[data_rows])
+            start[data_rows] = partials["start"]
+
+        # The S-CSCF records of calls carried by IMS: INVITE rows of ims become the originating
+        # (MO leg) or terminating (MT leg) records of voice rows' calls, sharing their ICID.
+        legs = rng.permutation(np.flatnonzero(is_voice & (tech != CS)))
+        invites = np.flatnonzero((types == IMS) & (method == _INVITE))
+        k = min(len(legs), len(invites))
+        if k:
+            legs, invites = legs[:k], invites[:k]
+            for arr in (u, cp_user, cp_num, start, mo, outcome, ring, talk, call, caller, tech, rat):
+                arr[invites] = arr[legs]
+        twin_of_call = np.zeros(n, dtype=bool)
+        twin_of_call[invites[:k]] = True
+
+        # REGISTER rows belong to the device whose periodic re-registration is due at that time.
+        registers = np.flatnonzero((types == IMS) & (method == _REGISTER))
+        if len(registers) and len(pop.register_order):
+            due = (start[registers] // 1000) % REGISTER_PERIOD_S
+            at = np.searchsorted(pop.register_phase, due, side="right") - 1  # -1: the last, of the hour before
+            u[registers] = pop.register_order[at]
+            caller[registers] = u[registers]
+            rat[registers] = bearer_rats(rng, radio, u[registers])
+
+        order = np.argsort(start, kind="stable")
+        (types, u, cp_user, cp_num, mo, start, outcome, ring, talk, call, caller, tech, rat, method,
+         twin_of_call, drow) = (a[order] for a in (types, u, cp_user, cp_num, mo, start, outcome, ring, talk, call,
+                                                   caller, tech, rat, method, twin_of_call, drow))
+        position = np.argsort(order)  # where each row went: a call's number is its first row's place
+        call = position[call]
 
         # Serving cell: the home cell, or a neighbouring one in the same area.
         home = rng.random(n) < HOME_CELL_SHARE
         off = rng.integers(-6, 7, n)
         enb = np.clip(pop.home_enb[u] + np.where(home, 0, off), 1, (1 << 20) - 1)
         sector = np.where(home, pop.home_sector[u], rng.integers(1, 4, n))
-        eci = enb * 256 + sector
         tac = np.clip(pop.home_tac[u] + (enb >> 5) - (pop.home_enb[u] >> 5), 0, 0xFFFF)
 
+        offsets = pop.clock.offsets(pop.zone_of[u], start)
+        distinct, offset_at = np.unique(offsets, return_inverse=True)
+        ms_time_zone = Pick(text_array(offset_text(distinct)), offset_at)
         start_s = timestamp(start)
-        eci_hi, eci_lo, tac_s = Pick(HEX3, eci >> 16), Pick(HEX4, eci & 0xFFFF), Pick(DEC, tac)
         pos = Pick(POS, np.arange(n)) if n <= len(POS) else text_array([f"{i:06x}" for i in range(n)])
         tag = f"{self.run_tag}{chunk_index:08x}-".encode()
         parts = []
@@ -220,35 +299,59 @@ class CdrFactory:
             if not len(idx):
                 continue
             ui = u[idx]  # one array for every per-user column, so that neighbouring ones are joined
-            ctx = _Ctx(rng, idx, ui, cp_num[idx], mo[idx], start[idx], first_index)
-            if t == VOICE:
-                ctx.outcome, ctx.ring, ctx.talk = outcome[idx], ring[idx], talk[idx]
+            ctx = _Ctx(rng, idx, ui, cp_num[idx], mo[idx], start[idx], first_index, rat=rat[idx].copy())
+            ctx.outcome, ctx.ring, ctx.talk, ctx.tech = outcome[idx], ring[idx], talk[idx], tech[idx]
+            ctx.method, ctx.twin, ctx.call, ctx.caller = method[idx], twin_of_call[idx], call[idx], caller[idx]
+            ctx.partial, ctx.partials = drow[idx], partials
             dur_ms, values = builders[t](ctx)
+            values.setdefault("record_type", Pick(self.record_type[t], ctx.mo.view(np.int8)))
             values.update(
-                cdr_id=(tag, pos[idx]), record_type=Pick(self.record_type[t], ctx.mo.view(np.int8)),
-                start_time=tuple(p[idx] if isinstance(p, Pick) else p for p in start_s),
+                cdr_id=(tag, pos[idx]), start_time=tuple(p[idx] if isinstance(p, Pick) else p for p in start_s),
                 end_time=timestamp(start[idx] + dur_ms), user_id=Pick(self.user_id, ui),
                 msisdn=Pick(self.msisdn, ui), imsi=Pick(self.imsi, ui), imei=Pick(self.imei, ui),
-                cell_mcc=Pick(self.mcc, ui), cell_mnc=Pick(self.mnc, ui),
-                cell_id=(Pick(self.plmn, ui), eci_hi[idx], eci_lo[idx]), tracking_area_code=tac_s[idx],
+                cell_mcc=Pick(self.mcc, ui), cell_mnc=Pick(self.mnc, ui), ms_time_zone=ms_time_zone[idx],
+                **self._cell(ui, ctx.rat, enb[idx], sector[idx], tac[idx]),
             )
             parts.append((t, idx, list(map(b"".join, zip(*self.columns(self.layouts[t], values))))))
         return Chunk(types=types, users=u, parts=parts)
 
+    def _cell(self, ui, rat, enb, sector, tac) -> dict:
+        """The serving cell's fields by RAT: an NCGI on NR, a CGI (LAC + CI) on 3G or 2G, else an
+        ECGI (on Wi-Fi the last LTE cell); 2G/3G cells have a location area, no tracking area."""
+        nr, legacy = rat == NR, np.isin(rat, CS_RATS)
+        eci = enb * 256 + sector
+        nci = nr_cell(enb, sector)
+        lac, ci = legacy_cell(enb, sector, tac)
+        first = np.where(nr, HEX3[(nci >> 24) & 0xFFF], np.where(legacy, HEX4[lac], HEX3[eci >> 16]))
+        second = np.where(nr, HEX4[(nci >> 8) & 0xFFFF], np.where(legacy, HEX4[ci], HEX4[eci & 0xFFFF]))
+        third = np.where(nr, HEX2[nci & 0xFF], b"")
+        return {"cell_id": (Pick(self.plmn, ui), first, second, third), "rat_type": Pick(_RAT_TEXT, rat),
+                "tracking_area_code": Nullable(DEC[tac], ~legacy), "location_area_code": Nullable(DEC[lac], legacy)}
+
     # ------------------------------------------------------------ one builder per type
     # Each returns (the record's duration in ms, {field: text column, or a tuple of pieces}) for
-    # the type's own fields (telco_cdr.contract); build() adds the common ones.
+    # the type's own fields (telco_cdr.contract); build() adds the common ones.  A builder may set
+    # the serving RAT (``c.rat``) and the record type.
 
     def _parties(self, c: _Ctx):
         own = self.msisdn[c.u]
         other = text_array([b"%d" % v for v in c.cp_num.tolist()])
         return np.where(c.mo, own, other), np.where(c.mo, other, own)
 
+    def _icid(self, c: _Ctx) -> np.ndarray:
+        """The IMS Charging Identifier of each row's call: the caller's S-CSCF and the call's number."""
+        numbers = (self.icid_base + c.first_index + c.call).tolist()
+        return self.node[c.caller] + text_array([b"-%012x" % x for x in numbers])
+
     def _voice(self, c: _Ctx):
         calling, called = self._parties(c)
         ring_ms = (c.ring * 1000).astype(np.int64)
+        ims = c.tech != CS
         return ring_ms + c.talk * 1000, {
-            "call_direction": Pick(_DIRECTION_TEXT, c.mo.view(np.int8)), "calling_number": calling,
+            "record_type": Pick(self.record_type[VOICE], ims.view(np.int8) * 2 + c.mo.view(np.int8)),
+            "call_direction": Pick(_DIRECTION_TEXT, c.mo.view(np.int8)),
+            "voice_technology": Pick(_TECH_TEXT, c.tech), "icid": Nullable(self._icid(c), ims),
+            "calling_number": calling,
             "called_number": called, "answer_time": Nullable(timestamp_text(c.start + ring_ms), c.talk > 0),
             "duration_seconds": Pick(DEC, c.talk),
             # one table row each: neighbouring picks by one index are joined into one piece
@@ -256,26 +359,19 @@ class CdrFactory:
             "cause_for_termination": Pick(_OUTCOME_TEXT[2], c.outcome),
             "release_cause_code": Pick(_OUTCOME_TEXT[3], c.outcome),
             "release_cause": Pick(_OUTCOME_TEXT[4], c.outcome),
-            "msc_id": Pick(self.msc, c.u),
+            "msc_id": Nullable(self.msc[c.u], ~ims),
         }
 
     def _data(self, c: _Ctx):
-        rng, pop, k = c.rng, self.pop, len(c.idx)
-        dur = np.maximum(rng.lognormal(DATA_MU, DATA_SIGMA, k), 1.0)
-        limited = dur > DATA_TIME_LIMIT_S
-        dur = np.minimum(dur, DATA_TIME_LIMIT_S).astype(np.int64)
-        rat = np.where(pop.nr[c.u], _draw(rng, _RAT5_CUM, k), _draw(rng, _RAT4_CUM, k) + len(RAT_5G))
-        speed = _RAT_SPEED[rat]
-        down = (DATA_SCALE_BYTES * rng.weibull(DATA_WEIBULL_SHAPE, k) * (dur / 245.0) ** 0.6
-                * pop.data_factor[c.u] * speed).astype(np.int64) + 512
-        up = (down * np.minimum(rng.lognormal(np.log(0.12), 0.5, k), 0.9)).astype(np.int64) + 256
-        abnormal = rng.random(k) < 0.005
-        cause = np.where(limited, 1, np.where(abnormal, 2, 0))
+        j, p = c.partial, c.partials
+        dur = p["dur"][j].astype(np.int64)
+        kind = p["kind"][j]
+        apn = np.where(kind == INTERNET, self.apn_of_user[c.u], np.where(kind == MMS, _MMS_APN, _IMS_APN))
         return dur * 1000, {
-            "apn": Pick(_APN_TEXT, _draw(rng, _APN_CUM, k)), "rat_type": Pick(_RAT_TEXT, rat),
-            "uplink_bytes": dec(up), "downlink_bytes": dec(down), "duration_seconds": Pick(DEC, dur),
-            "charging_id": dec((self.charging_base + c.first_index + c.idx) % 2**32),
-            "pgw_address": Pick(self.pgw, c.u), "cause_for_record_closing": Pick(_CLOSING_TEXT, cause),
+            "apn": Pick(_APN_TEXT, apn),
+            "uplink_bytes": dec(p["up"][j]), "downlink_bytes": dec(p["down"][j]), "duration_seconds": Pick(DEC, dur),
+            "charging_id": dec(p["charging"][j]), "record_sequence_number": dec(p["seq"][j]),
+            "pgw_address": Pick(self.pgw, c.u), "cause_for_record_closing": Pick(_CLOSING_TEXT, p["cause"][j]),
         }
 
     def _sms(self, c: _Ctx):
@@ -296,6 +392,8 @@ class CdrFactory:
 
     def _voip(self, c: _Ctx):
         rng, k = c.rng, len(c.idx)
+        # over-the-top calls often go over Wi-Fi (its cell is the last LTE one: LTE devices only here)
+        c.rat[(rng.random(k) < VOIP_WLAN_SHARE) & self.pop.radio.lte[c.u]] = WLAN
         codec = _draw(rng, _CODEC_CUM, k)
         dur = np.maximum(np.minimum(rng.lognormal(VOICE_MU + 0.1, VOICE_SIGMA, k), VOICE_MAX_S), 1).astype(np.int64)
         bad = rng.random(k) < 0.06  # a congested Wi-Fi or cell: jitter and loss go up together
@@ -317,20 +415,29 @@ class CdrFactory:
 
     def _ims(self, c: _Ctx):
         rng, pop, k = c.rng, self.pop, len(c.idx)
-        method = _draw(rng, _METHOD_CUM, k)
+        method = c.method
         status = np.empty(k, dtype=np.int64)
         service = np.empty(k, dtype=np.int64)
         r1, r2 = rng.random(k), rng.random(k)
-        for mi, (m, _) in enumerate(IMS_METHODS):
+        for mi, (m, _, _) in enumerate(IMS_METHODS):
             sel = method == mi
             codes, cum = _IMS_STATUS_TABLE[m]
             status[sel] = codes[np.minimum(np.searchsorted(cum, r1[sel], side="right"), len(cum) - 1)]
             names, cum = _IMS_SERVICE_TABLE[m]
             service[sel] = names[np.minimum(np.searchsorted(cum, r2[sel], side="right"), len(cum) - 1)]
+        # The INVITEs of voice rows' calls: the call's outcome, technology and length.
+        twin = c.twin
+        status[twin] = _INVITE_STATUS[c.outcome[twin]]
+        service[twin] = _TECH_SERVICE[c.tech[twin]]
         register = method == _REGISTER
         originating = c.mo | register
         talk = np.clip(rng.lognormal(VOICE_MU, VOICE_SIGMA, k), 1, VOICE_MAX_S).astype(np.int64)
+        talk = np.where(twin, c.talk, talk)
         dur = np.where((method == _INVITE) & (status == 200), talk, 0)
+        end_ms = np.where(twin, (c.ring * 1000).astype(np.int64) + dur * 1000, dur * 1000)
+        # Access: Wi-Fi for VoWiFi, NR for VoNR, else the device's bearer (NR or LTE; IMS needs one).
+        c.rat = np.where(service == _VOWIFI, WLAN, np.where(service == _VONR, NR,
+                         np.where((c.rat == NR) & pop.radio.nr[c.u], NR, EUTRAN)))
         own = self.msisdn[c.u]
         other = text_array([b"%d" % v for v in c.cp_num.tolist()])
         a, b = np.where(originating, own, other), np.where(originating, other, own)
@@ -338,31 +445,34 @@ class CdrFactory:
         phone = text_array([b";user=phone", b""])[register.view(np.int8)]
         calling = b"sip:+" + a + b"@" + dom + phone
         called = np.where(register, b"sip:" + dom, b"sip:+" + b + b"@" + dom + phone)
-        access = Pick(_ACCESS_TEXT, np.where(service == _VOWIFI, 0, np.where(pop.nr[c.u], 1, 2)))
-        counter = (self.icid_base + c.first_index + c.idx).tolist()
-        return dur * 1000, {
-            "icid": (Pick(self.node, c.u), text_array([b"-%012x" % x for x in counter])),
+        return end_ms, {
+            "icid": self._icid(c),
             "sip_method": Pick(_METHOD_TEXT, method), "role_of_node": Pick(_ROLE_TEXT, originating.view(np.int8)),
             "ims_service": Pick(_SERVICE_TEXT, service), "sip_status_code": Pick(DEC, status),
-            "duration_seconds": Pick(DEC, dur), "node_address": Pick(self.node, c.u), "access_network": access,
+            "duration_seconds": Pick(DEC, dur), "node_address": Pick(self.node, c.u),
+            "access_network": Pick(_ACCESS_BY_RAT, c.rat),
             "calling_party_uri": calling, "called_party_uri": called,
         }
 
 
-_METHOD_TEXT = text_array([m for m, _ in IMS_METHODS])
-_REGISTER, _INVITE = [m for m, _ in IMS_METHODS].index("REGISTER"), [m for m, _ in IMS_METHODS].index("INVITE")
+_METHOD_TEXT = text_array([m for m, _, _ in IMS_METHODS])
+_REGISTER, _INVITE = [m for m, _, _ in IMS_METHODS].index("REGISTER"), [m for m, _, _ in IMS_METHODS].index("INVITE")
 _SERVICES = sorted({name for rows in IMS_SERVICES.values() for name, _ in rows})
 _SERVICE_TEXT = text_array(_SERVICES)
-_VOWIFI = _SERVICES.index("VoWiFi")
+_VOWIFI, _VONR = _SERVICES.index("VoWiFi"), _SERVICES.index("VoNR")
+_TECH_SERVICE = np.array([_SERVICES.index(t) for t in VOICE_TECHNOLOGIES if t != "CS"] + [-1])
+_TECH_TEXT = text_array(VOICE_TECHNOLOGIES)
 _IMS_STATUS_TABLE = {m: (np.array([x for x, _ in rows]), _table(rows)) for m, rows in IMS_STATUS.items()}
 _IMS_SERVICE_TABLE = {m: (np.array([_SERVICES.index(x) for x, _ in rows]), _table(rows))
                       for m, rows in IMS_SERVICES.items()}
-_APN_TEXT = text_array([a[0] for a in APNS])
-_RAT_TEXT = text_array([r[0] for r in RAT_5G + RAT_4G])
-_RAT_SPEED = np.array([{"NR": 1.6, "EUTRAN": 1.0, "UTRAN": 0.2, "GERAN": 0.1}[r[0]] for r in RAT_5G + RAT_4G])
+_INVITE_STATUS = np.array([INVITE_STATUS[o[0]] for o in VOICE_OUTCOMES])
+_APN_TEXT = text_array(list(APNS))
+_IMS_APN, _MMS_APN = APNS.index(IMS_APN), APNS.index(MMS_APN)
+_RAT_TEXT = text_array(RATS)
 _CLOSING_TEXT = text_array(RECORD_CLOSING)
 _ENCODING_TEXT = text_array(SMS_ENCODINGS)
-_ACCESS_TEXT = text_array(ACCESS_NETWORKS)
+# accessNetworkInformation by RAT (radio.RATS): 3G/2G never serve IMS here
+_ACCESS_BY_RAT = text_array([{"NR": "3GPP-NR", "WLAN": "IEEE-802.11"}.get(r, "3GPP-E-UTRAN-FDD") for r in RATS])
 _ROLE_TEXT = text_array(ROLES_OF_NODE)
 _DIRECTION_TEXT = text_array(DIRECTIONS)
 # VOICE_OUTCOMES' text columns: call_result, causeForTerm, Q.850 code and name
@@ -390,6 +500,14 @@ class _Ctx:
     mo: np.ndarray
     start: np.ndarray
     first_index: int
-    outcome: np.ndarray | None = None
+    rat: np.ndarray  # the serving RAT (radio.RATS); a builder may change it
+    outcome: np.ndarray | None = None  # the voice call's (VOICE_OUTCOMES), and its ringing and talk time
     ring: np.ndarray | None = None
     talk: np.ndarray | None = None
+    tech: np.ndarray | None = None  # how the call is carried (radio.VOICE_TECHNOLOGIES)
+    method: np.ndarray | None = None  # SIP method of an IMS row (traffic.IMS_METHODS)
+    twin: np.ndarray | None = None  # an IMS row that is the INVITE of a voice row's call
+    call: np.ndarray | None = None  # the call's number (its ICID)
+    caller: np.ndarray | None = None  # the user whose S-CSCF names the ICID
+    partial: np.ndarray | None = None  # a data row's partial record: its row in ``partials``
+    partials: dict | None = None  # the chunk's partial records' columns (telco_cdr.bearers)

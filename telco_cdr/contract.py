@@ -27,18 +27,15 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from . import layout as _layout
+from .bearers import APNS, IMS_APN, MMS_APN, MMS_BYTES, PGW_SETTINGS, RECORD_CLOSING, TIME_LIMITS_S
 from .cdrs import (
     ACCESS_NETWORKS,
-    APNS,
     CODECS,
     DIRECTIONS,
     IMS_METHODS,
     IMS_SERVICES,
     IMS_STATUS,
     MOS_RANGE,
-    RAT_4G,
-    RAT_5G,
-    RECORD_CLOSING,
     RECORD_TYPES,
     ROLES_OF_NODE,
     SMS_ENCODINGS,
@@ -46,7 +43,8 @@ from .cdrs import (
     VOICE_OUTCOMES,
 )
 from .constants import CDR_TYPES
-from .identifiers import COUNTRIES, OPERATORS, msisdn_pattern
+from .identifiers import CITIES, COUNTRIES, OPERATORS, msisdn_pattern
+from .radio import RATS, TECHNOLOGY_RAT, VOICE_TECHNOLOGIES
 from .users import ACTIVATION_FIRST, ACTIVATION_LAST, PLANS
 
 TYPES = ("string", "integer", "number", "boolean", "timestamp", "date")
@@ -141,7 +139,11 @@ USER = Record("user", "Subscriber", "One mobile subscriber as written by user_ge
           values=COUNTRIES),
     Field("device_make", "string", "Maker of the device the IMEI's TAC belongs to.", text=True),
     Field("device_model", "string", "Model of that device.", text=True),
-    Field("device_5g", "boolean", "The device supports 5G NR (its data sessions may have `rat_type` `NR`)."),
+    Field("device_5g", "boolean", "The device supports 5G NR (its records may have `rat_type` `NR`)."),
+    Field("device_4g", "boolean", "The device supports LTE; a 2G/3G-only device has no LTE or NR records, and none "
+          "at all where its network has switched 2G and 3G off."),
+    Field("device_volte", "boolean", "The device calls over IMS (VoLTE, VoWiFi, VoNR); without it calls are "
+          "circuit-switched, and impossible where 2G and 3G are gone."),
     Field("plan_id", "string", f"Tariff plan: {_or([p.plan_id for p in PLANS])}.",
           values=tuple(p.plan_id for p in PLANS)),
     Field("plan_name", "string", f"The plan's name (`{PLANS[0].plan_name}`, ..., `{PLANS[-1].plan_name}`).",
@@ -155,6 +157,9 @@ USER = Record("user", "Subscriber", "One mobile subscriber as written by user_ge
                   "-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"),
     Field("home_city", "string", "The city the subscriber lives in (one of the country's largest).", text=True),
     Field("home_region", "string", "State, nation or region of the city.", text=True),
+    Field("time_zone", "string", "The IANA time zone of the home city (US cities in their own zones), in which "
+          "the subscriber's daily and weekly curves run, daylight saving included.",
+          values=tuple(sorted({c.zone for c in CITIES}))),
     Field("home_cell_id", "string", "The home cell as an E-UTRAN Cell Global Identity: MCC + MNC digits and the "
           "28-bit ECI in 7 upper-case hex digits (TS 23.003 §19.6).", "location.cellId", pattern=ECGI),
     Field("home_tac", "integer", "Tracking area code of the home cell, 0 to 65535.",
@@ -190,7 +195,11 @@ _COMMON_GPP = {
     "cell_mcc": dict.fromkeys(CDR_TYPES, "location.mCC-MNC") | _ULI,
     "cell_mnc": dict.fromkeys(CDR_TYPES, "location.mCC-MNC") | _ULI,
     "cell_id": dict.fromkeys(CDR_TYPES, "location.cellId") | _ULI,
+    "rat_type": dict.fromkeys(CDR_TYPES, "ours") | {"data": "rATType"},
     "tracking_area_code": dict.fromkeys(CDR_TYPES, "location.locationAreaCode") | _ULI,
+    "location_area_code": dict.fromkeys(CDR_TYPES, "location.locationAreaCode") | _ULI,
+    # mSTimeZone of PGW records (TS 29.274 §8.44) and of MSC records (TS 32.250); ours elsewhere
+    "ms_time_zone": dict.fromkeys(CDR_TYPES, "ours") | dict.fromkeys(("voice", "data"), "mSTimeZone"),
 }
 
 
@@ -200,8 +209,9 @@ def _common(t: str) -> tuple[Field, ...]:
         Field("cdr_id", "string", "Unique id of the record in a run: run tag (8 hex digits, from the seed), chunk "
               "(8 hex digits), record in the chunk (6 hex digits).", pattern="[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{6}"),
         Field("cdr_type", "string", f"{_or(CDR_TYPES)}.", values=(t,)),
-        Field("record_type", "string", "`moCallRecord`/`mtCallRecord` (voice), `pgwRecord` (data), "
-              "`moSMSRecord`/`mtSMSRecord` (sms), `voipRecord` (voip, ours), `sCSCFRecord` (ims).",
+        Field("record_type", "string", "`mmtelRecord` (voice carried by IMS) or `moCallRecord`/`mtCallRecord` "
+              "(circuit-switched voice), `pgwRecord` (data), `moSMSRecord`/`mtSMSRecord` (sms), `voipRecord` (voip, "
+              "ours), `sCSCFRecord` (ims).",
               gpp["record_type"], values=tuple(sorted(set(RECORD_TYPES[CDR_TYPES.index(t)])))),
         Field("start_time", "timestamp", "When the call, session, message or SIP transaction began (UTC).",
               gpp["start_time"]),
@@ -215,16 +225,42 @@ def _common(t: str) -> tuple[Field, ...]:
         Field("cell_mcc", "string", "MCC of the serving network.", gpp["cell_mcc"], pattern="[0-9]{3}"),
         Field("cell_mnc", "string", "MNC of the serving network, 2 or 3 digits.", gpp["cell_mnc"],
               pattern="[0-9]{2,3}"),
-        Field("cell_id", "string", "Serving cell as an ECGI (`cell_mcc` + `cell_mnc` digits and 7 hex digits of the "
-              "28-bit ECI, TS 23.003 §19.6): the home cell or a neighbouring one.", gpp["cell_id"], pattern=ECGI),
-        Field("tracking_area_code", "integer", "Tracking area code of the serving cell, 0 to 65535.",
-              gpp["tracking_area_code"], minimum=0, maximum=65535),
+        Field("cell_id", "string", "Serving cell, `cell_mcc` + `cell_mnc` digits and then, by `rat_type`: on `NR` "
+              "an NR Cell Global Identity (9 hex digits of the 36-bit NCI, TS 23.003 §19.6A); on `UTRAN` or `GERAN` a "
+              "Cell Global Identity (4 hex digits of the location area code, 4 of the cell id, TS 23.003 §4.3); "
+              "else an E-UTRAN Cell Global Identity (7 hex digits of the 28-bit ECI, TS 23.003 §19.6; on `WLAN` the "
+              "last LTE cell). The home site or a neighbouring one.", gpp["cell_id"],
+              pattern="[0-9]{5,6}[0-9A-F]{7,9}"),
+        Field("rat_type", "string", f"Radio access of the record: {_or(RATS)} (TS 29.274 names; `WLAN` is Wi-Fi), as "
+              "the device, its network on that day and the service allow.", gpp["rat_type"], values=RATS),
+        Field("tracking_area_code", "integer", "Tracking area code of the serving LTE or NR cell, 0 to 65535; null "
+              "on 2G/3G.", gpp["tracking_area_code"], nullable=True, minimum=0, maximum=65535),
+        Field("location_area_code", "integer", "Location area code of the serving 2G/3G cell, 0 to 65535; null on "
+              "LTE, NR and Wi-Fi.", gpp["location_area_code"], nullable=True, minimum=0, maximum=65535),
+        Field("ms_time_zone", "string", "The subscriber's UTC offset at `start_time`, daylight saving included "
+              "(`+01:00`, `-07:00`, `+05:30`): the local time of the record is `start_time` plus this.",
+              gpp["ms_time_zone"], pattern="[+-][0-9]{2}:[0-5][0-9]"),
     )
 
 
-def _direction_rule(direction_field: str, t: str) -> Rule:
-    mt, mo = RECORD_TYPES[CDR_TYPES.index(t)]
-    return Rule({direction_field: "MO"}, {"record_type": {"const": mo}}, {"record_type": {"const": mt}})
+def _direction_rule(direction_field: str, t: str, when: dict | None = None) -> Rule:
+    mt, mo = RECORD_TYPES[CDR_TYPES.index(t)][:2]
+    return Rule({direction_field: "MO", **(when or {})}, {"record_type": {"const": mo}},
+                None if when else {"record_type": {"const": mt}})
+
+
+_CELL = "[0-9]{5,6}"
+# The shape of the serving cell's fields by RAT (radio.RATS), in every CDR.
+CELL_RULES = (
+    Rule({"rat_type": "NR"}, {"cell_id": {"pattern": f"^{_CELL}[0-9A-F]{{9}}$"},
+                              "tracking_area_code": {"type": "integer"}, "location_area_code": {"type": "null"}}),
+    *(Rule({"rat_type": r}, {"cell_id": {"pattern": f"^{_CELL}[0-9A-F]{{8}}$"},
+                             "tracking_area_code": {"type": "null"}, "location_area_code": {"type": "integer"}})
+      for r in ("UTRAN", "GERAN")),
+    *(Rule({"rat_type": r}, {"cell_id": {"pattern": f"^{_CELL}[0-9A-F]{{7}}$"},
+                             "tracking_area_code": {"type": "integer"}, "location_area_code": {"type": "null"}})
+      for r in ("EUTRAN", "WLAN")),
+)
 
 
 # ---------------------------------------------------------------- the five CDR types
@@ -232,11 +268,18 @@ def _direction_rule(direction_field: str, t: str) -> Rule:
 _OUTCOMES = [dict(zip(("result", "weight", "cause", "code", "text", "ring_lo", "ring_hi"), o)) for o in VOICE_OUTCOMES]
 _ANSWERED = ("answered", "dropped")  # the outcomes with talk time (cdrs.CdrFactory.build)
 
-VOICE = Record("voice", "Voice CDR", "A circuit-switched call (MOCallRecord / MTCallRecord). An on-net MO call "
-               "usually has its MT twin, the callee's record of the same call, in the same output.",
+VOICE = Record("voice", "Voice CDR", "A call: the MMTel record (TS 32.275) of a call carried by IMS (VoLTE, VoNR, "
+               "VoWiFi), whose S-CSCF INVITE records in `ims` share its `icid`, or the MSC's MOCallRecord / "
+               "MTCallRecord of a circuit-switched call. An on-net MO call usually has its MT twin, the callee's "
+               "record of the same call, in the same output.",
                _common("voice") + (
-    Field("call_direction", "string", "`MO` (the subscriber called; goes with `moCallRecord`) or `MT` (was called; "
-          "`mtCallRecord`).", values=_MO_MT),
+    Field("call_direction", "string", "`MO` (the subscriber called; `moCallRecord` when circuit-switched) or `MT` "
+          "(was called; `mtCallRecord`).", values=_MO_MT),
+    Field("voice_technology", "string", f"How the call is carried: {_or(VOICE_TECHNOLOGIES)} (circuit-switched, 2G "
+          "or 3G: devices without VoLTE, and a small fallback share where 2G/3G runs).", values=VOICE_TECHNOLOGIES),
+    Field("icid", "string", "IMS Charging Identifier of an IMS-carried call, the same in its S-CSCF records in "
+          "`ims` and in the other leg's record; null for a circuit-switched call.", "iMS-Charging-Identifier",
+          nullable=True, pattern=f"scscf[1-4]\\.{IMS_DOMAIN}-[0-9a-f]{{12}}"),
     Field("calling_number", "string", "E.164 number of the caller, without `+` (the subscriber's for MO).",
           "callingNumber", pattern=E164),
     Field("called_number", "string", "E.164 number of the callee, without `+` (the subscriber's for MT).",
@@ -252,9 +295,18 @@ VOICE = Record("voice", "Voice CDR", "A circuit-switched call (MOCallRecord / MT
           "diagnostics", values=_values(VOICE_OUTCOMES, 3)),
     Field("release_cause", "string", f"The Q.850 cause's name (`{VOICE_OUTCOMES[0][4]}`, ...).",
           values=_values(VOICE_OUTCOMES, 4)),
-    Field("msc_id", "string", "The MSC that wrote the record, `MSC-<MCC+MNC>-<01..40>`.",
-          "recordingEntity / mSCAddress", pattern="MSC-[0-9]{5,6}-(0[1-9]|[1-3][0-9]|40)"),
-), (_direction_rule("call_direction", "voice"),) + tuple(
+    Field("msc_id", "string", "The MSC that wrote a circuit-switched record, `MSC-<MCC+MNC>-<01..40>`; null for an "
+          "IMS-carried call.", "recordingEntity / mSCAddress", nullable=True,
+          pattern="MSC-[0-9]{5,6}-(0[1-9]|[1-3][0-9]|40)"),
+), CELL_RULES + (
+    _direction_rule("call_direction", "voice", {"voice_technology": "CS"}),
+    Rule({"call_direction": "MT", "voice_technology": "CS"}, {"record_type": {"const": "mtCallRecord"}}),
+    Rule({"voice_technology": "CS"},
+         {"icid": {"type": "null"}, "msc_id": {"type": "string"}, "rat_type": {"enum": ["UTRAN", "GERAN"]}},
+         {"record_type": {"const": "mmtelRecord"}, "icid": {"type": "string"}, "msc_id": {"type": "null"}}),
+    *(Rule({"voice_technology": tech}, {"rat_type": {"const": RATS[TECHNOLOGY_RAT[i]]}})
+      for i, tech in enumerate(VOICE_TECHNOLOGIES) if tech != "CS"),
+) + tuple(
     Rule({"call_result": o["result"]}, {
         "cause_for_termination": {"const": o["cause"]}, "release_cause_code": {"const": o["code"]},
         "release_cause": {"const": o["text"]},
@@ -264,23 +316,46 @@ VOICE = Record("voice", "Voice CDR", "A circuit-switched call (MOCallRecord / MT
     for o in _OUTCOMES
 ))
 
-_RATS = _values(RAT_5G + RAT_4G)
+_PLMN_OF = {op.plmn: op for op in OPERATORS}
+_RELEASES = ["normalRelease", "abnormalRelease"]
 
-DATA = Record("data", "Data CDR", "A packet data session on the PGW (PGWRecord).", _common("data") + (
-    Field("apn", "string", f"{_or(_values(APNS))}.", "accessPointNameNI", values=_values(APNS)),
-    Field("rat_type", "string", "Radio access by its TS 29.274 name: `NR` (5G devices only), `EUTRAN`, `UTRAN`, "
-          "`GERAN`.", "rATType", values=_RATS),
-    Field("uplink_bytes", "integer", "Bytes sent by the device.", "dataVolumeGPRSUplink", minimum=256),
-    Field("downlink_bytes", "integer", "Bytes received by the device.", "dataVolumeGPRSDownlink", minimum=512),
-    Field("duration_seconds", "integer", "Seconds the record covers, 1 to 3600.", "duration", minimum=1,
-          maximum=3600),
-    Field("charging_id", "integer", "Charging id of the bearer, 0 to 4294967295, unique in a run.", "chargingID",
-          minimum=0, maximum=2**32 - 1),
+DATA = Record("data", "Data CDR", "A partial record of a bearer on the PGW (PGWRecord, TS 32.251): a device holds "
+              "its default bearers (the operator's internet APN; `ims` for VoLTE devices) for hours or days, and "
+              "the PGW closes a partial record on its time limit, a volume limit, a RAT change or a serving-node "
+              "change, and at the release. The partial records of one bearer share its `charging_id` and count "
+              "1, 2, 3 ... in `record_sequence_number`, each opening when the one before closed; an MMS is sent "
+              "or fetched on a short `mms` bearer of one record.", _common("data") + (
+    Field("apn", "string", "The access point name: the operator's internet APN (such as `fast.t-mobile.com`, "
+          f"`broadband` at AT&T, `vzwinternet`), `{IMS_APN}` (the IMS signalling of a VoLTE device) or `{MMS_APN}`.",
+          "accessPointNameNI", values=APNS),
+    Field("uplink_bytes", "integer", "Bytes sent by the device in the record.", "dataVolumeGPRSUplink", minimum=256),
+    Field("downlink_bytes", "integer", "Bytes received by the device in the record.", "dataVolumeGPRSDownlink",
+          minimum=512),
+    Field("duration_seconds", "integer", f"Seconds the record covers, 1 to {max(TIME_LIMITS_S)}: at most the "
+          "operator's time limit.", "duration", minimum=1, maximum=max(TIME_LIMITS_S)),
+    Field("charging_id", "integer", "Charging id of the bearer, 0 to 4294967295: the same in every partial record "
+          "of the bearer, another for each bearer of a run.", "chargingID", minimum=0, maximum=2**32 - 1),
+    Field("record_sequence_number", "integer", "The record's place among its bearer's partial records, 1 for the "
+          "first; a bearer set up before the window starts above 1.", "recordSequenceNumber", minimum=1),
     Field("pgw_address", "string", "IPv4 address of the PGW (10.0.0.0/8).", "p-GWAddress",
           pattern=r"10\.([0-9]|[1-9][0-9]|1[0-9]{2}|2[0-4][0-9])\.[0-7]\.1[6-9]"),
-    Field("cause_for_record_closing", "string", "`normalRelease`, `abnormalRelease`, or `timeLimit` (the session "
-          "lasted over an hour; the record covers 3600 s).", "causeForRecClosing", values=RECORD_CLOSING),
-), (Rule({"cause_for_record_closing": "timeLimit"}, {"duration_seconds": {"const": 3600}}),))
+    Field("cause_for_record_closing", "string", "Why the record closed (TS 32.298 causeForRecClosing): "
+          "`normalRelease` (0) or `abnormalRelease` (4), the bearer's release; `volumeLimit` (16); `timeLimit` "
+          "(17), after the operator's time limit; `servingNodeChange` (18); `rATChange` (22), between NR and LTE.",
+          "causeForRecClosing", values=RECORD_CLOSING),
+), CELL_RULES + (
+    Rule({"cause_for_record_closing": "timeLimit"}, {"duration_seconds": {"enum": list(TIME_LIMITS_S)}}),
+    Rule({"apn": MMS_APN}, {"record_sequence_number": {"const": 1}, "cause_for_record_closing": {"enum": _RELEASES},
+                            "uplink_bytes": {"maximum": MMS_BYTES[2]}, "downlink_bytes": {"maximum": MMS_BYTES[2]}}),
+) + tuple(
+    Rule({"cell_mcc": _PLMN_OF[plmn].mcc, "cell_mnc": _PLMN_OF[plmn].mnc},
+         {"apn": {"enum": [pgw.apn, IMS_APN, MMS_APN]}, "duration_seconds": {"maximum": pgw.time_limit_s}})
+    for plmn, pgw in PGW_SETTINGS.items() if plmn in _PLMN_OF
+) + tuple(
+    Rule({"cell_mcc": _PLMN_OF[plmn].mcc, "cell_mnc": _PLMN_OF[plmn].mnc, "cause_for_record_closing": "timeLimit"},
+         {"duration_seconds": {"const": pgw.time_limit_s}})
+    for plmn, pgw in PGW_SETTINGS.items() if plmn in _PLMN_OF
+))
 
 SMS = Record("sms", "SMS CDR", "A short message (MOSMSRecord / MTSMSRecord).", _common("sms") + (
     Field("direction", "string", "`MO` (sent by the subscriber; `moSMSRecord`) or `MT` (received; `mtSMSRecord`).",
@@ -294,7 +369,7 @@ SMS = Record("sms", "SMS CDR", "A short message (MOSMSRecord / MTSMSRecord).", _
     Field("delivery_status", "string", f"{_or(_values(SMS_RESULTS))}.", "smsResult", values=_values(SMS_RESULTS)),
     Field("smsc_address", "string", "E.164 address of the operator's SMS centre, with `+`.", "serviceCentre",
           pattern=r"\+" + E164),
-), (_direction_rule("direction", "sms"), Rule({"encoding": "UCS-2"}, {"message_length": {"maximum": 70}})))
+), CELL_RULES + (_direction_rule("direction", "sms"), Rule({"encoding": "UCS-2"}, {"message_length": {"maximum": 70}})))
 
 _SIP_URI = rf"sip:\+{E164}@{IMS_DOMAIN}"
 
@@ -315,7 +390,7 @@ VOIP = Record("voip", "VoIP CDR", "An over-the-top or enterprise VoIP call with 
     Field("packet_loss_pct", "number", "Packets lost, percent (0 to 40), two decimals.", minimum=0, maximum=40),
     Field("mos", "number", "Mean opinion score, 1.0 to 4.5, from the ITU-T G.107 E-model of the delay, jitter, "
           "loss and codec.", minimum=MOS_RANGE[0], maximum=MOS_RANGE[1]),
-))
+), CELL_RULES)
 
 _METHODS = _values(IMS_METHODS)
 _SERVICES = tuple(dict.fromkeys(s for m in _METHODS for s, _ in IMS_SERVICES[m]))
@@ -343,8 +418,9 @@ IMS = Record("ims", "IMS CDR", "A SIP session or transaction on the S-CSCF (S-CS
     Field("ims_service", "string", f"{_or(_SERVICES)}, as fits the method.", values=_SERVICES),
     Field("sip_status_code", "integer", f"The final SIP response (RFC 3261): {', '.join(map(str, _STATUS))}, as "
           "fits the method.", values=_STATUS),
-    Field("duration_seconds", "integer", "Seconds of the session; above 0 only for an INVITE answered with 200.",
-          minimum=0, maximum=MAX_CALL_S),
+    Field("duration_seconds", "integer", "Seconds of the established session (200 OK to release); above 0 only "
+          "for an INVITE answered with 200. A call's INVITE record runs from the INVITE to the release, so it also "
+          "covers the ringing.", minimum=0, maximum=MAX_CALL_S),
     Field("node_address", "string", "The S-CSCF, `scscf<1-4>.<IMS domain>`.", "nodeAddress",
           pattern=f"scscf[1-4]\\.{IMS_DOMAIN}"),
     Field("access_network", "string", "`IEEE-802.11` (VoWiFi), `3GPP-NR` or `3GPP-E-UTRAN-FDD`.",
@@ -353,7 +429,9 @@ IMS = Record("ims", "IMS CDR", "A SIP session or transaction on the S-CSCF (S-CS
           "list-Of-Calling-Party-Address", pattern=_SIP_URI + "(;user=phone)?"),
     Field("called_party_uri", "string", "SIP URI of the terminating party; for REGISTER the registrar, "
           "`sip:<IMS domain>`.", "called-Party-Address", pattern=rf"sip:(\+{E164}@)?{IMS_DOMAIN}(;user=phone)?"),
-), tuple(_ims_method_rule(m) for m in _METHODS) + (
+), CELL_RULES + tuple(_ims_method_rule(m) for m in _METHODS) + (
+    *(Rule({"rat_type": r}, {"access_network": {"const": a}})
+      for r, a in (("WLAN", "IEEE-802.11"), ("NR", "3GPP-NR"), ("EUTRAN", "3GPP-E-UTRAN-FDD"))),
     Rule({"sip_method": "INVITE", "sip_status_code": 200}, {"duration_seconds": {"minimum": 1}},
          {"duration_seconds": {"const": 0}}),
     Rule({"ims_service": "VoWiFi"}, {"access_network": {"const": "IEEE-802.11"}},

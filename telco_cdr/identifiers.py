@@ -72,8 +72,10 @@ _DE_NSN = {"151": 11, "152": 11, "159": 11, "160": 10, "162": 10, "170": 10, "17
 
 COUNTRIES = ("US", "GB", "DE", "FR", "IN")
 
-# UTC offset (hours) of each country's main time zone, for the daily traffic curve.
-UTC_OFFSET_HOURS = {"US": -5.0, "GB": 0.0, "DE": 1.0, "FR": 1.0, "IN": 5.5}
+# Each country's main IANA time zone (the zone of a user whose city is not listed below).
+# IANA tz database (tzdata); India has one zone, Asia/Kolkata.
+COUNTRY_TIME_ZONE = {"US": "America/New_York", "GB": "Europe/London", "DE": "Europe/Berlin",
+                     "FR": "Europe/Paris", "IN": "Asia/Kolkata"}
 
 
 @dataclass(frozen=True)
@@ -83,23 +85,29 @@ class City:
     country: str
     weight: float  # population in millions (share of users)
     area_codes: tuple[str, ...] = ()  # NANP area codes (US only)
+    time_zone: str = ""  # IANA zone; the country's (COUNTRY_TIME_ZONE) when empty
+
+    @property
+    def zone(self) -> str:
+        return self.time_zone or COUNTRY_TIME_ZONE[self.country]
 
 
 # Largest cities by population (national statistics offices, via Wikipedia lists of largest
-# cities); US area codes from the North American Numbering Plan Administrator (NANPA).
+# cities); US area codes from the North American Numbering Plan Administrator (NANPA); US time
+# zones from the IANA tz database (Arizona keeps standard time all year: America/Phoenix).
 CITIES: tuple[City, ...] = (
-    City("New York", "NY", "US", 8.3, ("212", "646", "718", "917")),
-    City("Los Angeles", "CA", "US", 3.8, ("213", "310", "323")),
-    City("Chicago", "IL", "US", 2.7, ("312", "773")),
-    City("Houston", "TX", "US", 2.3, ("713", "832")),
-    City("Phoenix", "AZ", "US", 1.6, ("602", "480")),
-    City("Philadelphia", "PA", "US", 1.6, ("215", "267")),
-    City("San Antonio", "TX", "US", 1.5, ("210",)),
-    City("San Diego", "CA", "US", 1.4, ("619", "858")),
-    City("Dallas", "TX", "US", 1.3, ("214", "469", "972")),
-    City("Seattle", "WA", "US", 0.75, ("206",)),
-    City("Boston", "MA", "US", 0.65, ("617",)),
-    City("Miami", "FL", "US", 0.45, ("305", "786")),
+    City("New York", "NY", "US", 8.3, ("212", "646", "718", "917"), "America/New_York"),
+    City("Los Angeles", "CA", "US", 3.8, ("213", "310", "323"), "America/Los_Angeles"),
+    City("Chicago", "IL", "US", 2.7, ("312", "773"), "America/Chicago"),
+    City("Houston", "TX", "US", 2.3, ("713", "832"), "America/Chicago"),
+    City("Phoenix", "AZ", "US", 1.6, ("602", "480"), "America/Phoenix"),
+    City("Philadelphia", "PA", "US", 1.6, ("215", "267"), "America/New_York"),
+    City("San Antonio", "TX", "US", 1.5, ("210",), "America/Chicago"),
+    City("San Diego", "CA", "US", 1.4, ("619", "858"), "America/Los_Angeles"),
+    City("Dallas", "TX", "US", 1.3, ("214", "469", "972"), "America/Chicago"),
+    City("Seattle", "WA", "US", 0.75, ("206",), "America/Los_Angeles"),
+    City("Boston", "MA", "US", 0.65, ("617",), "America/New_York"),
+    City("Miami", "FL", "US", 0.45, ("305", "786"), "America/New_York"),
     City("London", "England", "GB", 8.9),
     City("Birmingham", "England", "GB", 1.1),
     City("Manchester", "England", "GB", 0.55),
@@ -145,10 +153,14 @@ class Device:
     model: str
     weight: float
     nr: bool  # 5G capable
+    lte: bool = True  # 4G capable (False: a 2G/3G-only device)
+    volte: bool = True  # calls over IMS (VoLTE, VoWiFi; VoNR with nr)
 
 
 # Type Allocation Codes (GSMA TS.06) with maker and model, as listed in public TAC
 # databases (GSMA device database extracts, Osmocom tacdb).  Weights: rough installed base.
+# Radio capability from the makers' specifications: 3G-only models (Galaxy S3 GT-I9300, Galaxy Tab
+# SM-T561, Nexus 4, Desire S, the first Moto G) and LTE models without VoLTE.
 DEVICES: tuple[Device, ...] = (
     Device("35443211", "Apple", "iPhone 13", 9.0, True),
     Device("35313310", "Apple", "iPhone 14", 8.0, True),
@@ -159,23 +171,23 @@ DEVICES: tuple[Device, ...] = (
     Device("35674310", "Apple", "iPhone X", 2.0, False),
     Device("35328609", "Apple", "iPhone 15 Pro Max", 4.0, True),
     Device("35171415", "Apple", "iPhone 14 Plus", 2.0, True),
-    Device("35875505", "Apple", "iPhone 5S", 0.3, False),
+    Device("35875505", "Apple", "iPhone 5S", 0.3, False, volte=False),
     Device("35925406", "Apple", "iPhone 6", 0.5, False),
     Device("35325807", "Apple", "iPhone 6S", 0.7, False),
-    Device("35226005", "Samsung", "Galaxy S3", 0.2, False),
-    Device("35951406", "Samsung", "SM-T561", 0.3, False),
+    Device("35226005", "Samsung", "Galaxy S3", 0.2, False, lte=False, volte=False),
+    Device("35951406", "Samsung", "SM-T561", 0.3, False, lte=False, volte=False),
     Device("35438111", "Samsung", "Galaxy S21", 4.0, True),
     Device("35118311", "Samsung", "Galaxy A52", 5.0, False),
     Device("35093766", "Samsung", "Galaxy S23", 4.0, True),
     Device("35467113", "Samsung", "Galaxy A14", 6.0, False),
-    Device("35824005", "Google", "Nexus 5", 0.2, False),
-    Device("35391805", "Google", "Nexus 4", 0.1, False),
+    Device("35824005", "Google", "Nexus 5", 0.2, False, volte=False),
+    Device("35391805", "Google", "Nexus 4", 0.1, False, lte=False, volte=False),
     Device("35295611", "Google", "Pixel 7", 2.5, True),
-    Device("35929005", "Motorola", "Moto G", 2.0, False),
+    Device("35929005", "Motorola", "Moto G", 2.0, False, lte=False, volte=False),
     Device("35838706", "LG", "G Stylo", 0.6, False),
-    Device("35896704", "HTC", "Desire S", 0.1, False),
-    Device("35803106", "HTC", "One M8s", 0.2, False),
-    Device("35920605", "Nokia", "Lumia 625", 0.1, False),
+    Device("35896704", "HTC", "Desire S", 0.1, False, lte=False, volte=False),
+    Device("35803106", "HTC", "One M8s", 0.2, False, volte=False),
+    Device("35920605", "Nokia", "Lumia 625", 0.1, False, volte=False),
     Device("86242003", "Xiaomi", "Redmi Note 9", 3.0, False),
     Device("86769705", "Xiaomi", "Redmi Note 12", 3.0, True),
     Device("86297104", "OnePlus", "Nord 2", 1.5, True),

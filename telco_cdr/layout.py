@@ -69,9 +69,9 @@ class Nullable:
 # Text of small numbers, made once (from smaller tables, by array concatenation):
 # decimal 0-65535, hex pieces of a 28-bit ECI, fixed-point, seconds and milliseconds.
 DEC = text_array([b"%d" % i for i in range(65536)])
-_HEX2 = text_array([f"{i:02X}" for i in range(256)])
+HEX2 = text_array([f"{i:02X}" for i in range(256)])
 HEX3 = text_array([f"{i:03X}" for i in range(4096)])
-HEX4 = _HEX2[np.arange(65536) >> 8] + _HEX2[np.arange(65536) & 255]
+HEX4 = HEX2[np.arange(65536) >> 8] + HEX2[np.arange(65536) & 255]
 POS = text_array([f"{i:06x}" for i in range(1 << 15)])  # file chunks and stream batches are smaller
 _FIXED = {1: DEC[np.arange(16384) // 10] + b"." + DEC[np.arange(16384) % 10],
           2: DEC[np.arange(16384) // 100] + b"." + text_array([f"{i:02d}" for i in range(100)])[np.arange(16384) % 100]}
@@ -147,14 +147,15 @@ def check_record(record) -> None:
 
 def check_columns(records) -> tuple[str, ...]:
     """The columns of a CSV of several record types: each type's fields in order, each name once;
-    a name shared by two types must have the same type and nullability in both."""
+    a name shared by two types must have the same type in both (one may allow null where the other
+    does not: an empty cell)."""
     columns: dict[str, object] = {}
     for record in records:
         for f in record.fields:
             other = columns.setdefault(f.name, f)
-            if (other.type, other.nullable) != (f.type, f.nullable):
+            if other.type != f.type:
                 raise LayoutError(f"{record.name}.{f.name}: a column shared with another type must have its type "
-                                  f"({other.type}{', nullable' if other.nullable else ''})")
+                                  f"({other.type})")
     return tuple(columns)
 
 

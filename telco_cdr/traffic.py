@@ -8,19 +8,38 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 
 import numpy as np
 
 from .constants import CDR_TYPES, DEFAULT_WEIGHTS, SeedDomain
 from .errors import UserError
-from .identifiers import OPERATORS, UTC_OFFSET_HOURS, ims_domain
+from .identifiers import CITIES, COUNTRY_TIME_ZONE, DEVICES, OPERATORS, ims_domain
+from .radio import Radio, radio_of
+from .timezones import DAY_MS, ZoneClock
 
-# Daily curve, local time, one weight per hour: quiet 01-06, rising from 07, peaks 09-11 and
-# 15-17, a busy evening hour (Telecom Italia Milan data set, Barlacchi et al., Sci. Data 2015;
-# telco-reference.md "Shapes of real traffic").
-HOURLY = (0.38, 0.22, 0.13, 0.09, 0.08, 0.11, 0.24, 0.52, 0.83, 1.00, 1.06, 1.02,
-          0.94, 0.93, 0.97, 1.03, 1.04, 0.98, 0.95, 0.99, 1.02, 0.91, 0.72, 0.53)
-# Day of week, Monday first: weekend traffic is lower (ibid.).
+# Daily curves of each service in the subscriber's local time, one weight per hour (the value at
+# the middle of the hour), after the separate call, SMS and internet series of the Telecom Italia
+# Milan data set (Barlacchi et al., Sci. Data 2015; telco-reference.md "The network of 2026"):
+# calls and texts are quiet from 01:00 to 06:00 and peak by day; data keeps about 30 % of its peak
+# overnight (background traffic) and peaks in the evening.
+VOICE_HOURLY = (0.12, 0.06, 0.04, 0.03, 0.03, 0.05, 0.14, 0.38, 0.70, 0.90, 1.00, 1.00,
+                0.92, 0.90, 0.93, 0.96, 0.98, 1.00, 0.95, 0.85, 0.70, 0.55, 0.38, 0.22)
+SMS_HOURLY = (0.15, 0.07, 0.04, 0.03, 0.03, 0.05, 0.14, 0.40, 0.70, 0.85, 0.92, 0.95,
+              0.95, 0.92, 0.90, 0.92, 0.95, 0.98, 1.00, 1.00, 0.95, 0.85, 0.60, 0.32)
+DATA_HOURLY = (0.55, 0.42, 0.34, 0.30, 0.30, 0.32, 0.40, 0.52, 0.62, 0.66, 0.70, 0.72,
+               0.75, 0.74, 0.73, 0.74, 0.76, 0.80, 0.86, 0.93, 0.98, 1.00, 0.92, 0.75)
+# IMS records by SIP method (shares of S-CSCF records), each with its daily curve: INVITEs (calls)
+# and MESSAGEs (texts) follow the people; REGISTER, SUBSCRIBE and OPTIONS follow device timers,
+# the same at any hour.
+FLAT_HOURLY = (1.0,) * 24
+IMS_METHODS = (("INVITE", 0.45, VOICE_HOURLY), ("REGISTER", 0.30, FLAT_HOURLY), ("MESSAGE", 0.15, SMS_HOURLY),
+               ("SUBSCRIBE", 0.07, FLAT_HOURLY), ("OPTIONS", 0.03, FLAT_HOURLY))
+_METHOD_HOURLY = np.array([np.array(c) / np.mean(c) * share for _, share, c in IMS_METHODS])  # (method, hour)
+IMS_HOURLY = tuple(_METHOD_HOURLY.sum(axis=0).round(4))
+SERVICE_HOURLY = {"voice": VOICE_HOURLY, "data": DATA_HOURLY, "sms": SMS_HOURLY, "voip": VOICE_HOURLY,
+                  "ims": IMS_HOURLY}
+# Day of week, Monday first, local time: weekend traffic is lower (ibid.).
 WEEKDAY = (1.0, 1.0, 1.0, 1.0, 1.03, 0.86, 0.76)
 
 # Heavy-tailed activity across subscribers: Pareto with this shape (telco-reference.md: "a few
@@ -38,6 +57,9 @@ UNLIMITED_DATA = 1.8  # plans with "UNL" in their id use this much more data
 BUSINESS_WEEKEND = 0.35  # business lines on weekends
 
 CONTACT_SLOTS = 8  # a small circle of contacts per user
+# IMS re-registration: a device refreshes its registration this often, whatever it does (GSMA
+# IR.92 leaves the timer to the operator; 3600 s is a common setting).
+REGISTER_PERIOD_S = 3600
 CONTACT_ZIPF = 1.3  # slot k is called in proportion to k ** -CONTACT_ZIPF
 ON_NET_SHARE = 0.35  # contacts who are users of the file too
 SAME_CITY_SHARE = 0.7  # on-net contacts from the user's own city
@@ -73,49 +95,131 @@ def parse_weights(text: str | None) -> dict[str, float]:
     return weights
 
 
-class TimeCurve:
-    """Event-time density over a window: the daily and weekly curves, in the users' local time.
+def _daily(hourly: np.ndarray, hours: np.ndarray) -> np.ndarray:
+    """The daily curve at local hours (fractions too), interpolated between hour midpoints so
+    that it has no steps."""
+    h0 = np.floor(hours - 0.5).astype(np.int64) % 24
+    frac = (hours - 0.5) - np.floor(hours - 0.5)
+    return hourly[h0] * (1 - frac) + hourly[(h0 + 1) % 24] * frac
 
-    ``times(u)`` maps quantiles in [0, 1) to epoch milliseconds (inverse CDF), monotonically,
+
+_SERVICE = np.array([SERVICE_HOURLY[t] for t in CDR_TYPES])  # (type, hour)
+_WEEKDAY = np.array(WEEKDAY)
+
+
+class TrafficCurve:
+    """When events happen and whose they are.
+
+    Each (time zone, CDR type) pair has its own density over time: the activity of its users for
+    that type (lower at their weekend for business lines), times the type's daily curve and the
+    weekly curve, in the zone's local time with daylight saving.  With a window, event times
+    follow the weighted sum of the types' densities (each type scaled to its weight), and an
+    event's type is drawn given its time; without one (a stream of events of now), types follow
+    the weights.  Then the zone is drawn given the type and time, and the user given the zone.
+
+    ``times(q)`` maps quantiles in [0, 1) to epoch milliseconds (inverse CDF), monotonically,
     so sorted quantiles give sorted times.
     """
 
     BIN_MS = 15 * 60 * 1000
+    MAX_BINS = 50_000
 
-    def __init__(self, start_ms: int, end_ms: int, utc_offset_hours: float = 0.0):
+    def __init__(self, pop: Population, weights: dict[str, float], start_ms: int | None = None,
+                 end_ms: int | None = None):
+        self.pop = pop
+        w = np.array([weights.get(t, 0.0) for t in CDR_TYPES], dtype=float)
+        w = np.where(pop.zone_activity[:, :, 0].sum(axis=0) > 0, w, 0.0)  # types no user can make
+        if not w.sum():
+            raise UserError("none of the users can make the CDR types of --weights (no active user, or no "
+                            "device or network for them)")
+        self.weights = w / w.sum()
         self.start_ms, self.end_ms = start_ms, end_ms
-        self.offset_ms = int(utc_offset_hours * 3600_000)
+        self.scale = self.weights  # per type: density scale so that each type gets its weight
+        if start_ms is None:
+            return
         span = end_ms - start_ms
-        bin_ms = max(self.BIN_MS, -(-span // 1_000_000))
-        edges = np.arange(start_ms, end_ms, bin_ms, dtype=np.int64)
-        edges = np.append(edges, end_ms)
-        mids = (edges[:-1] + edges[1:]) / 2
-        weight = self.density(mids) * np.diff(edges)
+        bin_ms = max(self.BIN_MS, -(-span // self.MAX_BINS))
+        edges = np.append(np.arange(start_ms, end_ms, bin_ms, dtype=np.int64), end_ms)
+        mids = (edges[:-1] + edges[1:]) // 2
+        per_type = self.density(mids).sum(axis=1) * np.diff(edges)[:, None]  # (bin, type)
+        mass = per_type.sum(axis=0)
+        self.scale = np.divide(self.weights, mass, out=np.zeros_like(mass), where=mass > 0)
+        weight = per_type @ self.scale
         cum = np.concatenate(([0.0], np.cumsum(weight)))
         self.cum = cum / cum[-1] if cum[-1] > 0 else np.linspace(0, 1, len(edges))
         self.edges = edges.astype(np.float64)
 
-    def density(self, t_ms: np.ndarray) -> np.ndarray:
-        local = np.asarray(t_ms, dtype=np.float64) + self.offset_ms
-        hours = (local / 3600_000.0) % 24.0
-        # Interpolate between hour midpoints so the curve has no steps.
-        h0 = np.floor(hours - 0.5).astype(np.int64) % 24
-        frac = (hours - 0.5) - np.floor(hours - 0.5)
-        hourly = np.array(HOURLY)
-        daily = hourly[h0] * (1 - frac) + hourly[(h0 + 1) % 24] * frac
-        dow = (np.floor(local / 86_400_000.0).astype(np.int64) + 3) % 7  # 1970-01-01 was a Thursday
-        return daily * np.array(WEEKDAY)[dow]
+    def local(self, t_ms: np.ndarray) -> np.ndarray:
+        """Local times (ms, as if UTC) of instants ``t_ms`` in every zone: (time, zone)."""
+        t_ms = np.asarray(t_ms, dtype=np.int64)
+        zones = len(self.pop.zones)
+        return self.pop.clock.local_ms(np.repeat(np.arange(zones)[None, :], len(t_ms), 0),
+                                       np.repeat(t_ms[:, None], zones, 1))
 
-    def times(self, u: np.ndarray) -> np.ndarray:
-        t = np.interp(u, self.cum, self.edges)
+    def local_of(self, users: np.ndarray, t_ms: np.ndarray) -> np.ndarray:
+        """Local times (ms, as if UTC) of instants ``t_ms`` in the zones of ``users``."""
+        return self.pop.clock.local_ms(self.pop.zone_of[users], t_ms)
+
+    def density(self, t_ms: np.ndarray, local: np.ndarray | None = None) -> np.ndarray:
+        """Events per unit of time at ``t_ms`` (before the types' scales), (time, zone, type)."""
+        local = self.local(t_ms) if local is None else local
+        hours = (local % DAY_MS) / 3600_000.0
+        dow = (local // DAY_MS + 3) % 7  # 1970-01-01 was a Thursday
+        weekend = dow >= 5
+        act = self.pop.zone_activity
+        activity = np.where(weekend[:, :, None], act[None, :, :, 1], act[None, :, :, 0])
+        daily = np.stack([_daily(_SERVICE[k], hours) for k in range(len(CDR_TYPES))], axis=-1)
+        return activity * daily * _WEEKDAY[dow][:, :, None]
+
+    def times(self, q: np.ndarray) -> np.ndarray:
+        t = np.interp(q, self.cum, self.edges)
         return np.minimum(t.astype(np.int64), self.end_ms - 1) if self.end_ms > self.start_ms else t.astype(np.int64)
 
     def chunk_times(self, seed: int, chunk_index: int, lo: int, hi: int, count: int) -> np.ndarray:
         """Sorted event times of records ``lo`` to ``hi`` of ``count``: the slice of the curve's
         quantiles [lo/count, hi/count), so chunks are independent and follow each other in time."""
         rng = np.random.default_rng(np.random.SeedSequence([SeedDomain.EVENT_TIMES, seed, chunk_index]))
-        u = (lo + np.sort(rng.random(hi - lo)) * (hi - lo)) / count
-        return self.times(u)
+        q = (lo + np.sort(rng.random(hi - lo)) * (hi - lo)) / count
+        return self.times(q)
+
+    def assign(self, rng: np.random.Generator, t_ms: np.ndarray, types: np.ndarray | None = None):
+        """Type (unless given), user and weekend flag (in the user's zone) of events at ``t_ms``."""
+        n = len(t_ms)
+        local = self.local(t_ms)
+        dens = self.density(t_ms, local)  # (n, zone, type)
+        if types is None:
+            by_type = dens.sum(axis=1) * self.scale if self.start_ms is not None else np.tile(self.weights, (n, 1))
+            types = _pick_rows(rng, by_type)
+        zone = _pick_rows(rng, dens[np.arange(n), :, types])
+        weekend = ((local[np.arange(n), zone] // DAY_MS + 3) % 7) >= 5
+        pop = self.pop
+        users = np.zeros(n, dtype=np.int64)
+        r = rng.random(n)
+        for t in range(len(CDR_TYPES)):
+            for we in (0, 1):
+                sel = np.flatnonzero((types == t) & (weekend == bool(we)))
+                if not len(sel):
+                    continue
+                cum = pop.user_cum[t][we]
+                a, b = pop.zone_bounds[zone[sel]], pop.zone_bounds[zone[sel] + 1]
+                lo, hi = cum[a], cum[b]
+                at = np.searchsorted(cum, lo + r[sel] * (hi - lo), side="right") - 1
+                users[sel] = pop.zone_order[np.clip(at, a, b - 1)]
+        return types, users, weekend
+
+
+def ims_methods(rng: np.random.Generator, local_hours: np.ndarray) -> np.ndarray:
+    """SIP methods (indexes into IMS_METHODS) of IMS events at these local hours: INVITEs by day,
+    REGISTERs at any hour."""
+    per_method = np.stack([_daily(row, local_hours) for row in _METHOD_HOURLY], axis=1)
+    return _pick_rows(rng, per_method)
+
+
+def _pick_rows(rng: np.random.Generator, weights: np.ndarray) -> np.ndarray:
+    """One column per row, with probability in proportion to the row's weights."""
+    cum = np.cumsum(weights, axis=1)
+    u = rng.random(len(weights)) * cum[:, -1]
+    return np.minimum((cum <= u[:, None]).sum(axis=1), weights.shape[1] - 1)
 
 
 @dataclass
@@ -134,19 +238,31 @@ class Population:
     home_tac: np.ndarray
     data_factor: np.ndarray
     nr: np.ndarray  # 5G-capable device
-    type_cum: list  # [type][weekend] -> cumulative weights over users
+    radio: Radio  # what each user's device and network offer on the day of the events
     contact_user: np.ndarray  # (n, CONTACT_SLOTS) int32, -1 off-net
     contact_num: np.ndarray  # (n, CONTACT_SLOTS) int64 E.164
     nodes: dict  # per-user network nodes (domain, msc, pgw, node, smsc): key -> list[str]
-    utc_offset_hours: float
+    zones: list  # the distinct IANA time zones of the users
+    zone_of: np.ndarray  # per user: its zone in zones
+    clock: ZoneClock  # UTC offsets of zones
+    zone_order: np.ndarray  # user indexes, zone by zone (stable)
+    zone_bounds: np.ndarray  # zone z's users are zone_order[zone_bounds[z]:zone_bounds[z + 1]]
+    user_cum: list  # [type][weekend] -> cumulative activity over zone_order, with a leading 0
+    zone_activity: np.ndarray  # (zone, type, weekend): the summed activity of the zone's users
+    register_order: np.ndarray  # the active IMS users, by the second of the hour they re-register at
+    register_phase: np.ndarray  # that second, in the same order
 
 
-def _cum(weights: np.ndarray) -> np.ndarray | None:
-    total = weights.sum()
-    if total <= 0:
-        return None
-    cum = np.cumsum(weights)
-    return cum / cum[-1]
+def time_zone_of(user: dict) -> str:
+    """A user's IANA time zone: its ``time_zone``, else its home city's, else its country's."""
+    zone = user.get("time_zone")
+    if zone:
+        return zone
+    city = _CITY_ZONES.get((user.get("country"), user.get("home_city")))
+    return city or COUNTRY_TIME_ZONE.get(user.get("country"), "UTC")
+
+
+_CITY_ZONES = {(c.country, c.name): c.zone for c in CITIES}
 
 
 def offnet_numbers(rng: np.random.Generator, base: np.ndarray) -> np.ndarray:
@@ -169,8 +285,23 @@ def _is_in(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
     return sorted_set[at] == values if len(sorted_set) else np.zeros(len(values), dtype=bool)
 
 
-def build_population(users: list[dict], seed: int) -> Population:
-    """Turn validated user records into a Population; deterministic for (users, seed)."""
+def _capability(users: list[dict], field: str, tac_flag: str, default) -> np.ndarray:
+    """A device capability: the user's ``field``, else the flag of the IMEI's TAC in DEVICES, else
+    ``default`` (a function of the user)."""
+    by_tac = {d.tac: getattr(d, tac_flag) for d in DEVICES}
+    out = []
+    for u in users:
+        v = u.get(field)
+        if not isinstance(v, bool):
+            v = by_tac.get(u["imei"][:8])
+            v = default(u) if v is None else v
+        out.append(v)
+    return np.array(out, dtype=bool)
+
+
+def build_population(users: list[dict], seed: int, on: date | None = None) -> Population:
+    """Turn validated user records into a Population; deterministic for (users, seed, on).  ``on``
+    is the day of the events (the window's first day; today by default): which 2G/3G networks run."""
     rng = np.random.default_rng(np.random.SeedSequence([SeedDomain.POPULATION, seed]))
     n = len(users)
     msisdn = np.array([int(u["msisdn"]) for u in users], dtype=np.int64)
@@ -181,20 +312,33 @@ def build_population(users: list[dict], seed: int) -> Population:
     business = np.array([u.get("segment") == "business" for u in users])
     unlimited = np.array(["UNL" in str(u.get("plan_id", "")) for u in users])
     nr = np.array([u.get("device_5g") is True for u in users])
+    lte = _capability(users, "device_4g", "lte", lambda u: True)
+    volte = _capability(users, "device_volte", "volte", lambda u: True)
+    radio = radio_of([u["mcc"] + u["mnc"] for u in users], lte, nr, volte, on or datetime.now(UTC).date())
 
     # Activity: heavy-tailed across users, zero for suspended lines.
     activity = np.minimum((1.0 - rng.random(n)) ** (-1.0 / ACTIVITY_PARETO_SHAPE), ACTIVITY_CAP)
-    activity = np.where(active, activity, 0.0)
+    activity = np.where(active & radio.served, activity, 0.0)  # no network, no records
     data_factor = np.where(unlimited, UNLIMITED_DATA, 1.0)
-    type_cum = []
+    zones, zone_of = np.unique(np.array([time_zone_of(u) for u in users]), return_inverse=True)
+    zone_order = np.argsort(zone_of, kind="stable")
+    zone_bounds = np.searchsorted(zone_of[zone_order], np.arange(len(zones) + 1))
+    user_cum, zone_activity = [], np.zeros((len(zones), len(CDR_TYPES), 2))
     for t in range(len(CDR_TYPES)):
         aff = np.empty(n)
         for (segment, plan_type), values in TYPE_AFFINITY.items():
             mask = (business == (segment == "business")) & (prepaid == (plan_type == "prepaid"))
             aff[mask] = values[t]
         w = activity * aff * (data_factor if CDR_TYPES[t] == "data" else 1.0)
-        weekend = w * np.where(business, BUSINESS_WEEKEND, 1.0)
-        type_cum.append((_cum(w), _cum(weekend)))
+        if CDR_TYPES[t] == "voice":
+            w = np.where(radio.can_call, w, 0.0)  # a non-VoLTE phone where 2G and 3G are gone
+        elif CDR_TYPES[t] == "ims":
+            w = np.where(radio.volte, w, 0.0)  # only IMS devices have IMS records
+        cums = []
+        for we, weight in enumerate((w, w * np.where(business, BUSINESS_WEEKEND, 1.0))):
+            cums.append(np.concatenate(([0.0], np.cumsum(weight[zone_order]))))
+            zone_activity[:, t, we] = np.diff(cums[-1][zone_bounds])
+        user_cum.append(cums)
 
     # Contacts: a small circle per user; part on-net (mostly the same city), the rest off-net.
     active_idx = np.flatnonzero(active)
@@ -235,22 +379,22 @@ def build_population(users: list[dict], seed: int) -> Population:
         redrawn = clash
     contact_num[~onnet_mask] = offnet
 
-    countries = {}
-    plmn_op = {op.plmn: op for op in OPERATORS}
-    for u in users:
-        op = plmn_op.get(u["mcc"] + u["mnc"])
-        c = op.country if op else u.get("country")
-        countries[c] = countries.get(c, 0) + (u["status"] == "active")
-    main_country = max(countries, key=countries.get)
-    utc_offset = UTC_OFFSET_HOURS.get(main_country, 0.0)
-
+    # IMS re-registration: each active IMS device at its own second of the period (cdrs.REGISTER_PERIOD_S).
+    register_order = np.flatnonzero(active & radio.volte & radio.served)
+    # Evenly spread over the period in a random order, so that every device is as likely to be due.
+    m = len(register_order)
+    phase = ((rng.permutation(m) + rng.random(m)) * (REGISTER_PERIOD_S / max(m, 1))).astype(np.int64)
+    by_phase = np.argsort(phase, kind="stable")
     plmn_keys, plmn_code = np.unique(np.array([u["mcc"] + "-" + u["mnc"] for u in users]), return_inverse=True)
     return Population(
         n=n, user_ids=[u["user_id"] for u in users], msisdn=msisdn, imsi=[u["imsi"] for u in users],
         imei=[u["imei"] for u in users], plmns=[tuple(str(k).split("-")) for k in plmn_keys], plmn_code=plmn_code,
-        home_enb=eci >> 8, home_sector=eci & 0xFF, home_tac=home_tac, data_factor=data_factor, nr=nr,
-        type_cum=type_cum, contact_user=contact_user.astype(np.int32), contact_num=contact_num,
-        nodes=_network_nodes(users, cities), utc_offset_hours=utc_offset,
+        home_enb=eci >> 8, home_sector=eci & 0xFF, home_tac=home_tac, data_factor=data_factor, nr=nr, radio=radio,
+        contact_user=contact_user.astype(np.int32), contact_num=contact_num,
+        nodes=_network_nodes(users, cities), zones=[str(z) for z in zones], zone_of=zone_of,
+        clock=ZoneClock([str(z) for z in zones]), zone_order=zone_order, zone_bounds=zone_bounds,
+        user_cum=user_cum, zone_activity=zone_activity, register_order=register_order[by_phase],
+        register_phase=phase[by_phase],
     )
 
 

@@ -194,6 +194,8 @@ def _generate(num_users: int, seed: int, op_ids: np.ndarray) -> Iterator[dict]:
             "device_make": d.make,
             "device_model": d.model,
             "device_5g": d.nr,
+            "device_4g": d.lte,
+            "device_volte": d.volte,
             "plan_id": p.plan_id,
             "plan_name": p.plan_name,
             "plan_type": p.plan_type,
@@ -202,6 +204,7 @@ def _generate(num_users: int, seed: int, op_ids: np.ndarray) -> Iterator[dict]:
             "activation_date": (ACTIVATION_FIRST + timedelta(days=int(activation[i]))).isoformat(),
             "home_city": c.name,
             "home_region": c.region,
+            "time_zone": c.zone,
             "home_cell_id": ecgi(o.plmn, int(eci[i])),
             "home_tac": int(tac[i]),
         }
@@ -362,6 +365,7 @@ def read_users(path: str, progress=None) -> list[dict]:
         _first_fault(records, label)  # raises, naming the user and the field
     if escapes and any(_has_surrogate(r) for r in records):
         raise UserError(f"{label} holds a \\u escape that is not valid Unicode (a lone surrogate)")
+    _check_time_zones(records, label)
     if not any(r["status"] == "active" for r in records):
         raise UserError(f"{label} has no active users, so there is no one to make CDRs for")
     return records
@@ -426,6 +430,21 @@ def _first_fault(records: list, label: str) -> None:
             if rec[key] in values:
                 raise UserError(f"{label}: {key} {_short(rec[key])} appears more than once (user #{i + 1})")
             values.add(rec[key])
+
+
+def _check_time_zones(records: list, label: str) -> None:
+    """An optional ``time_zone`` must name an IANA zone (the daily curves run in it)."""
+    from .timezones import zone_exists
+
+    known: dict[str, bool] = {}
+    for i, rec in enumerate(records):
+        zone = rec.get("time_zone")
+        if zone is None:
+            continue
+        ok = isinstance(zone, str) and known.setdefault(zone, zone_exists(zone))
+        if not ok:
+            raise UserError(f"{label}, user #{i + 1}: 'time_zone' must be an IANA time zone such as "
+                            f"Europe/Berlin, got {_short(zone)}")
 
 
 def _has_surrogate(value) -> bool:

@@ -15,10 +15,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# A week of local (US Eastern standard, UTC-5) time, Monday 00:00 to Monday 00:00.
+# A week of local US Eastern (standard, UTC-5) time, Monday 00:00 to Monday 00:00.
 WEEK_START = "2026-11-02T05:00:00Z"
 WEEK_END = "2026-11-09T05:00:00Z"
-US_UTC_OFFSET_H = -5
 
 
 # ---------------------------------------------------------------- the scripts in-process
@@ -73,6 +72,20 @@ def parse_records(text: str, fmt: str) -> list[dict]:
     if fmt == "csv":
         return list(csv.DictReader(io.StringIO(text, newline="")))
     raise ValueError(fmt)
+
+
+def local_times(ds, cdrs=None) -> list:
+    """The local start time of each CDR (of ``ds``, or ``cdrs`` of ds's users), in its user's
+    time zone, by the standard library's tz database: independent of the generator's clock."""
+    from zoneinfo import ZoneInfo
+
+    zones = {}
+    out = []
+    for c in ds.cdrs if cdrs is None else cdrs:
+        name = ds.by_id[c["user_id"]]["time_zone"]
+        zone = zones.get(name) or zones.setdefault(name, ZoneInfo(name))
+        out.append(datetime.fromisoformat(c["start_time"].replace("Z", "+00:00")).astimezone(zone))
+    return out
 
 
 def iso_ms(text: str) -> int:

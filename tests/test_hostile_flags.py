@@ -272,9 +272,9 @@ def test_users_file_with_seed_and_the_defaults_are_fine(files, tmp_path):
     gets past the flags, to the unreachable broker); without --users-file the defaults still hold."""
     res = call_main(K, resolve(["-b", NOWHERE, "--timeout", 1, "--max-count", 5, "--stats-interval", 0,
                                 "--users-file", Files.USERS, "--seed", 7], files))
-    assert res.rc == 1 and "cannot reach Kafka at 127.0.0.1:1" in res.stderr, res.describe()
+    assert res.returncode == 1 and "cannot reach Kafka at 127.0.0.1:1" in res.stderr, res.describe()
     res = call_main(E, ["--dry-run", "--stats-interval", 0])
-    assert res.rc == 0, res.describe()
+    assert res.returncode == 0, res.describe()
     values = [json.loads(line)["value"] for line in res.stdout.splitlines()]
     assert values == list(generate_users(1000, 42))  # the documented --num-users 1000, --seed 42
 

@@ -358,6 +358,14 @@ def test_imsi_not_under_its_mcc_mnc(work):
     check_rejected_by_all(work, work.file(dump(users)), "user #6", "imsi")
 
 
+@pytest.mark.parametrize("zone", ["Mars/Olympus_Mons", "../../etc/passwd", "", 5, ["Europe/Berlin"]],
+                         ids=["unknown", "path", "empty", "number", "list"])
+def test_time_zone_that_is_not_an_iana_zone(work, zone):
+    users = copy_users()
+    users[2]["time_zone"] = zone
+    check_rejected_by_all(work, work.file(dump(users)), "user #3", "'time_zone'")
+
+
 @pytest.mark.parametrize("digits", [4301, 5000, 100_000])
 def test_integer_literal_beyond_pythons_digit_limit(work, digits):
     """An integer literal longer than Python's int-from-string limit (4300 digits) makes json.loads

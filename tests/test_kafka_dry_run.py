@@ -117,7 +117,7 @@ def test_dry_run_lines_are_json_whatever_the_topic_name():
                              ("--topic-prefix", lambda m, name=name: name + CDR_TOPICS[m["value"]["cdr_type"]])):
             res = call_main("kafka_producer.py", ["--dry-run", "--rate", "max", "--max-count", 4, "--num-users", 20,
                                                   flag, name])
-            assert res.escaped is None and res.rc == 0, res.describe()
+            assert res.escaped is None and res.returncode == 0, res.describe()
             lines = res.stdout.split("\n")[:-1]  # JSON Lines end at \n only (not at U+2028, as splitlines)
             assert len(lines) == 4, res.describe()
             for line in lines:

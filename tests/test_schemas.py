@@ -13,7 +13,7 @@ from jsonschema import Draft202012Validator
 
 import cdr_generator
 import user_generator
-from telco_cdr import cdrs
+from telco_cdr import bearers, cdrs, radio
 from telco_cdr.constants import CDR_TYPES
 from telco_cdr.contract import COMMON_FIELDS, CSV_COLUMNS, RECORDS
 from telco_cdr.identifiers import COUNTRIES, OPERATORS
@@ -141,11 +141,14 @@ def test_enums_are_the_code_tables():
     assert _enum("voice", "cause_for_termination") == {o[2] for o in cdrs.VOICE_OUTCOMES}
     assert _enum("voice", "release_cause_code") == {o[3] for o in cdrs.VOICE_OUTCOMES}
     assert _enum("voice", "release_cause") == {o[4] for o in cdrs.VOICE_OUTCOMES}
-    assert _enum("data", "apn") == {a[0] for a in cdrs.APNS}
-    assert _enum("data", "rat_type") == {r[0] for r in cdrs.RAT_5G + cdrs.RAT_4G}
+    assert _enum("data", "apn") == set(bearers.APNS)
+    assert _enum("data", "cause_for_record_closing") == set(bearers.RECORD_CLOSING)
+    for t in CDR_TYPES:
+        assert _enum(t, "rat_type") == set(radio.RATS)
+    assert _enum("voice", "voice_technology") == set(radio.VOICE_TECHNOLOGIES)
     assert _enum("sms", "delivery_status") == {r[0] for r in cdrs.SMS_RESULTS}
     assert _enum("voip", "codec") == {c[0] for c in cdrs.CODECS}
-    assert _enum("ims", "sip_method") == {m for m, _ in cdrs.IMS_METHODS}
+    assert _enum("ims", "sip_method") == {m for m, _, _ in cdrs.IMS_METHODS}
     assert _enum("ims", "sip_status_code") == {c for rows in cdrs.IMS_STATUS.values() for c, _ in rows}
     assert _enum("ims", "ims_service") == {s for rows in cdrs.IMS_SERVICES.values() for s, _ in rows}
 

@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 import helpers
 from telco_cdr.constants import CDR_TYPES
 from telco_cdr.errors import UserError
-from telco_cdr.traffic import TimeCurve, parse_weights
+from telco_cdr.traffic import TrafficCurve, build_population, parse_weights
+from telco_cdr.users import generate_users
 
 # The original demo's mix (telco-reference.md), which the scripts keep as their default.
 REFERENCE_MIX = {"voice": 0.4, "data": 0.3, "sms": 0.15, "voip": 0.1, "ims": 0.05}
@@ -28,8 +29,8 @@ def us(tmp_path_factory):
     return helpers.us_week(tmp_path_factory)
 
 
-def _local_hours(cdrs, offset_h):
-    return np.array([(helpers.iso_ms(c["start_time"]) + offset_h * HOUR_MS) // HOUR_MS % 24 for c in cdrs])
+def _local_hours(ds, cdrs=None):
+    return np.array([t.hour for t in helpers.local_times(ds, cdrs)])
 
 
 # ---------------------------------------------------------------- type mix
@@ -74,7 +75,7 @@ def test_activity_is_heavy_tailed_across_users(us):
 
 
 def test_night_is_much_quieter_than_day_and_evening(us):
-    hours = _local_hours(us.cdrs, helpers.US_UTC_OFFSET_H)
+    hours = _local_hours(us)
     per_hour = np.bincount(hours, minlength=24)
     night = per_hour[3:5].mean()
     assert night / per_hour[10:12].mean() < 0.3
@@ -86,24 +87,27 @@ def test_daily_curve_follows_the_users_time_zone(tmp_path):
     # GB users (UTC+0): the quiet hours are 03-05 UTC, not 08-10 UTC as for US users.
     users = helpers.write_users(tmp_path / "gb.json", 500, seed=2, countries=["GB"])
     out = helpers.write_cdrs(users, tmp_path / "gb.jsonl", 30_000, 4)
-    per_hour = np.bincount(_local_hours(helpers.load_records(out), 0), minlength=24)
+    cdrs = helpers.load_records(out)
+    per_hour = np.bincount([(helpers.iso_ms(c["start_time"]) // HOUR_MS) % 24 for c in cdrs], minlength=24)
     assert per_hour[3:5].mean() / per_hour[10:12].mean() < 0.3
     assert per_hour[3:5].mean() / per_hour[19:21].mean() < 0.3
 
 
 def test_weekend_is_quieter_than_weekdays(us):
-    # The window is Monday 00:00 to Monday 00:00 local time, so each weekday appears once.
-    day = np.array([(helpers.iso_ms(c["start_time"]) + helpers.US_UTC_OFFSET_H * HOUR_MS) // DAY_MS
-                    for c in us.cdrs])
-    weekday = (day + 3) % 7  # 1970-01-01 was a Thursday; 0 = Monday
+    # The window is Monday 05:00 UTC to Monday 05:00 UTC: Eastern users see each weekday once,
+    # Pacific ones lose three hours of Monday night to Sunday night, which is quiet anyway.
+    weekday = np.array([t.weekday() for t in helpers.local_times(us)])  # 0 = Monday
     per_day = np.bincount(weekday, minlength=7)
     assert per_day.min() > 0
     assert per_day[5:].mean() < 0.95 * per_day[:5].mean(), per_day
 
 
+_POP = build_population(list(generate_users(300, seed=3, countries=["US", "IN"])), 3)
+
+
 def test_time_curve_maps_quantiles_monotonically_into_the_window():
     lo, hi = helpers.iso_ms(helpers.WEEK_START), helpers.iso_ms(helpers.WEEK_END)
-    curve = TimeCurve(lo, hi, -5)
+    curve = TrafficCurve(_POP, dict(REFERENCE_MIX), lo, hi)
     u = np.linspace(0, 1, 10_001)[:-1]
     t = curve.times(u)
     assert (np.diff(t) >= 0).all()
@@ -113,7 +117,7 @@ def test_time_curve_maps_quantiles_monotonically_into_the_window():
 @given(st.integers(1, 10**9), st.integers(1, 5000), st.integers(0, 10**6))
 def test_chunk_times_sorted_and_inside_their_slice(span_s, count, seed):
     lo = helpers.iso_ms(helpers.WEEK_START)
-    curve = TimeCurve(lo, lo + span_s * 1000, 1.0)
+    curve = TrafficCurve(_POP, {"data": 1.0}, lo, lo + span_s * 1000)
     cut = count // 3
     a = curve.chunk_times(seed, 0, 0, cut, count)
     b = curve.chunk_times(seed, 1, cut, count, count)

@@ -1,0 +1,474 @@
+"""Always-on data: the PGW's partial records of long-lived bearers.
+
+A device holds default bearers for hours or days (the operator's internet APN; ``ims`` for VoLTE
+devices) and now and then opens a short one to send or fetch an MMS (``mms``).  The PGW cuts each
+bearer into partial records (TS 32.251 §5.2.3): on the operator's time limit, on a volume limit,
+on a RAT change (5G devices between NR and LTE) or a serving-node change, and at the release.
+All partials of a bearer share its charging id and count 1, 2, 3 ... in their sequence number;
+a bearer released and set up again is a new charging id whose sequence starts at 1.
+
+A CDR file's data records are the partials of whole bearer chains, chosen before any chunk is
+built (:func:`choose_bearers`, the same in every process): (user, bearer kind) pairs drawn without
+replacement by the user's data activity, each pair's chain over the window simulated from
+(seed, pair) alone (counter-based random numbers, so a chain does not depend on which others are
+simulated beside it), pairs taken until their partials reach the file's data count exactly.  The
+usage rate of a bearer follows the user's data activity and the data daily curve in the user's
+local time, calibrated so that a device's monthly volume matches its country's figure.
+
+A stream (kafka_producer.py, records of now) has no window: there each data record is the next
+partial of the user's internet bearer (:class:`StreamBearers`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+from .identifiers import OPERATORS
+from .radio import EUTRAN, GERAN, NR, UTRAN
+from .timezones import DAY_MS
+from .traffic import DATA_HOURLY, WEEKDAY, Population, _daily
+
+# ---------------------------------------------------------------- the operators' PGW settings
+
+
+@dataclass(frozen=True)
+class PgwSettings:
+    """An operator's internet APN and its PGW's partial-record triggers."""
+
+    apn: str  # the internet APN's network identifier (accessPointNameNI)
+    time_limit_s: int  # a partial record closes this long after it opened (timeLimit)
+    volume_limit_bytes: int  # ... or once this many bytes went up and down (volumeLimit)
+
+
+_MB = 1_000_000
+# APN names: the operators' published APN settings (their help pages; telco-reference.md "The
+# network of 2026" names fast.t-mobile.com, broadband for AT&T and vzwinternet).  Time and volume
+# limits: TS 32.251 leaves them to the operator, and the reference gives 15-60 min as typical; the
+# value per operator is ours (not published), within that range.
+PGW_SETTINGS: dict[str, PgwSettings] = {
+    "310260": PgwSettings("fast.t-mobile.com", 3600, 200 * _MB),  # T-Mobile US
+    "310410": PgwSettings("broadband", 1800, 100 * _MB),  # AT&T Mobility
+    "311480": PgwSettings("vzwinternet", 3600, 200 * _MB),  # Verizon Wireless
+    "23415": PgwSettings("wap.vodafone.co.uk", 1800, 100 * _MB),  # Vodafone UK
+    "23410": PgwSettings("mobile.o2.co.uk", 1800, 100 * _MB),  # O2 UK
+    "23430": PgwSettings("everywhere", 3600, 200 * _MB),  # EE
+    "26201": PgwSettings("internet.telekom", 3600, 200 * _MB),  # Telekom Deutschland
+    "26202": PgwSettings("web.vodafone.de", 1800, 100 * _MB),  # Vodafone DE
+    "26203": PgwSettings("internet", 1800, 100 * _MB),  # O2 Telefonica DE
+    "20801": PgwSettings("orange", 3600, 200 * _MB),  # Orange France
+    "20810": PgwSettings("sl2sfr", 1800, 100 * _MB),  # SFR
+    "20820": PgwSettings("mmsbouygtel.com", 900, 50 * _MB),  # Bouygues Telecom
+    "40410": PgwSettings("airtelgprs.com", 900, 50 * _MB),  # Airtel Delhi
+    "40420": PgwSettings("www", 900, 50 * _MB),  # Vodafone Idea Mumbai
+}
+UNKNOWN_PGW = PgwSettings("internet", 3600, 200 * _MB)  # an operator not listed
+IMS_APN, MMS_APN = "ims", "mms"
+APNS: tuple[str, ...] = tuple(dict.fromkeys([s.apn for s in PGW_SETTINGS.values()] + [UNKNOWN_PGW.apn,
+                                                                                        IMS_APN, MMS_APN]))
+TIME_LIMITS_S: tuple[int, ...] = tuple(sorted({s.time_limit_s for s in (*PGW_SETTINGS.values(), UNKNOWN_PGW)}))
+
+# Monthly mobile data per smartphone (Ericsson Mobility Report 2024, telco-reference.md): about
+# 15-20 GB in North America and Western Europe, about 30 GB in India.
+MONTHLY_GB = {"US": 19.0, "GB": 16.0, "DE": 16.0, "FR": 17.0, "IN": 30.0}
+MONTHLY_GB_OTHER = 17.5
+MONTH_S = 30 * 86_400  # a month of 720 hours
+ACTIVITY_EXPONENT = 0.15  # a device's volume grows with its data activity, much less than in proportion
+
+# causeForRecClosing (TS 32.298) and its code.
+RECORD_CLOSING = ("normalRelease", "abnormalRelease", "volumeLimit", "timeLimit", "servingNodeChange",
+                  "rATChange")
+CLOSING_CODES = (0, 4, 16, 17, 18, 22)
+NORMAL, ABNORMAL, VOLUME, TIME, NODE, RAT = range(len(RECORD_CLOSING))
+
+KINDS = ("internet", "ims", "mms")  # the bearers of a device
+INTERNET, IMS, MMS = range(len(KINDS))
+KIND_WEIGHT = (1.0, 0.8, 0.5)  # how much each kind weighs when pairs are drawn (times data activity)
+
+# Bearer lifetimes (hours to days: a release on power-off, coverage loss, a detach) and the gap
+# before the device sets the bearer up again; ours.
+LIFETIME_H = {INTERNET: (20.0, 1.0, 7 * 24), IMS: (48.0, 1.0, 14 * 24)}  # median, log sigma, cap
+REATTACH_S = (20.0, 1.5, 4 * 3600)  # median, log sigma, cap
+ABNORMAL_SHARE = 0.03  # of releases: abnormalRelease (radio link failure, a PGW restart)
+RAT_SWITCH_PER_H = 0.5  # a 5G device's NR/LTE changes an hour (at its network's NR share)
+NODE_CHANGE_PER_H = 1 / 12  # serving-node (SGW) changes an hour, as the device moves
+NOISE_SIGMA = 0.8  # per-partial spread of the usage rate around the curve (log-normal)
+UPLINK_SHARE = (0.12, 0.5)  # uplink share of a partial's bytes: log-normal median, sigma (capped at 0.9)
+IMS_BYTES_PER_H = 40_000  # SIP signalling of the ims bearer (REGISTER, SUBSCRIBE, OPTIONS)
+MMS_PER_DAY = 0.4  # MMS bearers a device opens a day
+MMS_BYTES = (300_000, 0.4, 1_000_000)  # an MMS message: median, log sigma, cap (telco-reference.md: ~300 kB)
+MMS_SECONDS = (4.0, 0.6)  # an MMS bearer's life: median, log sigma
+
+_CURVE = np.array(DATA_HOURLY) / np.mean(DATA_HOURLY)
+_WEEK = np.array(WEEKDAY) / np.mean(WEEKDAY)
+
+
+# ---------------------------------------------------------------- counter-based random numbers
+
+_M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
+_GOLDEN = 0x9E3779B97F4A7C15
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser, elementwise on uint64 (wrapping)."""
+    x = x ^ (x >> np.uint64(30))
+    x = x * _M1
+    x = x ^ (x >> np.uint64(27))
+    x = x * _M2
+    return x ^ (x >> np.uint64(31))
+
+
+def _pair_keys(seed: int, users: np.ndarray, kinds: np.ndarray, rnd: int = 0) -> np.ndarray:
+    x = np.asarray(users, dtype=np.uint64) * np.uint64(8) + np.asarray(kinds, dtype=np.uint64)
+    x = _mix(x + np.uint64((seed * _GOLDEN + rnd * 0xD1B54A32D192ED03) % 2**64))
+    return _mix(x ^ np.uint64((seed + 0x632BE59BD9B4E019) % 2**64))
+
+
+def _uniform(keys: np.ndarray, step: int, draw: int) -> np.ndarray:
+    """Uniform (0, 1) numbers, one per key, for draw number ``draw`` of step ``step``."""
+    x = _mix(keys ^ np.uint64(((step * 64 + draw + 1) * _GOLDEN) % 2**64))
+    return ((x >> np.uint64(11)).astype(np.float64) + 0.5) * (1.0 / 2**53)
+
+
+def _lognormal(u: np.ndarray, median: float, sigma: float) -> np.ndarray:
+    """Log-normal numbers from uniform ones: Box-Muller on the high bits of ``u`` and its low 27
+    bits (independent of them)."""
+    low = (u * 2.0**26) % 1.0
+    z = np.sqrt(-2.0 * np.log(u)) * np.cos(2 * np.pi * low)
+    return median * np.exp(sigma * z)
+
+
+# ---------------------------------------------------------------- the chosen partials
+
+@dataclass
+class Partials:
+    """Partial records, one per row, sorted by start: compact columns."""
+
+    origin: int  # epoch ms of the window's start; every partial starts a whole number of seconds after it
+    offset: np.ndarray  # uint32 (int64 for windows over 136 years): seconds from origin to the start
+    dur: np.ndarray  # uint16 seconds
+    user: np.ndarray  # int32
+    kind: np.ndarray  # int8, KINDS
+    charging: np.ndarray  # uint32
+    seq: np.ndarray  # uint32
+    cause: np.ndarray  # int8, RECORD_CLOSING
+    rat: np.ndarray  # int8, radio.RATS
+    up: np.ndarray  # uint32
+    down: np.ndarray  # uint32
+
+    def __len__(self) -> int:
+        return len(self.start)
+
+    @property
+    def start(self) -> np.ndarray:
+        """Epoch ms (int64) of each start."""
+        return self.origin + self.offset.astype(np.int64) * 1000
+
+    def __getitem__(self, idx) -> Partials:
+        return Partials(self.origin, **{f.name: getattr(self, f.name)[idx] for f in fields(self) if f.name != "origin"})
+
+    @classmethod
+    def empty(cls) -> Partials:
+        return cls(0, **{name: np.zeros(0, dtype=dt) for name, dt in _DTYPES.items()})
+
+    @property
+    def nbytes(self) -> int:
+        return sum(getattr(self, f.name).nbytes for f in fields(self) if f.name != "origin")
+
+
+_SIM_DTYPES = {"pair": np.int32, "start": np.int64, "dur": np.int32, "inst": np.int32, "seq": np.uint32,
+               "cause": np.int8, "rat": np.int8}
+_DTYPES = {"offset": np.uint32, "dur": np.uint16, "user": np.int32, "kind": np.int8, "charging": np.uint32,
+           "seq": np.uint32, "cause": np.int8, "rat": np.int8, "up": np.uint32, "down": np.uint32}
+
+
+def _settings(pop: Population) -> list[PgwSettings]:
+    """The PGW settings of each of the population's PLMNs (pop.plmns)."""
+    return [PGW_SETTINGS.get("".join(p), UNKNOWN_PGW) for p in pop.plmns]
+
+
+def internet_apns(pop: Population) -> np.ndarray:
+    """Each user's internet APN, as an index into APNS."""
+    return np.array([APNS.index(s.apn) for s in _settings(pop)], dtype=np.int64)[pop.plmn_code]
+
+
+class _Users:
+    """What the chain simulation needs of each user."""
+
+    def __init__(self, pop: Population):
+        n = pop.n
+        w = np.zeros(n)
+        w[pop.zone_order] = np.diff(pop.user_cum[1][0])  # data activity (weekdays): traffic.build_population
+        self.weight = w
+        plmn = ["".join(p) for p in pop.plmns]
+        settings = _settings(pop)
+        code = pop.plmn_code
+        self.time_limit = np.array([s.time_limit_s for s in settings], dtype=np.int64)[code]
+        self.volume_limit = np.array([s.volume_limit_bytes for s in settings], dtype=np.float64)[code]
+        country = {op.plmn: op.country for op in OPERATORS}
+        monthly = np.array([MONTHLY_GB.get(country.get(p, ""), MONTHLY_GB_OTHER) for p in plmn])[code]
+        # Volume factor: data activity to a small power, scaled so that the mean over devices
+        # drawn by activity (as pairs are) is 1 in each country.
+        factor = np.zeros(n)
+        for c in np.unique(code).tolist():
+            sel = (code == c) & (w > 0)
+            if sel.any():
+                f = (w[sel] / w[sel].mean()) ** ACTIVITY_EXPONENT
+                factor[sel] = f / (np.sum(w[sel] * f) / np.sum(w[sel]))
+        self.rate = monthly * 1e9 / MONTH_S * factor  # bytes a second at the curve's mean
+        radio = pop.radio
+        self.nr = radio.nr
+        self.nr_share = radio.nr_share
+        self.volte = radio.volte
+        self.home_rat = np.where(radio.lte, EUTRAN, np.where(radio.utran, UTRAN, GERAN)).astype(np.int8)
+        self.zone = pop.zone_of
+        self.clock = pop.clock
+
+
+class _CurveTable:
+    """The data daily and weekly curve (mean 1) in each zone's local time, at the middles of short
+    bins over a window (and a little around it), looked up by bin: the simulation asks for it at
+    every step."""
+
+    def __init__(self, us: _Users, s_ms: int, e_ms: int):
+        lo, hi = s_ms - 2 * 3_600_000, e_ms + 8 * 3_600_000
+        self.bin = max(300_000, -(-(hi - lo) // 200_000))
+        self.lo = lo
+        n_bins = -(-(hi - lo) // self.bin) + 1
+        mids = lo + np.arange(n_bins, dtype=np.int64) * self.bin + self.bin // 2
+        zones = len(us.clock.names)
+        local = us.clock.local_ms(np.repeat(np.arange(zones), n_bins), np.tile(mids, zones))
+        hours = (local % DAY_MS) / 3_600_000.0
+        dow = (local // DAY_MS + 3) % 7
+        self.table = (_daily(_CURVE, hours) * _WEEK[dow]).reshape(zones, n_bins)
+        self.zone = us.zone
+
+    def __call__(self, u: np.ndarray, t_ms: np.ndarray) -> np.ndarray:
+        at = np.clip((t_ms - self.lo) // self.bin, 0, self.table.shape[1] - 1)
+        return self.table[self.zone[u], at]
+
+
+def _simulate(us: _Users, keys: np.ndarray, u: np.ndarray, kind: np.ndarray, s_ms: int, e_ms: int,
+              curve: _CurveTable) -> dict:
+    """The partials opening in [s_ms, e_ms) of the chains of pairs (keys, u, kind), in step order
+    (so each pair's in time order): columns with ``pair`` (the pair's place in the arguments) and
+    ``inst`` (its bearer instance)."""
+    m = len(keys)
+    pair = np.arange(m)
+    T = us.time_limit[u]
+    mms = kind == MMS
+    window_s = max((e_ms - s_ms) // 1000, 1)
+    # The chain at the window's start: the partial in progress closes somewhere in its first time
+    # limit (so every chain has a partial in the window), its bearer set up some time before.
+    u0, u1, u2, u3 = (_uniform(keys, 0, d) for d in range(4))
+    t = s_ms + (np.floor(u0 * np.minimum(T, window_s)) * 1000).astype(np.int64)
+    life = _lifetime(kind, u1)
+    age = life * u2
+    seq = np.where(mms, 1, 2 + np.floor(age / (0.8 * T))).astype(np.int64)
+    inst_end = t + (np.maximum(life - age, 1.0) * 1000).astype(np.int64)
+    first_mms = s_ms + (np.floor(u0 * min(window_s, 86_400 / MMS_PER_DAY)) * 1000).astype(np.int64)
+    t = np.where(mms, first_mms, t)
+    five_g = us.nr[u] & ~mms
+    share = us.nr_share[u]
+    rat = np.where(five_g & (u3 < share), NR, us.home_rat[u]).astype(np.int8)
+    inst = np.zeros(m, dtype=np.int64)
+    out: dict[str, list] = {k: [] for k in ("pair", "start", "dur", "inst", "seq", "cause", "rat", "up", "down")}
+    alive = t < e_ms
+    step = 0
+    while True:
+        if not alive.all():
+            keep = np.flatnonzero(alive)
+            if not len(keep):
+                break
+            keys, u, kind, pair, T, mms, t, seq, inst_end, five_g, share, rat, inst = (
+                a[keep] for a in (keys, u, kind, pair, T, mms, t, seq, inst_end, five_g, share, rat, inst))
+        step += 1
+        r = [_uniform(keys, step, d) for d in range(6)]
+        k = len(keys)
+        # Closing candidates (seconds), in the order of priority: release, time, volume, node, RAT.
+        big = np.float64(1e12)
+        d_rel = np.maximum((inst_end - t) // 1000, 1).astype(np.float64)
+        noise = _lognormal(r[0], np.exp(-NOISE_SIGMA**2 / 2), NOISE_SIGMA)
+        internet = kind == INTERNET
+        rate = us.rate[u] * noise
+        rate_open = rate * curve(u, t)
+        d_vol = np.where(internet & (rate_open > 0), np.ceil(us.volume_limit[u] / np.maximum(rate_open, 1e-9)), big)
+        d_node = np.where(mms, big, np.ceil(-np.log(r[1]) * 3600 / NODE_CHANGE_PER_H))
+        switch = np.where(rat == NR, 1 - share, share) * RAT_SWITCH_PER_H / 3600
+        d_rat = np.where(five_g & (switch > 0), np.ceil(-np.log(r[2]) / np.maximum(switch, 1e-12)), big)
+        d_time = np.where(mms, big, T.astype(np.float64))
+        cands = np.stack([d_rel, d_time, d_vol, d_node, d_rat])
+        which = np.argmin(cands, axis=0)
+        dur = np.maximum(cands[which, np.arange(k)], 1).astype(np.int64)
+        cause = np.array([NORMAL, TIME, VOLUME, NODE, RAT], dtype=np.int8)[which]
+        cause = np.where((which == 0) & (r[3] < ABNORMAL_SHARE), ABNORMAL, cause).astype(np.int8)
+        mid = t + dur * 500
+        total = np.where(internet, np.minimum(rate * curve(u, mid) * dur, us.volume_limit[u] - 1024),
+                         IMS_BYTES_PER_H / 3600 * dur * noise)
+        total = np.where(which == 2, us.volume_limit[u] - 512 * r[4], total)
+        up_share = np.minimum(_lognormal(r[4], UPLINK_SHARE[0], UPLINK_SHARE[1]), 0.9)
+        up = total * up_share
+        down = total - up
+        mi = np.flatnonzero(mms)
+        if len(mi):  # an MMS bearer carries one message, sent (uplink) or received (downlink)
+            size = np.minimum(_lognormal(r[5][mi], MMS_BYTES[0], MMS_BYTES[1]), MMS_BYTES[2])
+            sent = r[3][mi] < 0.5
+            up[mi] = np.where(sent, size, size * 0.02)
+            down[mi] = np.where(sent, size * 0.02, size)
+        emit = t >= s_ms
+        if emit.any():
+            for name, col in (("pair", pair), ("start", t), ("dur", dur), ("inst", inst), ("seq", seq),
+                              ("cause", cause), ("rat", rat)):
+                out[name].append(col[emit].astype(_SIM_DTYPES[name], copy=False))
+            out["up"].append(np.maximum(up[emit], 256).astype(np.uint32))
+            out["down"].append(np.maximum(down[emit], 512).astype(np.uint32))
+        # The next partial: of the same bearer, or of the next one after a release.
+        close = t + dur * 1000
+        released = which == 0
+        t = close
+        ri = np.flatnonzero(released)
+        if len(ri):
+            m_r = mms[ri]
+            gap = np.where(m_r, -np.log(r[1][ri]) * 86_400 / MMS_PER_DAY,
+                           np.minimum(_lognormal(r[5][ri], REATTACH_S[0], REATTACH_S[1]), REATTACH_S[2]))
+            t = close.copy()
+            t[ri] = close[ri] + (np.ceil(np.maximum(gap, 1)) * 1000).astype(np.int64)  # whole seconds
+            inst_end = inst_end.copy()
+            inst_end[ri] = t[ri] + (_lifetime(kind[ri], r[2][ri]) * 1000).astype(np.int64)
+        seq = np.where(released, 1, seq + 1)
+        inst = inst + released
+        rat = np.where(released, np.where(five_g & (r[0] < share), NR, us.home_rat[u]),
+                       np.where(which == 4, np.where(rat == NR, EUTRAN, NR), rat)).astype(np.int8)
+        alive = t < e_ms
+    cols = {}
+    for k in list(out):
+        v = out.pop(k)
+        cols[k] = np.concatenate(v) if v else np.zeros(0, dtype=_SIM_DTYPES.get(k, np.uint32))
+    return cols
+
+
+def _lifetime(kind: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Seconds a bearer of ``kind`` lives (MMS bearers: see MMS_SECONDS)."""
+    out = np.empty(len(kind))
+    for k, (median, sigma, cap) in LIFETIME_H.items():
+        sel = kind == k
+        out[sel] = np.clip(_lognormal(u[sel], median * 3600, sigma), 60, cap * 3600)
+    sel = kind == MMS
+    out[sel] = np.maximum(_lognormal(u[sel], *MMS_SECONDS), 1)
+    return out
+
+
+def _expected(us: _Users, u: np.ndarray, kind: np.ndarray, window_s: float) -> np.ndarray:
+    """About how many partials a pair's chain has in a window (to size the blocks simulated)."""
+    per_s = 1 / us.time_limit[u] + (RAT_SWITCH_PER_H * 0.5 + NODE_CHANGE_PER_H) / 3600
+    return np.where(kind == MMS, window_s * MMS_PER_DAY / 86_400, window_s * per_s) + 1
+
+
+BLOCK_PARTIALS = 250_000  # chains simulated at once: about this many partials (memory)
+
+
+def choose_bearers(pop: Population, seed: int, start_ms: int, end_ms: int, count: int,
+                   charging_base: int = 0) -> Partials:
+    """``count`` partial records of whole bearer chains in [start_ms, end_ms), sorted by start."""
+    if count <= 0:
+        return Partials.empty()
+    us = _Users(pop)
+    w = us.weight
+    users = [np.flatnonzero(w > 0), np.flatnonzero((w > 0) & us.volte), np.flatnonzero(w > 0)]
+    pu = np.concatenate(users)
+    pk = np.concatenate([np.full(len(x), k, dtype=np.int64) for k, x in enumerate(users)])
+    if not len(pu):
+        raise ValueError("no user has data activity")
+    weight = w[pu] * np.array(KIND_WEIGHT)[pk]
+    # Weighted sampling without replacement (Efraimidis and Spirakis 2006): the largest log(u)/w first.
+    order = np.argsort(-(np.log(_uniform(_pair_keys(seed, pu, pk), 0, 0)) / weight), kind="stable")
+    pu, pk = pu[order], pk[order]
+    window_s = (end_ms - start_ms) / 1000
+    curve = _CurveTable(us, start_ms, end_ms)
+    expected_cum = np.cumsum(_expected(us, pu, pk, window_s))
+    dtypes = dict(_DTYPES)
+    if (end_ms - start_ms) // 1000 >= 2**32:
+        dtypes["offset"] = np.int64
+    cols = {k: np.empty(count, dtype=dt) for k, dt in dtypes.items()}
+    have, at, rnd, instances = 0, 0, 0, 0
+    while have < count:
+        if at == len(pu):  # every pair taken: another round of chains (only when the window is short)
+            at, rnd = 0, rnd + 1
+        base = expected_cum[at - 1] if at else 0.0
+        stop = int(np.searchsorted(expected_cum, base + min(1.2 * (count - have) + 4, BLOCK_PARTIALS))) + 1
+        stop = min(max(stop, at + 1), len(pu))
+        u, kind = pu[at:stop], pk[at:stop]
+        sim = _simulate(us, _pair_keys(seed, u, kind, rnd) ^ np.uint64(_GOLDEN), u, kind, start_ms, end_ms, curve)
+        by_pair = np.argsort(sim["pair"], kind="stable")  # pair by pair, each in time order
+        by_pair = by_pair[:min(count - have, len(by_pair))]  # the last pair's chain cut short
+        for k in list(sim):
+            sim[k] = sim[k][by_pair]
+        take = len(by_pair)
+        del by_pair
+        # Charging ids: the bearer instances numbered in the order of the chains.
+        pair = sim.pop("pair")
+        key = pair.astype(np.int64) * (1 << 20) + sim.pop("inst")
+        new = np.ones(take, dtype=bool)
+        new[1:] = key[1:] != key[:-1]
+        number = np.cumsum(new) - 1 + instances
+        instances = int(number[-1]) + 1 if take else instances
+        cols["charging"][have:have + take] = (number + charging_base) % 2**32
+        cols["user"][have:have + take] = u[pair]
+        cols["kind"][have:have + take] = kind[pair]
+        cols["offset"][have:have + take] = (sim.pop("start") - start_ms) // 1000
+        for k, v in sim.items():
+            cols[k][have:have + take] = v
+        del sim, key, new, number, pair
+        have += take
+        at = stop
+    order = np.argsort(cols["offset"], kind="stable")
+    for k in list(cols):  # one column at a time, to keep memory down
+        cols[k] = cols[k][order]
+    return Partials(start_ms, **cols)
+
+
+# ---------------------------------------------------------------- a stream's partials
+
+STREAM_CAUSES = ((TIME, 0.90), (VOLUME, 0.03), (NODE, 0.03), (RAT, 0.02), (NORMAL, 0.015), (ABNORMAL, 0.005))
+
+
+class StreamBearers:
+    """A stream's data records, each the next partial of its user's internet bearer: per user the
+    bearer instance and the next sequence number; mostly time-limit closings."""
+
+    def __init__(self, pop: Population, seed: int):
+        self.us = _Users(pop)
+        self.seed = seed
+        self.inst = np.zeros(pop.n, dtype=np.int64)
+        self.next_seq = np.ones(pop.n, dtype=np.int64)
+        self._cum = np.cumsum([w for _, w in STREAM_CAUSES])
+        self._cum /= self._cum[-1]
+
+    def next(self, rng: np.random.Generator, u: np.ndarray, now_ms: np.ndarray, rat: np.ndarray) -> dict:
+        """The partials that close at ``now_ms`` for users ``u`` (in order; a user twice gets two in a row)."""
+        us, k = self.us, len(u)
+        which = np.minimum(np.searchsorted(self._cum, rng.random(k), side="right"), len(self._cum) - 1)
+        cause = np.array([c for c, _ in STREAM_CAUSES], dtype=np.int64)[which]
+        cause = np.where((cause == RAT) & ~us.nr[u], TIME, cause)
+        T = us.time_limit[u]
+        dur = np.where(cause == TIME, T, np.maximum((rng.random(k) * T).astype(np.int64), 1))
+        seq = np.empty(k, dtype=np.int64)
+        inst = np.empty(k, dtype=np.int64)
+        for i, (user, c) in enumerate(zip(u.tolist(), cause.tolist())):
+            seq[i], inst[i] = self.next_seq[user], self.inst[user]
+            if c in (NORMAL, ABNORMAL):
+                self.inst[user] += 1
+                self.next_seq[user] = 1
+            else:
+                self.next_seq[user] += 1
+        keys = _pair_keys(self.seed, u, np.zeros(k, dtype=np.int64)) ^ (inst.astype(np.uint64) * np.uint64(_GOLDEN))
+        charging = (_mix(keys) >> np.uint64(32)).astype(np.int64)
+        noise = rng.lognormal(-NOISE_SIGMA**2 / 2, NOISE_SIGMA, k)
+        # at the curve's mean: a stream's values do not depend on the hour it runs at (only its times do)
+        total = np.minimum(us.rate[u] * noise * dur, us.volume_limit[u] - 1024)
+        total = np.where(cause == VOLUME, us.volume_limit[u] - 512, total)
+        up = total * np.minimum(rng.lognormal(np.log(UPLINK_SHARE[0]), UPLINK_SHARE[1], k), 0.9)
+        return {"start": now_ms - dur * 1000, "dur": dur, "charging": charging, "seq": seq, "cause": cause,
+                "kind": np.full(k, INTERNET), "up": np.maximum(up, 256).astype(np.int64),
+                "down": np.maximum(total - up, 512).astype(np.int64), "rat": rat}
