@@ -210,7 +210,9 @@ class CdrFactory:
         talk = np.where(outcome <= 1, np.maximum(talk, 1.0), 0.0).astype(np.int64)
         call = np.arange(n)  # the call a row belongs to (its ICID): its own, or its twin's
         caller = u.copy()  # whose S-CSCF names the call's ICID: the calling user's, where on-net
-        method = ims_methods(rng, (self.curve.local_of(u, start) % 86_400_000) / 3600_000.0)
+        method = np.full(n, -1)
+        ims_rows = np.flatnonzero(types == IMS)
+        method[ims_rows] = ims_methods(rng, self.curve.local_of(u[ims_rows], start[ims_rows]))
 
         # MT twins: an on-net MO call appears a second time, as the callee's MT record, in place
         # of another voice row (so the type mix stays as weighted).
@@ -317,8 +319,9 @@ class CdrFactory:
 
     def _icid(self, c: _Ctx) -> np.ndarray:
         """The IMS Charging Identifier of each row's call: the caller's S-CSCF and the call's number."""
-        numbers = (self.icid_base + c.first_index + c.call).tolist()
-        return self.node[c.caller] + text_array([b"-%012x" % x for x in numbers])
+        x = (self.icid_base + c.first_index + c.call) % 2**48
+        hex4 = _HEX4_LOWER
+        return self.node[c.caller] + b"-" + hex4[x >> 32] + hex4[(x >> 16) & 0xFFFF] + hex4[x & 0xFFFF]
 
     def _voice(self, c: _Ctx):
         calling, called = self._parties(c)
@@ -445,6 +448,7 @@ _SERVICE_TEXT = text_array(_SERVICES)
 _VOWIFI, _VONR = _SERVICES.index("VoWiFi"), _SERVICES.index("VoNR")
 _TECH_SERVICE = np.array([_SERVICES.index(t) for t in VOICE_TECHNOLOGIES if t != "CS"] + [-1])
 _TECH_TEXT = text_array(VOICE_TECHNOLOGIES)
+_HEX4_LOWER = text_array([f"{i:04x}" for i in range(65536)])
 _IMS_STATUS_TABLE = {m: (np.array([x for x, _ in rows]), _table(rows)) for m, rows in IMS_STATUS.items()}
 _IMS_SERVICE_TABLE = {m: (np.array([_SERVICES.index(x) for x, _ in rows]), _table(rows))
                       for m, rows in IMS_SERVICES.items()}
