@@ -225,7 +225,9 @@ class CdrFactory:
         talk = np.where(outcome <= 1, np.maximum(talk, 1.0), 0.0).astype(np.int64)
         call = np.arange(n)  # the call a row belongs to (its ICID): its own, or its twin's
         caller = u.copy()  # whose S-CSCF names the call's ICID: the calling user's, where on-net
-        method = ims_methods(rng, (self.curve.local_of(u, start) % 86_400_000) / 3600_000.0)
+        method = np.full(n, -1)
+        ims_rows = np.flatnonzero(types == IMS)
+        method[ims_rows] = ims_methods(rng, self.curve.local_of(u[ims_rows], start[ims_rows]))
 
         # MT twins: an on-net MO call appears a second time, as the callee's MT record, in place
         # of another voice row (so the type mix stays as weighted).
@@ -317,16 +319,19 @@ class CdrFactory:
 
     def _cell(self, ui, rat, enb, sector, tac) -> dict:
         """The serving cell's fields by RAT: an NCGI on NR, a CGI (LAC + CI) on 3G or 2G, else an
-        ECGI (on Wi-Fi the last LTE cell); 2G/3G cells have a location area, no tracking area."""
-        nr, legacy = rat == NR, np.isin(rat, CS_RATS)
+        ECGI (on Wi-Fi the last LTE cell); 2G/3G cells have a location area, no tracking area.
+        Every piece is a table lookup (integer work per record, no text)."""
+        nr, legacy = rat == NR, (rat == CS_RATS[0]) | (rat == CS_RATS[1])
         eci = enb * 256 + sector
         nci = nr_cell(enb, sector)
         lac, ci = legacy_cell(enb, sector, tac)
-        first = np.where(nr, HEX3[(nci >> 24) & 0xFFF], np.where(legacy, HEX4[lac], HEX3[eci >> 16]))
-        second = np.where(nr, HEX4[(nci >> 8) & 0xFFFF], np.where(legacy, HEX4[ci], HEX4[eci & 0xFFFF]))
-        third = np.where(nr, HEX2[nci & 0xFF], b"")
-        return {"cell_id": (Pick(self.plmn, ui), first, second, third), "rat_type": Pick(_RAT_TEXT, rat),
-                "tracking_area_code": Nullable(DEC[tac], ~legacy), "location_area_code": Nullable(DEC[lac], legacy)}
+        first = np.where(nr, (nci >> 24) & 0xFFF, np.where(legacy, 4096 + lac, eci >> 16))  # _CELL_FIRST
+        second = np.where(nr, (nci >> 8) & 0xFFFF, np.where(legacy, ci, eci & 0xFFFF))  # HEX4
+        third = np.where(nr, nci & 0xFF, 256)  # _CELL_THIRD
+        cell = (Pick(self.plmn, ui), Pick(_CELL_FIRST, first), Pick(HEX4, second), Pick(_CELL_THIRD, third))
+        return {"cell_id": cell,
+                "rat_type": Pick(_RAT_TEXT, rat), "tracking_area_code": Nullable(Pick(DEC, tac), ~legacy),
+                "location_area_code": Nullable(Pick(DEC, lac), legacy)}
 
     # ------------------------------------------------------------ one builder per type
     # Each returns (the record's duration in ms, {field: text column, or a tuple of pieces}) for
@@ -340,8 +345,9 @@ class CdrFactory:
 
     def _icid(self, c: _Ctx) -> np.ndarray:
         """The IMS Charging Identifier of each row's call: the caller's S-CSCF and the call's number."""
-        numbers = (self.icid_base + c.first_index + c.call).tolist()
-        return self.node[c.caller] + text_array([b"-%012x" % x for x in numbers])
+        x = (self.icid_base + c.first_index + c.call) % 2**48
+        hex4 = _HEX4_LOWER
+        return self.node[c.caller] + b"-" + hex4[x >> 32] + hex4[(x >> 16) & 0xFFFF] + hex4[x & 0xFFFF]
 
     def _voice(self, c: _Ctx):
         calling, called = self._parties(c)
@@ -359,7 +365,7 @@ class CdrFactory:
             "cause_for_termination": Pick(_OUTCOME_TEXT[2], c.outcome),
             "release_cause_code": Pick(_OUTCOME_TEXT[3], c.outcome),
             "release_cause": Pick(_OUTCOME_TEXT[4], c.outcome),
-            "msc_id": Nullable(self.msc[c.u], ~ims),
+            "msc_id": Nullable(Pick(self.msc, c.u), ~ims),
         }
 
     def _data(self, c: _Ctx):
@@ -462,6 +468,9 @@ _SERVICE_TEXT = text_array(_SERVICES)
 _VOWIFI, _VONR = _SERVICES.index("VoWiFi"), _SERVICES.index("VoNR")
 _TECH_SERVICE = np.array([_SERVICES.index(t) for t in VOICE_TECHNOLOGIES if t != "CS"] + [-1])
 _TECH_TEXT = text_array(VOICE_TECHNOLOGIES)
+_HEX4_LOWER = text_array([f"{i:04x}" for i in range(65536)])
+_CELL_FIRST = np.concatenate((HEX3, HEX4))  # the NCI's or ECI's first 3 hex digits, or (from 4096) a LAC's 4
+_CELL_THIRD = np.append(HEX2, np.array([b""], dtype=object))  # the NCI's last 2 hex digits, or nothing
 _IMS_STATUS_TABLE = {m: (np.array([x for x, _ in rows]), _table(rows)) for m, rows in IMS_STATUS.items()}
 _IMS_SERVICE_TABLE = {m: (np.array([_SERVICES.index(x) for x, _ in rows]), _table(rows))
                       for m, rows in IMS_SERVICES.items()}

@@ -59,10 +59,10 @@ class Pick:
 
 @dataclass
 class Nullable:
-    """A column of a nullable field: ``text`` where ``present``, else null (JSON) or an empty
-    cell (CSV)."""
+    """A column of a nullable field: ``text`` (a column, or a Pick from a table) where ``present``,
+    else null (JSON) or an empty cell (CSV)."""
 
-    text: np.ndarray
+    text: np.ndarray | Pick
     present: np.ndarray
 
 
@@ -286,10 +286,18 @@ class Columns:
         raise LayoutError(f"free text must come as a table or a column, not {type(value).__name__}")
 
     def _nullable(self, f, value: Nullable):
-        if self.kind == "json":
-            text = b'"' + value.text + b'"' if f.type in QUOTED else value.text
-            return np.where(value.present, text, b"null")
-        return np.where(value.present, value.text, b"")
+        null = b"null" if self.kind == "json" else b""
+        quote = b'"' if self.kind == "json" and f.type in QUOTED else b""
+        if isinstance(value.text, Pick):  # the table once with its quotes and a null entry: no per-record work
+            table = value.text.table
+            key = ("nullable", id(table), quote, null)
+            hit = self._cache.get(key)
+            if hit is None or hit[0] is not table:
+                hit = self._cache[key] = (table, np.append(quote + table + quote if quote else table,
+                                                           np.array([null], dtype=object)))
+            return Pick(hit[1], np.where(value.present, value.text.at, len(table)))
+        text = quote + value.text + quote if quote else value.text
+        return np.where(value.present, text, null)
 
     def _fuse(self, flat: list) -> list:
         """Join runs of picks by the same index array (with the literals between) into one pick."""

@@ -100,6 +100,15 @@ class ZoneClock:
             out[sel] = offsets[np.searchsorted(instants, t_ms[sel], side="right") - 1]
         return out
 
+    def zone_offsets(self, zone: int, t_ms: np.ndarray) -> np.ndarray:
+        """The UTC offsets (ms) of one zone at instants ``t_ms``."""
+        t_ms = np.asarray(t_ms, dtype=np.int64)
+        if not t_ms.size:
+            return np.zeros(t_ms.shape, dtype=np.int64)
+        self._cover(int(t_ms.min()), int(t_ms.max()) + 1)
+        instants, offsets = self._steps[zone]
+        return offsets[np.searchsorted(instants, t_ms, side="right") - 1]
+
     def local_ms(self, zone: np.ndarray, t_ms: np.ndarray) -> np.ndarray:
         """Local wall-clock time of ``t_ms`` in the zones, as if it were UTC epoch ms."""
         return np.asarray(t_ms, dtype=np.int64) + self.offsets(zone, t_ms)

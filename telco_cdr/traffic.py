@@ -103,7 +103,10 @@ def _daily(hourly: np.ndarray, hours: np.ndarray) -> np.ndarray:
     return hourly[h0] * (1 - frac) + hourly[(h0 + 1) % 24] * frac
 
 
-_SERVICE = np.array([SERVICE_HOURLY[t] for t in CDR_TYPES])  # (type, hour)
+_MINUTES = (np.arange(1440) + 0.5) / 60.0  # the middle of each minute of the day, in hours
+# The daily curves at each minute of the day, made once: a lookup instead of an interpolation.
+_SERVICE_MINUTE = np.array([_daily(np.array(SERVICE_HOURLY[t]), _MINUTES) for t in CDR_TYPES])  # (type, minute)
+_METHOD_MINUTE = np.array([_daily(row, _MINUTES) for row in _METHOD_HOURLY])  # (IMS method, minute)
 _WEEKDAY = np.array(WEEKDAY)
 
 
@@ -141,20 +144,27 @@ class TrafficCurve:
         bin_ms = max(self.BIN_MS, -(-span // self.MAX_BINS))
         edges = np.append(np.arange(start_ms, end_ms, bin_ms, dtype=np.int64), end_ms)
         mids = (edges[:-1] + edges[1:]) // 2
-        per_type = self.density(mids).sum(axis=1) * np.diff(edges)[:, None]  # (bin, type)
+        local = self.local(mids)
+        dens = self.density(mids, local)  # (bin, zone, type)
+        per_type = dens.sum(axis=1) * np.diff(edges)[:, None]  # (bin, type)
         mass = per_type.sum(axis=0)
         self.scale = np.divide(self.weights, mass, out=np.zeros_like(mass), where=mass > 0)
         weight = per_type @ self.scale
         cum = np.concatenate(([0.0], np.cumsum(weight)))
         self.cum = cum / cum[-1] if cum[-1] > 0 else np.linspace(0, 1, len(edges))
         self.edges = edges.astype(np.float64)
+        # Per bin, made once: the chances of each type, of each zone given the type, and whether it
+        # is the weekend in each zone (at the bin's middle; bins are 15 minutes).
+        self._bin_edges = edges
+        self._type_cum = _row_cum(dens.sum(axis=1) * self.scale)  # (bin, type)
+        self._zone_cum = _row_cum(dens.transpose(0, 2, 1))  # (bin, type, zone)
+        self._weekend = ((local // DAY_MS + 3) % 7) >= 5  # (bin, zone)
 
     def local(self, t_ms: np.ndarray) -> np.ndarray:
         """Local times (ms, as if UTC) of instants ``t_ms`` in every zone: (time, zone)."""
         t_ms = np.asarray(t_ms, dtype=np.int64)
-        zones = len(self.pop.zones)
-        return self.pop.clock.local_ms(np.repeat(np.arange(zones)[None, :], len(t_ms), 0),
-                                       np.repeat(t_ms[:, None], zones, 1))
+        clock = self.pop.clock
+        return np.stack([t_ms + clock.zone_offsets(z, t_ms) for z in range(len(self.pop.zones))], axis=1)
 
     def local_of(self, users: np.ndarray, t_ms: np.ndarray) -> np.ndarray:
         """Local times (ms, as if UTC) of instants ``t_ms`` in the zones of ``users``."""
@@ -163,12 +173,11 @@ class TrafficCurve:
     def density(self, t_ms: np.ndarray, local: np.ndarray | None = None) -> np.ndarray:
         """Events per unit of time at ``t_ms`` (before the types' scales), (time, zone, type)."""
         local = self.local(t_ms) if local is None else local
-        hours = (local % DAY_MS) / 3600_000.0
-        dow = (local // DAY_MS + 3) % 7  # 1970-01-01 was a Thursday
-        weekend = dow >= 5
+        day, ms = np.divmod(local, DAY_MS)
+        dow = (day + 3) % 7  # 1970-01-01 was a Thursday
         act = self.pop.zone_activity
-        activity = np.where(weekend[:, :, None], act[None, :, :, 1], act[None, :, :, 0])
-        daily = np.stack([_daily(_SERVICE[k], hours) for k in range(len(CDR_TYPES))], axis=-1)
+        activity = np.where((dow >= 5)[:, :, None], act[None, :, :, 1], act[None, :, :, 0])
+        daily = _SERVICE_MINUTE[:, ms // 60_000].transpose(1, 2, 0)  # (time, zone, type)
         return activity * daily * _WEEKDAY[dow][:, :, None]
 
     def times(self, q: np.ndarray) -> np.ndarray:
@@ -185,13 +194,19 @@ class TrafficCurve:
     def assign(self, rng: np.random.Generator, t_ms: np.ndarray, types: np.ndarray | None = None):
         """Type (unless given), user and weekend flag (in the user's zone) of events at ``t_ms``."""
         n = len(t_ms)
-        local = self.local(t_ms)
-        dens = self.density(t_ms, local)  # (n, zone, type)
-        if types is None:
-            by_type = dens.sum(axis=1) * self.scale if self.start_ms is not None else np.tile(self.weights, (n, 1))
-            types = _pick_rows(rng, by_type)
-        zone = _pick_rows(rng, dens[np.arange(n), :, types])
-        weekend = ((local[np.arange(n), zone] // DAY_MS + 3) % 7) >= 5
+        if self.start_ms is not None:  # a window: the bins' tables
+            b = np.clip(np.searchsorted(self._bin_edges, t_ms, side="right") - 1, 0, len(self._type_cum) - 1)
+            if types is None:
+                types = _pick_cum(rng, self._type_cum[b])
+            zone = _pick_cum(rng, self._zone_cum[b, types])
+            weekend = self._weekend[b, zone]
+        else:  # events of now: the density at each one
+            local = self.local(t_ms)
+            dens = self.density(t_ms, local)  # (n, zone, type)
+            if types is None:
+                types = _pick_rows(rng, np.tile(self.weights, (n, 1)))
+            zone = _pick_rows(rng, dens[np.arange(n), :, types])
+            weekend = ((local[np.arange(n), zone] // DAY_MS + 3) % 7) >= 5
         pop = self.pop
         users = np.zeros(n, dtype=np.int64)
         r = rng.random(n)
@@ -208,11 +223,22 @@ class TrafficCurve:
         return types, users, weekend
 
 
-def ims_methods(rng: np.random.Generator, local_hours: np.ndarray) -> np.ndarray:
-    """SIP methods (indexes into IMS_METHODS) of IMS events at these local hours: INVITEs by day,
-    REGISTERs at any hour."""
-    per_method = np.stack([_daily(row, local_hours) for row in _METHOD_HOURLY], axis=1)
-    return _pick_rows(rng, per_method)
+def ims_methods(rng: np.random.Generator, local_ms: np.ndarray) -> np.ndarray:
+    """SIP methods (indexes into IMS_METHODS) of IMS events at these local times (ms, as if UTC):
+    INVITEs by day, REGISTERs at any hour."""
+    return _pick_rows(rng, _METHOD_MINUTE[:, (np.asarray(local_ms) % DAY_MS) // 60_000].T)
+
+
+def _row_cum(weights: np.ndarray) -> np.ndarray:
+    """Cumulative weights along the last axis, each row scaled to end at 1 (rows of zeros stay 0)."""
+    cum = np.cumsum(weights, axis=-1)
+    total = cum[..., -1:]
+    return np.divide(cum, total, out=np.zeros_like(cum), where=total > 0)
+
+
+def _pick_cum(rng: np.random.Generator, cum: np.ndarray) -> np.ndarray:
+    """One column per row of cumulative chances (rows of _row_cum)."""
+    return np.minimum((cum <= rng.random(len(cum))[:, None]).sum(axis=1), cum.shape[1] - 1)
 
 
 def _pick_rows(rng: np.random.Generator, weights: np.ndarray) -> np.ndarray:
