@@ -174,6 +174,8 @@ def run_stream(sink: Sink, batches, limiter, stop, stats, prog: str, max_count: 
         if not groups:
             stopped_by = "end"
             break
+        if not sent:  # the pace counts from the first message out, not from the wait to build it
+            limiter.restart()
         sent += sink.send_many(groups, stop)
         sink.poll(0)
         stats.maybe_print(sink, prog)
