@@ -446,7 +446,8 @@ class StreamBearers:
         self._cum /= self._cum[-1]
 
     def next(self, rng: np.random.Generator, u: np.ndarray, now_ms: np.ndarray, rat: np.ndarray) -> dict:
-        """The partials that close at ``now_ms`` for users ``u`` (in order; a user twice gets two in a row)."""
+        """The next partials of users ``u``, with event times of now as every streamed record has
+        (opening at ``now_ms``; in order, a user twice gets two in a row)."""
         us, k = self.us, len(u)
         which = np.minimum(np.searchsorted(self._cum, rng.random(k), side="right"), len(self._cum) - 1)
         cause = np.array([c for c, _ in STREAM_CAUSES], dtype=np.int64)[which]
@@ -469,6 +470,6 @@ class StreamBearers:
         total = np.minimum(us.rate[u] * noise * dur, us.volume_limit[u] - 1024)
         total = np.where(cause == VOLUME, us.volume_limit[u] - 512, total)
         up = total * np.minimum(rng.lognormal(np.log(UPLINK_SHARE[0]), UPLINK_SHARE[1], k), 0.9)
-        return {"start": now_ms - dur * 1000, "dur": dur, "charging": charging, "seq": seq, "cause": cause,
+        return {"start": now_ms, "dur": dur, "charging": charging, "seq": seq, "cause": cause,
                 "kind": np.full(k, INTERNET), "up": np.maximum(up, 256).astype(np.int64),
                 "down": np.maximum(total - up, 512).astype(np.int64), "rat": rat}
