@@ -324,7 +324,7 @@ class Columns:
                     out[-1] += piece
                 else:
                     out.append(piece)
-            elif isinstance(piece, Pick) and run and piece.at is next(p for p in run if isinstance(p, Pick)).at:
+            elif isinstance(piece, Pick) and run and piece.at is run[0].at:  # a run starts with a Pick
                 run.append(piece)
             else:
                 if run:
