@@ -16,7 +16,7 @@ import pytest
 
 import helpers
 from running import run_many, run_script
-from telco_cdr.constants import Exit
+from telco_cdr.constants import CHUNK_RECORDS, Exit
 from telco_cdr.errors import UserError
 from telco_cdr.output import AtomicFile, atomic_outputs
 
@@ -106,7 +106,6 @@ def test_output_dir_defaults_to_jsonl(tmp_path, users):
 
 def test_workers_do_not_change_the_bytes(tmp_path, users):
     # 40,000 records are five chunks of batch.CHUNK_RECORDS (8,192): workers 2 and 3 take uneven shares.
-    from telco_cdr.constants import CHUNK_RECORDS
     count = 40_000
     assert count > 2 * CHUNK_RECORDS
     jobs = {w: ("cdr_generator.py", ["-u", users, "-c", count, "--seed", 4, "--start", helpers.WEEK_START,
@@ -127,7 +126,8 @@ def test_workers_do_not_change_the_bytes_of_any_output(tmp_path, users, fmt, cou
     """Every format, one file or a folder of per-type files (some empty), more workers than chunks."""
     extra = ["--weights", weights] if weights else []
     jobs = {}
-    for w in (1, 3, 8):
+    others = (3,) if count > 2 * CHUNK_RECORDS else (8,)  # uneven shares; more workers than chunks
+    for w in (1, *others):
         common = ["-u", users, "-c", count, "--seed", 8, "--start", helpers.WEEK_START, "--end", helpers.WEEK_END,
                   "--format", fmt, "--workers", w, *extra]
         jobs[("file", w)] = ("cdr_generator.py", [*common, "-o", tmp_path / f"w{w}.{fmt}"], {})
@@ -137,7 +137,7 @@ def test_workers_do_not_change_the_bytes_of_any_output(tmp_path, users, fmt, cou
     one = (tmp_path / f"w1.{fmt}").read_bytes()
     records = helpers.load_records(tmp_path / f"w1.{fmt}")
     assert len(records) == count
-    for w in (3, 8):
+    for w in others:
         assert (tmp_path / f"w{w}.{fmt}").read_bytes() == one, f"--workers {w}"
         for t in TYPES:
             assert (tmp_path / f"d{w}" / f"{t}.{fmt}").read_bytes() == (tmp_path / "d1" / f"{t}.{fmt}").read_bytes()
@@ -401,8 +401,8 @@ def _limited(limit: int):
     return setup
 
 
-@pytest.mark.parametrize("limit", [1_000, 5_000_000, 20_000_000])  # fails in the first chunk, or later
-@pytest.mark.parametrize("workers", [1, 2, 3])
+@pytest.mark.parametrize("limit", [1_000, 20_000_000])  # fails in the first chunk, or chunks later
+@pytest.mark.parametrize("workers", [1, 3])
 @pytest.mark.parametrize("where", ["file", "dir"])
 def test_a_write_that_fails_gives_one_line_and_leaves_nothing(tmp_path, users, workers, where, limit):
     out = ["--output", str(tmp_path / "c.jsonl")] if where == "file" else ["--output-dir", str(tmp_path / "d")]
@@ -422,7 +422,7 @@ def test_a_write_that_fails_gives_one_line_and_leaves_nothing(tmp_path, users, w
 def test_stdout_that_is_full_gives_one_line(users, workers):
     with open("/dev/full", "wb") as full:
         proc = subprocess.run([sys.executable, str(helpers.ROOT / "cdr_generator.py"), "-u", str(users),
-                               "-c", "60000", "--format", "jsonl", "--workers", str(workers), "-o", "-"],
+                               "-c", "100000", "--format", "jsonl", "--workers", str(workers), "-o", "-"],
                               stdout=full, stderr=subprocess.PIPE, text=True, timeout=120)
     assert proc.returncode == 1, proc.stderr
     assert proc.stderr.strip() == "cdr_generator.py: error: cannot write stdout: No space left on device"
@@ -487,23 +487,23 @@ def test_compressed_file_is_the_plain_file_compressed_for_any_workers(tmp_path, 
     """cdrs.<fmt>.gz / .zst hold exactly the bytes of cdrs.<fmt>, for 1 and 3 workers (the members
     each worker compressed make one stream), and the compressed bytes do not depend on --workers.
     Over 3 chunks of 8,192 records, with per-type files (--compression) too, some of them empty."""
-    count, codec = 20_000, {".gz": "gzip", ".zst": "zstd"}[suffix]
+    count, codec = 17_000, {".gz": "gzip", ".zst": "zstd"}[suffix]
     common = ["-u", users, "-c", count, "--seed", 12, "--start", helpers.WEEK_START, "--end", helpers.WEEK_END]
     jobs = {}
     for fmt in ("json", "jsonl", "csv"):
+        jobs[(fmt, 1, "plain")] = ("cdr_generator.py", [*common, "-o", tmp_path / f"p1.{fmt}", "-j", 1], {})
         for w in (1, 3):
-            jobs[(fmt, w, "plain")] = ("cdr_generator.py", [*common, "-o", tmp_path / f"p{w}.{fmt}", "-j", w], {})
             jobs[(fmt, w, "packed")] = ("cdr_generator.py", [*common, "-o", tmp_path / f"c{w}.{fmt}{suffix}", "-j", w], {})
     for w in (1, 3):
         dir_args = [*common, "--weights", "voice=1,sms=1,ims=0.001,voip=0", "--format", "csv", "-j", w]
-        jobs[("dir", w, "plain")] = ("cdr_generator.py", [*dir_args, "--output-dir", tmp_path / f"dp{w}"], {})
+        if w == 1:
+            jobs[("dir", w, "plain")] = ("cdr_generator.py", [*dir_args, "--output-dir", tmp_path / f"dp{w}"], {})
         jobs[("dir", w, "packed")] = ("cdr_generator.py", [*dir_args, "--output-dir", tmp_path / f"dc{w}",
                                                            "--compression", codec], {})
     for key, proc in run_many(jobs, parallel=2).items():
         assert proc.returncode == 0, (key, proc.stderr)
     for fmt in ("json", "jsonl", "csv"):
         plain = (tmp_path / f"p1.{fmt}").read_bytes()
-        assert (tmp_path / f"p3.{fmt}").read_bytes() == plain
         packed = (tmp_path / f"c1.{fmt}{suffix}").read_bytes()
         assert (tmp_path / f"c3.{fmt}{suffix}").read_bytes() == packed, f"{fmt}{suffix}: other bytes with 3 workers"
         assert len(packed) < len(plain) / 3, (fmt, len(packed), len(plain))
@@ -512,7 +512,6 @@ def test_compressed_file_is_the_plain_file_compressed_for_any_workers(tmp_path, 
     assert helpers.listing(tmp_path / "dc1") == sorted(f"{t}.csv{suffix}" for t in TYPES)
     for t in TYPES:
         plain = (tmp_path / "dp1" / f"{t}.csv").read_bytes()
-        assert (tmp_path / "dp3" / f"{t}.csv").read_bytes() == plain
         assert (tmp_path / "dc3" / f"{t}.csv{suffix}").read_bytes() == (tmp_path / "dc1" / f"{t}.csv{suffix}").read_bytes()
         assert _decompress(tmp_path / "dc1" / f"{t}.csv{suffix}") == plain, t
     assert (tmp_path / "dp1" / "voip.csv").read_text().count("\n") == 1  # an empty type: its header only
