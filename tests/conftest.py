@@ -2,6 +2,7 @@
 tests/kafka_*.py)."""
 
 import os
+import re
 import sys
 
 import pytest
@@ -27,3 +28,13 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if KAFKA_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.kafka)
+
+
+def pytest_xdist_auto_num_workers(config):
+    """How many processes ``-n auto`` (pyproject's addopts) starts: two for a selection without the
+    broker tests (``-m "not kafka"``, the quick loop: CPU-bound runs of the scripts), none otherwise.
+    The broker tests share one broker per process and some of them measure time, so a run that
+    selects them (the default, and .ci/run) stays one process, as before."""
+    if re.search(r"\bnot\s+kafka\b", config.option.markexpr or ""):
+        return min(2, os.cpu_count() or 1)
+    return 0
