@@ -1,14 +1,25 @@
 """Generic test plumbing only (project-specific helpers live in tests/helpers.py, tests/running.py and
 tests/kafka_*.py)."""
 
+import atexit
 import os
 import re
+import shutil
 import sys
+import tempfile
 
 import pytest
 from hypothesis import settings
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# The tests start the scripts hundreds of times: let them share compiled modules in a folder of this
+# session's own (so nothing is written beside the sources, and it is removed at the end) instead of
+# compiling the package afresh in every process when the environment says PYTHONDONTWRITEBYTECODE.
+if "TELCO_TEST_PYCACHE" not in os.environ:  # the first process of the session (xdist workers inherit it)
+    os.environ["TELCO_TEST_PYCACHE"] = os.environ["PYTHONPYCACHEPREFIX"] = tempfile.mkdtemp(prefix="telco-pycache-")
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    atexit.register(shutil.rmtree, os.environ["TELCO_TEST_PYCACHE"], ignore_errors=True)
 for _p in (ROOT, os.path.dirname(os.path.abspath(__file__))):
     if _p not in sys.path:
         sys.path.insert(0, _p)
