@@ -140,6 +140,9 @@ def spark_conf(storage: Path, jar_paths: list[str]) -> dict[str, str]:
         "spark.sql.sources.default": "delta",
         "spark.sql.shuffle.partitions": "2",
         "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
+        # Delta rebuilds a table's state in 50 tasks by default: far too many for two cores and small logs
+        "spark.databricks.delta.snapshotPartitions": "2",
         "spark.sql.session.timeZone": "UTC",
     }
 
@@ -174,7 +177,7 @@ def one_update(spark, spec, full_refresh: bool, verbose: bool) -> None:
         event = result["pipeline_event_result"].event
         msg = event.message
         if verbose:
-            print(f"{PROG}: {msg}", file=sys.stderr)
+            print(f"{PROG}: {time.strftime('%H:%M:%S')} {msg}", file=sys.stderr)
         if "has FAILED" in msg or "failed" in msg.lower() and "Flow" in msg:
             failed.append(msg)
     if failed:
