@@ -216,17 +216,17 @@ def body(args, stop) -> int:
     jar_paths = jars()
     print(f"{PROG}: Kafka at {settings.bootstrap} answers; starting Spark (local[2]) ...", file=sys.stderr)
 
+    import yaml
     from pyspark.pipelines import cli
     from pyspark.sql import SparkSession
-
-    import yaml
 
     raw = yaml.safe_load(SPEC.read_text(encoding="utf-8"))
     configuration = dict(raw.get("configuration") or {})
     configuration.update(configuration_from(settings.conf))
     configuration["telco.topic_prefix"] = args.topic_prefix
     configuration["telco.source_root"] = str(ROOT)
-    spec = cli.unpack_pipeline_spec({**raw, "storage": (storage / "_pipeline").as_uri(), "configuration": configuration})
+    spec = cli.unpack_pipeline_spec({**raw, "storage": (storage / "_pipeline").as_uri(),
+                                     "configuration": configuration})
     os.environ.pop("SPARK_REMOTE", None)
     import warnings
 

@@ -10,7 +10,7 @@ Databricks), read with ``spark.conf.get``:
 | ``telco.kafka.security_protocol`` | PLAINTEXT (default), SSL, SASL_PLAINTEXT or SASL_SSL |
 | ``telco.kafka.sasl_mechanism`` | PLAIN (default), SCRAM-SHA-256, SCRAM-SHA-512 |
 | ``telco.kafka.sasl_username``, ``telco.kafka.sasl_password`` | the credentials, given directly (local runs) |
-| ``telco.kafka.secret_scope``, ``telco.kafka.username_key``, ``telco.kafka.password_key`` | or read from a Databricks secret scope |
+| ``telco.kafka.secret_scope``, ``.username_key``, ``.password_key`` | or from a Databricks secret scope |
 | ``telco.kafka.login_module`` | the JAAS login module class (Databricks: ``kafkashaded.`` before it) |
 | ``telco.kafka.ssl_ca_location`` | a CA certificate (PEM) to trust |
 | ``telco.kafka.starting_offsets`` | ``earliest`` (default) or ``latest``: where a first run starts |

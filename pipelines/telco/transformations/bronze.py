@@ -12,12 +12,12 @@ from pyspark.sql import functions as F
 
 # The repository's root, for telco_cdr: two folders up from here, or telco.source_root (the bundle's files on
 # Databricks, where a definition file may have no __file__).
-_ROOT = spark.conf.get("telco.source_root", None) or os.path.abspath(os.path.join(globals().get("__file__", "."), "../../../.."))  # noqa: F821,E501
+_ROOT = spark.conf.get("telco.source_root", None) or os.path.abspath(os.path.join(globals().get("__file__", "."), "../../../.."))  # noqa: E501
 if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
-from telco_cdr import quality  # noqa: E402
-from telco_cdr.pipeline_settings import KINDS, TOPICS, kafka_options  # noqa: E402
+from telco_cdr import quality
+from telco_cdr.pipeline_settings import KINDS, TOPICS, kafka_options
 
 
 def _secret_reader():
@@ -25,12 +25,12 @@ def _secret_reader():
         from pyspark.dbutils import DBUtils  # Databricks only
     except ImportError:
         return None
-    dbutils = DBUtils(spark)  # noqa: F821
+    dbutils = DBUtils(spark)
     return lambda scope, key: dbutils.secrets.get(scope=scope, key=key)
 
 
 def _conf(key, default=None):
-    return spark.conf.get(key, default)  # noqa: F821
+    return spark.conf.get(key, default)
 
 
 def _bronze(kind: str):
@@ -40,11 +40,11 @@ def _bronze(kind: str):
 
     @dp.table(name=f"bronze_{kind}", comment=f"Kafka topic {TOPICS[kind]} as it came, parsed once (record, rule)")
     def bronze():
-        raw = (spark.readStream.format("kafka").options(**options).load()  # noqa: F821
-               .select(F.col("key").cast("string").alias("key"), F.col("value").cast("string").alias("value"),
-                       "topic", "partition", "offset", F.col("timestamp").alias("kafka_timestamp"),
+        raw = (spark.readStream.format("kafka").options(**options).load()
+               .select("key", "value", "topic", "partition", "offset", F.col("timestamp").alias("kafka_timestamp"),
                        F.current_timestamp().alias("ingest_time")))
-        parsed = raw.withColumn("record", F.from_json("value", schema, quality.JSON_OPTIONS))
+        # key and value stay the bytes that came (a spoiled message need not be UTF-8)
+        parsed = raw.withColumn("record", F.from_json(F.col("value").cast("string"), schema, quality.JSON_OPTIONS))
         return parsed.withColumn("rule", quality.rule_column(F.col("record"), contract_kind))
 
 

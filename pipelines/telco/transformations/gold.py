@@ -8,7 +8,7 @@ import sys
 
 # The repository's root, for telco_cdr: two folders up from here, or telco.source_root (the bundle's files on
 # Databricks, where a definition file may have no __file__).
-_ROOT = spark.conf.get("telco.source_root", None) or os.path.abspath(os.path.join(globals().get("__file__", "."), "../../../.."))  # noqa: F821,E501
+_ROOT = spark.conf.get("telco.source_root", None) or os.path.abspath(os.path.join(globals().get("__file__", "."), "../../../.."))  # noqa: E501
 if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
@@ -20,7 +20,7 @@ from telco_cdr.quality import fields
 
 
 def _silver(t):
-    return spark.read.table(f"silver_{t}")  # noqa: F821
+    return spark.read.table(f"silver_{t}")
 
 
 def _usage(t):
@@ -51,7 +51,7 @@ def gold_customer_360():
         F.sum(F.when(F.col("cdr_type") == "ims", 1).otherwise(0)).alias("ims_sessions"),
         F.min("start_time").alias("first_event_time"),
         F.max("end_time").alias("last_event_time"))
-    users = spark.read.table("silver_users").select("user_id", "plan_id", "plan_type", "segment")  # noqa: F821
+    users = spark.read.table("silver_users").select("user_id", "plan_id", "plan_type", "segment")
     counts = ["voice_calls", "voice_seconds", "sms_count", "data_bytes", "voip_calls", "ims_sessions"]
     return (users.join(per_user, "user_id", "left")
             .select("user_id", "plan_id", "plan_type", "segment",
@@ -62,14 +62,15 @@ def gold_customer_360():
 @dp.materialized_view(name="gold_usage_by_plan_hourly",
                       comment="Per plan type, hour (UTC, of start_time) and CDR type: records, seconds, bytes")
 def gold_usage_by_plan_hourly():
-    users = spark.read.table("silver_users").select("user_id", "plan_type")  # noqa: F821
+    users = spark.read.table("silver_users").select("user_id", "plan_type")
     u = _all_usage().join(F.broadcast(users), "user_id")
     return (u.groupBy("plan_type", F.date_trunc("hour", "start_time").alias("hour"), "cdr_type")
             .agg(F.count(F.lit(1)).alias("records"), F.sum("seconds").alias("seconds"), F.sum("bytes").alias("bytes")))
 
 
 @dp.materialized_view(name="gold_cell_hourly",
-                      comment="Per cell and hour (UTC, of start_time): voice calls, dropped or failed calls, data bytes")
+                      comment="Per cell and hour (UTC, of start_time): voice calls, dropped or failed calls, "
+                              "data bytes")
 def gold_cell_hourly():
     voice = _silver("voice").select(
         "cell_id", "start_time", F.lit(1).alias("calls"),

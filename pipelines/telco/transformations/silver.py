@@ -12,7 +12,7 @@ import sys
 
 # The repository's root, for telco_cdr: two folders up from here, or telco.source_root (the bundle's files on
 # Databricks, where a definition file may have no __file__).
-_ROOT = spark.conf.get("telco.source_root", None) or os.path.abspath(os.path.join(globals().get("__file__", "."), "../../../.."))  # noqa: F821,E501
+_ROOT = spark.conf.get("telco.source_root", None) or os.path.abspath(os.path.join(globals().get("__file__", "."), "../../../.."))  # noqa: E501
 if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
@@ -25,7 +25,7 @@ from telco_cdr.quality import DUPLICATE, UNKNOWN_USER, fields
 
 @dp.materialized_view(name="silver_users", comment="The current record of each user_id (the last valid message)")
 def silver_users():
-    valid = spark.read.table("bronze_users").where(F.col("rule").isNull())  # noqa: F821
+    valid = spark.read.table("bronze_users").where(F.col("rule").isNull())
     latest = valid.groupBy(F.col("record.user_id").alias("_uid")).agg(
         F.max_by(F.struct("record", "kafka_timestamp"), F.struct("partition", "offset")).alias("_last"))
     return latest.select(*[F.col(f"_last.record.{f}").alias(f) for f in fields("user")],
@@ -39,7 +39,7 @@ def _checked(t: str):
     """bronze_<t>'s rows that meet the contract, with ``_dup``: true for a later copy of a cdr_id (the
     first by partition and offset is kept).  Duplicates are rare, so only their cdr_ids are grouped
     and broadcast; no row is sorted."""
-    b = spark.read.table(f"bronze_{t}")  # noqa: F821
+    b = spark.read.table(f"bronze_{t}")
     valid = b.where(F.col("rule").isNull()).withColumn("cdr_id", F.col("record.cdr_id"))
     seen = (valid.groupBy("cdr_id").agg(F.count(F.lit(1)).alias("_n"), F.min(F.struct("partition", "offset"))
                                         .alias("_first"))
@@ -55,7 +55,7 @@ def _silver(t: str):
     @dp.materialized_view(name=f"silver_{t}",
                           comment=f"{t} CDRs that meet the contract, de-duplicated by cdr_id, of known users")
     def silver():
-        users = spark.read.table("silver_users").select("user_id")  # noqa: F821
+        users = spark.read.table("silver_users").select("user_id")
         first = _checked(t).where(~F.col("_dup"))
         return (first.select(*[F.col(f"record.{f}").alias(f) for f in fields(t)],
                              F.col("partition").alias("kafka_partition"), F.col("offset").alias("kafka_offset"))
@@ -69,14 +69,14 @@ for _t in CDR_TYPES:
 @dp.materialized_view(name="quarantine", comment="Every message that failed a rule: where it was on Kafka, "
                                                  "its cdr_id where readable, the rule, and the message itself")
 def quarantine():
-    users = spark.read.table("silver_users").select("user_id")  # noqa: F821
+    users = spark.read.table("silver_users").select("user_id")
     parts = []
     cols = ["topic", "partition", "offset", "kafka_timestamp", "key", "value"]
-    b = spark.read.table("bronze_users")  # noqa: F821
+    b = spark.read.table("bronze_users")
     parts.append(b.where(F.col("rule").isNotNull()).select(
         *cols, F.lit(None).cast("string").alias("cdr_id"), F.col("record.user_id").alias("user_id"), "rule"))
     for t in CDR_TYPES:
-        b = spark.read.table(f"bronze_{t}")  # noqa: F821
+        b = spark.read.table(f"bronze_{t}")
         parts.append(b.where(F.col("rule").isNotNull()).select(
             *cols, F.col("record.cdr_id").alias("cdr_id"), F.col("record.user_id").alias("user_id"), "rule"))
         ok = _checked(t).select(*cols, "cdr_id", F.col("record.user_id").alias("user_id"), "_dup")
