@@ -78,11 +78,16 @@ class Scenario:
         data = dict(first[self.topics["data"]][1])
         del data["apn"]
         sms = dict(first[self.topics["sms"]][1], delivery_status="lost")
+        sms0 = first[self.topics["sms"]][1]
+        flipped = dict(sms0, direction="MT" if sms0["direction"] == "MO" else "MO", cdr_id="eeeeeeee-eeeeeeee-eeeeee")
         voip = dict(first[self.topics["voip"]][1], user_id="U9999999", cdr_id="ffffffff-ffffffff-ffffff")
         ims_key, ims_value, ims_partition = first[self.topics["ims"]]
         bad += [(self.topics["voice"], b"U0000001", b'{"cdr_id": "x", not json', "unparsable", None),
                 (self.topics["data"], data["user_id"].encode(), json.dumps(data).encode(), "schema:apn", None),
                 (self.topics["sms"], sms["user_id"].encode(), json.dumps(sms).encode(), "schema:delivery_status",
+                 None),
+                # a rule between fields: MO is an moSMSRecord, MT an mtSMSRecord
+                (self.topics["sms"], sms0["user_id"].encode(), json.dumps(flipped).encode(), "rule:record_type",
                  None),
                 (self.topics["voip"], b"U9999999", json.dumps(voip).encode(), "unknown_user", None),
                 (self.topics["ims"], ims_key.encode() if isinstance(ims_key, str) else ims_key,
