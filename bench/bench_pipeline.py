@@ -63,17 +63,17 @@ class PeakRss(threading.Thread):
 
     def __init__(self, exclude=()):
         super().__init__(daemon=True)
-        self.exclude, self.peak, self._stop = list(exclude), 0, threading.Event()
+        self.exclude, self.peak, self._halt = list(exclude), 0, threading.Event()
 
     def run(self):
         me = os.getpid()
-        while not self._stop.is_set():
+        while not self._halt.is_set():
             now = _rss_tree(me) - sum(_rss_tree(p) for p in self.exclude)
             self.peak = max(self.peak, now)
-            self._stop.wait(0.2)
+            self._halt.wait(0.2)
 
     def stop(self):
-        self._stop.set()
+        self._halt.set()
         self.join()
         return self.peak
 
