@@ -136,7 +136,7 @@ def spark_conf(storage: Path, jar_paths: list[str]) -> dict[str, str]:
         "spark.hadoop.javax.jdo.option.ConnectionURL": f"jdbc:derby:;databaseName={meta / 'db'};create=true",
         "spark.driver.extraJavaOptions": (f"-Dderby.system.home={meta} -Dderby.stream.error.file={meta / 'derby.log'} "
                                           f"-Dlog4j.configurationFile={meta / 'log4j2.properties'}"),
-        "spark.driver.memory": os.environ.get("TELCO_SPARK_DRIVER_MEMORY", "2g"),
+        "spark.driver.memory": os.environ.get("TELCO_SPARK_DRIVER_MEMORY", "1536m"),
         "spark.sql.sources.default": "delta",
         "spark.sql.shuffle.partitions": "2",
         "spark.ui.enabled": "false",
@@ -159,7 +159,7 @@ class Timer:
         return now - last
 
 
-def one_update(spark, spec, full_refresh: bool, verbose: bool) -> None:
+def one_update(spark, spec, full_refresh: bool, verbose: bool, stop) -> None:
     from pyspark.pipelines import cli
     from pyspark.pipelines.spark_connect_graph_element_registry import SparkConnectGraphElementRegistry
     from pyspark.pipelines.spark_connect_pipeline import create_dataflow_graph, start_run
@@ -172,6 +172,9 @@ def one_update(spark, spec, full_refresh: bool, verbose: bool) -> None:
                        storage=spec.storage)
     failed = []
     for result in events:
+        if stop.stop:  # Ctrl+C or SIGTERM: stop the run's queries, leave (the checkpoints stay consistent)
+            spark.interruptAll()
+            raise KeyboardInterrupt
         if "pipeline_event_result" not in result:
             continue
         event = result["pipeline_event_result"].event
@@ -242,7 +245,7 @@ def body(args, stop) -> int:
         print(f"{PROG}: Spark started in {timer.mark('spark'):.1f} s", file=sys.stderr)
         first = True
         while True:
-            one_update(spark, spec, args.full_refresh and first, args.verbose)
+            one_update(spark, spec, args.full_refresh and first, args.verbose, stop)
             took = timer.mark("update")
             counts = count_rows(spark)
             print(f"{PROG}: update done in {took:.1f} s; rows per table (counted in {timer.mark('count'):.1f} s):",
@@ -258,6 +261,8 @@ def body(args, stop) -> int:
                 time.sleep(0.2)
             if stop.stop:
                 break
+        if stop.stop and not args.continuous:
+            raise KeyboardInterrupt
     finally:
         spark.stop()
     return 0

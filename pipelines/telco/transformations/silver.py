@@ -79,10 +79,13 @@ def quarantine():
         b = spark.read.table(f"bronze_{t}")
         parts.append(b.where(F.col("rule").isNotNull()).select(
             *cols, F.col("record.cdr_id").alias("cdr_id"), F.col("record.user_id").alias("user_id"), "rule"))
-        ok = _checked(t).select(*cols, "cdr_id", F.col("record.user_id").alias("user_id"), "_dup")
-        keep = [*cols, "cdr_id", "user_id"]
+        # a duplicate or a record of an unknown user is whole: its bytes stay in bronze (at its topic,
+        # partition and offset), and reading every value of bronze again to copy a few would cost more
+        keep = [*cols[:4], F.lit(None).cast("binary").alias("key"), F.lit(None).cast("binary").alias("value"),
+                "cdr_id", "user_id"]
+        ok = _checked(t).select(*cols[:4], "cdr_id", F.col("record.user_id").alias("user_id"), "_dup")
         parts.append(ok.where(F.col("_dup")).select(*keep, F.lit(DUPLICATE).alias("rule")))
-        once = ok.where(~F.col("_dup")).select(*keep)
+        once = ok.where(~F.col("_dup")).select(*cols[:4], "cdr_id", "user_id")
         parts.append(once.join(F.broadcast(users), "user_id", "left_anti").select(*keep, F.lit(UNKNOWN_USER)
                                                                                    .alias("rule")))
     out = parts[0]
