@@ -264,6 +264,13 @@ def user_flags(args, users_file: str | None = None, ignored=("num_users", "count
 
 
 def add_kafka_flags(p: Parser) -> None:
+    add_kafka_connection_flags(p)
+    add_topic_and_running_flags(p)
+
+
+def add_kafka_connection_flags(p: Parser) -> None:
+    """--bootstrap-servers, SASL, --config-file, TLS and --timeout: how a client reaches Kafka (the
+    producers' and pipelines/run_local.py's); telco_cdr.kafka.settings_from combines them."""
     g = p.add_argument_group("Kafka connection "
                              "(flags override KAFKA_* environment variables, which override --config-file)")
     g.add_argument("--bootstrap-servers", "-b", metavar="HOST:PORT[,...]",
@@ -282,9 +289,9 @@ def add_kafka_flags(p: Parser) -> None:
     g.add_argument("--ssl-ca-location", metavar="PEM", help="CA certificate to trust (e.g. a local broker's)")
     g.add_argument("--timeout", type=float_range(0, 3600), default=30.0, metavar="SECONDS",
                    help="how long to wait to connect, and for the last deliveries at the end (default: 30)")
-    g.add_argument("--delivery-timeout", type=float_range(1, 86400), default=120.0, metavar="SECONDS",
-                   help="how long a message may wait for the broker, outages included, before the run fails "
-                        "(default: 120)")
+
+
+def add_topic_and_running_flags(p: Parser) -> None:
     t = p.add_argument_group("topics")
     t.add_argument("--create-topics", action="store_true", help="create missing topics first (telco-users compacted)")
     t.add_argument("--partitions", type=count_or_default(10_000), default=-1,
@@ -292,6 +299,9 @@ def add_kafka_flags(p: Parser) -> None:
     t.add_argument("--replication-factor", type=count_or_default(100), default=-1,
                    help="replication factor of created topics (default: the broker's default)")
     o = p.add_argument_group("running")
+    o.add_argument("--delivery-timeout", type=float_range(1, 86400), default=120.0, metavar="SECONDS",
+                   help="how long a message may wait for the broker, outages included, before the run fails "
+                        "(default: 120)")
     o.add_argument("--max-count", type=int_at_least(0), metavar="N", help="stop after N messages, all delivered")
     o.add_argument("--duration", type=float_range(0, 10**9), metavar="SECONDS", help="stop after this long")
     o.add_argument("--stats-interval", type=float_range(0, 3600, inclusive_min=True), default=5.0, metavar="SECONDS",
