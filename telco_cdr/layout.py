@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import repeat
 
 import numpy as np
@@ -96,29 +97,42 @@ def fixed(values: np.ndarray, decimals: int) -> np.ndarray:
     return text_array([f"{x / 10**decimals:.{decimals}f}" for x in scaled.tolist()])
 
 
+DAY_RANGE_MAX = 8  # days of one table of minutes (a chunk's records span fewer, but for SMS retries)
+
+
+@lru_cache(maxsize=32)
+def _day_minutes(first: int, last: int) -> np.ndarray:
+    """The text of every minute of days ``first`` to ``last`` (days since 1970): ``2026-11-01T08:15:``.
+    Kept for the last few ranges asked for, so a table is the same object chunk after chunk."""
+    days = text_array(np.datetime_as_string(np.arange(first, last + 1).astype("datetime64[D]"))) + b"T"
+    return (days[:, None] + _HHMM[None, :]).ravel()
+
+
 def timestamp(ms: np.ndarray) -> tuple:
-    """ISO 8601 UTC with milliseconds and a Z for epoch ms, as pieces from tables: the day's text
-    (made once per distinct day), hours and minutes, seconds and milliseconds, and the Z.  A record
-    takes them as pieces, which saves joining them first."""
+    """ISO 8601 UTC with milliseconds and a Z for epoch ms, as pieces from tables: the day, hour and
+    minute (a table of the minutes of the days spanned), seconds and milliseconds, and the Z.  A
+    record takes them as pieces, which saves joining them first."""
     ms = np.asarray(ms, dtype=np.int64)
     if not len(ms):
         empty = np.zeros(0, dtype=np.int64)
-        return Pick(text_array([]), empty), Pick(_HHMM, empty), Pick(_SECONDS, empty), b"Z"
+        return Pick(text_array([]), empty), Pick(_SECONDS, empty), b"Z"
     days = ms // 86_400_000
     first, last = int(days.min()), int(days.max())
-    if last - first < 4096:
-        day = Pick(text_array(np.datetime_as_string(np.arange(first, last + 1).astype("datetime64[D]"))) + b"T",
-                   days - first)
-    else:  # a sparse spread over many years: only the days that occur
-        uniq, inverse = np.unique(days, return_inverse=True)
-        day = Pick(text_array(np.datetime_as_string(uniq.astype("datetime64[D]"))) + b"T", inverse)
+    if last - first < DAY_RANGE_MAX:
+        return Pick(_day_minutes(first, last), ms // 60_000 - first * 1440), Pick(_SECONDS, ms % 60_000), b"Z"
+    # a spread over many days: the days that occur, and the hours and minutes apart
+    uniq, inverse = np.unique(days, return_inverse=True)
+    day = Pick(text_array(np.datetime_as_string(uniq.astype("datetime64[D]"))) + b"T", inverse)
     return day, Pick(_HHMM, (ms // 60_000) % 1440), Pick(_SECONDS, ms % 60_000), b"Z"
 
 
 def timestamp_text(ms: np.ndarray) -> np.ndarray:
     """:func:`timestamp` joined into one column."""
-    day, hhmm, seconds, z = timestamp(ms)
-    return day.values() + hhmm.values() + seconds.values() + z
+    pieces = timestamp(ms)
+    out = pieces[0].values()
+    for p in pieces[1:]:
+        out = out + (p.values() if isinstance(p, Pick) else p)
+    return out
 
 
 # ---------------------------------------------------------------- layouts from the contract
@@ -272,6 +286,14 @@ class Columns:
                 columns.append(piece.tolist())
         return columns
 
+    CACHE_MAX = 256  # entries; tables made for one chunk would otherwise pile up
+
+    def _remember(self, key, entry: tuple) -> tuple:
+        if len(self._cache) >= self.CACHE_MAX:
+            self._cache.clear()
+        self._cache[key] = entry
+        return entry
+
     def _escaped(self, value):
         """Free text escaped for the format: a table once (cached), a column each time."""
         if isinstance(value, Pick):
@@ -279,7 +301,7 @@ class Columns:
             hit = self._cache.get(key)
             if hit is None or hit[0] is not value.table:
                 raw = [v.decode("utf-8") if isinstance(v, bytes) else v for v in value.table.tolist()]
-                hit = self._cache[key] = (value.table, escape_column(raw, self.kind))
+                hit = self._remember(key, (value.table, escape_column(raw, self.kind)))
             return Pick(hit[1], value.at)
         if isinstance(value, np.ndarray):
             return escape_column([v.decode("utf-8") if isinstance(v, bytes) else v for v in value.tolist()], self.kind)
@@ -293,8 +315,8 @@ class Columns:
             key = ("nullable", id(table), quote, null)
             hit = self._cache.get(key)
             if hit is None or hit[0] is not table:
-                hit = self._cache[key] = (table, np.append(quote + table + quote if quote else table,
-                                                           np.array([null], dtype=object)))
+                hit = self._remember(key, (table, np.append(quote + table + quote if quote else table,
+                                                           np.array([null], dtype=object))))
             return Pick(hit[1], np.where(value.present, value.text.at, len(table)))
         text = quote + value.text + quote if quote else value.text
         return np.where(value.present, text, null)
@@ -353,7 +375,7 @@ class Columns:
             for p in run:
                 part = p if isinstance(p, bytes) else p.table[:size]
                 joined = part if joined is None else joined + part
-            hit = self._cache[key] = (tables, joined)  # the tables are kept with it, so their ids stay theirs
+            hit = self._remember(key, (tables, joined))  # the tables are kept with it, so their ids stay theirs
         return hit[1]
 
     @staticmethod
@@ -383,5 +405,5 @@ class Columns:
         key = (id(table), prefix, suffix)
         hit = self._cache.get(key)
         if hit is None or hit[0] is not table:  # the table is kept with it, so its id stays its own
-            hit = self._cache[key] = (table, prefix + table + suffix)
+            hit = self._remember(key, (table, prefix + table + suffix))
         return hit[1]
