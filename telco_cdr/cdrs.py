@@ -327,11 +327,14 @@ class CdrFactory:
         lac, ci = legacy_cell(enb, sector, tac)
         first = np.where(nr, (nci >> 24) & 0xFFF, np.where(legacy, 4096 + lac, eci >> 16))  # _CELL_FIRST
         second = np.where(nr, (nci >> 8) & 0xFFFF, np.where(legacy, ci, eci & 0xFFFF))  # HEX4
-        third = np.where(nr, nci & 0xFF, 256)  # _CELL_THIRD
-        cell = (Pick(self.plmn, ui), Pick(_CELL_FIRST, first), Pick(HEX4, second), Pick(_CELL_THIRD, third))
-        return {"cell_id": cell,
-                "rat_type": Pick(_RAT_TEXT, rat), "tracking_area_code": Nullable(Pick(DEC, tac), ~legacy),
-                "location_area_code": Nullable(Pick(DEC, lac), legacy)}
+        # The cell id's last piece and the RAT by one index (so the layout joins them into one
+        # piece), and the tracking or location area by another (one of them is always null).
+        third_rat = np.where(nr, nci & 0xFF, 256) * len(RATS) + rat  # _CELL_THIRD_BY_RAT, _RAT_BY_THIRD
+        area = np.where(legacy, 65536 + lac, tac)  # _TAC_OR_NULL, _LAC_OR_NULL
+        cell = (Pick(self.plmn, ui), Pick(_CELL_FIRST, first), Pick(HEX4, second), Pick(_CELL_THIRD_BY_RAT, third_rat))
+        return {"cell_id": cell, "rat_type": Pick(_RAT_BY_THIRD, third_rat),
+                "tracking_area_code": Nullable(Pick(_TAC_OR_NULL, area)),
+                "location_area_code": Nullable(Pick(_LAC_OR_NULL, area))}
 
     # ------------------------------------------------------------ one builder per type
     # Each returns (the record's duration in ms, {field: text column, or a tuple of pieces}) for
@@ -471,13 +474,16 @@ _TECH_TEXT = text_array(VOICE_TECHNOLOGIES)
 _HEX4_LOWER = text_array([f"{i:04x}" for i in range(65536)])
 _CELL_FIRST = np.concatenate((HEX3, HEX4))  # the NCI's or ECI's first 3 hex digits, or (from 4096) a LAC's 4
 _CELL_THIRD = np.append(HEX2, np.array([b""], dtype=object))  # the NCI's last 2 hex digits, or nothing
+_CELL_THIRD_BY_RAT = np.repeat(_CELL_THIRD, len(RATS))  # by third * len(RATS) + rat
+_RAT_BY_THIRD = np.tile(text_array(RATS), len(_CELL_THIRD))  # the same index
+_NULLS = np.full(65536, None, dtype=object)
+_TAC_OR_NULL, _LAC_OR_NULL = np.concatenate((DEC, _NULLS)), np.concatenate((_NULLS, DEC))  # by TAC, or 65536 + LAC
 _IMS_STATUS_TABLE = {m: (np.array([x for x, _ in rows]), _table(rows)) for m, rows in IMS_STATUS.items()}
 _IMS_SERVICE_TABLE = {m: (np.array([_SERVICES.index(x) for x, _ in rows]), _table(rows))
                       for m, rows in IMS_SERVICES.items()}
 _INVITE_STATUS = np.array([INVITE_STATUS[o[0]] for o in VOICE_OUTCOMES])
 _APN_TEXT = text_array(list(APNS))
 _IMS_APN, _MMS_APN = APNS.index(IMS_APN), APNS.index(MMS_APN)
-_RAT_TEXT = text_array(RATS)
 _CLOSING_TEXT = text_array(RECORD_CLOSING)
 _ENCODING_TEXT = text_array(SMS_ENCODINGS)
 # accessNetworkInformation by RAT (radio.RATS): 3G/2G never serve IMS here

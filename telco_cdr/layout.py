@@ -61,10 +61,12 @@ class Pick:
 @dataclass
 class Nullable:
     """A column of a nullable field: ``text`` (a column, or a Pick from a table) where ``present``,
-    else null (JSON) or an empty cell (CSV)."""
+    else null (JSON) or an empty cell (CSV).  Without ``present``, ``text`` is a Pick whose table
+    has None for null: its index is kept as it is, so it can be joined with a neighbouring pick
+    by the same index (two fields of which one is always null, say)."""
 
     text: np.ndarray | Pick
-    present: np.ndarray
+    present: np.ndarray | None = None
 
 
 # Text of small numbers, made once (from smaller tables, by array concatenation):
@@ -244,6 +246,51 @@ def escape_column(values: list[str], kind: str) -> np.ndarray:
 # ---------------------------------------------------------------- joining records
 
 MERGE_MAX = 20_000  # tables up to this size take their neighbouring literal text into their entries
+PRODUCT_MAX = 128  # neighbouring picks from tables this small are joined into one table of every pair
+
+
+def _products(flat: list) -> list:
+    """Join runs of neighbouring picks from small tables (with the literals between) into one
+    pick from the table of their combinations, by the index ``at1 * len(table2) + at2``: a little
+    integer work per record instead of a piece to join (a run's product of sizes <= PRODUCT_MAX,
+    so the table is made again each time, never kept)."""
+    out: list = []
+    run: list = []  # Picks and the bytes between them; starts with a Pick
+    size = 1
+
+    def close():
+        tail = []
+        while run and isinstance(run[-1], bytes):
+            tail.insert(0, run.pop())
+        if sum(isinstance(p, Pick) for p in run) > 1:
+            table, at = run[0].table, run[0].at.astype(np.int64)
+            for p in run[1:]:
+                if isinstance(p, bytes):
+                    table = table + p
+                else:
+                    table = (table[:, None] + p.table[None, :]).ravel()
+                    at = at * len(p.table) + p.at
+            out.append(Pick(table, at))
+        else:
+            out.extend(run)
+        out.extend(tail)
+        run.clear()
+
+    for piece in flat:
+        if isinstance(piece, Pick) and len(piece.table) <= PRODUCT_MAX:
+            if run and size * len(piece.table) <= PRODUCT_MAX:
+                size *= len(piece.table)
+            else:
+                close()
+                size = len(piece.table)
+            run.append(piece)
+        elif isinstance(piece, bytes) and run:
+            run.append(piece)
+        else:
+            close()
+            out.append(piece)
+    close()
+    return out
 
 
 class Columns:
@@ -274,7 +321,7 @@ class Columns:
             for piece in value if isinstance(value, tuple) else (value,):
                 flat.append(piece)
         columns = []
-        for piece in self._merge_literals(self._fuse(flat)):
+        for piece in self._merge_literals(_products(self._fuse(flat))):
             if isinstance(piece, bytes):
                 columns.append(repeat(piece))
             elif isinstance(piece, list):
@@ -310,6 +357,14 @@ class Columns:
     def _nullable(self, f, value: Nullable):
         null = b"null" if self.kind == "json" else b""
         quote = b'"' if self.kind == "json" and f.type in QUOTED else b""
+        if value.present is None:  # null where the table has None: the table once, the index as it is
+            table = value.text.table
+            key = ("nulls", id(table), quote, null)
+            hit = self._cache.get(key)
+            if hit is None or hit[0] is not table:
+                hit = self._remember(key, (table, text_array([null if v is None else quote + v + quote
+                                                              for v in table.tolist()])))
+            return Pick(hit[1], value.text.at)
         if isinstance(value.text, Pick):  # the table once with its quotes and a null entry: no per-record work
             table = value.text.table
             key = ("nullable", id(table), quote, null)
