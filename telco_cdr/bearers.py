@@ -136,6 +136,25 @@ def _uniform(keys: np.ndarray, step, draw: int) -> np.ndarray:
     return ((x >> np.uint64(11)).astype(np.float64) + 0.5) * (1.0 / 2**53)
 
 
+class _Draws:
+    """The uniform numbers of one step of chains, made when first asked for: draw ``d`` of every
+    chain (``r[d]``), or of some (``r.at(d, idx)``, the same numbers)."""
+
+    def __init__(self, keys: np.ndarray, step):
+        self.keys, self.step, self._all = keys, step, {}
+
+    def __getitem__(self, d: int) -> np.ndarray:
+        if d not in self._all:
+            self._all[d] = _uniform(self.keys, self.step, d)
+        return self._all[d]
+
+    def at(self, d: int, idx: np.ndarray) -> np.ndarray:
+        if d in self._all:
+            return self._all[d][idx]
+        step = self.step[idx] if isinstance(self.step, np.ndarray) else self.step
+        return _uniform(self.keys[idx], step, d)
+
+
 def _lognormal(u: np.ndarray, median: float, sigma: float) -> np.ndarray:
     """Log-normal numbers from uniform ones: Box-Muller on the high bits of ``u`` and its low 27
     bits (independent of them)."""
@@ -283,7 +302,7 @@ def _open(us: _Users, curve: _CurveTable, keys: np.ndarray, u: np.ndarray, kind:
     mms = kind == MMS
     five_g = us.nr[u] & ~mms
     share = us.nr_share[u]
-    r = [_uniform(keys, step, d) for d in range(6)]
+    r = _Draws(keys, step)
     k = len(keys)
     # Closing candidates (seconds), in the order of priority: release, time, volume, node, RAT.
     big = np.float64(1e12)
@@ -301,7 +320,9 @@ def _open(us: _Users, curve: _CurveTable, keys: np.ndarray, u: np.ndarray, kind:
     which = np.argmin(cands, axis=0)
     dur = np.maximum(cands[which, np.arange(k)], 1).astype(np.int64)
     cause = np.array([NORMAL, TIME, VOLUME, NODE, RAT], dtype=np.int8)[which]
-    cause = np.where((which == 0) & (r[3] < ABNORMAL_SHARE), ABNORMAL, cause).astype(np.int8)
+    released = which == 0
+    ri = np.flatnonzero(released)
+    cause[ri] = np.where(r.at(3, ri) < ABNORMAL_SHARE, ABNORMAL, cause[ri])
     part = {"start": t, "dur": dur, "inst": inst, "seq": seq, "cause": cause, "rat": rat}
     if volumes:
         mid = t + dur * 500
@@ -313,25 +334,23 @@ def _open(us: _Users, curve: _CurveTable, keys: np.ndarray, u: np.ndarray, kind:
         down = total - up
         mi = np.flatnonzero(mms)
         if len(mi):  # an MMS bearer carries one message, sent (uplink) or received (downlink)
-            size = np.minimum(_lognormal(r[5][mi], MMS_BYTES[0], MMS_BYTES[1]), MMS_BYTES[2])
-            sent = r[3][mi] < 0.5
+            size = np.minimum(_lognormal(r.at(5, mi), MMS_BYTES[0], MMS_BYTES[1]), MMS_BYTES[2])
+            sent = r.at(3, mi) < 0.5
             up[mi] = np.where(sent, size, size * 0.02)
             down[mi] = np.where(sent, size * 0.02, size)
         part["up"] = np.maximum(up, 256).astype(np.uint32)
         part["down"] = np.maximum(down, 512).astype(np.uint32)
     # The next partial: of the same bearer, or of the next one after a release.
     close = t + dur * 1000
-    released = which == 0
     t = close
-    ri = np.flatnonzero(released)
     if len(ri):
         m_r = mms[ri]
-        gap = np.where(m_r, -np.log(r[1][ri]) * 86_400 / MMS_PER_DAY,
-                       np.minimum(_lognormal(r[5][ri], REATTACH_S[0], REATTACH_S[1]), REATTACH_S[2]))
+        gap = np.where(m_r, -np.log(r.at(1, ri)) * 86_400 / MMS_PER_DAY,
+                       np.minimum(_lognormal(r.at(5, ri), REATTACH_S[0], REATTACH_S[1]), REATTACH_S[2]))
         t = close.copy()
         t[ri] = close[ri] + (np.ceil(np.maximum(gap, 1)) * 1000).astype(np.int64)  # whole seconds
         inst_end = inst_end.copy()
-        inst_end[ri] = t[ri] + (_lifetime(kind[ri], r[2][ri]) * 1000).astype(np.int64)
+        inst_end[ri] = t[ri] + (_lifetime(kind[ri], r.at(2, ri)) * 1000).astype(np.int64)
     rat = np.where(released, np.where(five_g & (r[0] < share), NR, us.home_rat[u]),
                    np.where(which == 4, np.where(rat == NR, EUTRAN, NR), rat)).astype(np.int8)
     return part, {"t": t, "seq": np.where(released, 1, seq + 1), "inst_end": inst_end, "rat": rat,

@@ -163,6 +163,7 @@ class CdrFactory:
         nodes = pop.nodes
         self.msc, self.pgw, self.smsc = text_array(nodes["msc"]), text_array(nodes["pgw"]), text_array(nodes["smsc"])
         self.domain, self.node = text_array(nodes["domain"]), text_array(nodes["node"])
+        self.node_dash = self.node + b"-"  # an ICID's first part
         self.record_type = [text_array(list(pair)) for pair in RECORD_TYPES]
         base = np.random.default_rng(np.random.SeedSequence([SeedDomain.RUN_IDS, stream, seed])).integers(0, 2**62, 3)
         self.run_tag = f"{int(base[0]) & 0xFFFFFFFF:08x}-"
@@ -349,8 +350,10 @@ class CdrFactory:
     def _icid(self, c: _Ctx) -> np.ndarray:
         """The IMS Charging Identifier of each row's call: the caller's S-CSCF and the call's number."""
         x = (self.icid_base + c.first_index + c.call) % 2**48
-        hex4 = _HEX4_LOWER
-        return self.node[c.caller] + b"-" + hex4[x >> 32] + hex4[(x >> 16) & 0xFFFF] + hex4[x & 0xFFFF]
+        if not len(x):
+            return text_array([])
+        high, at = np.unique(x >> 16, return_inverse=True)  # a chunk's calls share their first 8 hex digits
+        return self.node_dash[c.caller] + text_array([b"%08x" % h for h in high.tolist()])[at] + _HEX4_LOWER[x & 0xFFFF]
 
     def _voice(self, c: _Ctx):
         calling, called = self._parties(c)
