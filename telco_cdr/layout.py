@@ -293,6 +293,62 @@ def _products(flat: list) -> list:
     return out
 
 
+class _At:
+    """Stands for a pick's index while a plan is made: a sum of the index arrays of pieces of
+    ``flat`` (by their place) times multipliers, as _products combines them."""
+
+    __slots__ = ("terms",)
+
+    def __init__(self, terms: tuple):
+        self.terms = terms
+
+    def astype(self, dtype) -> _At:
+        return self
+
+    def __mul__(self, k: int) -> _At:
+        return _At(tuple((place, m * k) for place, m in self.terms))
+
+    def __add__(self, other) -> _At:
+        return _At(self.terms + (other.terms if isinstance(other, _At) else ((other, 1),)))
+
+
+class _Column:
+    """Stands for a column of text (an array of ``flat``) while a plan is made."""
+
+    __slots__ = ("place",)
+
+    def __init__(self, place: int):
+        self.place = place
+
+
+def _index(flat: list, terms: tuple) -> np.ndarray:
+    """A plan's index of a pick: ``terms`` (see _At) over the index arrays of ``flat``."""
+    if len(terms) == 1 and terms[0][1] == 1:
+        return flat[terms[0][0]].at
+    at = None
+    for place, m in terms:
+        part = flat[place].at.astype(np.int64) * m
+        at = part if at is None else at + part
+    return at
+
+
+def _signature(flat: list) -> tuple:
+    """What a plan depends on: the literals, each pick's table (small ones by their text, as they
+    may be made for each chunk; others by identity) and which picks share an index array."""
+    key = []
+    shared: dict[int, int] = {}
+    for piece in flat:
+        if isinstance(piece, bytes):
+            key.append(piece)
+        elif isinstance(piece, Pick):
+            table = piece.table
+            key.append((tuple(table.tolist()) if len(table) <= PRODUCT_MAX else id(table),
+                        shared.setdefault(id(piece.at), len(shared))))
+        else:
+            key.append(None)
+    return tuple(key)
+
+
 class Columns:
     """Turns a record layout and its values into the columns that ``b"".join`` zips together.
 
@@ -303,6 +359,7 @@ class Columns:
     def __init__(self, kind: str):
         self.kind = kind
         self._cache: dict = {}
+        self._plans: dict = {}  # by _signature
 
     def __call__(self, pieces: list, values: dict) -> list:
         flat: list = []  # bytes literals, Picks, arrays
@@ -320,20 +377,50 @@ class Columns:
                 value = self._nullable(item, value)
             for piece in value if isinstance(value, tuple) else (value,):
                 flat.append(piece)
+        key = _signature(flat)
+        plan = self._plans.get(key)
+        if plan is None:
+            if len(self._plans) >= self.PLANS_MAX:
+                self._plans.clear()
+            plan = self._plans[key] = self._plan(flat)
         columns = []
-        for piece in self._merge_literals(_products(self._fuse(flat))):
-            if isinstance(piece, bytes):
-                columns.append(repeat(piece))
-            elif isinstance(piece, list):
-                pick, prefix, suffix = piece
-                columns.append(self._affixed(pick.table, prefix, suffix)[pick.at].tolist())
-            elif isinstance(piece, Pick):
-                columns.append(piece.values().tolist())
+        for what, a, b in plan[0]:
+            if what == "text":
+                columns.append(repeat(a))
+            elif what == "pick":
+                columns.append(a[_index(flat, b)].tolist())
             else:
-                columns.append(piece.tolist())
+                columns.append(flat[a].tolist())
         return columns
 
+    def _plan(self, flat: list) -> tuple[list, list]:
+        """How the columns of records whose pieces look like ``flat`` are made: ("text", literal,
+        None), ("pick", table, index terms: see _At) or ("column", place in flat, None); and the
+        tables the plan was made from (kept, so their ids stay theirs)."""
+        markers: dict[int, _At] = {}
+        symbolic = []
+        for i, piece in enumerate(flat):
+            if isinstance(piece, bytes):
+                symbolic.append(piece)
+            elif isinstance(piece, Pick):  # pieces by the same index array share a marker
+                symbolic.append(Pick(piece.table, markers.setdefault(id(piece.at), _At(((i, 1),)))))
+            else:
+                symbolic.append(_Column(i))
+        plan = []
+        for piece in self._merge_literals(_products(self._fuse(symbolic))):
+            if isinstance(piece, bytes):
+                plan.append(("text", piece, None))
+            elif isinstance(piece, list):
+                pick, prefix, suffix = piece
+                plan.append(("pick", self._affixed(pick.table, prefix, suffix), pick.at.terms))
+            elif isinstance(piece, Pick):
+                plan.append(("pick", piece.table, piece.at.terms))
+            else:
+                plan.append(("column", piece.place, None))
+        return plan, [p.table for p in flat if isinstance(p, Pick)]
+
     CACHE_MAX = 256  # entries; tables made for one chunk would otherwise pile up
+    PLANS_MAX = 64
 
     def _remember(self, key, entry: tuple) -> tuple:
         if len(self._cache) >= self.CACHE_MAX:
