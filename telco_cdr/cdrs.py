@@ -25,9 +25,9 @@ from .layout import (
     Pick,
     dec,
     fixed,
+    joined,
     text_array,
     timestamp,
-    timestamp_text,
 )
 from .radio import (
     CS,
@@ -347,13 +347,13 @@ class CdrFactory:
         other = text_array([b"%d" % v for v in c.cp_num.tolist()])
         return np.where(c.mo, own, other), np.where(c.mo, other, own)
 
-    def _icid(self, c: _Ctx) -> np.ndarray:
-        """The IMS Charging Identifier of each row's call: the caller's S-CSCF and the call's number."""
+    def _icid(self, c: _Ctx) -> tuple:
+        """The IMS Charging Identifier of each row's call, as pieces: the caller's S-CSCF and the
+        call's number in hex (a chunk's calls share their first 8 hex digits)."""
         x = (self.icid_base + c.first_index + c.call) % 2**48
-        if not len(x):
-            return text_array([])
-        high, at = np.unique(x >> 16, return_inverse=True)  # a chunk's calls share their first 8 hex digits
-        return self.node_dash[c.caller] + text_array([b"%08x" % h for h in high.tolist()])[at] + _HEX4_LOWER[x & 0xFFFF]
+        high, at = np.unique(x >> 16, return_inverse=True)
+        return (Pick(self.node_dash, c.caller), Pick(text_array([b"%08x" % h for h in high.tolist()]), at),
+                Pick(_HEX4_LOWER, x & 0xFFFF))
 
     def _voice(self, c: _Ctx):
         calling, called = self._parties(c)
@@ -364,7 +364,7 @@ class CdrFactory:
             "call_direction": Pick(_DIRECTION_TEXT, c.mo.view(np.int8)),
             "voice_technology": Pick(_TECH_TEXT, c.tech), "icid": Nullable(self._icid(c), ims),
             "calling_number": calling,
-            "called_number": called, "answer_time": Nullable(timestamp_text(c.start + ring_ms), c.talk > 0),
+            "called_number": called, "answer_time": Nullable(timestamp(c.start + ring_ms), c.talk > 0),
             "duration_seconds": Pick(DEC, c.talk),
             # one table row each: neighbouring picks by one index are joined into one piece
             "call_result": Pick(_OUTCOME_TEXT[0], c.outcome),
@@ -458,7 +458,7 @@ class CdrFactory:
         calling = b"sip:+" + a + b"@" + dom + phone
         called = np.where(register, b"sip:" + dom, b"sip:+" + b + b"@" + dom + phone)
         return end_ms, {
-            "icid": self._icid(c),
+            "icid": joined(self._icid(c)),
             "sip_method": Pick(_METHOD_TEXT, method), "role_of_node": Pick(_ROLE_TEXT, originating.view(np.int8)),
             "ims_service": Pick(_SERVICE_TEXT, service), "sip_status_code": Pick(DEC, status),
             "duration_seconds": Pick(DEC, dur), "node_address": Pick(self.node, c.u),

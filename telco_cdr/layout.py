@@ -60,12 +60,13 @@ class Pick:
 
 @dataclass
 class Nullable:
-    """A column of a nullable field: ``text`` (a column, or a Pick from a table) where ``present``,
-    else null (JSON) or an empty cell (CSV).  Without ``present``, ``text`` is a Pick whose table
+    """A column of a nullable field: ``text`` (a column, a Pick from a table, or a tuple of Picks
+    and literals) where ``present``, else null (JSON) or an empty
+    cell (CSV).  Without ``present``, ``text`` is a Pick whose table
     has None for null: its index is kept as it is, so it can be joined with a neighbouring pick
     by the same index (two fields of which one is always null, say)."""
 
-    text: np.ndarray | Pick
+    text: np.ndarray | Pick | tuple
     present: np.ndarray | None = None
 
 
@@ -128,13 +129,17 @@ def timestamp(ms: np.ndarray) -> tuple:
     return day, Pick(_HHMM, (ms // 60_000) % 1440), Pick(_SECONDS, ms % 60_000), b"Z"
 
 
-def timestamp_text(ms: np.ndarray) -> np.ndarray:
-    """:func:`timestamp` joined into one column."""
-    pieces = timestamp(ms)
+def joined(pieces) -> np.ndarray:
+    """Pieces (Picks and literals, the first a Pick) joined into one column."""
     out = pieces[0].values()
     for p in pieces[1:]:
         out = out + (p.values() if isinstance(p, Pick) else p)
     return out
+
+
+def timestamp_text(ms: np.ndarray) -> np.ndarray:
+    """:func:`timestamp` joined into one column."""
+    return joined(timestamp(ms))
 
 
 # ---------------------------------------------------------------- layouts from the contract
@@ -460,8 +465,26 @@ class Columns:
                 hit = self._remember(key, (table, np.append(quote + table + quote if quote else table,
                                                            np.array([null], dtype=object))))
             return Pick(hit[1], np.where(value.present, value.text.at, len(table)))
-        text = quote + value.text + quote if quote else value.text
-        return np.where(value.present, text, null)
+        present = np.flatnonzero(value.present)
+        out = np.full(len(value.present), null, dtype=object)
+        if isinstance(value.text, tuple):  # pieces: the quotes joined onto the end tables once
+            pieces: list = []
+            for piece in (quote, *value.text, quote):  # neighbouring literals as one
+                if isinstance(piece, bytes) and pieces and isinstance(pieces[-1], bytes):
+                    pieces[-1] += piece
+                else:
+                    pieces.append(piece)
+            merged: list = []
+            for k, piece in enumerate(pieces):
+                if isinstance(piece, bytes):
+                    continue
+                prefix = pieces[k - 1] if isinstance(pieces[k - 1], bytes) else b""
+                suffix = pieces[k + 1] if isinstance(pieces[k + 1], bytes) else b""
+                merged.append(Pick(self._affixed(piece.table, prefix, suffix), piece.at[present]))
+            out[present] = joined(merged)
+            return out
+        out[present] = quote + value.text[present] + quote if quote else value.text[present]
+        return out
 
     def _fuse(self, flat: list) -> list:
         """Join runs of picks by the same index array (with the literals between) into one pick."""
