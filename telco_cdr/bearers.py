@@ -125,23 +125,35 @@ def _pair_keys(seed: int, users: np.ndarray, kinds: np.ndarray, rnd: int = 0) ->
     return _mix(x ^ np.uint64((seed + 0x632BE59BD9B4E019) % 2**64))
 
 
+def _uniforms(keys: np.ndarray, step, draws: tuple[int, ...]) -> np.ndarray:
+    """Uniform (0, 1) numbers, one row per draw number of ``draws`` and one column per key, of step
+    ``step`` (a number, or one per key): the rows are mixed together, as one array."""
+    d = np.array(draws, dtype=np.uint64)[:, None] + np.uint64(1)
+    if isinstance(step, np.ndarray):  # uint64 arithmetic wraps mod 2**64, as the numbers below do
+        salt = (step.astype(np.uint64)[None, :] * np.uint64(64) + d) * np.uint64(_GOLDEN)
+    else:
+        salt = np.array([((step * 64 + k + 1) * _GOLDEN) % 2**64 for k in draws], dtype=np.uint64)[:, None]
+    x = _mix(keys[None, :] ^ salt)
+    return ((x >> np.uint64(11)).astype(np.float64) + 0.5) * (1.0 / 2**53)
+
+
 def _uniform(keys: np.ndarray, step, draw: int) -> np.ndarray:
     """Uniform (0, 1) numbers, one per key, for draw number ``draw`` of step ``step`` (a number, or
     one per key)."""
-    if isinstance(step, np.ndarray):  # the same numbers, with uint64 arithmetic wrapping mod 2**64
-        salt = (step.astype(np.uint64) * np.uint64(64) + np.uint64(draw + 1)) * np.uint64(_GOLDEN)
-    else:
-        salt = np.uint64(((step * 64 + draw + 1) * _GOLDEN) % 2**64)
-    x = _mix(keys ^ salt)
-    return ((x >> np.uint64(11)).astype(np.float64) + 0.5) * (1.0 / 2**53)
+    return _uniforms(keys, step, (draw,))[0]
 
 
 class _Draws:
     """The uniform numbers of one step of chains, made when first asked for: draw ``d`` of every
-    chain (``r[d]``), or of some (``r.at(d, idx)``, the same numbers)."""
+    chain (``r[d]``; ``r.make(ds)`` makes several at once), or of some (``r.at(d, idx)``, the
+    same numbers)."""
 
     def __init__(self, keys: np.ndarray, step):
         self.keys, self.step, self._all = keys, step, {}
+
+    def make(self, draws: tuple[int, ...]) -> None:
+        for d, row in zip(draws, _uniforms(self.keys, self.step, draws)):
+            self._all[d] = row
 
     def __getitem__(self, d: int) -> np.ndarray:
         if d not in self._all:
@@ -267,8 +279,11 @@ class _CurveTable:
         self.zone = us.zone
 
     def __call__(self, u: np.ndarray, t_ms: np.ndarray) -> np.ndarray:
+        return self.at(self.zone[u], t_ms)
+
+    def at(self, zone: np.ndarray, t_ms: np.ndarray) -> np.ndarray:
         at = np.clip((t_ms - self.lo) // self.bin, 0, self.table.shape[1] - 1)
-        return self.table[self.zone[u], at]
+        return self.table[zone, at]
 
 
 def _begin(us: _Users, keys: np.ndarray, u: np.ndarray, kind: np.ndarray, s_ms: int, e_ms: int) -> dict:
@@ -291,32 +306,36 @@ def _begin(us: _Users, keys: np.ndarray, u: np.ndarray, kind: np.ndarray, s_ms: 
     return {"t": t, "seq": seq, "inst_end": inst_end, "rat": rat, "inst": np.zeros(len(keys), dtype=np.int64)}
 
 
-def _open(us: _Users, curve: _CurveTable, keys: np.ndarray, u: np.ndarray, kind: np.ndarray, state: dict, step,
-          volumes: bool = True) -> tuple[dict, dict]:
-    """The next partial of each chain (keys, u, kind) in ``state``, its ``step``-th (a number, or
-    one per chain): its columns (start, dur, inst, seq, cause, rat, and with ``volumes`` up and
+def _chains(us: _Users, keys: np.ndarray, u: np.ndarray, kind: np.ndarray) -> dict:
+    """What a chain's steps need of its pair, made once per chain."""
+    mms = kind == MMS
+    return {"keys": keys, "kind": kind, "mms": mms, "internet": kind == INTERNET, "zone": us.zone[u],
+            "d_time": np.where(mms, 1e12, us.time_limit[u].astype(np.float64)),
+            "five_g": us.nr[u] & ~mms, "share": us.nr_share[u], "rate": us.rate[u],
+            "volume_limit": us.volume_limit[u], "home_rat": us.home_rat[u]}
+
+
+def _open(curve: _CurveTable, c: dict, state: dict, step, volumes: bool = True) -> tuple[dict, dict]:
+    """The next partial of each chain (``c``, see _chains) in ``state``, its ``step``-th (a number,
+    or one per chain): its columns (start, dur, inst, seq, cause, rat, and with ``volumes`` up and
     down), and the chains' state after it.  Every number comes from (key, step), so a chain's
     partials do not depend on which other chains are simulated beside it."""
     t, seq, inst_end, rat, inst = (state[k] for k in ("t", "seq", "inst_end", "rat", "inst"))
-    T = us.time_limit[u]
-    mms = kind == MMS
-    five_g = us.nr[u] & ~mms
-    share = us.nr_share[u]
+    keys, kind, mms, internet, five_g, share = c["keys"], c["kind"], c["mms"], c["internet"], c["five_g"], c["share"]
     r = _Draws(keys, step)
+    r.make((0, 1, 2, 4) if volumes else (0, 1, 2))
     k = len(keys)
     # Closing candidates (seconds), in the order of priority: release, time, volume, node, RAT.
     big = np.float64(1e12)
     d_rel = np.maximum((inst_end - t) // 1000, 1).astype(np.float64)
     noise = _lognormal(r[0], np.exp(-NOISE_SIGMA**2 / 2), NOISE_SIGMA)
-    internet = kind == INTERNET
-    rate = us.rate[u] * noise
-    rate_open = rate * curve(u, t)
-    d_vol = np.where(internet & (rate_open > 0), np.ceil(us.volume_limit[u] / np.maximum(rate_open, 1e-9)), big)
+    rate = c["rate"] * noise
+    rate_open = rate * curve.at(c["zone"], t)
+    d_vol = np.where(internet & (rate_open > 0), np.ceil(c["volume_limit"] / np.maximum(rate_open, 1e-9)), big)
     d_node = np.where(mms, big, np.ceil(-np.log(r[1]) * 3600 / NODE_CHANGE_PER_H))
     switch = np.where(rat == NR, 1 - share, share) * RAT_SWITCH_PER_H / 3600
     d_rat = np.where(five_g & (switch > 0), np.ceil(-np.log(r[2]) / np.maximum(switch, 1e-12)), big)
-    d_time = np.where(mms, big, T.astype(np.float64))
-    cands = np.stack([d_rel, d_time, d_vol, d_node, d_rat])
+    cands = np.stack([d_rel, c["d_time"], d_vol, d_node, d_rat])
     which = np.argmin(cands, axis=0)
     dur = np.maximum(cands[which, np.arange(k)], 1).astype(np.int64)
     cause = np.array([NORMAL, TIME, VOLUME, NODE, RAT], dtype=np.int8)[which]
@@ -326,9 +345,9 @@ def _open(us: _Users, curve: _CurveTable, keys: np.ndarray, u: np.ndarray, kind:
     part = {"start": t, "dur": dur, "inst": inst, "seq": seq, "cause": cause, "rat": rat}
     if volumes:
         mid = t + dur * 500
-        total = np.where(internet, np.minimum(rate * curve(u, mid) * dur, us.volume_limit[u] - 1024),
+        total = np.where(internet, np.minimum(rate * curve.at(c["zone"], mid) * dur, c["volume_limit"] - 1024),
                          IMS_BYTES_PER_H / 3600 * dur * noise)
-        total = np.where(which == 2, us.volume_limit[u] - 512 * r[4], total)
+        total = np.where(which == 2, c["volume_limit"] - 512 * r[4], total)
         up_share = np.minimum(_lognormal(r[4], UPLINK_SHARE[0], UPLINK_SHARE[1]), 0.9)
         up = total * up_share
         down = total - up
@@ -351,7 +370,7 @@ def _open(us: _Users, curve: _CurveTable, keys: np.ndarray, u: np.ndarray, kind:
         t[ri] = close[ri] + (np.ceil(np.maximum(gap, 1)) * 1000).astype(np.int64)  # whole seconds
         inst_end = inst_end.copy()
         inst_end[ri] = t[ri] + (_lifetime(kind[ri], r.at(2, ri)) * 1000).astype(np.int64)
-    rat = np.where(released, np.where(five_g & (r[0] < share), NR, us.home_rat[u]),
+    rat = np.where(released, np.where(five_g & (r[0] < share), NR, c["home_rat"]),
                    np.where(which == 4, np.where(rat == NR, EUTRAN, NR), rat)).astype(np.int8)
     return part, {"t": t, "seq": np.where(released, 1, seq + 1), "inst_end": inst_end, "rat": rat,
                   "inst": inst + released}
@@ -363,6 +382,7 @@ def _simulate(us: _Users, keys: np.ndarray, u: np.ndarray, kind: np.ndarray, s_m
     (so each pair's in time order): ``pair`` (the pair's place in the arguments), ``step`` (the
     partial's place in its chain, from 1), ``start`` and ``inst`` (its bearer instance)."""
     state = _begin(us, keys, u, kind, s_ms, e_ms)
+    chains = _chains(us, keys, u, kind)
     pair = np.arange(len(keys))
     out: dict[str, list] = {k: [] for k in ("pair", "step", "start", "inst")}
     step = 0
@@ -372,10 +392,11 @@ def _simulate(us: _Users, keys: np.ndarray, u: np.ndarray, kind: np.ndarray, s_m
             keep = np.flatnonzero(alive)
             if not len(keep):
                 break
-            keys, u, kind, pair = keys[keep], u[keep], kind[keep], pair[keep]
+            pair = pair[keep]
             state = {name: col[keep] for name, col in state.items()}
+            chains = {name: col[keep] for name, col in chains.items()}
         step += 1
-        part, state = _open(us, curve, keys, u, kind, state, step, volumes=False)
+        part, state = _open(curve, chains, state, step, volumes=False)
         out["pair"].append(pair)
         out["step"].append(np.full(len(pair), step, dtype=np.int32))
         out["start"].append(part["start"])
@@ -494,6 +515,7 @@ class BearerRun:
         self.us = _Users(pop)
         self.curve = _CurveTable(self.us, plan.start_ms, plan.end_ms)
         self.state = _begin(self.us, plan.keys, plan.user, plan.kind, plan.start_ms, plan.end_ms)
+        self.chains = _chains(self.us, plan.keys, plan.user, plan.kind)
         self.step = np.zeros(len(plan.keys), dtype=np.int64)  # partials opened so far, per chain
         self.limit = np.full(len(plan.keys), np.iinfo(np.int64).max)
         if len(self.limit):
@@ -524,14 +546,14 @@ class BearerRun:
 
     def _simulate_to(self, end_ms: int, volumes: bool = True) -> None:
         """Open every partial that starts before ``end_ms`` (into ``pending``)."""
-        us, plan, state = self.us, self.plan, self.state
+        plan, state = self.plan, self.state
         end_ms = min(end_ms, plan.end_ms)
         while True:
             sel = np.flatnonzero(self.alive & (state["t"] < end_ms))
             if not len(sel):
                 break
             step = self.step[sel] + 1
-            part, after = _open(us, self.curve, plan.keys[sel], plan.user[sel], plan.kind[sel],
+            part, after = _open(self.curve, {k: v[sel] for k, v in self.chains.items()},
                                 {k: v[sel] for k, v in state.items()}, step, volumes)
             for k, v in after.items():
                 state[k][sel] = v
