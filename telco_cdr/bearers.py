@@ -377,14 +377,15 @@ def _open(curve: _CurveTable, c: dict, state: dict, step, volumes: bool = True) 
 
 
 def _simulate(us: _Users, keys: np.ndarray, u: np.ndarray, kind: np.ndarray, s_ms: int, e_ms: int,
-              curve: _CurveTable) -> dict:
+              curve: _CurveTable) -> tuple[dict, np.ndarray]:
     """When the chains of pairs (keys, u, kind) open their partials in [s_ms, e_ms), in step order
     (so each pair's in time order): ``pair`` (the pair's place in the arguments), ``step`` (the
-    partial's place in its chain, from 1), ``start`` and ``inst`` (its bearer instance)."""
+    partial's place in its chain, from 1) and ``start``; and each pair's bearer instances."""
     state = _begin(us, keys, u, kind, s_ms, e_ms)
     chains = _chains(us, keys, u, kind)
-    pair = np.arange(len(keys))
-    out: dict[str, list] = {k: [] for k in ("pair", "step", "start", "inst")}
+    pair = np.arange(len(keys), dtype=np.int32)
+    last_inst = np.full(len(keys), -1, dtype=np.int64)  # of each pair's last partial so far
+    out: dict[str, list] = {k: [] for k in ("pair", "step", "start")}
     step = 0
     while True:
         alive = state["t"] < e_ms
@@ -397,11 +398,12 @@ def _simulate(us: _Users, keys: np.ndarray, u: np.ndarray, kind: np.ndarray, s_m
             chains = {name: col[keep] for name, col in chains.items()}
         step += 1
         part, state = _open(curve, chains, state, step, volumes=False)
+        last_inst[pair] = part["inst"]
         out["pair"].append(pair)
         out["step"].append(np.full(len(pair), step, dtype=np.int32))
         out["start"].append(part["start"])
-        out["inst"].append(part["inst"])
-    return {k: np.concatenate(v) if v else np.zeros(0, dtype=np.int64) for k, v in out.items()}
+    cols = {k: np.concatenate(v) if v else np.zeros(0, dtype=np.int64) for k, v in out.items()}
+    return cols, last_inst + 1
 
 
 def _lifetime(kind: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -421,7 +423,7 @@ def _expected(us: _Users, u: np.ndarray, kind: np.ndarray, window_s: float) -> n
     return np.where(kind == MMS, window_s * MMS_PER_DAY / 86_400, window_s * per_s) + 1
 
 
-BLOCK_PARTIALS = 250_000  # chains simulated at once while they are chosen: about this many partials (memory)
+BLOCK_PARTIALS = 400_000  # chains simulated at once while they are chosen: about this many partials (memory)
 
 
 @dataclass
@@ -477,7 +479,7 @@ def choose_chains(pop: Population, seed: int, start_ms: int, end_ms: int, count:
         stop = min(max(stop, at + 1), len(pu))
         u, kind = pu[at:stop], pk[at:stop]
         keys = _pair_keys(seed, u, kind, rnd) ^ np.uint64(_GOLDEN)
-        sim = _simulate(us, keys, u, kind, start_ms, end_ms, curve)
+        sim, n_inst = _simulate(us, keys, u, kind, start_ms, end_ms, curve)
         per_pair = np.cumsum(np.bincount(sim["pair"], minlength=len(u)))
         n = len(u)
         if per_pair[-1] >= count - have:  # the block completes the file: its last chain cut short
@@ -486,9 +488,8 @@ def choose_chains(pop: Population, seed: int, start_ms: int, end_ms: int, count:
             taken = (sim["pair"] < n - 1) | ((sim["pair"] == n - 1) & (sim["step"] <= last))
             sim = {k: v[taken] for k, v in sim.items()}
         # Charging ids: the bearer instances numbered in the order of the chains (each chain's
-        # instances 0, 1, 2 ...).
-        n_inst = np.zeros(n, dtype=np.int64)
-        np.maximum.at(n_inst, sim["pair"], sim["inst"] + 1)
+        # instances 0, 1, 2 ...; the last chain's count no more, nothing comes after it).
+        n_inst = n_inst[:n]
         chains["first_charging"].append(instances + np.cumsum(n_inst) - n_inst)
         instances += int(n_inst.sum())
         chains["keys"].append(keys[:n])

@@ -21,6 +21,7 @@ from .layout import (
     HEX4,
     POS,
     Columns,
+    Literal,
     Nullable,
     Pick,
     dec,
@@ -290,11 +291,11 @@ class CdrFactory:
         tac = np.clip(pop.home_tac[u] + (enb >> 5) - (pop.home_enb[u] >> 5), 0, 0xFFFF)
 
         offsets = pop.clock.offsets(pop.zone_of[u], start)
-        distinct, offset_at = np.unique(offsets, return_inverse=True)
-        ms_time_zone = Pick(text_array(offset_text(distinct)), offset_at)
+        distinct = pop.clock.distinct_offsets()  # every zone's, so the table is the same chunk after chunk
+        ms_time_zone = Pick(text_array(offset_text(distinct)), np.searchsorted(distinct, offsets))
         start_s = timestamp(start)
         pos = Pick(POS, np.arange(n)) if n <= len(POS) else text_array([f"{i:06x}" for i in range(n)])
-        tag = f"{self.run_tag}{chunk_index:08x}-".encode()
+        tag = Literal(f"{self.run_tag}{chunk_index:08x}-".encode())
         parts = []
         builders = (self._voice, self._data, self._sms, self._voip, self._ims)
         for t in range(len(CDR_TYPES)):

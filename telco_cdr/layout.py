@@ -58,6 +58,19 @@ class Pick:
         return self.table[self.at]
 
 
+class Literal:
+    """Text that is the same in every record of a chunk but not from one chunk to the next (the
+    chunk's part of a record id): a column of its own, so the plan of the columns stays the same."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: bytes):
+        self.text = text
+
+    def tolist(self):
+        return repeat(self.text)
+
+
 @dataclass
 class Nullable:
     """A column of a nullable field: ``text`` (a column, a Pick from a table, or a tuple of Picks
@@ -101,6 +114,7 @@ def fixed(values: np.ndarray, decimals: int) -> np.ndarray:
 
 
 DAY_RANGE_MAX = 8  # days of one table of minutes (a chunk's records span fewer, but for SMS retries)
+DAY_ANCHOR = 4  # tables start on every 4th day where they can (fewer tables: the same one chunk after chunk)
 
 
 @lru_cache(maxsize=32)
@@ -122,7 +136,10 @@ def timestamp(ms: np.ndarray) -> tuple:
     days = ms // 86_400_000
     first, last = int(days.min()), int(days.max())
     if last - first < DAY_RANGE_MAX:
-        return Pick(_day_minutes(first, last), ms // 60_000 - first * 1440), Pick(_SECONDS, ms % 60_000), b"Z"
+        if last < first - first % DAY_ANCHOR + DAY_RANGE_MAX:
+            first -= first % DAY_ANCHOR
+        table = _day_minutes(first, first + DAY_RANGE_MAX - 1)
+        return Pick(table, ms // 60_000 - first * 1440), Pick(_SECONDS, ms % 60_000), b"Z"
     # a spread over many days: the days that occur, and the hours and minutes apart
     uniq, inverse = np.unique(days, return_inverse=True)
     day = Pick(text_array(np.datetime_as_string(uniq.astype("datetime64[D]"))) + b"T", inverse)
@@ -391,7 +408,7 @@ class Columns:
         columns = []
         for what, a, b in plan[0]:
             if what == "text":
-                columns.append(repeat(a))
+                columns.append(repeat(a if b is None else a + flat[b].text))
             elif what == "pick":
                 columns.append(a[_index(flat, b)].tolist())
             else:
@@ -400,7 +417,8 @@ class Columns:
 
     def _plan(self, flat: list) -> tuple[list, list]:
         """How the columns of records whose pieces look like ``flat`` are made: ("text", literal,
-        None), ("pick", table, index terms: see _At) or ("column", place in flat, None); and the
+        None or the place of a Literal that follows it), ("pick", table, index terms: see _At) or
+        ("column", place in flat, None); and the
         tables the plan was made from (kept, so their ids stay theirs)."""
         markers: dict[int, _At] = {}
         symbolic = []
@@ -420,6 +438,8 @@ class Columns:
                 plan.append(("pick", self._affixed(pick.table, prefix, suffix), pick.at.terms))
             elif isinstance(piece, Pick):
                 plan.append(("pick", piece.table, piece.at.terms))
+            elif isinstance(flat[piece.place], Literal) and plan and plan[-1][0] == "text" and plan[-1][2] is None:
+                plan[-1] = ("text", plan[-1][1], piece.place)  # the literal before, and this one
             else:
                 plan.append(("column", piece.place, None))
         return plan, [p.table for p in flat if isinstance(p, Pick)]

@@ -90,6 +90,11 @@ class ZoneClock:
         self._span = hi - lo + 1
         self._keys = np.concatenate([z * self._span + (instants - lo) for z, (instants, _) in enumerate(self._steps)])
         self._offsets = np.concatenate([offsets for _, offsets in self._steps])
+        self._distinct = np.unique(self._offsets)
+
+    def distinct_offsets(self) -> np.ndarray:
+        """The UTC offsets (ms, sorted) that any zone has over the span found so far."""
+        return self._distinct
 
     def offsets(self, zone: np.ndarray, t_ms: np.ndarray) -> np.ndarray:
         """The UTC offset (ms) of zone index ``zone[i]`` at ``t_ms[i]``."""
