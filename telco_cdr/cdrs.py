@@ -19,6 +19,7 @@ from .layout import (
     HEX2,
     HEX3,
     HEX4,
+    HEX4_LOWER,
     POS,
     Columns,
     Literal,
@@ -354,7 +355,7 @@ class CdrFactory:
         x = (self.icid_base + c.first_index + c.call) % 2**48
         high, at = np.unique(x >> 16, return_inverse=True)
         return (Pick(self.node_dash, c.caller), Pick(text_array([b"%08x" % h for h in high.tolist()]), at),
-                Pick(_HEX4_LOWER, x & 0xFFFF))
+                Pick(HEX4_LOWER, x & 0xFFFF))
 
     def _voice(self, c: _Ctx):
         calling, called = self._parties(c)
@@ -475,7 +476,6 @@ _SERVICE_TEXT = text_array(_SERVICES)
 _VOWIFI, _VONR = _SERVICES.index("VoWiFi"), _SERVICES.index("VoNR")
 _TECH_SERVICE = np.array([_SERVICES.index(t) for t in VOICE_TECHNOLOGIES if t != "CS"] + [-1])
 _TECH_TEXT = text_array(VOICE_TECHNOLOGIES)
-_HEX4_LOWER = text_array([f"{i:04x}" for i in range(65536)])
 _CELL_FIRST = np.concatenate((HEX3, HEX4))  # the NCI's or ECI's first 3 hex digits, or (from 4096) a LAC's 4
 _CELL_THIRD = np.append(HEX2, np.array([b""], dtype=object))  # the NCI's last 2 hex digits, or nothing
 _CELL_THIRD_BY_RAT = np.repeat(_CELL_THIRD, len(RATS))  # by third * len(RATS) + rat

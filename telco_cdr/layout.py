@@ -89,7 +89,9 @@ DEC = text_array([b"%d" % i for i in range(65536)])
 HEX2 = text_array([f"{i:02X}" for i in range(256)])
 HEX3 = text_array([f"{i:03X}" for i in range(4096)])
 HEX4 = HEX2[np.arange(65536) >> 8] + HEX2[np.arange(65536) & 255]
-POS = text_array([f"{i:06x}" for i in range(1 << 15)])  # file chunks and stream batches are smaller
+HEX2_LOWER = text_array([f"{i:02x}" for i in range(256)])
+HEX4_LOWER = HEX2_LOWER[np.arange(65536) >> 8] + HEX2_LOWER[np.arange(65536) & 255]
+POS = b"00" + HEX4_LOWER[: 1 << 15]  # positions in a chunk, 6 hex digits: file chunks and stream batches are smaller
 _FIXED = {1: DEC[np.arange(16384) // 10] + b"." + DEC[np.arange(16384) % 10],
           2: DEC[np.arange(16384) // 100] + b"." + text_array([f"{i:02d}" for i in range(100)])[np.arange(16384) % 100]}
 _SECONDS = (text_array([f"{i:02d}." for i in range(60)])[np.arange(60_000) // 1000]
