@@ -565,15 +565,14 @@ class BearerRun:
         self.horizon = max(self.horizon, end_ms)
 
     def _take(self, end_ms: int | None = None, n: int | None = None, skip: bool = False) -> Partials:
-        if not self.pending:
+        if skip or not self.pending:  # skip: everything pending opens before end_ms
+            self.taken += self._pending()
+            self.pending = []
             return Partials.empty()
         cols = {k: np.concatenate([p[k] for p in self.pending]) for k in self.pending[0]}
         self.pending = []
         plan = self.plan
         offset = (cols.pop("start") - plan.start_ms) // 1000
-        if skip:  # everything pending opens before end_ms
-            self.taken += len(offset)
-            return Partials.empty()
         order = np.lexsort((cols["chain"], offset))  # by start; chains in the order they were chosen
         offset = offset[order]
         cols = {k: v[order] for k, v in cols.items()}
