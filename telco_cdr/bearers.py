@@ -317,8 +317,8 @@ def _chains(us: _Users, keys: np.ndarray, u: np.ndarray, kind: np.ndarray) -> di
 
 def _open(curve: _CurveTable, c: dict, state: dict, step, volumes: bool = True) -> tuple[dict, dict]:
     """The next partial of each chain (``c``, see _chains) in ``state``, its ``step``-th (a number,
-    or one per chain): its columns (start, dur, inst, seq, cause, rat, and with ``volumes`` up and
-    down), and the chains' state after it.  Every number comes from (key, step), so a chain's
+    or one per chain): its columns (start and inst, and with ``volumes`` dur, seq, cause, rat, up
+    and down), and the chains' state after it.  Every number comes from (key, step), so a chain's
     partials do not depend on which other chains are simulated beside it."""
     t, seq, inst_end, rat, inst = (state[k] for k in ("t", "seq", "inst_end", "rat", "inst"))
     keys, kind, mms, internet, five_g, share = c["keys"], c["kind"], c["mms"], c["internet"], c["five_g"], c["share"]
@@ -338,12 +338,13 @@ def _open(curve: _CurveTable, c: dict, state: dict, step, volumes: bool = True) 
     cands = np.stack([d_rel, c["d_time"], d_vol, d_node, d_rat])
     which = np.argmin(cands, axis=0)
     dur = np.maximum(cands[which, np.arange(k)], 1).astype(np.int64)
-    cause = np.array([NORMAL, TIME, VOLUME, NODE, RAT], dtype=np.int8)[which]
     released = which == 0
     ri = np.flatnonzero(released)
-    cause[ri] = np.where(r.at(3, ri) < ABNORMAL_SHARE, ABNORMAL, cause[ri])
-    part = {"start": t, "dur": dur, "inst": inst, "seq": seq, "cause": cause, "rat": rat}
-    if volumes:
+    part = {"start": t, "inst": inst}
+    if volumes:  # what the record says beyond when it opens (not needed to count partials)
+        cause = np.array([NORMAL, TIME, VOLUME, NODE, RAT], dtype=np.int8)[which]
+        cause[ri] = np.where(r.at(3, ri) < ABNORMAL_SHARE, ABNORMAL, cause[ri])
+        part.update(dur=dur, seq=seq, cause=cause, rat=rat)
         mid = t + dur * 500
         total = np.where(internet, np.minimum(rate * curve.at(c["zone"], mid) * dur, c["volume_limit"] - 1024),
                          IMS_BYTES_PER_H / 3600 * dur * noise)
