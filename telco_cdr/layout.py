@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import repeat
@@ -119,7 +120,7 @@ DAY_RANGE_MAX = 8  # days of one table of minutes (a chunk's records span fewer,
 DAY_ANCHOR = 4  # tables start on every 4th day where they can (fewer tables: the same one chunk after chunk)
 
 
-@lru_cache(maxsize=32)
+@lru_cache(maxsize=8)
 def _day_minutes(first: int, last: int) -> np.ndarray:
     """The text of every minute of days ``first`` to ``last`` (days since 1970): ``2026-11-01T08:15:``.
     Kept for the last few ranges asked for, so a table is the same object chunk after chunk."""
@@ -317,6 +318,27 @@ def _products(flat: list) -> list:
     return out
 
 
+class _Recent(OrderedDict):
+    """A dict that keeps its ``size`` most recently used entries."""
+
+    def __init__(self, size: int):
+        super().__init__()
+        self.size = size
+
+    def get(self, key, default=None):
+        if key not in self:
+            return default
+        self.move_to_end(key)
+        return self[key]
+
+    def put(self, key, value):
+        self[key] = value
+        self.move_to_end(key)
+        while len(self) > self.size:
+            self.popitem(last=False)
+        return value
+
+
 class _At:
     """Stands for a pick's index while a plan is made: a sum of the index arrays of pieces of
     ``flat`` (by their place) times multipliers, as _products combines them."""
@@ -382,8 +404,8 @@ class Columns:
 
     def __init__(self, kind: str):
         self.kind = kind
-        self._cache: dict = {}
-        self._plans: dict = {}  # by _signature
+        self._cache = _Recent(self.CACHE_MAX)
+        self._plans = _Recent(self.PLANS_MAX)  # by _signature
 
     def __call__(self, pieces: list, values: dict) -> list:
         flat: list = []  # bytes literals, Picks, arrays
@@ -404,9 +426,7 @@ class Columns:
         key = _signature(flat)
         plan = self._plans.get(key)
         if plan is None:
-            if len(self._plans) >= self.PLANS_MAX:
-                self._plans.clear()
-            plan = self._plans[key] = self._plan(flat)
+            plan = self._plans.put(key, self._plan(flat))
         columns = []
         for what, a, b in plan[0]:
             if what == "text":
@@ -446,14 +466,11 @@ class Columns:
                 plan.append(("column", piece.place, None))
         return plan, [p.table for p in flat if isinstance(p, Pick)]
 
-    CACHE_MAX = 256  # entries; tables made for one chunk would otherwise pile up
-    PLANS_MAX = 64
+    CACHE_MAX = 96  # entries, the least recently used dropped: tables made for a few chunks
+    PLANS_MAX = 32  # (the minutes of their days) would otherwise pile up
 
     def _remember(self, key, entry: tuple) -> tuple:
-        if len(self._cache) >= self.CACHE_MAX:
-            self._cache.clear()
-        self._cache[key] = entry
-        return entry
+        return self._cache.put(key, entry)
 
     def _escaped(self, value):
         """Free text escaped for the format: a table once (cached), a column each time."""
@@ -476,7 +493,7 @@ class Columns:
             key = ("nulls", id(table), quote, null)
             hit = self._cache.get(key)
             if hit is None or hit[0] is not table:
-                hit = self._remember(key, (table, text_array([null if v is None else quote + v + quote
+                hit = self._remember(key, (table, text_array([null if v is None else quote + v + quote if quote else v
                                                               for v in table.tolist()])))
             return Pick(hit[1], value.text.at)
         if isinstance(value.text, Pick):  # the table once with its quotes and a null entry: no per-record work
