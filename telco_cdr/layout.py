@@ -466,8 +466,8 @@ class Columns:
                 plan.append(("column", piece.place, None))
         return plan, [p.table for p in flat if isinstance(p, Pick)]
 
-    CACHE_MAX = 96  # entries, the least recently used dropped: tables made for a few chunks
-    PLANS_MAX = 32  # (the minutes of their days) would otherwise pile up
+    CACHE_MAX = 40  # entries, the least recently used dropped: tables made for a few chunks
+    PLANS_MAX = 12  # (the minutes of their days) would otherwise pile up
 
     def _remember(self, key, entry: tuple) -> tuple:
         return self._cache.put(key, entry)
