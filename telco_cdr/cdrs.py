@@ -305,6 +305,7 @@ class CdrFactory:
                 continue
             ui = u[idx]  # one array for every per-user column, so that neighbouring ones are joined
             ctx = _Ctx(rng, idx, ui, cp_num[idx], mo[idx], start[idx], first_index, rat=rat[idx].copy())
+            ctx.cp_user = cp_user[idx]
             ctx.outcome, ctx.ring, ctx.talk, ctx.tech = outcome[idx], ring[idx], talk[idx], tech[idx]
             ctx.method, ctx.twin, ctx.call, ctx.caller = method[idx], twin_of_call[idx], call[idx], caller[idx]
             ctx.partial, ctx.partials = drow[idx], partials
@@ -346,8 +347,18 @@ class CdrFactory:
 
     def _parties(self, c: _Ctx):
         own = self.msisdn[c.u]
-        other = text_array([b"%d" % v for v in c.cp_num.tolist()])
+        other = self._other_numbers(c)
         return np.where(c.mo, own, other), np.where(c.mo, other, own)
+
+    def _other_numbers(self, c: _Ctx) -> np.ndarray:
+        """The other party's number of each row: an on-net user's from the per-user text, else
+        written out."""
+        onnet = c.cp_user >= 0
+        other = np.empty(len(onnet), dtype=object)
+        other[onnet] = self.msisdn[c.cp_user[onnet]]
+        off = np.flatnonzero(~onnet)
+        other[off] = [b"%d" % v for v in c.cp_num[off].tolist()]
+        return other
 
     def _icid(self, c: _Ctx) -> tuple:
         """The IMS Charging Identifier of each row's call, as pieces: the caller's S-CSCF and the
@@ -453,7 +464,7 @@ class CdrFactory:
         c.rat = np.where(service == _VOWIFI, WLAN, np.where(service == _VONR, NR,
                          np.where((c.rat == NR) & pop.radio.nr[c.u], NR, EUTRAN)))
         own = self.msisdn[c.u]
-        other = text_array([b"%d" % v for v in c.cp_num.tolist()])
+        other = self._other_numbers(c)
         a, b = np.where(originating, own, other), np.where(originating, other, own)
         dom = self.domain[c.u]
         phone = text_array([b";user=phone", b""])[register.view(np.int8)]
@@ -520,6 +531,7 @@ class _Ctx:
     start: np.ndarray
     first_index: int
     rat: np.ndarray  # the serving RAT (radio.RATS); a builder may change it
+    cp_user: np.ndarray | None = None  # the other party's user (on-net), else -1
     outcome: np.ndarray | None = None  # the voice call's (VOICE_OUTCOMES), and its ringing and talk time
     ring: np.ndarray | None = None
     talk: np.ndarray | None = None
