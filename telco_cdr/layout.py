@@ -493,8 +493,12 @@ class Columns:
             key = ("nulls", id(table), quote, null)
             hit = self._cache.get(key)
             if hit is None or hit[0] is not table:
-                hit = self._remember(key, (table, text_array([null if v is None else quote + v + quote if quote else v
-                                                              for v in table.tolist()])))
+                text, none = table.copy(), np.flatnonzero(np.equal(table, None))
+                some = np.setdiff1d(np.arange(len(table)), none)
+                if quote:
+                    text[some] = quote + table[some] + quote
+                text[none] = null
+                hit = self._remember(key, (table, text))
             return Pick(hit[1], value.text.at)
         if isinstance(value.text, Pick):  # the table once with its quotes and a null entry: no per-record work
             table = value.text.table
