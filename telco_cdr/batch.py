@@ -1,12 +1,13 @@
 """A CDR file's worth of records, cut into chunks that can be built in any order.
 
 The file's data records are the partial records of whole bearer chains (telco_cdr.bearers),
-chosen before any chunk is built and the same in every process: exactly round(count * the data
-weight) of them, sorted by start.  The other records are drawn chunk by chunk: chunk ``i`` holds
-a fixed slice of the non-data records (a slice of the quantiles of their event-time curve, drawn
-from generators seeded by ``(seed, i)``) and the data partials that start between that slice's
-time bounds.  So the bytes do not depend on how many workers build the chunks, and chunks follow
-each other in time.
+exactly round(count * the data weight) of them, sorted by start: the chains are chosen before any
+chunk is built, the same in every process, and each process simulates them forward in time as
+its chunks need them (a few numbers per chain, no table of records).  The other records are drawn
+chunk by chunk: chunk ``i`` holds a fixed slice of the non-data records (a slice of the quantiles
+of their event-time curve, drawn from generators seeded by ``(seed, i)``) and the data partials
+that start between that slice's time bounds.  So the bytes do not depend on how many workers
+build the chunks, and chunks follow each other in time.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from multiprocessing.connection import Connection
 
 import numpy as np
 
-from .bearers import Partials, choose_bearers
+from .bearers import BearerPlan, BearerRun, Partials, choose_chains
 from .cdrs import DATA, CdrFactory
 from .constants import CDR_TYPES, CHUNK_RECORDS
 from .errors import RunError
@@ -40,7 +41,7 @@ class CdrFileJob:
     split: bool = False  # one output per CDR type
     factory: CdrFactory = field(init=False)
     curve: TrafficCurve = field(init=False)  # of the non-data records
-    partials: Partials = field(init=False)  # the data records, by start
+    bearers: BearerPlan = field(init=False)  # the chains of the data records
 
     def __post_init__(self):
         kind = "json" if self.fmt in ("json", "jsonl") else ("csv_type" if self.split else "csv")
@@ -51,44 +52,61 @@ class CdrFileJob:
         self.curve = TrafficCurve(self.pop, other if sum(other.values()) > 0 else self.weights, self.start_ms,
                                   self.end_ms)
         self.factory = CdrFactory(self.pop, self.weights, self.seed, kind, curve=self.curve)
-        self.partials = choose_bearers(self.pop, self.seed, self.start_ms, self.end_ms, self.n_data,
-                                       self.factory.charging_base)
+        self.bearers = choose_chains(self.pop, self.seed, self.start_ms, self.end_ms, self.n_data,
+                                     self.factory.charging_base, self.curve.edges if self.n_other else None)
         self.n_chunks = max(1, -(-self.count // CHUNK_RECORDS))
         self._cut()
+        self._run: BearerRun | None = None  # this process's way through the chains
+        self._run_chunk = 0  # the chunk whose data partials it gives next
 
     def _cut(self) -> None:
-        """Chunk i's non-data slice [other[i], other[i+1]) and data partials [data[i], data[i+1]):
-        the partials that start from the slice's first quantile's time on, before the next slice's.
-        The slices are chosen so that chunks hold about the same number of records."""
+        """Chunk i's non-data slice [other[i], other[i+1]) and its data partials: those that
+        start from the slice's first quantile's time on, before the next slice's (``data_end[i]``,
+        a time), or without other records the partials [i * d / n, (i + 1) * d / n) (``data_end[i]``,
+        a count).  The slices are chosen so that chunks hold about the same number of records."""
         n, m, d = self.n_chunks, self.n_other, self.n_data
-        starts = self.partials.start
         if not m:
             self.other = np.zeros(n + 1, dtype=np.int64)
-            self.data = np.arange(n + 1, dtype=np.int64) * d // n
+            self.data_by_count = True
+            self.data_end = np.arange(1, n + 1, dtype=np.int64) * d // n
             return
         edges, cum = self.curve.edges, self.curve.cum
-        records = m * cum + np.searchsorted(starts, edges)  # records before each edge, about
+        records = m * cum + self.bearers.before  # records before each edge, about
         targets = np.arange(1, n) * self.count / n
         at = np.interp(targets, records, edges)  # the times that cut the run evenly, about
         other = np.rint(m * np.interp(at, edges, cum)).astype(np.int64)
         self.other = np.concatenate(([0], np.clip(np.maximum.accumulate(other), 0, m), [m]))
-        bounds = self.curve.times(self.other[1:-1] / m)
-        self.data = np.concatenate(([0], np.searchsorted(starts, bounds, side="left"), [d]))
+        self.data_by_count = False
+        self.data_end = np.append(self.curve.times(self.other[1:-1] / m), self.end_ms)
 
-    def bounds(self, i: int) -> tuple[int, int]:
-        """Chunk i's records in the run: [first, end)."""
-        first = int(self.other[i] + self.data[i])
-        return first, int(self.other[i + 1] + self.data[i + 1])
+    def data(self, i: int) -> tuple[Partials, int]:
+        """Chunk i's data partials, and how many come before them in the run.  A process takes
+        its chunks in order (so its BearerRun only moves forward); a chunk before the last one
+        taken starts the run again."""
+        if not self.n_data:
+            return Partials.empty(), 0
+        if self._run is None or self._run_chunk > i:
+            self._run, self._run_chunk = BearerRun(self.pop, self.bearers), 0
+        run = self._run
+        while self._run_chunk <= i:
+            k, end = self._run_chunk, int(self.data_end[self._run_chunk])
+            first = run.taken
+            if self.data_by_count:
+                part = run.first(end - first)
+            else:
+                part = run.until(end, skip=k < i)  # another process's chunk: only counted
+            self._run_chunk += 1
+        return part, first
 
     def chunk(self, i: int) -> tuple[list[int], list[bytes]]:
         """Per-type counts, and the chunk's records joined and encoded: one blob, or one per type."""
         lo, hi = int(self.other[i]), int(self.other[i + 1])
-        d0, d1 = int(self.data[i]), int(self.data[i + 1])
-        if hi == lo and d1 == d0:
+        data, d0 = self.data(i)
+        if hi == lo and not len(data):
             return [0] * len(CDR_TYPES), [b""] * (len(CDR_TYPES) if self.split else 1)
         times = (self.curve.chunk_times(self.seed, i, lo, hi, self.n_other) if hi > lo
                  else np.zeros(0, dtype=np.int64))
-        chunk = self.factory.build(i, lo + d0, times, data=self.partials[d0:d1])
+        chunk = self.factory.build(i, lo + d0, times, data=data)
         counts = np.bincount(chunk.types, minlength=len(CDR_TYPES)).tolist()
         sep = RecordFramer.separator(self.fmt).encode()
         if not self.split:

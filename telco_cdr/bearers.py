@@ -125,10 +125,46 @@ def _pair_keys(seed: int, users: np.ndarray, kinds: np.ndarray, rnd: int = 0) ->
     return _mix(x ^ np.uint64((seed + 0x632BE59BD9B4E019) % 2**64))
 
 
-def _uniform(keys: np.ndarray, step: int, draw: int) -> np.ndarray:
-    """Uniform (0, 1) numbers, one per key, for draw number ``draw`` of step ``step``."""
-    x = _mix(keys ^ np.uint64(((step * 64 + draw + 1) * _GOLDEN) % 2**64))
+def _uniforms(keys: np.ndarray, step, draws: tuple[int, ...]) -> np.ndarray:
+    """Uniform (0, 1) numbers, one row per draw number of ``draws`` and one column per key, of step
+    ``step`` (a number, or one per key): the rows are mixed together, as one array."""
+    d = np.array(draws, dtype=np.uint64)[:, None] + np.uint64(1)
+    if isinstance(step, np.ndarray):  # uint64 arithmetic wraps mod 2**64, as the numbers below do
+        salt = (step.astype(np.uint64)[None, :] * np.uint64(64) + d) * np.uint64(_GOLDEN)
+    else:
+        salt = np.array([((step * 64 + k + 1) * _GOLDEN) % 2**64 for k in draws], dtype=np.uint64)[:, None]
+    x = _mix(keys[None, :] ^ salt)
     return ((x >> np.uint64(11)).astype(np.float64) + 0.5) * (1.0 / 2**53)
+
+
+def _uniform(keys: np.ndarray, step, draw: int) -> np.ndarray:
+    """Uniform (0, 1) numbers, one per key, for draw number ``draw`` of step ``step`` (a number, or
+    one per key)."""
+    return _uniforms(keys, step, (draw,))[0]
+
+
+class _Draws:
+    """The uniform numbers of one step of chains, made when first asked for: draw ``d`` of every
+    chain (``r[d]``; ``r.make(ds)`` makes several at once), or of some (``r.at(d, idx)``, the
+    same numbers)."""
+
+    def __init__(self, keys: np.ndarray, step):
+        self.keys, self.step, self._all = keys, step, {}
+
+    def make(self, draws: tuple[int, ...]) -> None:
+        for d, row in zip(draws, _uniforms(self.keys, self.step, draws)):
+            self._all[d] = row
+
+    def __getitem__(self, d: int) -> np.ndarray:
+        if d not in self._all:
+            self._all[d] = _uniform(self.keys, self.step, d)
+        return self._all[d]
+
+    def at(self, d: int, idx: np.ndarray) -> np.ndarray:
+        if d in self._all:
+            return self._all[d][idx]
+        step = self.step[idx] if isinstance(self.step, np.ndarray) else self.step
+        return _uniform(self.keys[idx], step, d)
 
 
 def _lognormal(u: np.ndarray, median: float, sigma: float) -> np.ndarray:
@@ -177,8 +213,6 @@ class Partials:
         return sum(getattr(self, f.name).nbytes for f in fields(self) if f.name != "origin")
 
 
-_SIM_DTYPES = {"pair": np.int32, "start": np.int64, "dur": np.int32, "inst": np.int32, "seq": np.uint32,
-               "cause": np.int8, "rat": np.int8}
 _DTYPES = {"offset": np.uint32, "dur": np.uint16, "user": np.int32, "kind": np.int8, "charging": np.uint32,
            "seq": np.uint32, "cause": np.int8, "rat": np.int8, "up": np.uint32, "down": np.uint32}
 
@@ -245,22 +279,20 @@ class _CurveTable:
         self.zone = us.zone
 
     def __call__(self, u: np.ndarray, t_ms: np.ndarray) -> np.ndarray:
+        return self.at(self.zone[u], t_ms)
+
+    def at(self, zone: np.ndarray, t_ms: np.ndarray) -> np.ndarray:
         at = np.clip((t_ms - self.lo) // self.bin, 0, self.table.shape[1] - 1)
-        return self.table[self.zone[u], at]
+        return self.table[zone, at]
 
 
-def _simulate(us: _Users, keys: np.ndarray, u: np.ndarray, kind: np.ndarray, s_ms: int, e_ms: int,
-              curve: _CurveTable) -> dict:
-    """The partials opening in [s_ms, e_ms) of the chains of pairs (keys, u, kind), in step order
-    (so each pair's in time order): columns with ``pair`` (the pair's place in the arguments) and
-    ``inst`` (its bearer instance)."""
-    m = len(keys)
-    pair = np.arange(m)
+def _begin(us: _Users, keys: np.ndarray, u: np.ndarray, kind: np.ndarray, s_ms: int, e_ms: int) -> dict:
+    """The state of the chains of pairs (keys, u, kind) before their first partial in [s_ms, e_ms):
+    the partial in progress at the window's start closes somewhere in its first time limit (so
+    every chain has a partial in the window), its bearer set up some time before."""
     T = us.time_limit[u]
     mms = kind == MMS
     window_s = max((e_ms - s_ms) // 1000, 1)
-    # The chain at the window's start: the partial in progress closes somewhere in its first time
-    # limit (so every chain has a partial in the window), its bearer set up some time before.
     u0, u1, u2, u3 = (_uniform(keys, 0, d) for d in range(4))
     t = s_ms + (np.floor(u0 * np.minimum(T, window_s)) * 1000).astype(np.int64)
     life = _lifetime(kind, u1)
@@ -270,82 +302,109 @@ def _simulate(us: _Users, keys: np.ndarray, u: np.ndarray, kind: np.ndarray, s_m
     first_mms = s_ms + (np.floor(u0 * min(window_s, 86_400 / MMS_PER_DAY)) * 1000).astype(np.int64)
     t = np.where(mms, first_mms, t)
     five_g = us.nr[u] & ~mms
-    share = us.nr_share[u]
-    rat = np.where(five_g & (u3 < share), NR, us.home_rat[u]).astype(np.int8)
-    inst = np.zeros(m, dtype=np.int64)
-    out: dict[str, list] = {k: [] for k in ("pair", "start", "dur", "inst", "seq", "cause", "rat", "up", "down")}
-    alive = t < e_ms
-    step = 0
-    while True:
-        if not alive.all():
-            keep = np.flatnonzero(alive)
-            if not len(keep):
-                break
-            keys, u, kind, pair, T, mms, t, seq, inst_end, five_g, share, rat, inst = (
-                a[keep] for a in (keys, u, kind, pair, T, mms, t, seq, inst_end, five_g, share, rat, inst))
-        step += 1
-        r = [_uniform(keys, step, d) for d in range(6)]
-        k = len(keys)
-        # Closing candidates (seconds), in the order of priority: release, time, volume, node, RAT.
-        big = np.float64(1e12)
-        d_rel = np.maximum((inst_end - t) // 1000, 1).astype(np.float64)
-        noise = _lognormal(r[0], np.exp(-NOISE_SIGMA**2 / 2), NOISE_SIGMA)
-        internet = kind == INTERNET
-        rate = us.rate[u] * noise
-        rate_open = rate * curve(u, t)
-        d_vol = np.where(internet & (rate_open > 0), np.ceil(us.volume_limit[u] / np.maximum(rate_open, 1e-9)), big)
-        d_node = np.where(mms, big, np.ceil(-np.log(r[1]) * 3600 / NODE_CHANGE_PER_H))
-        switch = np.where(rat == NR, 1 - share, share) * RAT_SWITCH_PER_H / 3600
-        d_rat = np.where(five_g & (switch > 0), np.ceil(-np.log(r[2]) / np.maximum(switch, 1e-12)), big)
-        d_time = np.where(mms, big, T.astype(np.float64))
-        cands = np.stack([d_rel, d_time, d_vol, d_node, d_rat])
-        which = np.argmin(cands, axis=0)
-        dur = np.maximum(cands[which, np.arange(k)], 1).astype(np.int64)
+    rat = np.where(five_g & (u3 < us.nr_share[u]), NR, us.home_rat[u]).astype(np.int8)
+    return {"t": t, "seq": seq, "inst_end": inst_end, "rat": rat, "inst": np.zeros(len(keys), dtype=np.int64)}
+
+
+def _chains(us: _Users, keys: np.ndarray, u: np.ndarray, kind: np.ndarray) -> dict:
+    """What a chain's steps need of its pair, made once per chain."""
+    mms = kind == MMS
+    return {"keys": keys, "kind": kind, "mms": mms, "internet": kind == INTERNET, "zone": us.zone[u],
+            "d_time": np.where(mms, 1e12, us.time_limit[u].astype(np.float64)),
+            "five_g": us.nr[u] & ~mms, "share": us.nr_share[u], "rate": us.rate[u],
+            "volume_limit": us.volume_limit[u], "home_rat": us.home_rat[u]}
+
+
+def _open(curve: _CurveTable, c: dict, state: dict, step, volumes: bool = True) -> tuple[dict, dict]:
+    """The next partial of each chain (``c``, see _chains) in ``state``, its ``step``-th (a number,
+    or one per chain): its columns (start and inst, and with ``volumes`` dur, seq, cause, rat, up
+    and down), and the chains' state after it.  Every number comes from (key, step), so a chain's
+    partials do not depend on which other chains are simulated beside it."""
+    t, seq, inst_end, rat, inst = (state[k] for k in ("t", "seq", "inst_end", "rat", "inst"))
+    keys, kind, mms, internet, five_g, share = c["keys"], c["kind"], c["mms"], c["internet"], c["five_g"], c["share"]
+    r = _Draws(keys, step)
+    r.make((0, 1, 2, 4) if volumes else (0, 1, 2))
+    k = len(keys)
+    # Closing candidates (seconds), in the order of priority: release, time, volume, node, RAT.
+    big = np.float64(1e12)
+    d_rel = np.maximum((inst_end - t) // 1000, 1).astype(np.float64)
+    noise = _lognormal(r[0], np.exp(-NOISE_SIGMA**2 / 2), NOISE_SIGMA)
+    rate = c["rate"] * noise
+    rate_open = rate * curve.at(c["zone"], t)
+    d_vol = np.where(internet & (rate_open > 0), np.ceil(c["volume_limit"] / np.maximum(rate_open, 1e-9)), big)
+    d_node = np.where(mms, big, np.ceil(-np.log(r[1]) * 3600 / NODE_CHANGE_PER_H))
+    switch = np.where(rat == NR, 1 - share, share) * RAT_SWITCH_PER_H / 3600
+    d_rat = np.where(five_g & (switch > 0), np.ceil(-np.log(r[2]) / np.maximum(switch, 1e-12)), big)
+    cands = np.stack([d_rel, c["d_time"], d_vol, d_node, d_rat])
+    which = np.argmin(cands, axis=0)
+    dur = np.maximum(cands[which, np.arange(k)], 1).astype(np.int64)
+    released = which == 0
+    ri = np.flatnonzero(released)
+    part = {"start": t, "inst": inst}
+    if volumes:  # what the record says beyond when it opens (not needed to count partials)
         cause = np.array([NORMAL, TIME, VOLUME, NODE, RAT], dtype=np.int8)[which]
-        cause = np.where((which == 0) & (r[3] < ABNORMAL_SHARE), ABNORMAL, cause).astype(np.int8)
+        cause[ri] = np.where(r.at(3, ri) < ABNORMAL_SHARE, ABNORMAL, cause[ri])
+        part.update(dur=dur, seq=seq, cause=cause, rat=rat)
         mid = t + dur * 500
-        total = np.where(internet, np.minimum(rate * curve(u, mid) * dur, us.volume_limit[u] - 1024),
+        total = np.where(internet, np.minimum(rate * curve.at(c["zone"], mid) * dur, c["volume_limit"] - 1024),
                          IMS_BYTES_PER_H / 3600 * dur * noise)
-        total = np.where(which == 2, us.volume_limit[u] - 512 * r[4], total)
+        total = np.where(which == 2, c["volume_limit"] - 512 * r[4], total)
         up_share = np.minimum(_lognormal(r[4], UPLINK_SHARE[0], UPLINK_SHARE[1]), 0.9)
         up = total * up_share
         down = total - up
         mi = np.flatnonzero(mms)
         if len(mi):  # an MMS bearer carries one message, sent (uplink) or received (downlink)
-            size = np.minimum(_lognormal(r[5][mi], MMS_BYTES[0], MMS_BYTES[1]), MMS_BYTES[2])
-            sent = r[3][mi] < 0.5
+            size = np.minimum(_lognormal(r.at(5, mi), MMS_BYTES[0], MMS_BYTES[1]), MMS_BYTES[2])
+            sent = r.at(3, mi) < 0.5
             up[mi] = np.where(sent, size, size * 0.02)
             down[mi] = np.where(sent, size * 0.02, size)
-        emit = t >= s_ms
-        if emit.any():
-            for name, col in (("pair", pair), ("start", t), ("dur", dur), ("inst", inst), ("seq", seq),
-                              ("cause", cause), ("rat", rat)):
-                out[name].append(col[emit].astype(_SIM_DTYPES[name], copy=False))
-            out["up"].append(np.maximum(up[emit], 256).astype(np.uint32))
-            out["down"].append(np.maximum(down[emit], 512).astype(np.uint32))
-        # The next partial: of the same bearer, or of the next one after a release.
-        close = t + dur * 1000
-        released = which == 0
-        t = close
-        ri = np.flatnonzero(released)
-        if len(ri):
-            m_r = mms[ri]
-            gap = np.where(m_r, -np.log(r[1][ri]) * 86_400 / MMS_PER_DAY,
-                           np.minimum(_lognormal(r[5][ri], REATTACH_S[0], REATTACH_S[1]), REATTACH_S[2]))
-            t = close.copy()
-            t[ri] = close[ri] + (np.ceil(np.maximum(gap, 1)) * 1000).astype(np.int64)  # whole seconds
-            inst_end = inst_end.copy()
-            inst_end[ri] = t[ri] + (_lifetime(kind[ri], r[2][ri]) * 1000).astype(np.int64)
-        seq = np.where(released, 1, seq + 1)
-        inst = inst + released
-        rat = np.where(released, np.where(five_g & (r[0] < share), NR, us.home_rat[u]),
-                       np.where(which == 4, np.where(rat == NR, EUTRAN, NR), rat)).astype(np.int8)
-        alive = t < e_ms
-    cols = {}
-    for k in list(out):
-        v = out.pop(k)
-        cols[k] = np.concatenate(v) if v else np.zeros(0, dtype=_SIM_DTYPES.get(k, np.uint32))
-    return cols
+        part["up"] = np.maximum(up, 256).astype(np.uint32)
+        part["down"] = np.maximum(down, 512).astype(np.uint32)
+    # The next partial: of the same bearer, or of the next one after a release.
+    close = t + dur * 1000
+    t = close
+    if len(ri):
+        m_r = mms[ri]
+        gap = np.where(m_r, -np.log(r.at(1, ri)) * 86_400 / MMS_PER_DAY,
+                       np.minimum(_lognormal(r.at(5, ri), REATTACH_S[0], REATTACH_S[1]), REATTACH_S[2]))
+        t = close.copy()
+        t[ri] = close[ri] + (np.ceil(np.maximum(gap, 1)) * 1000).astype(np.int64)  # whole seconds
+        inst_end = inst_end.copy()
+        inst_end[ri] = t[ri] + (_lifetime(kind[ri], r.at(2, ri)) * 1000).astype(np.int64)
+    rat = np.where(released, np.where(five_g & (r[0] < share), NR, c["home_rat"]),
+                   np.where(which == 4, np.where(rat == NR, EUTRAN, NR), rat)).astype(np.int8)
+    return part, {"t": t, "seq": np.where(released, 1, seq + 1), "inst_end": inst_end, "rat": rat,
+                  "inst": inst + released}
+
+
+def _simulate(us: _Users, keys: np.ndarray, u: np.ndarray, kind: np.ndarray, s_ms: int, e_ms: int,
+              curve: _CurveTable) -> tuple[dict, np.ndarray]:
+    """When the chains of pairs (keys, u, kind) open their partials in [s_ms, e_ms), in step order
+    (so each pair's in time order): ``pair`` (the pair's place in the arguments), ``step`` (the
+    partial's place in its chain, from 1) and ``start``; and each pair's bearer instances."""
+    state = _begin(us, keys, u, kind, s_ms, e_ms)
+    chains = _chains(us, keys, u, kind)
+    pair = np.arange(len(keys), dtype=np.int32)
+    last_inst = np.full(len(keys), -1, dtype=np.int64)  # of each pair's last partial so far
+    out: dict[str, list] = {k: [] for k in ("pair", "step", "start")}
+    step = 0
+    while True:
+        alive = state["t"] < e_ms
+        if not alive.all():
+            keep = np.flatnonzero(alive)
+            if not len(keep):
+                break
+            pair = pair[keep]
+            state = {name: col[keep] for name, col in state.items()}
+            chains = {name: col[keep] for name, col in chains.items()}
+        step += 1
+        part, state = _open(curve, chains, state, step, volumes=False)
+        last_inst[pair] = part["inst"]
+        out["pair"].append(pair)
+        out["step"].append(np.full(len(pair), step, dtype=np.int32))
+        out["start"].append(part["start"])
+    cols = {k: np.concatenate(v) if v else np.zeros(0, dtype=np.int64) for k, v in out.items()}
+    return cols, last_inst + 1
 
 
 def _lifetime(kind: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -365,14 +424,37 @@ def _expected(us: _Users, u: np.ndarray, kind: np.ndarray, window_s: float) -> n
     return np.where(kind == MMS, window_s * MMS_PER_DAY / 86_400, window_s * per_s) + 1
 
 
-BLOCK_PARTIALS = 250_000  # chains simulated at once: about this many partials (memory)
+BLOCK_PARTIALS = 400_000  # chains simulated at once while they are chosen: about this many partials (memory)
 
 
-def choose_bearers(pop: Population, seed: int, start_ms: int, end_ms: int, count: int,
-                   charging_base: int = 0) -> Partials:
-    """``count`` partial records of whole bearer chains in [start_ms, end_ms), sorted by start."""
+@dataclass
+class BearerPlan:
+    """The chains of a CDR file's data records: a few numbers per chain, none per record.  The
+    chains are simulated again, in time order, by :class:`BearerRun`."""
+
+    start_ms: int
+    end_ms: int
+    count: int  # partial records of all the chains
+    charging_base: int
+    keys: np.ndarray  # uint64: each chain's random numbers come from it
+    user: np.ndarray  # int32
+    kind: np.ndarray  # int8, KINDS
+    first_charging: np.ndarray  # int64: the chain's first bearer's number among the run's bearers
+    last_partials: int  # the last chain gives only its first partials: this many
+    before: np.ndarray  # the partials that open before each of the times asked for (``edges``)
+
+
+def choose_chains(pop: Population, seed: int, start_ms: int, end_ms: int, count: int, charging_base: int = 0,
+                  edges: np.ndarray | None = None) -> BearerPlan:
+    """The bearer chains whose partial records in [start_ms, end_ms) are the file's ``count``
+    data records: (user, bearer kind) pairs drawn without replacement by the user's data activity,
+    taken until their partials reach ``count`` exactly (the last chain cut short).  ``edges``:
+    sorted times at which to count the partials that open before (``BearerPlan.before``)."""
+    edges = np.zeros(0) if edges is None else np.asarray(edges)
+    empty = np.zeros(0, dtype=np.int64)
     if count <= 0:
-        return Partials.empty()
+        return BearerPlan(start_ms, end_ms, 0, charging_base, empty.astype(np.uint64), empty.astype(np.int32),
+                          empty.astype(np.int8), empty, 0, np.zeros(len(edges), dtype=np.int64))
     us = _Users(pop)
     w = us.weight
     users = [np.flatnonzero(w > 0), np.flatnonzero((w > 0) & us.volte), np.flatnonzero(w > 0)]
@@ -387,11 +469,9 @@ def choose_bearers(pop: Population, seed: int, start_ms: int, end_ms: int, count
     window_s = (end_ms - start_ms) / 1000
     curve = _CurveTable(us, start_ms, end_ms)
     expected_cum = np.cumsum(_expected(us, pu, pk, window_s))
-    dtypes = dict(_DTYPES)
-    if (end_ms - start_ms) // 1000 >= 2**32:
-        dtypes["offset"] = np.int64
-    cols = {k: np.empty(count, dtype=dt) for k, dt in dtypes.items()}
-    have, at, rnd, instances = 0, 0, 0, 0
+    chains: dict[str, list] = {"keys": [], "user": [], "kind": [], "first_charging": []}
+    hist = np.zeros(len(edges) + 1, dtype=np.int64)
+    have, at, rnd, instances, last = 0, 0, 0, 0, 0
     while have < count:
         if at == len(pu):  # every pair taken: another round of chains (only when the window is short)
             at, rnd = 0, rnd + 1
@@ -399,33 +479,128 @@ def choose_bearers(pop: Population, seed: int, start_ms: int, end_ms: int, count
         stop = int(np.searchsorted(expected_cum, base + min(1.2 * (count - have) + 4, BLOCK_PARTIALS))) + 1
         stop = min(max(stop, at + 1), len(pu))
         u, kind = pu[at:stop], pk[at:stop]
-        sim = _simulate(us, _pair_keys(seed, u, kind, rnd) ^ np.uint64(_GOLDEN), u, kind, start_ms, end_ms, curve)
-        by_pair = np.argsort(sim["pair"], kind="stable")  # pair by pair, each in time order
-        by_pair = by_pair[:min(count - have, len(by_pair))]  # the last pair's chain cut short
-        for k in list(sim):
-            sim[k] = sim[k][by_pair]
-        take = len(by_pair)
-        del by_pair
-        # Charging ids: the bearer instances numbered in the order of the chains.
-        pair = sim.pop("pair")
-        key = pair.astype(np.int64) * (1 << 20) + sim.pop("inst")
-        new = np.ones(take, dtype=bool)
-        new[1:] = key[1:] != key[:-1]
-        number = np.cumsum(new) - 1 + instances
-        instances = int(number[-1]) + 1 if take else instances
-        cols["charging"][have:have + take] = (number + charging_base) % 2**32
-        cols["user"][have:have + take] = u[pair]
-        cols["kind"][have:have + take] = kind[pair]
-        cols["offset"][have:have + take] = (sim.pop("start") - start_ms) // 1000
-        for k, v in sim.items():
-            cols[k][have:have + take] = v
-        del sim, key, new, number, pair
-        have += take
+        keys = _pair_keys(seed, u, kind, rnd) ^ np.uint64(_GOLDEN)
+        sim, n_inst = _simulate(us, keys, u, kind, start_ms, end_ms, curve)
+        per_pair = np.cumsum(np.bincount(sim["pair"], minlength=len(u)))
+        n = len(u)
+        if per_pair[-1] >= count - have:  # the block completes the file: its last chain cut short
+            n = int(np.searchsorted(per_pair, count - have)) + 1
+            last = count - have - (int(per_pair[n - 2]) if n > 1 else 0)
+            taken = (sim["pair"] < n - 1) | ((sim["pair"] == n - 1) & (sim["step"] <= last))
+            sim = {k: v[taken] for k, v in sim.items()}
+        # Charging ids: the bearer instances numbered in the order of the chains (each chain's
+        # instances 0, 1, 2 ...; the last chain's count no more, nothing comes after it).
+        n_inst = n_inst[:n]
+        chains["first_charging"].append(instances + np.cumsum(n_inst) - n_inst)
+        instances += int(n_inst.sum())
+        chains["keys"].append(keys[:n])
+        chains["user"].append(u[:n].astype(np.int32))
+        chains["kind"].append(kind[:n].astype(np.int8))
+        if len(edges):
+            hist += np.bincount(np.searchsorted(edges, sim["start"], side="right"), minlength=len(edges) + 1)
+        have += len(sim["pair"])
         at = stop
-    order = np.argsort(cols["offset"], kind="stable")
-    for k in list(cols):  # one column at a time, to keep memory down
-        cols[k] = cols[k][order]
-    return Partials(start_ms, **cols)
+        del sim
+    cols = {k: np.concatenate(v) for k, v in chains.items()}
+    return BearerPlan(start_ms, end_ms, count, charging_base, last_partials=last,
+                      before=np.cumsum(hist)[:len(edges)], **cols)
+
+
+class BearerRun:
+    """The partials of a plan's chains in time order, taken a piece at a time: the chains are
+    simulated forward as far as asked, so memory holds a few numbers per chain and the partials
+    of one piece, never all of them.  Pieces are taken in order (each process of a run keeps its
+    own BearerRun); ``taken`` counts the partials taken or skipped so far."""
+
+    def __init__(self, pop: Population, plan: BearerPlan):
+        self.plan = plan
+        self.us = _Users(pop)
+        self.curve = _CurveTable(self.us, plan.start_ms, plan.end_ms)
+        self.state = _begin(self.us, plan.keys, plan.user, plan.kind, plan.start_ms, plan.end_ms)
+        self.chains = _chains(self.us, plan.keys, plan.user, plan.kind)
+        self.step = np.zeros(len(plan.keys), dtype=np.int64)  # partials opened so far, per chain
+        self.limit = np.full(len(plan.keys), np.iinfo(np.int64).max)
+        if len(self.limit):
+            self.limit[-1] = plan.last_partials
+        self.alive = (self.state["t"] < plan.end_ms) & (self.limit > 0)
+        self.horizon = plan.start_ms  # every partial opening before it is simulated
+        self.pending: list[dict] = []  # simulated, not taken yet
+        self.taken = 0
+        self.offset_dtype = np.int64 if (plan.end_ms - plan.start_ms) // 1000 >= 2**32 else np.uint32
+
+    def until(self, end_ms: int, skip: bool = False) -> Partials:
+        """The partials opening before ``end_ms`` not taken yet, sorted by start; with ``skip``
+        only counted (their volumes are not worked out) and an empty Partials returned."""
+        self._simulate_to(end_ms, volumes=not skip)
+        return self._take(end_ms=end_ms, skip=skip)
+
+    def first(self, n: int) -> Partials:
+        """The next ``n`` partials by start."""
+        span = self.plan.end_ms - self.plan.start_ms
+        step = max(1000, span * n // max(self.plan.count, 1))
+        while self._pending() < n and self.horizon < self.plan.end_ms:
+            self._simulate_to(self.horizon + step)
+            step *= 2
+        return self._take(n=n)
+
+    def _pending(self) -> int:
+        return sum(len(p["chain"]) for p in self.pending)
+
+    def _simulate_to(self, end_ms: int, volumes: bool = True) -> None:
+        """Open every partial that starts before ``end_ms`` (into ``pending``)."""
+        plan, state = self.plan, self.state
+        end_ms = min(end_ms, plan.end_ms)
+        while True:
+            sel = np.flatnonzero(self.alive & (state["t"] < end_ms))
+            if not len(sel):
+                break
+            step = self.step[sel] + 1
+            part, after = _open(self.curve, {k: v[sel] for k, v in self.chains.items()},
+                                {k: v[sel] for k, v in state.items()}, step, volumes)
+            for k, v in after.items():
+                state[k][sel] = v
+            self.step[sel] = step
+            self.alive[sel] = (after["t"] < plan.end_ms) & (step < self.limit[sel])
+            part["chain"] = sel
+            self.pending.append(part)
+        self.horizon = max(self.horizon, end_ms)
+
+    def _take(self, end_ms: int | None = None, n: int | None = None, skip: bool = False) -> Partials:
+        if skip or not self.pending:  # skip: everything pending opens before end_ms
+            self.taken += self._pending()
+            self.pending = []
+            return Partials.empty()
+        cols = {k: np.concatenate([p[k] for p in self.pending]) for k in self.pending[0]}
+        self.pending = []
+        plan = self.plan
+        offset = (cols.pop("start") - plan.start_ms) // 1000
+        order = np.lexsort((cols["chain"], offset))  # by start; chains in the order they were chosen
+        offset = offset[order]
+        cols = {k: v[order] for k, v in cols.items()}
+        k = n if n is not None else int(np.searchsorted(offset, -(-(end_ms - plan.start_ms) // 1000)))
+        k = min(k, len(offset))
+        if k < len(offset):  # the rest stays pending
+            rest = {name: v[k:] for name, v in cols.items()}
+            rest["start"] = plan.start_ms + offset[k:].astype(np.int64) * 1000
+            self.pending = [rest]
+        chain = cols.pop("chain")[:k]
+        self.taken += k
+        return Partials(
+            plan.start_ms, offset=offset[:k].astype(self.offset_dtype), dur=cols["dur"][:k].astype(np.uint16),
+            user=plan.user[chain], kind=plan.kind[chain],
+            charging=((plan.first_charging[chain] + cols["inst"][:k] + plan.charging_base) % 2**32).astype(np.uint32),
+            seq=cols["seq"][:k].astype(np.uint32), cause=cols["cause"][:k], rat=cols["rat"][:k],
+            up=cols["up"][:k], down=cols["down"][:k])
+
+
+def choose_bearers(pop: Population, seed: int, start_ms: int, end_ms: int, count: int,
+                   charging_base: int = 0) -> Partials:
+    """``count`` partial records of whole bearer chains in [start_ms, end_ms), sorted by start,
+    all at once (a CDR file takes them a chunk at a time through a BearerRun)."""
+    plan = choose_chains(pop, seed, start_ms, end_ms, count, charging_base)
+    if not count > 0:
+        return Partials.empty()
+    return BearerRun(pop, plan).until(end_ms)
 
 
 # ---------------------------------------------------------------- a stream's partials

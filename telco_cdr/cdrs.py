@@ -19,15 +19,17 @@ from .layout import (
     HEX2,
     HEX3,
     HEX4,
+    HEX4_LOWER,
     POS,
     Columns,
+    Literal,
     Nullable,
     Pick,
     dec,
     fixed,
+    joined,
     text_array,
     timestamp,
-    timestamp_text,
 )
 from .radio import (
     CS,
@@ -163,6 +165,7 @@ class CdrFactory:
         nodes = pop.nodes
         self.msc, self.pgw, self.smsc = text_array(nodes["msc"]), text_array(nodes["pgw"]), text_array(nodes["smsc"])
         self.domain, self.node = text_array(nodes["domain"]), text_array(nodes["node"])
+        self.node_dash = self.node + b"-"  # an ICID's first part
         self.record_type = [text_array(list(pair)) for pair in RECORD_TYPES]
         base = np.random.default_rng(np.random.SeedSequence([SeedDomain.RUN_IDS, stream, seed])).integers(0, 2**62, 3)
         self.run_tag = f"{int(base[0]) & 0xFFFFFFFF:08x}-"
@@ -289,11 +292,11 @@ class CdrFactory:
         tac = np.clip(pop.home_tac[u] + (enb >> 5) - (pop.home_enb[u] >> 5), 0, 0xFFFF)
 
         offsets = pop.clock.offsets(pop.zone_of[u], start)
-        distinct, offset_at = np.unique(offsets, return_inverse=True)
-        ms_time_zone = Pick(text_array(offset_text(distinct)), offset_at)
+        distinct = pop.clock.distinct_offsets()  # every zone's, so the table is the same chunk after chunk
+        ms_time_zone = Pick(text_array(offset_text(distinct)), np.searchsorted(distinct, offsets))
         start_s = timestamp(start)
         pos = Pick(POS, np.arange(n)) if n <= len(POS) else text_array([f"{i:06x}" for i in range(n)])
-        tag = f"{self.run_tag}{chunk_index:08x}-".encode()
+        tag = Literal(f"{self.run_tag}{chunk_index:08x}-".encode())
         parts = []
         builders = (self._voice, self._data, self._sms, self._voip, self._ims)
         for t in range(len(CDR_TYPES)):
@@ -302,6 +305,7 @@ class CdrFactory:
                 continue
             ui = u[idx]  # one array for every per-user column, so that neighbouring ones are joined
             ctx = _Ctx(rng, idx, ui, cp_num[idx], mo[idx], start[idx], first_index, rat=rat[idx].copy())
+            ctx.cp_user = cp_user[idx]
             ctx.outcome, ctx.ring, ctx.talk, ctx.tech = outcome[idx], ring[idx], talk[idx], tech[idx]
             ctx.method, ctx.twin, ctx.call, ctx.caller = method[idx], twin_of_call[idx], call[idx], caller[idx]
             ctx.partial, ctx.partials = drow[idx], partials
@@ -327,11 +331,14 @@ class CdrFactory:
         lac, ci = legacy_cell(enb, sector, tac)
         first = np.where(nr, (nci >> 24) & 0xFFF, np.where(legacy, 4096 + lac, eci >> 16))  # _CELL_FIRST
         second = np.where(nr, (nci >> 8) & 0xFFFF, np.where(legacy, ci, eci & 0xFFFF))  # HEX4
-        third = np.where(nr, nci & 0xFF, 256)  # _CELL_THIRD
-        cell = (Pick(self.plmn, ui), Pick(_CELL_FIRST, first), Pick(HEX4, second), Pick(_CELL_THIRD, third))
-        return {"cell_id": cell,
-                "rat_type": Pick(_RAT_TEXT, rat), "tracking_area_code": Nullable(Pick(DEC, tac), ~legacy),
-                "location_area_code": Nullable(Pick(DEC, lac), legacy)}
+        # The cell id's last piece and the RAT by one index (so the layout joins them into one
+        # piece), and the tracking or location area by another (one of them is always null).
+        third_rat = np.where(nr, nci & 0xFF, 256) * len(RATS) + rat  # _CELL_THIRD_BY_RAT, _RAT_BY_THIRD
+        area = np.where(legacy, 65536 + lac, tac)  # _TAC_OR_NULL, _LAC_OR_NULL
+        cell = (Pick(self.plmn, ui), Pick(_CELL_FIRST, first), Pick(HEX4, second), Pick(_CELL_THIRD_BY_RAT, third_rat))
+        return {"cell_id": cell, "rat_type": Pick(_RAT_BY_THIRD, third_rat),
+                "tracking_area_code": Nullable(Pick(_TAC_OR_NULL, area)),
+                "location_area_code": Nullable(Pick(_LAC_OR_NULL, area))}
 
     # ------------------------------------------------------------ one builder per type
     # Each returns (the record's duration in ms, {field: text column, or a tuple of pieces}) for
@@ -340,14 +347,26 @@ class CdrFactory:
 
     def _parties(self, c: _Ctx):
         own = self.msisdn[c.u]
-        other = text_array([b"%d" % v for v in c.cp_num.tolist()])
+        other = self._other_numbers(c)
         return np.where(c.mo, own, other), np.where(c.mo, other, own)
 
-    def _icid(self, c: _Ctx) -> np.ndarray:
-        """The IMS Charging Identifier of each row's call: the caller's S-CSCF and the call's number."""
+    def _other_numbers(self, c: _Ctx) -> np.ndarray:
+        """The other party's number of each row: an on-net user's from the per-user text, else
+        written out."""
+        onnet = c.cp_user >= 0
+        other = np.empty(len(onnet), dtype=object)
+        other[onnet] = self.msisdn[c.cp_user[onnet]]
+        off = np.flatnonzero(~onnet)
+        other[off] = [b"%d" % v for v in c.cp_num[off].tolist()]
+        return other
+
+    def _icid(self, c: _Ctx) -> tuple:
+        """The IMS Charging Identifier of each row's call, as pieces: the caller's S-CSCF and the
+        call's number in hex (a chunk's calls share their first 8 hex digits)."""
         x = (self.icid_base + c.first_index + c.call) % 2**48
-        hex4 = _HEX4_LOWER
-        return self.node[c.caller] + b"-" + hex4[x >> 32] + hex4[(x >> 16) & 0xFFFF] + hex4[x & 0xFFFF]
+        high, at = np.unique(x >> 16, return_inverse=True)
+        return (Pick(self.node_dash, c.caller), Pick(text_array([b"%08x" % h for h in high.tolist()]), at),
+                Pick(HEX4_LOWER, x & 0xFFFF))
 
     def _voice(self, c: _Ctx):
         calling, called = self._parties(c)
@@ -358,7 +377,7 @@ class CdrFactory:
             "call_direction": Pick(_DIRECTION_TEXT, c.mo.view(np.int8)),
             "voice_technology": Pick(_TECH_TEXT, c.tech), "icid": Nullable(self._icid(c), ims),
             "calling_number": calling,
-            "called_number": called, "answer_time": Nullable(timestamp_text(c.start + ring_ms), c.talk > 0),
+            "called_number": called, "answer_time": Nullable(timestamp(c.start + ring_ms), c.talk > 0),
             "duration_seconds": Pick(DEC, c.talk),
             # one table row each: neighbouring picks by one index are joined into one piece
             "call_result": Pick(_OUTCOME_TEXT[0], c.outcome),
@@ -445,14 +464,14 @@ class CdrFactory:
         c.rat = np.where(service == _VOWIFI, WLAN, np.where(service == _VONR, NR,
                          np.where((c.rat == NR) & pop.radio.nr[c.u], NR, EUTRAN)))
         own = self.msisdn[c.u]
-        other = text_array([b"%d" % v for v in c.cp_num.tolist()])
+        other = self._other_numbers(c)
         a, b = np.where(originating, own, other), np.where(originating, other, own)
         dom = self.domain[c.u]
         phone = text_array([b";user=phone", b""])[register.view(np.int8)]
         calling = b"sip:+" + a + b"@" + dom + phone
         called = np.where(register, b"sip:" + dom, b"sip:+" + b + b"@" + dom + phone)
         return end_ms, {
-            "icid": self._icid(c),
+            "icid": joined(self._icid(c)),
             "sip_method": Pick(_METHOD_TEXT, method), "role_of_node": Pick(_ROLE_TEXT, originating.view(np.int8)),
             "ims_service": Pick(_SERVICE_TEXT, service), "sip_status_code": Pick(DEC, status),
             "duration_seconds": Pick(DEC, dur), "node_address": Pick(self.node, c.u),
@@ -468,16 +487,18 @@ _SERVICE_TEXT = text_array(_SERVICES)
 _VOWIFI, _VONR = _SERVICES.index("VoWiFi"), _SERVICES.index("VoNR")
 _TECH_SERVICE = np.array([_SERVICES.index(t) for t in VOICE_TECHNOLOGIES if t != "CS"] + [-1])
 _TECH_TEXT = text_array(VOICE_TECHNOLOGIES)
-_HEX4_LOWER = text_array([f"{i:04x}" for i in range(65536)])
 _CELL_FIRST = np.concatenate((HEX3, HEX4))  # the NCI's or ECI's first 3 hex digits, or (from 4096) a LAC's 4
 _CELL_THIRD = np.append(HEX2, np.array([b""], dtype=object))  # the NCI's last 2 hex digits, or nothing
+_CELL_THIRD_BY_RAT = np.repeat(_CELL_THIRD, len(RATS))  # by third * len(RATS) + rat
+_RAT_BY_THIRD = np.tile(text_array(RATS), len(_CELL_THIRD))  # the same index
+_NULLS = np.full(65536, None, dtype=object)
+_TAC_OR_NULL, _LAC_OR_NULL = np.concatenate((DEC, _NULLS)), np.concatenate((_NULLS, DEC))  # by TAC, or 65536 + LAC
 _IMS_STATUS_TABLE = {m: (np.array([x for x, _ in rows]), _table(rows)) for m, rows in IMS_STATUS.items()}
 _IMS_SERVICE_TABLE = {m: (np.array([_SERVICES.index(x) for x, _ in rows]), _table(rows))
                       for m, rows in IMS_SERVICES.items()}
 _INVITE_STATUS = np.array([INVITE_STATUS[o[0]] for o in VOICE_OUTCOMES])
 _APN_TEXT = text_array(list(APNS))
 _IMS_APN, _MMS_APN = APNS.index(IMS_APN), APNS.index(MMS_APN)
-_RAT_TEXT = text_array(RATS)
 _CLOSING_TEXT = text_array(RECORD_CLOSING)
 _ENCODING_TEXT = text_array(SMS_ENCODINGS)
 # accessNetworkInformation by RAT (radio.RATS): 3G/2G never serve IMS here
@@ -510,6 +531,7 @@ class _Ctx:
     start: np.ndarray
     first_index: int
     rat: np.ndarray  # the serving RAT (radio.RATS); a builder may change it
+    cp_user: np.ndarray | None = None  # the other party's user (on-net), else -1
     outcome: np.ndarray | None = None  # the voice call's (VOICE_OUTCOMES), and its ringing and talk time
     ring: np.ndarray | None = None
     talk: np.ndarray | None = None

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections import OrderedDict
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import repeat
 
 import numpy as np
@@ -57,13 +59,29 @@ class Pick:
         return self.table[self.at]
 
 
+class Literal:
+    """Text that is the same in every record of a chunk but not from one chunk to the next (the
+    chunk's part of a record id): a column of its own, so the plan of the columns stays the same."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: bytes):
+        self.text = text
+
+    def tolist(self):
+        return repeat(self.text)
+
+
 @dataclass
 class Nullable:
-    """A column of a nullable field: ``text`` (a column, or a Pick from a table) where ``present``,
-    else null (JSON) or an empty cell (CSV)."""
+    """A column of a nullable field: ``text`` (a column, a Pick from a table, or a tuple of Picks
+    and literals) where ``present``, else null (JSON) or an empty
+    cell (CSV).  Without ``present``, ``text`` is a Pick whose table
+    has None for null: its index is kept as it is, so it can be joined with a neighbouring pick
+    by the same index (two fields of which one is always null, say)."""
 
-    text: np.ndarray | Pick
-    present: np.ndarray
+    text: np.ndarray | Pick | tuple
+    present: np.ndarray | None = None
 
 
 # Text of small numbers, made once (from smaller tables, by array concatenation):
@@ -72,7 +90,9 @@ DEC = text_array([b"%d" % i for i in range(65536)])
 HEX2 = text_array([f"{i:02X}" for i in range(256)])
 HEX3 = text_array([f"{i:03X}" for i in range(4096)])
 HEX4 = HEX2[np.arange(65536) >> 8] + HEX2[np.arange(65536) & 255]
-POS = text_array([f"{i:06x}" for i in range(1 << 15)])  # file chunks and stream batches are smaller
+HEX2_LOWER = text_array([f"{i:02x}" for i in range(256)])
+HEX4_LOWER = HEX2_LOWER[np.arange(65536) >> 8] + HEX2_LOWER[np.arange(65536) & 255]
+POS = b"00" + HEX4_LOWER[: 1 << 15]  # positions in a chunk, 6 hex digits: file chunks and stream batches are smaller
 _FIXED = {1: DEC[np.arange(16384) // 10] + b"." + DEC[np.arange(16384) % 10],
           2: DEC[np.arange(16384) // 100] + b"." + text_array([f"{i:02d}" for i in range(100)])[np.arange(16384) % 100]}
 _SECONDS = (text_array([f"{i:02d}." for i in range(60)])[np.arange(60_000) // 1000]
@@ -96,29 +116,50 @@ def fixed(values: np.ndarray, decimals: int) -> np.ndarray:
     return text_array([f"{x / 10**decimals:.{decimals}f}" for x in scaled.tolist()])
 
 
+DAY_RANGE_MAX = 8  # days of one table of minutes (a chunk's records span fewer, but for SMS retries)
+DAY_ANCHOR = 4  # tables start on every 4th day where they can (fewer tables: the same one chunk after chunk)
+
+
+@lru_cache(maxsize=8)
+def _day_minutes(first: int, last: int) -> np.ndarray:
+    """The text of every minute of days ``first`` to ``last`` (days since 1970): ``2026-11-01T08:15:``.
+    Kept for the last few ranges asked for, so a table is the same object chunk after chunk."""
+    days = text_array(np.datetime_as_string(np.arange(first, last + 1).astype("datetime64[D]"))) + b"T"
+    return (days[:, None] + _HHMM[None, :]).ravel()
+
+
 def timestamp(ms: np.ndarray) -> tuple:
-    """ISO 8601 UTC with milliseconds and a Z for epoch ms, as pieces from tables: the day's text
-    (made once per distinct day), hours and minutes, seconds and milliseconds, and the Z.  A record
-    takes them as pieces, which saves joining them first."""
+    """ISO 8601 UTC with milliseconds and a Z for epoch ms, as pieces from tables: the day, hour and
+    minute (a table of the minutes of the days spanned), seconds and milliseconds, and the Z.  A
+    record takes them as pieces, which saves joining them first."""
     ms = np.asarray(ms, dtype=np.int64)
     if not len(ms):
         empty = np.zeros(0, dtype=np.int64)
-        return Pick(text_array([]), empty), Pick(_HHMM, empty), Pick(_SECONDS, empty), b"Z"
+        return Pick(text_array([]), empty), Pick(_SECONDS, empty), b"Z"
     days = ms // 86_400_000
     first, last = int(days.min()), int(days.max())
-    if last - first < 4096:
-        day = Pick(text_array(np.datetime_as_string(np.arange(first, last + 1).astype("datetime64[D]"))) + b"T",
-                   days - first)
-    else:  # a sparse spread over many years: only the days that occur
-        uniq, inverse = np.unique(days, return_inverse=True)
-        day = Pick(text_array(np.datetime_as_string(uniq.astype("datetime64[D]"))) + b"T", inverse)
+    if last - first < DAY_RANGE_MAX:
+        if last < first - first % DAY_ANCHOR + DAY_RANGE_MAX:
+            first -= first % DAY_ANCHOR
+        table = _day_minutes(first, first + DAY_RANGE_MAX - 1)
+        return Pick(table, ms // 60_000 - first * 1440), Pick(_SECONDS, ms % 60_000), b"Z"
+    # a spread over many days: the days that occur, and the hours and minutes apart
+    uniq, inverse = np.unique(days, return_inverse=True)
+    day = Pick(text_array(np.datetime_as_string(uniq.astype("datetime64[D]"))) + b"T", inverse)
     return day, Pick(_HHMM, (ms // 60_000) % 1440), Pick(_SECONDS, ms % 60_000), b"Z"
+
+
+def joined(pieces) -> np.ndarray:
+    """Pieces (Picks and literals, the first a Pick) joined into one column."""
+    out = pieces[0].values()
+    for p in pieces[1:]:
+        out = out + (p.values() if isinstance(p, Pick) else p)
+    return out
 
 
 def timestamp_text(ms: np.ndarray) -> np.ndarray:
     """:func:`timestamp` joined into one column."""
-    day, hhmm, seconds, z = timestamp(ms)
-    return day.values() + hhmm.values() + seconds.values() + z
+    return joined(timestamp(ms))
 
 
 # ---------------------------------------------------------------- layouts from the contract
@@ -230,6 +271,128 @@ def escape_column(values: list[str], kind: str) -> np.ndarray:
 # ---------------------------------------------------------------- joining records
 
 MERGE_MAX = 20_000  # tables up to this size take their neighbouring literal text into their entries
+PRODUCT_MAX = 128  # neighbouring picks from tables this small are joined into one table of every pair
+
+
+def _products(flat: list) -> list:
+    """Join runs of neighbouring picks from small tables (with the literals between) into one
+    pick from the table of their combinations, by the index ``at1 * len(table2) + at2``: a little
+    integer work per record instead of a piece to join (a run's product of sizes <= PRODUCT_MAX,
+    so the table is made again each time, never kept)."""
+    out: list = []
+    run: list = []  # Picks and the bytes between them; starts with a Pick
+    size = 1
+
+    def close():
+        tail = []
+        while run and isinstance(run[-1], bytes):
+            tail.insert(0, run.pop())
+        if sum(isinstance(p, Pick) for p in run) > 1:
+            table, at = run[0].table, run[0].at.astype(np.int64)
+            for p in run[1:]:
+                if isinstance(p, bytes):
+                    table = table + p
+                else:
+                    table = (table[:, None] + p.table[None, :]).ravel()
+                    at = at * len(p.table) + p.at
+            out.append(Pick(table, at))
+        else:
+            out.extend(run)
+        out.extend(tail)
+        run.clear()
+
+    for piece in flat:
+        if isinstance(piece, Pick) and len(piece.table) <= PRODUCT_MAX:
+            if run and size * len(piece.table) <= PRODUCT_MAX:
+                size *= len(piece.table)
+            else:
+                close()
+                size = len(piece.table)
+            run.append(piece)
+        elif isinstance(piece, bytes) and run:
+            run.append(piece)
+        else:
+            close()
+            out.append(piece)
+    close()
+    return out
+
+
+class _Recent(OrderedDict):
+    """A dict that keeps its ``size`` most recently used entries."""
+
+    def __init__(self, size: int):
+        super().__init__()
+        self.size = size
+
+    def get(self, key, default=None):
+        if key not in self:
+            return default
+        self.move_to_end(key)
+        return self[key]
+
+    def put(self, key, value):
+        self[key] = value
+        self.move_to_end(key)
+        while len(self) > self.size:
+            self.popitem(last=False)
+        return value
+
+
+class _At:
+    """Stands for a pick's index while a plan is made: a sum of the index arrays of pieces of
+    ``flat`` (by their place) times multipliers, as _products combines them."""
+
+    __slots__ = ("terms",)
+
+    def __init__(self, terms: tuple):
+        self.terms = terms
+
+    def astype(self, dtype) -> _At:
+        return self
+
+    def __mul__(self, k: int) -> _At:
+        return _At(tuple((place, m * k) for place, m in self.terms))
+
+    def __add__(self, other) -> _At:
+        return _At(self.terms + (other.terms if isinstance(other, _At) else ((other, 1),)))
+
+
+class _Column:
+    """Stands for a column of text (an array of ``flat``) while a plan is made."""
+
+    __slots__ = ("place",)
+
+    def __init__(self, place: int):
+        self.place = place
+
+
+def _index(flat: list, terms: tuple) -> np.ndarray:
+    """A plan's index of a pick: ``terms`` (see _At) over the index arrays of ``flat``."""
+    if len(terms) == 1 and terms[0][1] == 1:
+        return flat[terms[0][0]].at
+    at = None
+    for place, m in terms:
+        part = flat[place].at.astype(np.int64) * m
+        at = part if at is None else at + part
+    return at
+
+
+def _signature(flat: list) -> tuple:
+    """What a plan depends on: the literals, each pick's table (small ones by their text, as they
+    may be made for each chunk; others by identity) and which picks share an index array."""
+    key = []
+    shared: dict[int, int] = {}
+    for piece in flat:
+        if isinstance(piece, bytes):
+            key.append(piece)
+        elif isinstance(piece, Pick):
+            table = piece.table
+            key.append((tuple(table.tolist()) if len(table) <= PRODUCT_MAX else id(table),
+                        shared.setdefault(id(piece.at), len(shared))))
+        else:
+            key.append(None)
+    return tuple(key)
 
 
 class Columns:
@@ -241,7 +404,8 @@ class Columns:
 
     def __init__(self, kind: str):
         self.kind = kind
-        self._cache: dict = {}
+        self._cache = _Recent(self.CACHE_MAX)
+        self._plans = _Recent(self.PLANS_MAX)  # by _signature
 
     def __call__(self, pieces: list, values: dict) -> list:
         flat: list = []  # bytes literals, Picks, arrays
@@ -259,18 +423,54 @@ class Columns:
                 value = self._nullable(item, value)
             for piece in value if isinstance(value, tuple) else (value,):
                 flat.append(piece)
+        key = _signature(flat)
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = self._plans.put(key, self._plan(flat))
         columns = []
-        for piece in self._merge_literals(self._fuse(flat)):
+        for what, a, b in plan[0]:
+            if what == "text":
+                columns.append(repeat(a if b is None else a + flat[b].text))
+            elif what == "pick":
+                columns.append(a[_index(flat, b)].tolist())
+            else:
+                columns.append(flat[a].tolist())
+        return columns
+
+    def _plan(self, flat: list) -> tuple[list, list]:
+        """How the columns of records whose pieces look like ``flat`` are made: ("text", literal,
+        None or the place of a Literal that follows it), ("pick", table, index terms: see _At) or
+        ("column", place in flat, None); and the
+        tables the plan was made from (kept, so their ids stay theirs)."""
+        markers: dict[int, _At] = {}
+        symbolic = []
+        for i, piece in enumerate(flat):
             if isinstance(piece, bytes):
-                columns.append(repeat(piece))
+                symbolic.append(piece)
+            elif isinstance(piece, Pick):  # pieces by the same index array share a marker
+                symbolic.append(Pick(piece.table, markers.setdefault(id(piece.at), _At(((i, 1),)))))
+            else:
+                symbolic.append(_Column(i))
+        plan = []
+        for piece in self._merge_literals(_products(self._fuse(symbolic))):
+            if isinstance(piece, bytes):
+                plan.append(("text", piece, None))
             elif isinstance(piece, list):
                 pick, prefix, suffix = piece
-                columns.append(self._affixed(pick.table, prefix, suffix)[pick.at].tolist())
+                plan.append(("pick", self._affixed(pick.table, prefix, suffix), pick.at.terms))
             elif isinstance(piece, Pick):
-                columns.append(piece.values().tolist())
+                plan.append(("pick", piece.table, piece.at.terms))
+            elif isinstance(flat[piece.place], Literal) and plan and plan[-1][0] == "text" and plan[-1][2] is None:
+                plan[-1] = ("text", plan[-1][1], piece.place)  # the literal before, and this one
             else:
-                columns.append(piece.tolist())
-        return columns
+                plan.append(("column", piece.place, None))
+        return plan, [p.table for p in flat if isinstance(p, Pick)]
+
+    CACHE_MAX = 40  # entries, the least recently used dropped: tables made for a few chunks
+    PLANS_MAX = 12  # (the minutes of their days) would otherwise pile up
+
+    def _remember(self, key, entry: tuple) -> tuple:
+        return self._cache.put(key, entry)
 
     def _escaped(self, value):
         """Free text escaped for the format: a table once (cached), a column each time."""
@@ -279,7 +479,7 @@ class Columns:
             hit = self._cache.get(key)
             if hit is None or hit[0] is not value.table:
                 raw = [v.decode("utf-8") if isinstance(v, bytes) else v for v in value.table.tolist()]
-                hit = self._cache[key] = (value.table, escape_column(raw, self.kind))
+                hit = self._remember(key, (value.table, escape_column(raw, self.kind)))
             return Pick(hit[1], value.at)
         if isinstance(value, np.ndarray):
             return escape_column([v.decode("utf-8") if isinstance(v, bytes) else v for v in value.tolist()], self.kind)
@@ -288,16 +488,46 @@ class Columns:
     def _nullable(self, f, value: Nullable):
         null = b"null" if self.kind == "json" else b""
         quote = b'"' if self.kind == "json" and f.type in QUOTED else b""
+        if value.present is None:  # null where the table has None: the table once, the index as it is
+            table = value.text.table
+            key = ("nulls", id(table), quote, null)
+            hit = self._cache.get(key)
+            if hit is None or hit[0] is not table:
+                text, none = table.copy(), np.flatnonzero(np.equal(table, None))
+                some = np.setdiff1d(np.arange(len(table)), none)
+                if quote:
+                    text[some] = quote + table[some] + quote
+                text[none] = null
+                hit = self._remember(key, (table, text))
+            return Pick(hit[1], value.text.at)
         if isinstance(value.text, Pick):  # the table once with its quotes and a null entry: no per-record work
             table = value.text.table
             key = ("nullable", id(table), quote, null)
             hit = self._cache.get(key)
             if hit is None or hit[0] is not table:
-                hit = self._cache[key] = (table, np.append(quote + table + quote if quote else table,
-                                                           np.array([null], dtype=object)))
+                hit = self._remember(key, (table, np.append(quote + table + quote if quote else table,
+                                                           np.array([null], dtype=object))))
             return Pick(hit[1], np.where(value.present, value.text.at, len(table)))
-        text = quote + value.text + quote if quote else value.text
-        return np.where(value.present, text, null)
+        present = np.flatnonzero(value.present)
+        out = np.full(len(value.present), null, dtype=object)
+        if isinstance(value.text, tuple):  # pieces: the quotes joined onto the end tables once
+            pieces: list = []
+            for piece in (quote, *value.text, quote):  # neighbouring literals as one
+                if isinstance(piece, bytes) and pieces and isinstance(pieces[-1], bytes):
+                    pieces[-1] += piece
+                else:
+                    pieces.append(piece)
+            merged: list = []
+            for k, piece in enumerate(pieces):
+                if isinstance(piece, bytes):
+                    continue
+                prefix = pieces[k - 1] if isinstance(pieces[k - 1], bytes) else b""
+                suffix = pieces[k + 1] if isinstance(pieces[k + 1], bytes) else b""
+                merged.append(Pick(self._affixed(piece.table, prefix, suffix), piece.at[present]))
+            out[present] = joined(merged)
+            return out
+        out[present] = quote + value.text[present] + quote if quote else value.text[present]
+        return out
 
     def _fuse(self, flat: list) -> list:
         """Join runs of picks by the same index array (with the literals between) into one pick."""
@@ -353,7 +583,7 @@ class Columns:
             for p in run:
                 part = p if isinstance(p, bytes) else p.table[:size]
                 joined = part if joined is None else joined + part
-            hit = self._cache[key] = (tables, joined)  # the tables are kept with it, so their ids stay theirs
+            hit = self._remember(key, (tables, joined))  # the tables are kept with it, so their ids stay theirs
         return hit[1]
 
     @staticmethod
@@ -383,5 +613,5 @@ class Columns:
         key = (id(table), prefix, suffix)
         hit = self._cache.get(key)
         if hit is None or hit[0] is not table:  # the table is kept with it, so its id stays its own
-            hit = self._cache[key] = (table, prefix + table + suffix)
+            hit = self._remember(key, (table, prefix + table + suffix))
         return hit[1]

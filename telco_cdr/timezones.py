@@ -85,20 +85,26 @@ class ZoneClock:
                     previous = now
             self._steps.append((np.array(instants, dtype=np.int64), np.array(offsets, dtype=np.int64)))
         self._lo, self._hi = lo, hi
+        # Every zone's steps in one sorted table, keyed by zone * span + (instant - lo): one
+        # binary search answers for instants of any zones.
+        self._span = hi - lo + 1
+        self._keys = np.concatenate([z * self._span + (instants - lo) for z, (instants, _) in enumerate(self._steps)])
+        self._offsets = np.concatenate([offsets for _, offsets in self._steps])
+        self._distinct = np.unique(self._offsets)
+
+    def distinct_offsets(self) -> np.ndarray:
+        """The UTC offsets (ms, sorted) that any zone has over the span found so far."""
+        return self._distinct
 
     def offsets(self, zone: np.ndarray, t_ms: np.ndarray) -> np.ndarray:
         """The UTC offset (ms) of zone index ``zone[i]`` at ``t_ms[i]``."""
         t_ms = np.asarray(t_ms, dtype=np.int64)
         zone = np.broadcast_to(np.asarray(zone, dtype=np.int64), t_ms.shape)
-        out = np.zeros(t_ms.shape, dtype=np.int64)
         if not t_ms.size:
-            return out
+            return np.zeros(t_ms.shape, dtype=np.int64)
         self._cover(int(t_ms.min()), int(t_ms.max()) + 1)
-        for z in np.unique(zone).tolist():
-            sel = zone == z
-            instants, offsets = self._steps[z]
-            out[sel] = offsets[np.searchsorted(instants, t_ms[sel], side="right") - 1]
-        return out
+        at = np.searchsorted(self._keys, zone * self._span + (t_ms - self._lo), side="right") - 1
+        return self._offsets[at]
 
     def zone_offsets(self, zone: int, t_ms: np.ndarray) -> np.ndarray:
         """The UTC offsets (ms) of one zone at instants ``t_ms``."""

@@ -442,8 +442,9 @@ def _check_time_zones(records: list, label: str) -> None:
         if zone is None:
             continue
         if isinstance(zone, str) and zone not in known:
-            known[zone] = zone_exists(zone)  # once per name: a file has a few zones, many users
-        if not (isinstance(zone, str) and known[zone]):
+            known[zone] = zone_exists(zone)  # each distinct zone is loaded once
+        ok = isinstance(zone, str) and known[zone]
+        if not ok:
             raise UserError(f"{label}, user #{i + 1}: 'time_zone' must be an IANA time zone such as "
                             f"Europe/Berlin, got {_short(zone)}")
 
