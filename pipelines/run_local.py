@@ -147,6 +147,28 @@ def spark_conf(storage: Path, jar_paths: list[str]) -> dict[str, str]:
     }
 
 
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_spark(conf: dict[str, str]):
+    """A local Spark Connect server (local[2]) on a free port, and a session of it.  pyspark's own
+    ``remote("local[2]")`` always takes port 15002, so a second run, or any other local Spark
+    Connect, on the same machine would fail to start; this is the same start with another port."""
+    from pyspark.sql.connect.session import SparkSession as ConnectSession
+
+    port = free_port()
+    opts = {**conf, "spark.connect.grpc.binding.port": str(port)}
+    os.environ["SPARK_LOCAL_REMOTE"] = "1"
+    ConnectSession._start_connect_server("local[2]", opts)  # leaves in opts the settings a session may set
+    os.environ["SPARK_CONNECT_MODE_ENABLED"] = "1"
+    return ConnectSession.builder.config(map={**opts, "spark.remote": f"sc://localhost:{port}"}).getOrCreate()
+
+
 class Timer:
     def __init__(self):
         self.t0 = time.monotonic()
@@ -221,8 +243,6 @@ def body(args, stop) -> int:
 
     import yaml
     from pyspark.pipelines import cli
-    from pyspark.sql import SparkSession
-
     raw = yaml.safe_load(SPEC.read_text(encoding="utf-8"))
     configuration = dict(raw.get("configuration") or {})
     configuration.update(configuration_from(settings.conf))
@@ -235,10 +255,7 @@ def body(args, stop) -> int:
 
     # the static settings below are the local server's: the client's attempt to set them again is noise
     warnings.filterwarnings("ignore", message="Failed to set spark", category=UserWarning)
-    builder = SparkSession.builder.remote("local[2]")
-    for k, v in spark_conf(storage, jar_paths).items():
-        builder = builder.config(k, v)
-    spark = builder.getOrCreate()
+    spark = start_spark(spark_conf(storage, jar_paths))
     try:
         for k, v in configuration.items():
             spark.conf.set(k, v)
