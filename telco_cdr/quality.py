@@ -36,7 +36,7 @@ def parse_schema(kind: str):
     return T.StructType(spark_schema(kind).fields + [T.StructField(CORRUPT, T.StringType(), True)])
 
 
-def _value_checks(c, f: Field):
+def _value_checks(c, f: Field, with_pattern: bool = True):
     """Column conditions that are true when the value of field ``f`` (column ``c``) is not allowed."""
     from pyspark.sql import functions as F
 
@@ -45,7 +45,7 @@ def _value_checks(c, f: Field):
         bad.append(c != F.lit(f.values[0]))
     elif f.values:
         bad.append(~c.isin(list(f.values)))
-    if f.pattern:
+    if f.pattern and with_pattern:
         bad.append(~c.rlike(f"^(?:{f.pattern})$"))
     if f.text:
         bad.append(F.length(c) < 1)
@@ -99,27 +99,79 @@ def _rule_checks(rec, rule: Rule):
     return out
 
 
-def rule_column(rec, kind: str):
-    """The ``rule`` column of a parsed record (struct column ``rec``, parsed with parse_schema):
-    null when it meets the contract of ``kind``, else the first rule broken."""
+# The separator of the one regular expression that checks every patterned field of a record at once (see
+# _patterns_broken): no pattern of the contract can match it, so a match cannot straddle two fields.
+_SEP = "\x01"
+
+
+def _sep_safe(pattern: str) -> bool:
+    """True when ``pattern`` cannot match _SEP: no ``.``, negated class or shorthand class (escaped
+    characters aside).  A pattern that could is checked on its own instead."""
+    import re
+
+    plain = re.sub(r"\\[.\\+*?()\[\]{}|^$/-]", "", pattern)
+    return not re.search(r"\.|\[\^|\\[DWSsdwpPXRhHvV]|\\[0-9xuc]", plain) and _SEP not in pattern
+
+
+def _patterns_broken(rec, patterned):
+    """One condition, true when a non-null field of ``patterned`` does not match its pattern: the fields
+    are joined (a null as ``n``, a value as ``v`` and the value) with _SEP and matched once against the
+    patterns joined the same way.  It may be true where no per-field check is (a value that ends in a
+    line break): it only decides whether the per-field checks run, they decide the rule."""
+    from pyspark.sql import functions as F
+
+    joined = F.concat_ws(_SEP, *[F.coalesce(F.concat(F.lit("v"), rec[f.name]), F.lit("n")) for f in patterned])
+    regex = "^" + _SEP.join(f"(?:v(?:{f.pattern})|n)" for f in patterned) + "$"
+    return ~joined.rlike(regex)
+
+
+def _checks(rec, kind: str):
+    """(condition, rule name, is a pattern check) in the order of the rules: the first true one is the rule."""
     from pyspark.sql import functions as F
 
     record = RECORDS[kind]
-    checks = [(rec[CORRUPT].isNotNull() | rec.isNull(), UNPARSABLE)]
+    checks = [(rec[CORRUPT].isNotNull() | rec.isNull(), UNPARSABLE, False)]
     for f in record.fields:
         c = rec[f.name]
         if not f.nullable:
-            checks.append((c.isNull(), f"schema:{f.name}"))
-        for bad in _value_checks(c, f):
-            checks.append((c.isNotNull() & bad, f"schema:{f.name}"))
+            checks.append((c.isNull(), f"schema:{f.name}", False))
+        if f.pattern:
+            checks.append((c.isNotNull() & ~c.rlike(f"^(?:{f.pattern})$"), f"schema:{f.name}", _sep_safe(f.pattern)))
+        for bad in _value_checks(c, f, with_pattern=False):
+            checks.append((c.isNotNull() & bad, f"schema:{f.name}", False))
     for rule in record.rules:
         for name, broken in _rule_checks(rec, rule):
-            checks.append((F.coalesce(broken, F.lit(False)), f"rule:{name}"))
-    expr = F
-    out = None
-    for cond, name in checks:
-        out = expr.when(cond, F.lit(name)) if out is None else out.when(cond, F.lit(name))
-    return out
+            checks.append((F.coalesce(broken, F.lit(False)), f"rule:{name}", False))
+    return checks
+
+
+def rule_column(rec, kind: str):
+    """The ``rule`` column of a parsed record (struct column ``rec``, parsed with parse_schema):
+    null when it meets the contract of ``kind``, else the first rule broken.
+
+    A record that meets its contract (nearly all) is decided by one boolean expression, with a single
+    regular expression for all the patterned fields; the chain of per-field checks that names the
+    first rule broken runs only for the records that expression flags."""
+    from pyspark.sql import functions as F
+
+    checks = _checks(rec, kind)
+    named = None
+    for cond, name, _ in checks:
+        named = F.when(cond, F.lit(name)) if named is None else named.when(cond, F.lit(name))
+    patterned = [f for f in RECORDS[kind].fields if f.pattern and _sep_safe(f.pattern)]
+    conds = [cond for cond, _, joined in checks if not joined]
+    if patterned:
+        conds.append(_patterns_broken(rec, patterned))
+    return F.when(_any(conds), named)
+
+
+def _any(conds):
+    """The OR of ``conds`` as a balanced tree: a chain of a hundred ORs is deeper than Spark Connect's
+    protobuf decoder accepts."""
+    if len(conds) == 1:
+        return conds[0]
+    half = len(conds) // 2
+    return _any(conds[:half]) | _any(conds[half:])
 
 
 def fields(kind: str) -> tuple[str, ...]:

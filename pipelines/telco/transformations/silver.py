@@ -69,7 +69,7 @@ for _t in CDR_TYPES:
 @dp.materialized_view(name="quarantine", comment="Every message that failed a rule: where it was on Kafka, "
                                                  "its cdr_id where readable, the rule, and the message itself")
 def quarantine():
-    users = spark.read.table("silver_users").select("user_id")
+    users = spark.read.table("silver_users").select("user_id", F.lit(True).alias("_known"))
     parts = []
     cols = ["topic", "partition", "offset", "kafka_timestamp", "key", "value"]
     b = spark.read.table("bronze_users")
@@ -81,13 +81,13 @@ def quarantine():
             *cols, F.col("record.cdr_id").alias("cdr_id"), F.col("record.user_id").alias("user_id"), "rule"))
         # a duplicate or a record of an unknown user is whole: its bytes stay in bronze (at its topic,
         # partition and offset), and reading every value of bronze again to copy a few would cost more
-        keep = [*cols[:4], F.lit(None).cast("binary").alias("key"), F.lit(None).cast("binary").alias("value"),
-                "cdr_id", "user_id"]
-        ok = _checked(t).select(*cols[:4], "cdr_id", F.col("record.user_id").alias("user_id"), "_dup")
-        parts.append(ok.where(F.col("_dup")).select(*keep, F.lit(DUPLICATE).alias("rule")))
-        once = ok.where(~F.col("_dup")).select(*cols[:4], "cdr_id", "user_id")
-        parts.append(once.join(F.broadcast(users), "user_id", "left_anti").select(*keep, F.lit(UNKNOWN_USER)
-                                                                                   .alias("rule")))
+        # one pass over the valid rows of the type decides both rules (a duplicate first, then an unknown user)
+        ok = (_checked(t).select(*cols[:4], "cdr_id", F.col("record.user_id").alias("user_id"), "_dup")
+              .join(F.broadcast(users), "user_id", "left"))
+        rule = F.when(F.col("_dup"), F.lit(DUPLICATE)).when(F.col("_known").isNull(), F.lit(UNKNOWN_USER))
+        parts.append(ok.select(*cols[:4], F.lit(None).cast("binary").alias("key"),
+                               F.lit(None).cast("binary").alias("value"), "cdr_id", "user_id", rule.alias("rule"))
+                     .where(F.col("rule").isNotNull()))
     out = parts[0]
     for p in parts[1:]:
         out = out.unionByName(p)
