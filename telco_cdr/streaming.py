@@ -142,6 +142,7 @@ def run_stream(sink: Sink, batches, limiter, stop, stats, prog: str, max_count: 
     (topic, keys, values) groups) as fast as ``limiter`` allows, until a limit, a delivery failure
     or ``stop``."""
     start = time.monotonic()
+    sending_since = start  # --duration counts from the first message out, as the pace does
     limiter.restart()
     sent = 0
     stopped_by = None
@@ -152,7 +153,7 @@ def run_stream(sink: Sink, batches, limiter, stop, stats, prog: str, max_count: 
         if max_count is not None and sent >= max_count:
             stopped_by = "max-count"
             break
-        if duration is not None and time.monotonic() - start >= duration:
+        if duration is not None and time.monotonic() - sending_since >= duration:
             stopped_by = "duration"
             break
         if sink.totals()[2]:
@@ -166,7 +167,7 @@ def run_stream(sink: Sink, batches, limiter, stop, stats, prog: str, max_count: 
         if n < want:
             wait = min(limiter.wait_time(sent + want - 1), 0.1)
             if duration is not None:
-                wait = min(wait, max(0.0, start + duration - time.monotonic()))
+                wait = min(wait, max(0.0, sending_since + duration - time.monotonic()))
             sink.poll(wait)
             stats.maybe_print(sink, prog)
             continue
@@ -174,8 +175,9 @@ def run_stream(sink: Sink, batches, limiter, stop, stats, prog: str, max_count: 
         if not groups:
             stopped_by = "end"
             break
-        if not sent:  # the pace counts from the first message out, not from the wait to build it
+        if not sent:  # the pace and --duration count from the first message out, not from the wait to build it
             limiter.restart()
+            sending_since = time.monotonic()
         sent += sink.send_many(groups, stop)
         sink.poll(0)
         stats.maybe_print(sink, prog)
