@@ -482,39 +482,59 @@ COMPRESSIONS = [".gz", pytest.param(".zst", marks=pytest.mark.skipif(
     __import__("importlib").util.find_spec("zstandard") is None, reason="zstandard is not installed"))]
 
 
+COMPRESSED_COUNT = 17_000  # 3 chunks of 8,192 records
+
+
+def _compressed_common(users):
+    return ["-u", users, "-c", COMPRESSED_COUNT, "--seed", 12, "--start", helpers.WEEK_START, "--end", helpers.WEEK_END]
+
+
+def _dir_args(users, workers):
+    return [*_compressed_common(users), "--weights", "voice=1,sms=1,ims=0.001,voip=0", "--format", "csv", "-j", workers]
+
+
+@pytest.fixture(scope="module")
+def plain_files(tmp_path_factory, users):
+    """The uncompressed files the compressed ones must hold: one per format, and a folder of per-type
+    CSV files (some empty), written once for both compressions."""
+    d = tmp_path_factory.mktemp("plain")
+    jobs = {fmt: ("cdr_generator.py", [*_compressed_common(users), "-o", d / f"p1.{fmt}", "-j", 1], {})
+            for fmt in ("json", "jsonl", "csv")}
+    jobs["dir"] = ("cdr_generator.py", [*_dir_args(users, 1), "--output-dir", d / "dp1"], {})
+    for key, proc in run_many(jobs, parallel=2).items():
+        assert proc.returncode == 0, (key, proc.stderr)
+    return d
+
+
 @pytest.mark.parametrize("suffix", COMPRESSIONS)
-def test_compressed_file_is_the_plain_file_compressed_for_any_workers(tmp_path, users, suffix):
+def test_compressed_file_is_the_plain_file_compressed_for_any_workers(tmp_path, users, plain_files, suffix):
     """cdrs.<fmt>.gz / .zst hold exactly the bytes of cdrs.<fmt>, for 1 and 3 workers (the members
     each worker compressed make one stream), and the compressed bytes do not depend on --workers.
     Over 3 chunks of 8,192 records, with per-type files (--compression) too, some of them empty."""
-    count, codec = 17_000, {".gz": "gzip", ".zst": "zstd"}[suffix]
-    common = ["-u", users, "-c", count, "--seed", 12, "--start", helpers.WEEK_START, "--end", helpers.WEEK_END]
+    codec = {".gz": "gzip", ".zst": "zstd"}[suffix]
     jobs = {}
     for fmt in ("json", "jsonl", "csv"):
-        jobs[(fmt, 1, "plain")] = ("cdr_generator.py", [*common, "-o", tmp_path / f"p1.{fmt}", "-j", 1], {})
         for w in (1, 3):
-            jobs[(fmt, w, "packed")] = ("cdr_generator.py", [*common, "-o", tmp_path / f"c{w}.{fmt}{suffix}", "-j", w], {})
+            jobs[(fmt, w)] = ("cdr_generator.py", [*_compressed_common(users), "-o", tmp_path / f"c{w}.{fmt}{suffix}",
+                                                   "-j", w], {})
     for w in (1, 3):
-        dir_args = [*common, "--weights", "voice=1,sms=1,ims=0.001,voip=0", "--format", "csv", "-j", w]
-        if w == 1:
-            jobs[("dir", w, "plain")] = ("cdr_generator.py", [*dir_args, "--output-dir", tmp_path / f"dp{w}"], {})
-        jobs[("dir", w, "packed")] = ("cdr_generator.py", [*dir_args, "--output-dir", tmp_path / f"dc{w}",
-                                                           "--compression", codec], {})
+        jobs[("dir", w)] = ("cdr_generator.py", [*_dir_args(users, w), "--output-dir", tmp_path / f"dc{w}",
+                                                 "--compression", codec], {})
     for key, proc in run_many(jobs, parallel=2).items():
         assert proc.returncode == 0, (key, proc.stderr)
     for fmt in ("json", "jsonl", "csv"):
-        plain = (tmp_path / f"p1.{fmt}").read_bytes()
+        plain = (plain_files / f"p1.{fmt}").read_bytes()
         packed = (tmp_path / f"c1.{fmt}{suffix}").read_bytes()
         assert (tmp_path / f"c3.{fmt}{suffix}").read_bytes() == packed, f"{fmt}{suffix}: other bytes with 3 workers"
         assert len(packed) < len(plain) / 3, (fmt, len(packed), len(plain))
         assert _decompress(tmp_path / f"c1.{fmt}{suffix}") == plain, fmt
-        assert len(helpers.parse_records(plain.decode(), fmt)) == count
+        assert len(helpers.parse_records(plain.decode(), fmt)) == COMPRESSED_COUNT
     assert helpers.listing(tmp_path / "dc1") == sorted(f"{t}.csv{suffix}" for t in TYPES)
     for t in TYPES:
-        plain = (tmp_path / "dp1" / f"{t}.csv").read_bytes()
+        plain = (plain_files / "dp1" / f"{t}.csv").read_bytes()
         assert (tmp_path / "dc3" / f"{t}.csv{suffix}").read_bytes() == (tmp_path / "dc1" / f"{t}.csv{suffix}").read_bytes()
         assert _decompress(tmp_path / "dc1" / f"{t}.csv{suffix}") == plain, t
-    assert (tmp_path / "dp1" / "voip.csv").read_text().count("\n") == 1  # an empty type: its header only
+    assert (plain_files / "dp1" / "voip.csv").read_text().count("\n") == 1  # an empty type: its header only
 
 
 @pytest.mark.parametrize("fmt", ["json", "jsonl", "csv"])
@@ -713,7 +733,7 @@ def test_progress_on_a_real_terminal(tmp_path, workers):
     users = helpers.write_users(tmp_path / "u.json", 3000, seed=5)
     master, slave = pty.openpty()
     proc = subprocess.Popen([sys.executable, str(helpers.ROOT / "cdr_generator.py"), "-u", str(users),
-                             "-c", "400000", "-o", str(tmp_path / "c.jsonl.gz"), "--workers", str(workers)],
+                             "-c", "200000", "-o", str(tmp_path / "c.jsonl.gz"), "--workers", str(workers)],
                             stdout=subprocess.DEVNULL, stderr=slave, cwd=helpers.ROOT)
     os.close(slave)
     chunks = []
@@ -733,6 +753,6 @@ def test_progress_on_a_real_terminal(tmp_path, workers):
 
     assert any(s.startswith("reading users: ") for s in shown), shown
     assert "parsing" in text and "checking 3,000 users" in text and "modelling the traffic of 3,000 users" in text
-    drawn = [s for s in shown if re.fullmatch(r"[\d,]+/400,000 CDRs \(\d+%\), [\d.]+ (kB|MB), [\d,]+/s, .+ left", s)]
+    drawn = [s for s in shown if re.fullmatch(r"[\d,]+/200,000 CDRs \(\d+%\), [\d.]+ (kB|MB), [\d,]+/s, .+ left", s)]
     assert drawn, shown
-    assert shown[-1].startswith("cdr_generator.py: wrote 400,000 CDRs"), shown[-1]
+    assert shown[-1].startswith("cdr_generator.py: wrote 200,000 CDRs"), shown[-1]
