@@ -35,8 +35,9 @@ ROOT = Path(__file__).resolve().parents[1]
 TARGET_RATE, TARGET_BYTES = 25_000, 4 * 1024**3
 
 
-def _rss_tree(pid: int) -> int:
-    """RSS in bytes of ``pid`` and all its descendants."""
+def _rss_tree(pid: int, skip=()) -> int:
+    """RSS in bytes of ``pid`` and all its descendants, less the trees of the ``skip`` pids among them
+    (a pid that is not in the tree takes nothing off: the broker, started by setsid, is not)."""
     children: dict[int, list[int]] = {}
     rss: dict[int, int] = {}
     for d in os.listdir("/proc"):
@@ -53,6 +54,8 @@ def _rss_tree(pid: int) -> int:
     total, todo = 0, [pid]
     while todo:
         p = todo.pop()
+        if p in skip:
+            continue
         total += rss.get(p, 0)
         todo.extend(children.get(p, []))
     return total
@@ -68,7 +71,7 @@ class PeakRss(threading.Thread):
     def run(self):
         me = os.getpid()
         while not self._halt.is_set():
-            now = _rss_tree(me) - sum(_rss_tree(p) for p in self.exclude)
+            now = _rss_tree(me, skip=self.exclude)
             self.peak = max(self.peak, now)
             self._halt.wait(0.2)
 
