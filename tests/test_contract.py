@@ -21,6 +21,7 @@ from telco_cdr import contract, layout
 from telco_cdr.constants import CDR_TYPES
 from telco_cdr.contract import CDRS, CSV_COLUMNS, RECORDS, Field, Record
 from telco_cdr.layout import LayoutError
+from telco_cdr.spark import spark_schema
 from telco_cdr.users import generate_users
 
 START, END = "2026-11-02T00:00:00Z", "2026-11-04T00:00:00Z"
@@ -250,7 +251,7 @@ def test_spark_reads_every_type_with_the_contract_schema(spark, outputs):
 
     jsonl = [json.loads(line) for line in outputs["jsonl"].read_text().splitlines()]
     for name in CDR_TYPES:
-        schema = contract.spark_schema(name)
+        schema = spark_schema(name)
         assert StructType.fromDDL(contract.spark_ddl(name)).simpleString() == schema.simpleString()
         lines = [json.dumps(r) for r in jsonl if r["cdr_type"] == name]
         raw = spark.createDataFrame([(line,) for line in lines], "value STRING")
@@ -262,6 +263,6 @@ def test_spark_reads_every_type_with_the_contract_schema(spark, outputs):
         rows = [row.asDict() for row in shown.collect()]
         assert rows == [json.loads(line) for line in lines], f"{name}: Spark read other values"
     users = spark.createDataFrame([(json.dumps(u),) for u in generate_users(50, seed=8)], "value STRING")
-    parsed = users.select(F.from_json("value", contract.spark_schema("user"), {"mode": "FAILFAST"}).alias("u"))
+    parsed = users.select(F.from_json("value", spark_schema("user"), {"mode": "FAILFAST"}).alias("u"))
     assert dict(parsed.select("u.*").dtypes)["activation_date"] == "date"
     assert parsed.where("u.user_id IS NULL OR u.activation_date IS NULL OR u.device_5g IS NULL").count() == 0

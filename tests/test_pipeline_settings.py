@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from telco_cdr.kafka import settings_from
-from telco_cdr.pipeline_settings import KINDS, TOPICS, configuration_from, kafka_options
+from telco_cdr.pipeline_settings import TOPICS, configuration_from, kafka_options
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -70,4 +70,3 @@ def test_the_spec_and_the_bundle_deploy_the_same_files():
     keys = set(pipeline["configuration"])
     assert {"telco.kafka.bootstrap_servers", "telco.kafka.secret_scope", "telco.kafka.login_module"} <= keys
     assert (ROOT / "pipelines" / "telco" / "transformations").is_dir()
-    assert set(KINDS) == set(TOPICS)

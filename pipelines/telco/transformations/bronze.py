@@ -1,7 +1,7 @@
 """Bronze: one streaming table per topic, the Kafka messages as they came (key, value, topic,
 partition, offset, Kafka timestamp, ingest time), and each message parsed ONCE here with the
 contract's Spark schema: ``record`` (the parsed struct) and ``rule`` (null, or the first rule of
-the contract it breaks, telco_cdr.quality).  Silver and the quarantine filter these columns; none
+the contract it breaks, telco_cdr.spark).  Silver and the quarantine filter these columns; none
 parses again."""
 
 import os
@@ -16,7 +16,7 @@ _ROOT = spark.conf.get("telco.source_root", None) or os.path.abspath(os.path.joi
 if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
-from telco_cdr import quality
+from telco_cdr import spark as quality
 from telco_cdr.pipeline_settings import KINDS, TOPICS, kafka_options
 
 

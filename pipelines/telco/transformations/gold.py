@@ -16,7 +16,7 @@ from pyspark import pipelines as dp
 from pyspark.sql import functions as F
 
 from telco_cdr.constants import CDR_TYPES
-from telco_cdr.quality import fields
+from telco_cdr.spark import fields
 
 
 def _silver(t):

@@ -20,7 +20,7 @@ from pyspark import pipelines as dp
 from pyspark.sql import functions as F
 
 from telco_cdr.constants import CDR_TYPES
-from telco_cdr.quality import DUPLICATE, UNKNOWN_USER, fields
+from telco_cdr.spark import DUPLICATE, UNKNOWN_USER, fields
 
 
 @dp.materialized_view(name="silver_users", comment="The current record of each user_id (the last valid message)")

@@ -1,4 +1,7 @@
-"""Data-quality rules of the downstream pipeline (pipelines/telco/), derived from the record contract.
+"""The Spark side of the record contract: the package's one module that imports pyspark (inside its
+functions: pyspark is the [spark] extra).  ``spark_schema(name)`` is a record's ``StructType``; the
+rest are the data-quality rules of the downstream pipeline (pipelines/telco/), derived from the
+record contract.
 
 Open-source Spark Declarative Pipelines have no expectations, so a rule is a Spark column expression:
 ``record_checks(kind)`` gives the parse schema and a ``rule`` column that is null for a record that
@@ -11,12 +14,12 @@ meets its contract and otherwise names the first rule it breaks:
 
 The pipeline adds ``unknown_user`` (no such ``user_id`` in silver_users) and ``duplicate`` (a
 ``cdr_id`` seen before).  Nothing here lists a field: the names, types, allowed values and rules
-are the contract's (telco_cdr.contract).  pyspark is imported only inside the functions.
+are the contract's (telco_cdr.contract).
 """
 
 from __future__ import annotations
 
-from .contract import RECORDS, Field, Rule
+from .contract import RECORDS, Field, Rule, plain_text
 
 UNPARSABLE = "unparsable"
 UNKNOWN_USER = "unknown_user"
@@ -27,11 +30,20 @@ JSON_OPTIONS = {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT,
                 "timestampFormat": "yyyy-MM-dd'T'HH:mm:ss.SSSXXX", "dateFormat": "yyyy-MM-dd"}
 
 
+def spark_schema(name: str):
+    """The ``pyspark.sql.types.StructType`` of record ``name`` (the same fields, types and nullability
+    as ``contract.spark_ddl``); each field's meaning is its comment."""
+    from pyspark.sql import types as T
+
+    kinds = {"string": T.StringType, "integer": T.LongType, "number": T.DoubleType, "boolean": T.BooleanType,
+             "timestamp": T.TimestampType, "date": T.DateType}
+    return T.StructType([T.StructField(f.name, kinds[f.type](), f.nullable, {"comment": plain_text(f.meaning)})
+                         for f in RECORDS[name].fields])
+
+
 def parse_schema(kind: str):
     """The contract's Spark schema of ``kind`` plus the corrupt-record column ``from_json`` fills."""
     from pyspark.sql import types as T
-
-    from .contract import spark_schema
 
     return T.StructType(spark_schema(kind).fields + [T.StructField(CORRUPT, T.StringType(), True)])
 
@@ -78,7 +90,7 @@ def _fragment_broken(c, fragment: dict):
         elif key == "type":
             conds.append(c.isNotNull() if v == "null" else c.isNull())
         else:
-            raise ValueError(f"a contract rule uses {key!r}, which quality.py cannot check yet")
+            raise ValueError(f"a contract rule uses {key!r}, which spark.py cannot check yet")
     out = conds[0]
     for cond in conds[1:]:
         out = out | cond
