@@ -493,9 +493,9 @@ class Columns:
             key = ("nulls", id(table), quote, null)
             hit = self._cache.get(key)
             if hit is None or hit[0] is not table:
-                text, none = table.copy(), np.flatnonzero(np.equal(table, None))
-                some = np.setdiff1d(np.arange(len(table)), none)
+                text, none = table.copy(), np.equal(table, None)
                 if quote:
+                    some = ~none
                     text[some] = quote + table[some] + quote
                 text[none] = null
                 hit = self._remember(key, (table, text))
