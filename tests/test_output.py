@@ -126,7 +126,7 @@ def test_workers_do_not_change_the_bytes_of_any_output(tmp_path, users, fmt, cou
     """Every format, one file or a folder of per-type files (some empty), more workers than chunks."""
     extra = ["--weights", weights] if weights else []
     jobs = {}
-    others = (3,) if count > 2 * CHUNK_RECORDS else (8,)  # uneven shares; more workers than chunks
+    others = (3,)  # uneven shares of 3 chunks; more workers than chunks where there are 2 or none
     for w in (1, *others):
         common = ["-u", users, "-c", count, "--seed", 8, "--start", helpers.WEEK_START, "--end", helpers.WEEK_END,
                   "--format", fmt, "--workers", w, *extra]
