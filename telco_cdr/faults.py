@@ -199,9 +199,11 @@ class Spoiler:
     def rng(self, chunk: int, output: int) -> np.random.Generator:
         return np.random.default_rng(np.random.SeedSequence([SeedDomain.FAULTS, self.seed, chunk, output]))
 
-    def spoil(self, chunk: int, output: int, lines: list[bytes]) -> tuple[list[bytes], list[Mark]]:
+    def spoil(self, chunk: int, output: int, lines: list[bytes], arrival_ms: int | None = None
+              ) -> tuple[list[bytes], list[Mark]]:
         """The chunk's ``lines`` of output ``output`` with faults in them, and a Mark per spoiled
-        line (index among the lines returned), in line order."""
+        line (index among the lines returned), in line order.  A late record arrives at
+        ``arrival_ms`` (a stream's: now), or else when the record before it started (a file's)."""
         n = len(lines)
         if not n:
             return lines, []
@@ -232,10 +234,10 @@ class Spoiler:
                 a = j - 1
                 while a in moved:
                     a -= 1
-                if a < 0:  # nothing before it in the chunk to arrive after: left clean
+                if a < 0 and arrival_ms is None:  # nothing before it in the chunk to arrive after: left clean
                     continue
                 rec = Record(line, header)
-                arrival = _start_of(lines[a], self.csv)
+                arrival = _start_of(lines[a], self.csv) if arrival_ms is None else arrival_ms
                 delay = int(rng.integers(LATE_DELAY_S[0] * 1000, LATE_DELAY_S[1] * 1000 + 1))
                 shift = _ms(rec.get("end_time")) - (arrival - delay)
                 for name in TIME_FIELDS:
