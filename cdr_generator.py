@@ -135,9 +135,10 @@ def main(argv: list[str] | None = None) -> int:
               f"{done / max(secs, 1e-9):,.0f} CDRs/s, seed {args.seed}", file=sys.stderr)
         if faults:
             ledger = f"; ledger {args.ledger}" if args.ledger else ""
+            dups = job.fault_counts[0]
+            among = f"; the {plural(dups, 'duplicate')} counted among the CDRs above" if dups else ""
             print(f"{PROG}: faults: {fault_summary(job.fault_counts)} ({plural(sum(job.fault_counts), 'record')} "
-                  f"spoiled; the {plural(job.fault_counts[0], 'duplicate')} counted among the CDRs above){ledger}",
-                  file=sys.stderr)
+                  f"spoiled{among}){ledger}", file=sys.stderr)
         return 0
     return run(body, PROG)
 

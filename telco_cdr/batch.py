@@ -147,10 +147,14 @@ def _first_lines(framers: list, totals: list[int], split: bool) -> list[int]:
     return [_n(totals, k, split) + (0 if framer.fmt == "jsonl" else 1) + 1 for k, framer in enumerate(framers)]
 
 
-def _ledger(job: CdrFileJob, spoiled: list, framers: list, totals: list[int], names: list[str]) -> bytes:
-    """A chunk's ledger lines, when ``totals`` records came before it; counts them in ``job``."""
+def _ledger(job: CdrFileJob, spoiled: list, framers: list, totals: list[int], names: list[str],
+            wanted: bool = True) -> bytes:
+    """A chunk's ledger lines, when ``totals`` records came before it (if ``wanted``); counts them
+    in ``job``."""
     for _, mark in spoiled:
         job.fault_counts[FAULT_KINDS.index(mark.kind)] += 1
+    if not wanted:
+        return b""
     files = [os.path.basename(n) for n in names] if job.split else None
     return ledger_lines(spoiled, _first_lines(framers, totals, job.split), files)
 
@@ -203,10 +207,10 @@ def _write_in_order(job: CdrFileJob, outs: list, framers: list, progress, ledger
     try:
         for i in range(job.n_chunks):
             counts, blobs, spoiled = job.chunk(i)
-            if spoiled and ledger is not None:
-                writer.write(ledger, [_ledger(job, spoiled, framers, totals, names)])
-            elif spoiled:
-                _ledger(job, spoiled, framers, totals, names)
+            if spoiled:
+                text = _ledger(job, spoiled, framers, totals, names, ledger is not None)
+                if ledger is not None:
+                    writer.write(ledger, [text])
             for k, (out, head) in enumerate(zip(outs, _heads(framers, totals, counts, job.split))):
                 writer.write(out, [head])  # units as the ring writes them: the same bytes
                 writer.write(out, framers[k].body(blobs[k], _n(counts, k, job.split)))
@@ -375,7 +379,8 @@ def _ring(seat: RingSeat, progress) -> Token | ErrorToken:
                 faults = None
                 if spoiled:
                     job.fault_counts = list(token.faults)
-                    marked = _ledger(job, spoiled, framers, list(token.totals), seat.names)
+                    marked = _ledger(job, spoiled, framers, list(token.totals), seat.names,
+                                     seat.ledger_fd is not None)
                     if seat.ledger_fd is not None:
                         _write_all(seat.ledger_fd, "--ledger", [marked])
                     faults = tuple(job.fault_counts)

@@ -126,42 +126,104 @@ def _iso(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
 
 
-class Record:
-    """A rendered line as an ordered mapping (JSON object, or a CSV row under its header), to
-    change and render again."""
+class JsonRecord:
+    """A rendered JSON object, changed in place a field at a time: only the bytes of the fields
+    touched are read and written again (a whole parse and dump costs several times more)."""
 
-    def __init__(self, line: bytes, header: list[str] | None):
+    def __init__(self, line: bytes):
+        self.line = line
+
+    def _span(self, name: str) -> tuple[int, int, int]:
+        """Where field ``name`` is: its key's first byte, its value's first byte and the byte after."""
+        key = b'"' + name.encode() + b'":'
+        at = self.line.find(key)
+        if at < 0:
+            raise KeyError(name)
+        start = at + len(key)
+        if self.line[start] == 0x22:  # a string: to its closing quote
+            end = start + 1
+            while True:
+                end = self.line.index(b'"', end)
+                k = end - 1
+                while self.line[k] == 0x5C:  # backslashes before the quote: an odd number escapes it
+                    k -= 1
+                if (end - 1 - k) % 2 == 0:
+                    break
+                end += 1
+            return at, start, end + 1
+        end = start
+        while self.line[end] not in b",}":
+            end += 1
+        return at, start, end
+
+    def get(self, name: str):
+        """The field's value; None if it is null or absent."""
+        try:
+            _, start, end = self._span(name)
+        except KeyError:
+            return None
+        value = self.line[start:end]
+        if value[:1] == b'"' and b"\\" not in value:  # a plain string, as most are: no parse
+            return value[1:-1].decode()
+        return json.loads(value)
+
+    def set(self, name: str, value) -> None:
+        _, start, end = self._span(name)
+        self.line = self.line[:start] + json.dumps(value, ensure_ascii=False).encode() + self.line[end:]
+
+    def drop(self, name: str) -> None:
+        at, _, end = self._span(name)
+        if self.line[end] == 0x2C:  # the comma after it goes with it
+            end += 1
+        elif self.line[at - 1] == 0x2C:  # the last field: the comma before it
+            at -= 1
+        self.line = self.line[:at] + self.line[end:]
+
+    def add(self, name: str, value) -> None:
+        self.line = self.line[:-1] + b"," + json.dumps(name).encode() + b":" + json.dumps(value).encode() + b"}"
+
+    def replace_all(self, old: str, new: str, but: str = "cdr_id") -> None:
+        """``old`` by ``new`` wherever it stands (in numbers, URIs, ...), but in field ``but``."""
+        _, start, end = self._span(but)
+        self.line = self.line[:end] + self.line[end:].replace(old.encode(), new.encode())
+        head = self.line[:start]
+        self.line = head.replace(old.encode(), new.encode()) + self.line[start:]
+
+    def render(self) -> bytes:
+        return self.line
+
+
+def Record(line: bytes, header: list[str] | None):  # noqa: N802 - a factory of the two kinds
+    return JsonRecord(line) if header is None else CsvRecord(line, header)
+
+
+class CsvRecord:
+    """A rendered CSV row as an ordered mapping under its header, to change and render again."""
+
+    def __init__(self, line: bytes, header: list[str]):
         self.header = header
-        if header is None:
-            self.values = json.loads(line)
-        else:
-            self.values = dict(zip(header, next(csv.reader([line.decode()]))))
+        self.values = dict(zip(header, next(csv.reader([line.decode()]))))
         self.extra: list[str] = []  # CSV cells past the header
+
+    def replace_all(self, old: str, new: str, but: str = "cdr_id") -> None:
+        for name, value in self.values.items():
+            if name != but and old in value:
+                self.values[name] = value.replace(old, new)
 
     def get(self, name: str):
         v = self.values.get(name)
         return None if v == "" else v
 
     def set(self, name: str, value) -> None:
-        self.values[name] = value if self.header is None or value is None else str(value)
-        if self.header is not None and value is None:
-            self.values[name] = ""
+        self.values[name] = "" if value is None else str(value)
 
     def drop(self, name: str) -> None:
-        if self.header is None:
-            del self.values[name]
-        else:
-            self.values[name] = ""
+        self.values[name] = ""
 
     def add(self, name: str, value) -> None:
-        if self.header is None:
-            self.values[name] = value
-        else:
-            self.extra.append(str(value))
+        self.extra.append(str(value))
 
     def render(self) -> bytes:
-        if self.header is None:
-            return json.dumps(self.values, separators=(",", ":"), ensure_ascii=False).encode()
         buf = io.StringIO()
         csv.writer(buf, lineterminator="").writerow([*self.values.values(), *self.extra])
         return buf.getvalue().encode()
@@ -173,6 +235,28 @@ def _start_of(line: bytes, csv_format: bool) -> int:
         return _ms(line.split(b",", 4)[3].decode())
     at = line.index(b'"start_time":"') + 14
     return _ms(line[at:at + 24].decode())
+
+
+class Draws:
+    """Uniform numbers drawn from ``rng`` in blocks (a numpy call per number costs more than the
+    number), handed out one at a time in a fixed order, so the same seed gives the same faults."""
+
+    def __init__(self, rng: np.random.Generator, block: int):
+        self.rng, self.block = rng, max(block, 16)
+        self.pool: list[float] = []
+        self.at = 0
+
+    def random(self) -> float:
+        if self.at == len(self.pool):
+            self.pool, self.at = self.rng.random(self.block).tolist(), 0
+        self.at += 1
+        return self.pool[self.at - 1]
+
+    def integers(self, lo: int, hi: int | None = None) -> int:
+        """A whole number from ``lo`` up to, not including, ``hi`` (from 0 to ``lo`` with one argument)."""
+        if hi is None:
+            lo, hi = 0, lo
+        return lo + min(int(self.random() * (hi - lo)), hi - lo - 1)
 
 
 class Spoiler:
@@ -213,6 +297,7 @@ class Spoiler:
         if not len(chosen):
             return lines, []
         header = self.headers[output] if self.csv else None
+        rng = Draws(rng, 4 * len(chosen))
         out = list(lines)
         marks: dict[int, Mark] = {}
         copies: dict[int, list[tuple[int, Mark]]] = {}  # after original index a: (original, mark)
@@ -325,18 +410,16 @@ class Spoiler:
                     return v
 
         def digits(k):
-            return "".join(map(str, rng.integers(0, 10, k).tolist()))
+            return "".join(str(rng.integers(10)) for _ in range(k))
 
         old = {name: rec.get(name) for name in ("user_id", "msisdn", "imsi", "imei")}
         new = {
-            "user_id": fresh(lambda: f"U{int(rng.integers(*ORPHAN_ID_RANGE))}", ids),
+            "user_id": fresh(lambda: f"U{rng.integers(*ORPHAN_ID_RANGE)}", ids),
             "msisdn": fresh(lambda: old["msisdn"][:-7] + digits(7), msisdns),
             "imsi": fresh(lambda: old["imsi"][:5] + digits(10), imsis),
             "imei": fresh(lambda: (lambda p: p + luhn_digit(p))(old["imei"][:8] + digits(6)), imeis),
         }
-        for name, value in rec.values.items():  # the user's number wherever it stands (calling_number, URIs)
-            if name != "cdr_id" and isinstance(value, str) and old["msisdn"] in value:
-                rec.values[name] = value.replace(old["msisdn"], new["msisdn"])
+        rec.replace_all(old["msisdn"], new["msisdn"])  # the user's number wherever it stands (calling_number, URIs)
         for name, value in new.items():
             rec.set(name, value)
         return {"user_id": new["user_id"]}
