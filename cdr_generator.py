@@ -12,6 +12,9 @@ from telco_cdr.cli import Parser, int_at_least, nonempty, run, seed_value, time_
 from telco_cdr.constants import CDR_TYPES, DEFAULT_SEED, DEFAULT_WEIGHTS_TEXT
 from telco_cdr.contract import csv_header
 from telco_cdr.errors import UserError
+from telco_cdr.faults import KINDS as FAULT_KINDS
+from telco_cdr.faults import check_format, parse_faults
+from telco_cdr.faults import summary as fault_summary
 from telco_cdr.output import CODECS, FORMATS, Progress, RecordFramer, atomic_outputs, codec, output_kind
 from telco_cdr.text import plural, size
 from telco_cdr.traffic import build_population, parse_weights
@@ -26,6 +29,8 @@ examples:
   python cdr_generator.py --count 100000 --output-dir landing/ --format jsonl   # a file per CDR type
   python cdr_generator.py --count 1000000 --output cdrs.jsonl.gz     # gzip-compressed JSON Lines
   python cdr_generator.py --weights voice=1 --count 10 --output - | head -3     # JSON Lines
+  python cdr_generator.py --count 10000 --output cdrs.jsonl --start 2026-11-01 \
+      --faults duplicate=0.01,late=0.005,malformed=0.002 --ledger faults.jsonl  # spoiled on purpose
 
 The name says the format: .json, .jsonl/.ndjson, .csv, then .gz or .zst to compress; other
 formats (.parquet, .xlsx, ...) are refused.  5,000,000 CDRs of JSON Lines take about 3.0 GB
@@ -33,6 +38,13 @@ formats (.parquet, .xlsx, ...) are refused.  5,000,000 CDRs of JSON Lines take a
 
 Every CDR belongs to a user of --users-file (same msisdn, imsi, imei); suspended users make
 none.  The same users, flags and --seed give a byte-identical file, with any --workers.
+
+--faults kinds (each a fraction of the records; a record gets one at most): duplicate (the
+record again, up to 50 records later), late (arrives 1 to 6 hours after its end), malformed (not
+valid JSON, or a CSV row cut short; not with --format json), missing_field (a required field
+absent; CSV: its cell empty), orphan_user (user_id, msisdn, imsi, imei of no user), bad_value
+(negative duration, end before start, or a value no enum allows), schema_drift (an extra field).
+--ledger writes one JSON object a line per spoiled record: kind, file (--output-dir), line, cdr_id.
 """
 
 
@@ -59,6 +71,11 @@ def build_parser() -> Parser:
     p.add_argument("--weights", "-w", help=f"the CDR type mix (default: {DEFAULT_WEIGHTS_TEXT})")
     p.add_argument("--workers", "-j", type=int_at_least(1, 64), default=1,
                    help="processes that build records; the output is the same for any number (default: 1)")
+    p.add_argument("--faults", metavar="KIND=FRACTION,...",
+                   help=f"spoil records on purpose, a fraction of them per kind: {', '.join(FAULT_KINDS)} "
+                        "(default: none; see below)")
+    p.add_argument("--ledger", metavar="FILE", type=nonempty,
+                   help="write the faults to FILE, one JSON object a line: kind, line, cdr_id, ... (needs --faults)")
     return p
 
 
@@ -68,6 +85,9 @@ def main(argv: list[str] | None = None) -> int:
         progress = Progress(args.count, "CDRs")  # its clock is the run's: reading the users counts too
         weights = parse_weights(args.weights)
         start_ms, end_ms = time_window(args.start, args.end)
+        faults = parse_faults(args.faults) if args.faults is not None else None
+        if args.ledger is not None and not faults:
+            raise UserError("--ledger lists the faults of --faults; give --faults too")
         if args.output_dir and args.output is not None:
             raise UserError("--output and --output-dir both say where to write; give one of them")
         if args.output is None:
@@ -83,6 +103,10 @@ def main(argv: list[str] | None = None) -> int:
             fmt, compression = output_kind(args.output, args.format, compression=args.compression)
             codec(compression)
             paths, headers = [args.output], [csv_header()]
+        if faults:
+            check_format(faults, fmt)
+            if args.ledger is not None and os.path.abspath(args.ledger) in map(os.path.abspath, paths):
+                raise UserError(f"--ledger {args.ledger!r} is also an output of the records; give another file")
         users = read_users(args.users_file, progress)
         n_users = len(users)
         progress.phase(f"modelling the traffic of {plural(n_users, 'user')}")
@@ -93,11 +117,13 @@ def main(argv: list[str] | None = None) -> int:
                 os.makedirs(args.output_dir, exist_ok=True)
             except OSError as e:
                 raise UserError(f"--output-dir {args.output_dir!r} cannot be made: {e.strerror}") from None
-        job = CdrFileJob(pop, weights, args.seed, start_ms, end_ms, args.count, fmt, split=bool(args.output_dir))
+        job = CdrFileJob(pop, weights, args.seed, start_ms, end_ms, args.count, fmt, split=bool(args.output_dir),
+                         faults=faults)
         framers = [RecordFramer(fmt, h) for h in headers]
         progress.begin()
-        with atomic_outputs(paths, codec_name=compression) as outs:
-            totals = write_cdr_file(job, outs, framers, args.workers, progress)
+        with atomic_outputs(paths, codec_name=compression) as outs, \
+                atomic_outputs([args.ledger] if args.ledger else [], "--ledger") as ledgers:
+            totals = write_cdr_file(job, outs, framers, args.workers, progress, ledgers[0] if ledgers else None)
         done = sum(totals)
         progress.done()
         secs = progress.seconds
@@ -107,6 +133,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{PROG}: wrote {plural(done, 'CDR')} ({size(sum(out.size for out in outs))}) to {where} ({kind}): "
               f"{mix}; {secs:.1f} s ({progress.read_seconds:.1f} s reading and modelling {plural(n_users, 'user')}), "
               f"{done / max(secs, 1e-9):,.0f} CDRs/s, seed {args.seed}", file=sys.stderr)
+        if faults:
+            ledger = f"; ledger {args.ledger}" if args.ledger else ""
+            dups = job.fault_counts[0]
+            among = f"; the {plural(dups, 'duplicate')} counted among the CDRs above" if dups else ""
+            print(f"{PROG}: faults: {fault_summary(job.fault_counts)} ({plural(sum(job.fault_counts), 'record')} "
+                  f"spoiled{among}){ledger}", file=sys.stderr)
         return 0
     return run(body, PROG)
 

@@ -32,6 +32,9 @@ examples:
   python kafka_producer.py -b 127.0.0.1:19092 --max-count 100000 --rate max --create-topics
   # see what would be sent (at the default pace of one message every {DEFAULT_INTERVAL_S:g} s):
   python kafka_producer.py --dry-run --max-count 5
+  # spoil 1 % of the CDRs with resends and 0.5 % with bad values; where each went in faults.jsonl:
+  python kafka_producer.py -b 127.0.0.1:19092 --max-count 10000 --rate max \
+      --faults duplicate=0.01,bad_value=0.005 --ledger faults.jsonl
 
 Topics: {', '.join(CDR_TOPICS.values())} (with --topic-prefix before each).
 Key: the user_id (per-user order; co-partitioned with telco-users).  Value: the CDR as JSON,
@@ -39,6 +42,10 @@ the same record as cdr_generator.py writes, with event times of now.
 Pace: one message every {DEFAULT_INTERVAL_S:g} s unless --rate or --interval says otherwise, so that a
 producer left running against a paid cluster costs little; --rate max sends as fast as it can.
 Without --users-file, --num-users and --seed make the same users as user_generator.py.
+--faults kinds, as cdr_generator.py's (see its --help): duplicate, late, malformed (the value is not
+valid JSON), missing_field, orphan_user (the key is the orphan's user_id), bad_value, schema_drift.
+--ledger writes a JSON object a line per spoiled message delivered: kind, topic, partition, offset,
+cdr_id, ... (with --dry-run: topic and its line on stdout).
 Exit codes: 0 all sent messages delivered, 1 a run error (broker, auth, undelivered), 2 bad
 input, 130 stopped by a second Ctrl+C before everything was confirmed.
 """
@@ -60,6 +67,12 @@ def build_parser() -> Parser:
                       help=f"seconds between messages, the same as --rate 1/SECONDS (default: {DEFAULT_INTERVAL_S:g})")
     p.add_argument("--topic", type=nonempty, help="send every CDR to this one topic instead of one topic per type")
     p.add_argument("--topic-prefix", default="", help="put this before each topic name (e.g. dev.)")
+    p.add_argument("--faults", metavar="KIND=FRACTION,...",
+                   help="spoil messages on purpose, a fraction of them per kind: duplicate, late, malformed, "
+                        "missing_field, orphan_user, bad_value, schema_drift (default: none)")
+    p.add_argument("--ledger", metavar="FILE", type=nonempty,
+                   help="write the spoiled messages to FILE, one JSON object a line: kind, topic, partition, "
+                        "offset, cdr_id, ... (needs --faults)")
     add_kafka_flags(p)
     return p
 
@@ -69,6 +82,14 @@ def main(argv: list[str] | None = None) -> int:
         with StopFlag() as stop:  # first, so that a signal at any moment is handled
             args = build_parser().parse_args(argv)
             user_flags(args, args.users_file)  # --seed seeds the CDRs too: allowed with --users-file
+            if args.faults is not None:
+                from telco_cdr.faults import parse_faults
+
+                args.faults = parse_faults(args.faults)
+            if args.ledger is not None and not args.faults:
+                from telco_cdr.errors import UserError
+
+                raise UserError("--ledger lists the faults of --faults; give --faults too")
             from telco_cdr.streaming import stream_cdrs  # numpy and the rest load here
 
             return stream_cdrs(args, stop, PROG)

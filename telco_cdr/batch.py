@@ -25,6 +25,8 @@ from .bearers import BearerPlan, BearerRun, Partials, choose_chains
 from .cdrs import DATA, CdrFactory
 from .constants import CDR_TYPES, CHUNK_RECORDS
 from .errors import RunError
+from .faults import KINDS as FAULT_KINDS
+from .faults import Spoiler, ledger_lines
 from .output import BackgroundWriter, RecordFramer, writing
 from .traffic import Population, TrafficCurve
 
@@ -39,6 +41,7 @@ class CdrFileJob:
     count: int
     fmt: str  # json | jsonl | csv
     split: bool = False  # one output per CDR type
+    faults: dict | None = None  # --faults: fraction of records per kind (telco_cdr.faults); None: none
     factory: CdrFactory = field(init=False)
     curve: TrafficCurve = field(init=False)  # of the non-data records
     bearers: BearerPlan = field(init=False)  # the chains of the data records
@@ -58,6 +61,13 @@ class CdrFileJob:
         self._cut()
         self._run: BearerRun | None = None  # this process's way through the chains
         self._run_chunk = 0  # the chunk whose data partials it gives next
+        self.spoiler = None
+        self.fault_counts = [0] * len(FAULT_KINDS)  # the faults written, per kind (after write_cdr_file)
+        if self.faults:
+            from .contract import csv_header
+
+            headers = ([csv_header(t).split(",") for t in CDR_TYPES] if self.split else [csv_header().split(",")])
+            self.spoiler = Spoiler(self.faults, self.seed, self.fmt, headers, self.pop)
 
     def _cut(self) -> None:
         """Chunk i's non-data slice [other[i], other[i+1]) and its data partials: those that
@@ -98,28 +108,63 @@ class CdrFileJob:
             self._run_chunk += 1
         return part, first
 
-    def chunk(self, i: int) -> tuple[list[int], list[bytes]]:
-        """Per-type counts, and the chunk's records joined and encoded: one blob, or one per type."""
+    def chunk(self, i: int) -> tuple[list[int], list[bytes], list]:
+        """Per-type counts (of lines: a resend counts again), the chunk's records joined and
+        encoded (one blob, or one per type), and with --faults the spoiled lines: (output, Mark)
+        in the order of the outputs and their lines."""
         lo, hi = int(self.other[i]), int(self.other[i + 1])
         data, d0 = self.data(i)
         if hi == lo and not len(data):
-            return [0] * len(CDR_TYPES), [b""] * (len(CDR_TYPES) if self.split else 1)
+            return [0] * len(CDR_TYPES), [b""] * (len(CDR_TYPES) if self.split else 1), []
         times = (self.curve.chunk_times(self.seed, i, lo, hi, self.n_other) if hi > lo
                  else np.zeros(0, dtype=np.int64))
         chunk = self.factory.build(i, lo + d0, times, data=data)
         counts = np.bincount(chunk.types, minlength=len(CDR_TYPES)).tolist()
         sep = RecordFramer.separator(self.fmt).encode()
         if not self.split:
-            return counts, [sep.join(chunk.lines)]
+            if self.spoiler is None:
+                return counts, [sep.join(chunk.lines)], []
+            lines, marks = self.spoiler.spoil(i, 0, chunk.lines)
+            for mark in marks:
+                if mark.kind == "duplicate":
+                    counts[int(chunk.types[mark.source])] += 1
+            return counts, [sep.join(lines)], [(0, mark) for mark in marks]
         per_type = [[] for _ in CDR_TYPES]
         for t, _, lines in chunk.parts:
             per_type[t] = lines
-        return counts, [sep.join(lines) for lines in per_type]
+        spoiled = []
+        if self.spoiler is not None:
+            for t in range(len(CDR_TYPES)):
+                per_type[t], marks = self.spoiler.spoil(i, t, per_type[t])
+                counts[t] = len(per_type[t])
+                spoiled += [(t, mark) for mark in marks]
+        return counts, [sep.join(lines) for lines in per_type], spoiled
 
 
-def write_cdr_file(job: CdrFileJob, outs: list, framers: list, workers: int = 1, progress=None) -> list[int]:
+def _first_lines(framers: list, totals: list[int], split: bool) -> list[int]:
+    """The line of each output (1-based) where the next chunk's first record goes, when ``totals``
+    records came before it: after the JSON array's ``[`` or the CSV header, if any."""
+    return [_n(totals, k, split) + (0 if framer.fmt == "jsonl" else 1) + 1 for k, framer in enumerate(framers)]
+
+
+def _ledger(job: CdrFileJob, spoiled: list, framers: list, totals: list[int], names: list[str],
+            wanted: bool = True) -> bytes:
+    """A chunk's ledger lines, when ``totals`` records came before it (if ``wanted``); counts them
+    in ``job``."""
+    for _, mark in spoiled:
+        job.fault_counts[FAULT_KINDS.index(mark.kind)] += 1
+    if not wanted:
+        return b""
+    files = [os.path.basename(n) for n in names] if job.split else None
+    return ledger_lines(spoiled, _first_lines(framers, totals, job.split), files)
+
+
+def write_cdr_file(job: CdrFileJob, outs: list, framers: list, workers: int = 1, progress=None,
+                   ledger=None) -> list[int]:
     """Build every chunk of ``job`` and write it, framed, to ``outs`` (one AtomicFile, or one per
-    CDR type with ``job.split``); return the records written per CDR type.
+    CDR type with ``job.split``); return the records written per CDR type (lines: a resend of
+    --faults counts again).  With ``job.faults``, ``ledger`` (an AtomicFile, or None) gets a line
+    per spoiled record, chunk after chunk, and ``job.fault_counts`` the faults per kind.
 
     One process builds the chunks in order while a thread writes the previous one.  With
     ``workers`` > 1, forked processes take the chunks in turn (chunk i goes to process i % workers,
@@ -134,9 +179,11 @@ def write_cdr_file(job: CdrFileJob, outs: list, framers: list, workers: int = 1,
     again the same for any number of workers.
     """
     if workers <= 1 or job.n_chunks == 1:
-        return _write_in_order(job, outs, framers, progress)
+        return _write_in_order(job, outs, framers, progress, ledger)
     job.factory.warm()  # per-user text tables made once, before the processes fork
-    return _write_in_ring(job, outs, framers, min(workers, job.n_chunks), progress)
+    if job.spoiler is not None:
+        _ = job.spoiler.taken  # the users' identifiers, once, before the processes fork
+    return _write_in_ring(job, outs, framers, min(workers, job.n_chunks), progress, ledger)
 
 
 def _n(values: list[int], k: int, split: bool) -> int:
@@ -153,12 +200,17 @@ def _heads(framers: list, totals: list[int], counts: list[int], split: bool) -> 
     return heads
 
 
-def _write_in_order(job: CdrFileJob, outs: list, framers: list, progress) -> list[int]:
+def _write_in_order(job: CdrFileJob, outs: list, framers: list, progress, ledger=None) -> list[int]:
     totals = [0] * len(CDR_TYPES)
     writer = BackgroundWriter()
+    names = [out.path for out in outs]
     try:
         for i in range(job.n_chunks):
-            counts, blobs = job.chunk(i)
+            counts, blobs, spoiled = job.chunk(i)
+            if spoiled:
+                text = _ledger(job, spoiled, framers, totals, names, ledger is not None)
+                if ledger is not None:
+                    writer.write(ledger, [text])
             for k, (out, head) in enumerate(zip(outs, _heads(framers, totals, counts, job.split))):
                 writer.write(out, [head])  # units as the ring writes them: the same bytes
                 writer.write(out, framers[k].body(blobs[k], _n(counts, k, job.split)))
@@ -189,11 +241,14 @@ class Token:
 
     totals: tuple[int, ...]
     sizes: tuple[int, ...] = ()
+    faults: tuple[int, ...] = ()  # the --faults written so far, per kind
 
-    def after(self, counts: list[int], sizes: tuple[int, ...] | None = None) -> Token:
+    def after(self, counts: list[int], sizes: tuple[int, ...] | None = None,
+              faults: tuple[int, ...] | None = None) -> Token:
         """The token once a chunk of ``counts`` records per type is written (``sizes``: the
-        outputs' byte counts then)."""
-        return Token(tuple(a + b for a, b in zip(self.totals, counts)), self.sizes if sizes is None else sizes)
+        outputs' byte counts then; ``faults``: the faults written then, per kind)."""
+        return Token(tuple(a + b for a, b in zip(self.totals, counts)), self.sizes if sizes is None else sizes,
+                     self.faults if faults is None else faults)
 
 
 class ErrorKind(Enum):
@@ -234,19 +289,21 @@ class RingSeat:
     workers: int
     inbound: Connection  # the token comes in from process index - 1
     outbound: Connection  # and goes on to process index + 1
+    ledger_fd: int | None = None  # --ledger's open file, shared too
 
 
-def _write_in_ring(job: CdrFileJob, outs: list, framers: list, workers: int, progress) -> list[int]:
+def _write_in_ring(job: CdrFileJob, outs: list, framers: list, workers: int, progress, ledger=None) -> list[int]:
     ctx = multiprocessing.get_context("fork")
-    for out in outs:  # the processes write through the same open files, unbuffered
-        out.fh.flush()
+    for out in [*outs, *([ledger] if ledger is not None else [])]:  # the processes write through the same
+        out.fh.flush()                                                # open files, unbuffered
     fds = [out.fh.fileno() for out in outs]
     names = [out.path for out in outs]
     codecs = [out.codec for out in outs]
     # pipes[w]: the token's way into process w (from process w - 1)
     pipes = [ctx.Pipe(duplex=False) for _ in range(workers)]
     seats = [RingSeat(job=job, framers=framers, fds=fds, names=names, codecs=codecs, index=w, workers=workers,
-                      inbound=pipes[w][0], outbound=pipes[(w + 1) % workers][1]) for w in range(workers)]
+                      inbound=pipes[w][0], outbound=pipes[(w + 1) % workers][1],
+                      ledger_fd=ledger.fh.fileno() if ledger is not None else None) for w in range(workers)]
     procs = []
     try:
         for seat in seats[1:]:
@@ -259,6 +316,8 @@ def _write_in_ring(job: CdrFileJob, outs: list, framers: list, workers: int, pro
             _raise(token, procs)
         for out, size in zip(outs, token.sizes):
             out.size += size
+        if token.faults:
+            job.fault_counts = list(token.faults)
         for p in procs:
             p.join()
         _close(outs, framers, list(token.totals), job.split,
@@ -299,15 +358,15 @@ def _ring(seat: RingSeat, progress) -> Token | ErrorToken:
     job, workers, framers = seat.job, seat.workers, seat.framers
     n = job.n_chunks
     turns = -(-n // workers) * workers
-    token: Token | ErrorToken = Token((0,) * len(CDR_TYPES), (0,) * len(seat.fds))
+    token: Token | ErrorToken = Token((0,) * len(CDR_TYPES), (0,) * len(seat.fds), (0,) * len(FAULT_KINDS))
     for i in range(seat.index, turns, workers):
         built = None
         if isinstance(token, Token) and i < n:
             try:
-                counts, blobs = job.chunk(i)
+                counts, blobs, spoiled = job.chunk(i)
                 bodies = [codec.encode(framer.body(blob, _n(counts, k, job.split)))
                           for k, (codec, framer, blob) in enumerate(zip(seat.codecs, framers, blobs))]
-                built = counts, bodies
+                built = counts, bodies, spoiled
             except Exception as e:  # noqa: BLE001 - goes round the ring to the parent
                 token = ErrorToken.of(e)
         if i > 0:
@@ -315,8 +374,16 @@ def _ring(seat: RingSeat, progress) -> Token | ErrorToken:
             if isinstance(token, Token):
                 token = received
         if isinstance(token, Token) and built is not None:
-            counts, bodies = built
+            counts, bodies, spoiled = built
             try:
+                faults = None
+                if spoiled:
+                    job.fault_counts = list(token.faults)
+                    marked = _ledger(job, spoiled, framers, list(token.totals), seat.names,
+                                     seat.ledger_fd is not None)
+                    if seat.ledger_fd is not None:
+                        _write_all(seat.ledger_fd, "--ledger", [marked])
+                    faults = tuple(job.fault_counts)
                 heads = _heads(framers, list(token.totals), counts, job.split)
                 sizes = tuple(size + _write_all(fd, name, codec.encode([head]) + body)
                               for fd, name, codec, head, body, size
@@ -324,7 +391,7 @@ def _ring(seat: RingSeat, progress) -> Token | ErrorToken:
             except Exception as e:  # noqa: BLE001
                 token = ErrorToken.of(e)
             else:
-                token = token.after(counts, sizes)
+                token = token.after(counts, sizes, faults)
                 if progress:
                     progress.update(sum(token.totals), sum(sizes))
         try:

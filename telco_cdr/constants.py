@@ -45,3 +45,4 @@ class SeedDomain(IntEnum):
     STREAM_CDRS = 4  # streamed CDRs (kafka_producer.py)
     RUN_IDS = 5  # the per-run bases of cdr_id, charging_id, icid
     EVENT_TIMES = 6  # event times of a CDR file's chunks
+    FAULTS = 7  # which records --faults spoils, and how (telco_cdr.faults)

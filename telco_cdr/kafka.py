@@ -379,6 +379,7 @@ class Producer(Sink):
         self.fatal_error: str | None = None
         self.down_since: float | None = None
         self.last_error: str | None = None
+        self.ledger = None  # --faults: a streaming.Ledger for the spoiled messages delivered
         try:
             self.p = confluent_kafka.Producer(conf)
         except confluent_kafka.KafkaException as e:
@@ -414,6 +415,18 @@ class Producer(Sink):
                 else:
                     on_failure(err, msg)
             self._callbacks[topic] = cb
+        return cb
+
+    def _spoiled(self, topic: str, entry: dict):
+        """A delivery callback for one spoiled message of --faults: counted as any other, and
+        written to the ledger with the topic, partition and offset the broker gave it."""
+        counter, ledger = self._counter(topic), self.ledger
+
+        def cb(err, msg):
+            counter(err, msg)
+            if err is None and ledger is not None:
+                ledger.write({"kind": entry["kind"], "topic": msg.topic(), "partition": msg.partition(),
+                              "offset": msg.offset(), **{k: v for k, v in entry.items() if k != "kind"}})
         return cb
 
     def _on_failure(self, err, msg) -> None:
@@ -478,8 +491,10 @@ class Producer(Sink):
         serving deliveries.  A stop signal while waiting for room ends early.  Returns how many
         were queued."""
         queued = 0
-        for topic, keys, values in groups:
+        for topic, keys, values, *marks in groups:
             msgs = [{"key": k, "value": v} for k, v in zip(keys, values)]
+            for i, entry in (marks[0].items() if marks else ()):
+                msgs[i]["callback"] = self._spoiled(topic, entry)
             while msgs:
                 n = self.p.produce_batch(topic, msgs, on_delivery=self._counter(topic))
                 self.sent[topic] = self.sent.get(topic, 0) + n

@@ -14,6 +14,7 @@ import numpy as np
 
 from .cdrs import CdrFactory
 from .constants import CDR_TOPICS, CDR_TYPES, CHUNK_RECORDS, Exit, SeedDomain
+from .errors import UserError
 from .text import plural
 from .traffic import Population
 
@@ -61,7 +62,9 @@ class Sink(Protocol):
     last_error: str | None  # the client's last error
 
     def send_many(self, groups, stop=None) -> int:
-        """Queue (topic, keys, values) groups in order; return how many messages were taken."""
+        """Queue (topic, keys, values) groups in order; return how many messages were taken.  A
+        group may carry a fourth item, the spoiled messages of --faults ({index: ledger entry}):
+        each is written to ``ledger`` (a Ledger) once it is delivered, with where it went."""
 
     def poll(self, timeout: float = 0) -> None:
         """Serve deliveries for up to ``timeout`` seconds."""
@@ -77,6 +80,33 @@ class Sink(Protocol):
         return sum(self.sent.values()), sum(self.delivered.values()), sum(self.failed.values())
 
 
+class Ledger:
+    """--ledger of kafka_producer.py: one JSON object a line per spoiled message delivered, written
+    as the deliveries come (so an interrupted run keeps what it delivered); ``counts`` per kind."""
+
+    def __init__(self, path: str | None):
+        from .faults import KINDS
+
+        self.counts = dict.fromkeys(KINDS, 0)
+        self.path = path
+        self.fh = None
+        if path is not None:
+            try:
+                self.fh = open(path, "w", encoding="utf-8")  # noqa: SIM115 - closed by close()
+            except OSError as e:
+                raise UserError(f"cannot write --ledger {path!r}: {e.strerror}") from None
+
+    def write(self, entry: dict) -> None:
+        self.counts[entry["kind"]] += 1
+        if self.fh is not None:
+            self.fh.write(json.dumps(entry, separators=(",", ":"), ensure_ascii=False) + "\n")
+
+    def close(self) -> None:
+        if self.fh is not None:
+            self.fh.close()
+            self.fh = None
+
+
 class DryRunSink(Sink):
     """Writes the messages it would send, one JSON object a line: topic, key and value.  Whatever
     the topic's name (quotes, backslashes, control characters), each line is valid JSON."""
@@ -89,6 +119,8 @@ class DryRunSink(Sink):
         self.down_since = None
         self.last_delivery_error = self.last_error = None
         self._heads: dict[str, str] = {}
+        self.ledger: Ledger | None = None
+        self.lines = 0  # written to stdout
 
     def _head(self, topic: str) -> str:
         """``{"topic":<topic as JSON>,"key":`` for ``topic``, made once per topic."""
@@ -106,10 +138,16 @@ class DryRunSink(Sink):
     def send_many(self, groups, stop=None) -> int:
         dumps = json.dumps
         n = 0
-        for t, keys, values in groups:
+        for t, keys, values, *marks in groups:
             head = self._head(t)
+            if marks and self.ledger is not None:  # where a spoiled message went: its line on stdout
+                for i, entry in marks[0].items():
+                    self.ledger.write({"kind": entry["kind"], "topic": t, "line": self.lines + i + 1,
+                                       **{k: v for k, v in entry.items() if k != "kind"}})
+            self.lines += len(keys)
             self.out.write("".join(f'{head}{dumps(k, ensure_ascii=False)},"value":'
-                                   f'{v.decode() if isinstance(v, bytes) else v}}}\n' for k, v in zip(keys, values)))
+                                   f'{v.decode(errors="replace") if isinstance(v, bytes) else v}}}\n'
+                                   for k, v in zip(keys, values)))
             self.sent[t] = self.sent.get(t, 0) + len(keys)
             n += len(keys)
         return n
@@ -192,19 +230,43 @@ def run_stream(sink: Sink, batches, limiter, stop, stats, prog: str, max_count: 
     return Outcome(total_sent, delivered, failed, unconfirmed, time.monotonic() - start, stopped_by)
 
 
-def cdr_batches(pop: Population, factory: CdrFactory, topics: list[str], chunk: int = CHUNK_RECORDS):
-    """A ``batches`` function for run_stream: CDRs with event times of now, keyed by user_id."""
+def cdr_batches(pop: Population, factory: CdrFactory, topics: list[str], chunk: int = CHUNK_RECORDS,
+                spoiler=None):
+    """A ``batches`` function for run_stream: CDRs with event times of now, keyed by user_id.
+    ``spoiler`` (telco_cdr.faults.Spoiler, for --faults) spoils each type's messages of a chunk;
+    a resend has its original's key, an orphan its own user_id."""
     state = {"chunk": 0}
     user_ids = np.array(pop.user_ids, dtype=object)
 
     def batches(n: int, first_index: int):
         n = min(n, chunk)
         now_ms = int(time.time() * 1000)
-        c = factory.build(state["chunk"], first_index, np.full(n, now_ms, dtype=np.int64))
+        i = state["chunk"]
+        c = factory.build(i, first_index, np.full(n, now_ms, dtype=np.int64))
         state["chunk"] += 1
         # one group per type, each in the chunk's (event-time) order
-        return [(topics[t], user_ids[c.users[idx]].tolist(), lines) for t, idx, lines in c.parts]
+        if spoiler is None:
+            return [(topics[t], user_ids[c.users[idx]].tolist(), lines) for t, idx, lines in c.parts]
+        groups = []
+        for t, idx, lines in c.parts:
+            came = user_ids[c.users[idx]].tolist()
+            lines, marks = spoiler.spoil(i, t, lines, arrival_ms=now_ms)
+            keys = list(came)
+            for mark in marks:  # in order of their places, so each goes where its resend stands
+                if mark.kind == "duplicate":
+                    keys.insert(mark.index, came[mark.source])
+            for mark in marks:
+                if mark.kind == "orphan_user":
+                    keys[mark.index] = mark.detail["user_id"]
+            groups.append((topics[t], keys, lines, {m.index: {"kind": m.kind, **_stream_detail(m.detail)}
+                                                    for m in marks}))
+        return groups
     return batches
+
+
+def _stream_detail(detail: dict) -> dict:
+    """A spoiled message's ledger words: those of a file's ledger, but for places in the chunk."""
+    return {k: v for k, v in detail.items() if k != "original_index"}
 
 
 def user_batches(users, topic: str, encode, chunk: int = CHUNK_RECORDS):
@@ -231,13 +293,23 @@ def stream(args, topics: dict[str, dict], batches, prog: str, pace: tuple[float 
     ``args`` carries the shared Kafka flags (cli.add_kafka_flags); ``topics`` maps the topic
     names to their configs (for --create-topics); ``pace`` is (messages per second or None for
     no limit, the words that say so), as cli.pace gives it."""
+    rate, pace_words = pace
+    limiter = RateLimiter(rate)
+    ledger = Ledger(getattr(args, "ledger", None)) if getattr(args, "faults", None) else None
+    try:
+        return _stream(args, topics, batches, prog, rate, pace_words, limiter, stop, ledger)
+    finally:
+        if ledger is not None:
+            ledger.close()
+
+
+def _stream(args, topics, batches, prog, rate, pace_words, limiter, stop, ledger) -> int:
     from .errors import RunError
     from .kafka import Producer, Stats, create_topics, settings_from, summary_lines
 
-    rate, pace_words = pace
-    limiter = RateLimiter(rate)
     if args.dry_run:
         sink, stats = DryRunSink(), Stats(0)
+        sink.ledger = ledger
     else:
         settings = settings_from(args.bootstrap_servers, args.sasl_username, args.sasl_password, args.config_file,
                                  args.security_protocol, args.sasl_mechanism, args.ssl_ca_location)
@@ -248,6 +320,7 @@ def stream(args, topics: dict[str, dict], batches, prog: str, pace: tuple[float 
                 print(f"{prog}: created {'topic' if len(created) == 1 else 'topics'} {', '.join(created)}",
                       file=sys.stderr)
         sink = Producer(settings, delivery_timeout_s=args.delivery_timeout)
+        sink.ledger = ledger
         if not sink.check(args.timeout, list(topics), stop, created):
             print(f"{prog}: got {stop.signal_name} before sending anything", file=sys.stderr)
             for line in summary_lines(sink, 0):
@@ -261,6 +334,11 @@ def stream(args, topics: dict[str, dict], batches, prog: str, pace: tuple[float 
         print(f"{prog}: stopped at once by a second signal; {outcome.unconfirmed:,} of "
               f"{plural(outcome.sent, 'message')} left unconfirmed", file=sys.stderr)
         return Exit.INTERRUPTED
+    if ledger is not None:
+        from .faults import summary as fault_summary
+
+        where = f"; ledger {ledger.path}" if ledger.path else ""
+        print(f"{prog}: faults delivered: {fault_summary(ledger.counts)}{where}", file=sys.stderr)
     if args.dry_run:
         print(f"{prog}: dry run: wrote {plural(outcome.sent, 'message')} to stdout, {pace_words}", file=sys.stderr)
         return 0
@@ -309,8 +387,13 @@ def stream_cdrs(args, stop, prog: str) -> int:
     del users
     topics = cdr_topics(args.topic_prefix, args.topic)
     factory = CdrFactory(pop, weights, args.seed, "json", stream=SeedDomain.STREAM_CDRS)
-    return stream(args, {t: {} for t in dict.fromkeys(topics)}, cdr_batches(pop, factory, topics), prog,
-                  pace(args.rate, args.interval, DEFAULT_INTERVAL_S), stop)
+    spoiler = None
+    if args.faults:
+        from .faults import Spoiler
+
+        spoiler = Spoiler(args.faults, args.seed, "json", [None] * len(CDR_TYPES), pop)
+    return stream(args, {t: {} for t in dict.fromkeys(topics)}, cdr_batches(pop, factory, topics, spoiler=spoiler),
+                  prog, pace(args.rate, args.interval, DEFAULT_INTERVAL_S), stop)
 
 
 def stream_users(args, stop, prog: str) -> int:

@@ -129,6 +129,11 @@ bad(C, "-w", ["fax=1"], named=["--weights"])
 bad(C, "--output-dir", [Files.FILE, ""])
 bad(C, "--output", ["", Files.FOLDER, "/nonexistent-dir/cdrs.json"], named=["output"])
 bad(C, "--users-file", [""], named=["--users-file"])
+bad(C, "--faults", ["fax=0.1", "late=2", "late=-1", "late=nan", "late", "", "late=0.7,duplicate=0.7"])
+case(C, ["--ledger", "ledger.jsonl"], "--ledger", "--faults")
+case(C, ["--faults", "malformed=0.1"], "--faults", "malformed")  # base_args write a JSON array
+bad(K, "--faults", ["fax=0.1", "late=2", "late", "", "late=0.7,duplicate=0.7"])
+case(K, ["--ledger", "ledger.jsonl"], "--ledger", "--faults")
 
 # kafka_producer.py and export_users_to_kafka.py
 bad(K, "--weights", ["voice=abc", "fax=1", "voice=0", ""])
