@@ -493,8 +493,8 @@ class Columns:
             key = ("nulls", id(table), quote, null)
             hit = self._cache.get(key)
             if hit is None or hit[0] is not table:
-                text, none = table.copy(), np.flatnonzero(np.equal(table, None))
-                some = np.setdiff1d(np.arange(len(table)), none)
+                text, none = table.copy(), np.equal(table, None)  # a mask (setdiff1d of indices: a sort)
+                some = ~none
                 if quote:
                     text[some] = quote + table[some] + quote
                 text[none] = null
@@ -508,26 +508,43 @@ class Columns:
                 hit = self._remember(key, (table, np.append(quote + table + quote if quote else table,
                                                            np.array([null], dtype=object))))
             return Pick(hit[1], np.where(value.present, value.text.at, len(table)))
+        if isinstance(value.text, tuple):
+            return self._nullable_pieces(value.text, value.present, quote, null)
         present = np.flatnonzero(value.present)
         out = np.full(len(value.present), null, dtype=object)
-        if isinstance(value.text, tuple):  # pieces: the quotes joined onto the end tables once
-            pieces: list = []
-            for piece in (quote, *value.text, quote):  # neighbouring literals as one
-                if isinstance(piece, bytes) and pieces and isinstance(pieces[-1], bytes):
-                    pieces[-1] += piece
-                else:
-                    pieces.append(piece)
-            merged: list = []
-            for k, piece in enumerate(pieces):
-                if isinstance(piece, bytes):
-                    continue
-                prefix = pieces[k - 1] if isinstance(pieces[k - 1], bytes) else b""
-                suffix = pieces[k + 1] if isinstance(pieces[k + 1], bytes) else b""
-                merged.append(Pick(self._affixed(piece.table, prefix, suffix), piece.at[present]))
-            out[present] = joined(merged)
-            return out
         out[present] = quote + value.text[present] + quote if quote else value.text[present]
         return out
+
+    def _nullable_pieces(self, pieces: tuple, present: np.ndarray, quote: bytes, null: bytes) -> tuple:
+        """A nullable field of several pieces (Picks and literal text) as Picks whose tables have one
+        more entry, taken where the field is null: ``null`` in the first table, nothing in the
+        others.  The quotes and the literals go onto the tables' entries (once, kept for big tables),
+        so no text is joined per record."""
+        picks: list = []  # [Pick, prefix, suffix]
+        pending = quote  # literal text before the next pick
+        for piece in pieces:
+            if isinstance(piece, bytes):
+                pending += piece
+            else:
+                picks.append([piece, pending, b""])
+                pending = b""
+        picks[-1][2] = pending + quote
+        out = []
+        for k, (pick, prefix, suffix) in enumerate(picks):
+            table = self._with_entry(pick.table, prefix, suffix, null if k == 0 else b"")
+            out.append(Pick(table, np.where(present, pick.at, len(pick.table))))
+        return tuple(out)
+
+    def _with_entry(self, table: np.ndarray, prefix: bytes, suffix: bytes, extra: bytes) -> np.ndarray:
+        """``prefix + table + suffix`` and one more entry, ``extra``."""
+        key = ("with entry", id(table), prefix, suffix, extra)
+        hit = None if len(table) <= 64 else self._cache.get(key)  # small ones: cheaper to make again
+        if hit is None or hit[0] is not table:
+            text = prefix + table + suffix if prefix or suffix else table
+            hit = (table, np.append(text, np.array([extra], dtype=object)))
+            if len(table) > 64:
+                self._remember(key, hit)  # the table is kept with it, so its id stays its own
+        return hit[1]
 
     def _fuse(self, flat: list) -> list:
         """Join runs of picks by the same index array (with the literals between) into one pick."""
