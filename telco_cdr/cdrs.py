@@ -27,6 +27,7 @@ from .layout import (
     Pick,
     dec,
     fixed,
+    hex64,
     text_array,
     timestamp,
 )
@@ -427,10 +428,9 @@ class CdrFactory:
         mos = mos_from(latency, jitter, loss, _CODEC_IMPAIRMENT[codec])
         caller, callee = self._parties(c)
         dom = self.domain[c.u]
-        ids = rng.integers(0, 2**63, (2, k)).tolist()
-        call_id = text_array([b"%016x%016x@%s" % abd for abd in zip(ids[0], ids[1], dom.tolist())])
+        ids = rng.integers(0, 2**63, (2, k))
         return dur * 1000, {
-            "call_direction": Pick(_DIRECTION_TEXT, c.mo.view(np.int8)), "sip_call_id": call_id,
+            "call_direction": Pick(_DIRECTION_TEXT, c.mo.view(np.int8)), "sip_call_id": (hex64(*ids), b"@", dom),
             "caller_uri": (b"sip:+", caller, b"@", dom, b";user=phone"),
             "callee_uri": (b"sip:+", callee, b"@", dom, b";user=phone"),
             "codec": Pick(_CODEC_TEXT, codec), "duration_seconds": Pick(DEC, dur), "latency_ms": dec(latency),

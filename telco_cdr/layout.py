@@ -100,11 +100,27 @@ _SECONDS = (text_array([f"{i:02d}." for i in range(60)])[np.arange(60_000) // 10
 _HHMM = text_array([f"{i // 60:02d}:{i % 60:02d}:" for i in range(1440)])
 
 
-def dec(values: np.ndarray) -> np.ndarray:
-    """Decimal text of integers."""
+_LEAD = np.concatenate((text_array([b""]), DEC[1:]))  # a number's leading digits (none for 0)
+_GROUP = np.concatenate((DEC[:10000], text_array([f"{i:04d}" for i in range(10000)]), text_array([b""])))
+_ALONE, _PADDED, _NONE = 0, 10000, 20000  # _GROUP: 4 digits or fewer with none before, 4 after others, none
+
+
+def dec(values: np.ndarray) -> Pick | tuple | np.ndarray:
+    """Decimal text of integers: a pick from DEC below 65536; up to 65536 * 10**8, three picks (the
+    digits above the last 8, then two groups of 4: a little integer work, no text made per number);
+    else a column of text."""
     values = np.asarray(values, dtype=np.int64)
     if not len(values) or (values.min() >= 0 and values.max() < 65536):
-        return DEC[values]
+        return Pick(DEC, values)
+    if values.min() >= 0 and values.max() < 65536 * 10**8:
+        lead = values // 10**8
+        pieces = [Pick(_LEAD, lead)]
+        for scale in (10**4, 1):
+            group = values // scale % 10000
+            before = values // (scale * 10000) > 0  # digits came before this group
+            pieces.append(Pick(_GROUP, np.where(before, _PADDED + group,
+                                                np.where((group > 0) | (scale == 1), _ALONE + group, _NONE))))
+        return tuple(pieces)
     return text_array([b"%d" % v for v in values.tolist()])
 
 
@@ -114,6 +130,16 @@ def fixed(values: np.ndarray, decimals: int) -> np.ndarray:
     if not len(scaled) or (scaled.min() >= 0 and scaled.max() < len(_FIXED[decimals])):
         return _FIXED[decimals][scaled]
     return text_array([f"{x / 10**decimals:.{decimals}f}" for x in scaled.tolist()])
+
+
+_HEX_PAIRS = np.frombuffer(b"".join(HEX2_LOWER.tolist()), dtype=np.uint8).reshape(256, 2)  # a byte's 2 digits
+
+
+def hex64(*values: np.ndarray) -> np.ndarray:
+    """Lower-case hex text of rows of non-negative 64-bit integers, 16 digits each (zero-padded),
+    the row's numbers one after the other: made as an array of ASCII digits, no text per number."""
+    rows = [_HEX_PAIRS[np.asarray(v, dtype=">u8").view(np.uint8)].reshape(len(v), 16) for v in values]
+    return np.concatenate(rows, axis=1).view(f"S{16 * len(values)}").ravel()
 
 
 DAY_RANGE_MAX = 8  # days of one table of minutes (a chunk's records span fewer, but for SMS retries)
