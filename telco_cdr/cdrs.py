@@ -427,7 +427,7 @@ class CdrFactory:
         loss = np.round(np.clip(rng.lognormal(np.log(0.15), 1.0, k) * np.where(bad, 12.0, 1.0), 0, 40), 2)
         mos = mos_from(latency, jitter, loss, _CODEC_IMPAIRMENT[codec])
         caller, callee = self._parties(c)
-        dom = self.domain[c.u]
+        dom = Pick(self.domain, c.u)  # a pick: the literal text beside it joins the table's entries
         ids = rng.integers(0, 2**63, (2, k))
         return dur * 1000, {
             "call_direction": Pick(_DIRECTION_TEXT, c.mo.view(np.int8)), "sip_call_id": (hex64(*ids), b"@", dom),

@@ -101,8 +101,10 @@ _HHMM = text_array([f"{i // 60:02d}:{i % 60:02d}:" for i in range(1440)])
 
 
 _LEAD = np.concatenate((text_array([b""]), DEC[1:]))  # a number's leading digits (none for 0)
-_GROUP = np.concatenate((DEC[:10000], text_array([f"{i:04d}" for i in range(10000)]), text_array([b""])))
-_ALONE, _PADDED, _NONE = 0, 10000, 20000  # _GROUP: 4 digits or fewer with none before, 4 after others, none
+_PAD4 = text_array([f"{i:04d}" for i in range(10000)])
+# A group of 4 digits by ``group + 10000`` after other digits, else by ``group``: the middle one
+# (none for 0) and the last one.  MERGE_MAX entries each, so literal text beside them joins them.
+_MIDDLE, _LAST = np.concatenate((_LEAD[:10000], _PAD4)), np.concatenate((DEC[:10000], _PAD4))
 
 
 def dec(values: np.ndarray) -> Pick | tuple | np.ndarray:
@@ -114,13 +116,9 @@ def dec(values: np.ndarray) -> Pick | tuple | np.ndarray:
         return Pick(DEC, values)
     if values.min() >= 0 and values.max() < 65536 * 10**8:
         lead = values // 10**8
-        pieces = [Pick(_LEAD, lead)]
-        for scale in (10**4, 1):
-            group = values // scale % 10000
-            before = values // (scale * 10000) > 0  # digits came before this group
-            pieces.append(Pick(_GROUP, np.where(before, _PADDED + group,
-                                                np.where((group > 0) | (scale == 1), _ALONE + group, _NONE))))
-        return tuple(pieces)
+        middle, last = values // 10**4 % 10000, values % 10000
+        return (Pick(_LEAD, lead), Pick(_MIDDLE, middle + 10000 * (lead > 0)),
+                Pick(_LAST, last + 10000 * (values >= 10**4)))
     return text_array([b"%d" % v for v in values.tolist()])
 
 
