@@ -303,7 +303,8 @@ def add_topic_and_running_flags(p: Parser) -> None:
                    help="how long a message may wait for the broker, outages included, before the run fails "
                         "(default: 120)")
     o.add_argument("--max-count", type=int_at_least(0), metavar="N", help="stop after N messages, all delivered")
-    o.add_argument("--duration", type=float_range(0, 10**9), metavar="SECONDS", help="stop this long after the first message goes out")
+    o.add_argument("--duration", type=float_range(0, 10**9), metavar="SECONDS",
+                   help="stop this long after the first message goes out")
     o.add_argument("--stats-interval", type=float_range(0, 3600, inclusive_min=True), default=5.0, metavar="SECONDS",
                    help="a stats line on stderr this often; 0 for none (default: 5)")
     o.add_argument("--dry-run", action="store_true",
