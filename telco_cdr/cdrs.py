@@ -237,7 +237,9 @@ class CdrFactory:
         is_voice = types == VOICE
         reachable = (cp_user >= 0) & radio.can_call[np.maximum(cp_user, 0)]  # an on-net callee with a network
         src = np.flatnonzero(is_voice & mo & reachable & (rng.random(n) < TWIN_SHARE))
-        others = np.flatnonzero(is_voice & ~np.isin(np.arange(n), src))
+        not_src = is_voice.copy()
+        not_src[src] = False
+        others = np.flatnonzero(not_src)
         k = min(len(src), len(others))
         if k:
             src = src[:k]
@@ -281,7 +283,8 @@ class CdrFactory:
         (types, u, cp_user, cp_num, mo, start, outcome, ring, talk, call, caller, tech, rat, method,
          twin_of_call, drow) = (a[order] for a in (types, u, cp_user, cp_num, mo, start, outcome, ring, talk, call,
                                                    caller, tech, rat, method, twin_of_call, drow))
-        position = np.argsort(order)  # where each row went: a call's number is its first row's place
+        position = np.empty_like(order)  # where each row went: a call's number is its first row's place
+        position[order] = np.arange(n)
         call = position[call]
 
         # Serving cell: the home cell, or a neighbouring one in the same area.
@@ -465,10 +468,11 @@ class CdrFactory:
         own = self.msisdn[c.u]
         other = self._other_numbers(c)
         a, b = np.where(originating, own, other), np.where(originating, other, own)
-        dom = self.domain[c.u]
-        phone = text_array([b";user=phone", b""])[register.view(np.int8)]
-        calling = b"sip:+" + a + b"@" + dom + phone
-        called = np.where(register, b"sip:" + dom, b"sip:+" + b + b"@" + dom + phone)
+        # The URIs as pieces (no text joined per record): a REGISTER's called URI is ``sip:`` and the
+        # domain; picks by the same ``reg`` next to each other are joined into one table (Columns).
+        dom, reg = Pick(self.domain, c.u), register.view(np.int8)
+        calling = (b"sip:+", a, b"@", dom, Pick(_PHONE_PARAM, reg))
+        called = (Pick(_SIP_SCHEME, reg), np.where(register, b"", b), Pick(_AT, reg), dom, Pick(_PHONE_PARAM, reg))
         return end_ms, {
             "icid": self._icid(c),
             "sip_method": Pick(_METHOD_TEXT, method), "role_of_node": Pick(_ROLE_TEXT, originating.view(np.int8)),
@@ -480,6 +484,9 @@ class CdrFactory:
 
 
 _METHOD_TEXT = text_array([m for m, _, _ in IMS_METHODS])
+# A SIP URI's parts by whether it is a REGISTER's called URI (sip:domain) or a number's.
+_SIP_SCHEME, _AT = text_array([b"sip:+", b"sip:"]), text_array([b"@", b""])
+_PHONE_PARAM = text_array([b";user=phone", b""])
 _REGISTER, _INVITE = [m for m, _, _ in IMS_METHODS].index("REGISTER"), [m for m, _, _ in IMS_METHODS].index("INVITE")
 _SERVICES = sorted({name for rows in IMS_SERVICES.values() for name, _ in rows})
 _SERVICE_TEXT = text_array(_SERVICES)
