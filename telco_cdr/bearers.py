@@ -245,7 +245,7 @@ class _Users:
         # Volume factor: data activity to a small power, scaled so that the mean over devices
         # drawn by activity (as pairs are) is 1 in each country.
         factor = np.zeros(n)
-        for c in np.unique(code).tolist():
+        for c in sorted(set(code.tolist())):  # (np.unique would import numpy.ma: 10 ms of start-up)
             sel = (code == c) & (w > 0)
             if sel.any():
                 f = (w[sel] / w[sel].mean()) ** ACTIVITY_EXPONENT
@@ -324,7 +324,6 @@ def _open(curve: _CurveTable, c: dict, state: dict, step, volumes: bool = True) 
     keys, kind, mms, internet, five_g, share = c["keys"], c["kind"], c["mms"], c["internet"], c["five_g"], c["share"]
     r = _Draws(keys, step)
     r.make((0, 1, 2, 4) if volumes else (0, 1, 2))
-    k = len(keys)
     # Closing candidates (seconds), in the order of priority: release, time, volume, node, RAT.
     big = np.float64(1e12)
     d_rel = np.maximum((inst_end - t) // 1000, 1).astype(np.float64)
@@ -337,7 +336,7 @@ def _open(curve: _CurveTable, c: dict, state: dict, step, volumes: bool = True) 
     d_rat = np.where(five_g & (switch > 0), np.ceil(-np.log(r[2]) / np.maximum(switch, 1e-12)), big)
     cands = np.stack([d_rel, c["d_time"], d_vol, d_node, d_rat])
     which = np.argmin(cands, axis=0)
-    dur = np.maximum(cands[which, np.arange(k)], 1).astype(np.int64)
+    dur = np.maximum(cands.min(axis=0), 1).astype(np.int64)
     released = which == 0
     ri = np.flatnonzero(released)
     part = {"start": t, "inst": inst}

@@ -27,7 +27,7 @@ from .layout import (
     Pick,
     dec,
     fixed,
-    joined,
+    hex64,
     text_array,
     timestamp,
 )
@@ -237,7 +237,9 @@ class CdrFactory:
         is_voice = types == VOICE
         reachable = (cp_user >= 0) & radio.can_call[np.maximum(cp_user, 0)]  # an on-net callee with a network
         src = np.flatnonzero(is_voice & mo & reachable & (rng.random(n) < TWIN_SHARE))
-        others = np.flatnonzero(is_voice & ~np.isin(np.arange(n), src))
+        not_src = is_voice.copy()
+        not_src[src] = False
+        others = np.flatnonzero(not_src)
         k = min(len(src), len(others))
         if k:
             src = src[:k]
@@ -281,7 +283,8 @@ class CdrFactory:
         (types, u, cp_user, cp_num, mo, start, outcome, ring, talk, call, caller, tech, rat, method,
          twin_of_call, drow) = (a[order] for a in (types, u, cp_user, cp_num, mo, start, outcome, ring, talk, call,
                                                    caller, tech, rat, method, twin_of_call, drow))
-        position = np.argsort(order)  # where each row went: a call's number is its first row's place
+        position = np.empty_like(order)  # where each row went: a call's number is its first row's place
+        position[order] = np.arange(n)
         call = position[call]
 
         # Serving cell: the home cell, or a neighbouring one in the same area.
@@ -362,10 +365,10 @@ class CdrFactory:
 
     def _icid(self, c: _Ctx) -> tuple:
         """The IMS Charging Identifier of each row's call, as pieces: the caller's S-CSCF and the
-        call's number in hex (a chunk's calls share their first 8 hex digits)."""
+        call's number in hex, 4 digits a piece (tables made once, so a chunk's plan of columns is
+        the one of the chunk before)."""
         x = (self.icid_base + c.first_index + c.call) % 2**48
-        high, at = np.unique(x >> 16, return_inverse=True)
-        return (Pick(self.node_dash, c.caller), Pick(text_array([b"%08x" % h for h in high.tolist()]), at),
+        return (Pick(self.node_dash, c.caller), Pick(HEX4_LOWER, x >> 32), Pick(HEX4_LOWER, (x >> 16) & 0xFFFF),
                 Pick(HEX4_LOWER, x & 0xFFFF))
 
     def _voice(self, c: _Ctx):
@@ -427,11 +430,10 @@ class CdrFactory:
         loss = np.round(np.clip(rng.lognormal(np.log(0.15), 1.0, k) * np.where(bad, 12.0, 1.0), 0, 40), 2)
         mos = mos_from(latency, jitter, loss, _CODEC_IMPAIRMENT[codec])
         caller, callee = self._parties(c)
-        dom = self.domain[c.u]
-        ids = rng.integers(0, 2**63, (2, k)).tolist()
-        call_id = text_array([b"%016x%016x@%s" % abd for abd in zip(ids[0], ids[1], dom.tolist())])
+        dom = Pick(self.domain, c.u)  # a pick: the literal text beside it joins the table's entries
+        ids = rng.integers(0, 2**63, (2, k))
         return dur * 1000, {
-            "call_direction": Pick(_DIRECTION_TEXT, c.mo.view(np.int8)), "sip_call_id": call_id,
+            "call_direction": Pick(_DIRECTION_TEXT, c.mo.view(np.int8)), "sip_call_id": (hex64(*ids), b"@", dom),
             "caller_uri": (b"sip:+", caller, b"@", dom, b";user=phone"),
             "callee_uri": (b"sip:+", callee, b"@", dom, b";user=phone"),
             "codec": Pick(_CODEC_TEXT, codec), "duration_seconds": Pick(DEC, dur), "latency_ms": dec(latency),
@@ -466,12 +468,13 @@ class CdrFactory:
         own = self.msisdn[c.u]
         other = self._other_numbers(c)
         a, b = np.where(originating, own, other), np.where(originating, other, own)
-        dom = self.domain[c.u]
-        phone = text_array([b";user=phone", b""])[register.view(np.int8)]
-        calling = b"sip:+" + a + b"@" + dom + phone
-        called = np.where(register, b"sip:" + dom, b"sip:+" + b + b"@" + dom + phone)
+        # The URIs as pieces (no text joined per record): a REGISTER's called URI is ``sip:`` and the
+        # domain; picks by the same ``reg`` next to each other are joined into one table (Columns).
+        dom, reg = Pick(self.domain, c.u), register.view(np.int8)
+        calling = (b"sip:+", a, b"@", dom, Pick(_PHONE_PARAM, reg))
+        called = (Pick(_SIP_SCHEME, reg), np.where(register, b"", b), Pick(_AT, reg), dom, Pick(_PHONE_PARAM, reg))
         return end_ms, {
-            "icid": joined(self._icid(c)),
+            "icid": self._icid(c),
             "sip_method": Pick(_METHOD_TEXT, method), "role_of_node": Pick(_ROLE_TEXT, originating.view(np.int8)),
             "ims_service": Pick(_SERVICE_TEXT, service), "sip_status_code": Pick(DEC, status),
             "duration_seconds": Pick(DEC, dur), "node_address": Pick(self.node, c.u),
@@ -481,6 +484,9 @@ class CdrFactory:
 
 
 _METHOD_TEXT = text_array([m for m, _, _ in IMS_METHODS])
+# A SIP URI's parts by whether it is a REGISTER's called URI (sip:domain) or a number's.
+_SIP_SCHEME, _AT = text_array([b"sip:+", b"sip:"]), text_array([b"@", b""])
+_PHONE_PARAM = text_array([b";user=phone", b""])
 _REGISTER, _INVITE = [m for m, _, _ in IMS_METHODS].index("REGISTER"), [m for m, _, _ in IMS_METHODS].index("INVITE")
 _SERVICES = sorted({name for rows in IMS_SERVICES.values() for name, _ in rows})
 _SERVICE_TEXT = text_array(_SERVICES)

@@ -95,16 +95,31 @@ HEX4_LOWER = HEX2_LOWER[np.arange(65536) >> 8] + HEX2_LOWER[np.arange(65536) & 2
 POS = b"00" + HEX4_LOWER[: 1 << 15]  # positions in a chunk, 6 hex digits: file chunks and stream batches are smaller
 _FIXED = {1: DEC[np.arange(16384) // 10] + b"." + DEC[np.arange(16384) % 10],
           2: DEC[np.arange(16384) // 100] + b"." + text_array([f"{i:02d}" for i in range(100)])[np.arange(16384) % 100]}
-_SECONDS = (text_array([f"{i:02d}." for i in range(60)])[np.arange(60_000) // 1000]
-            + text_array([f"{i:03d}" for i in range(1000)])[np.arange(60_000) % 1000])
+# Seconds and milliseconds as two small tables, not one of 60,000 entries: two picks from tables
+# that stay in the CPU's cache cost less than one from a table that does not.
+_SECONDS, _MILLIS = text_array([f"{i:02d}." for i in range(60)]), text_array([f"{i:03d}" for i in range(1000)])
 _HHMM = text_array([f"{i // 60:02d}:{i % 60:02d}:" for i in range(1440)])
 
 
-def dec(values: np.ndarray) -> np.ndarray:
-    """Decimal text of integers."""
+_LEAD = np.concatenate((text_array([b""]), DEC[1:]))  # a number's leading digits (none for 0)
+_PAD4 = text_array([f"{i:04d}" for i in range(10000)])
+# A group of 4 digits by ``group + 10000`` after other digits, else by ``group``: the middle one
+# (none for 0) and the last one.  MERGE_MAX entries each, so literal text beside them joins them.
+_MIDDLE, _LAST = np.concatenate((_LEAD[:10000], _PAD4)), np.concatenate((DEC[:10000], _PAD4))
+
+
+def dec(values: np.ndarray) -> Pick | tuple | np.ndarray:
+    """Decimal text of integers: a pick from DEC below 65536; up to 65536 * 10**8, three picks (the
+    digits above the last 8, then two groups of 4: a little integer work, no text made per number);
+    else a column of text."""
     values = np.asarray(values, dtype=np.int64)
     if not len(values) or (values.min() >= 0 and values.max() < 65536):
-        return DEC[values]
+        return Pick(DEC, values)
+    if values.min() >= 0 and values.max() < 65536 * 10**8:
+        lead = values // 10**8
+        middle, last = values // 10**4 % 10000, values % 10000
+        return (Pick(_LEAD, lead), Pick(_MIDDLE, middle + 10000 * (lead > 0)),
+                Pick(_LAST, last + 10000 * (values >= 10**4)))
     return text_array([b"%d" % v for v in values.tolist()])
 
 
@@ -114,6 +129,16 @@ def fixed(values: np.ndarray, decimals: int) -> np.ndarray:
     if not len(scaled) or (scaled.min() >= 0 and scaled.max() < len(_FIXED[decimals])):
         return _FIXED[decimals][scaled]
     return text_array([f"{x / 10**decimals:.{decimals}f}" for x in scaled.tolist()])
+
+
+_HEX_PAIRS = np.frombuffer(b"".join(HEX2_LOWER.tolist()), dtype=np.uint8).reshape(256, 2)  # a byte's 2 digits
+
+
+def hex64(*values: np.ndarray) -> np.ndarray:
+    """Lower-case hex text of rows of non-negative 64-bit integers, 16 digits each (zero-padded),
+    the row's numbers one after the other: made as an array of ASCII digits, no text per number."""
+    rows = [_HEX_PAIRS[np.asarray(v, dtype=">u8").view(np.uint8)].reshape(len(v), 16) for v in values]
+    return np.concatenate(rows, axis=1).view(f"S{16 * len(values)}").ravel()
 
 
 DAY_RANGE_MAX = 8  # days of one table of minutes (a chunk's records span fewer, but for SMS retries)
@@ -135,18 +160,23 @@ def timestamp(ms: np.ndarray) -> tuple:
     ms = np.asarray(ms, dtype=np.int64)
     if not len(ms):
         empty = np.zeros(0, dtype=np.int64)
-        return Pick(text_array([]), empty), Pick(_SECONDS, empty), b"Z"
+        return Pick(text_array([]), empty), Pick(_SECONDS, empty), Pick(_MILLIS, empty), b"Z"
     days = ms // 86_400_000
     first, last = int(days.min()), int(days.max())
     if last - first < DAY_RANGE_MAX:
         if last < first - first % DAY_ANCHOR + DAY_RANGE_MAX:
             first -= first % DAY_ANCHOR
         table = _day_minutes(first, first + DAY_RANGE_MAX - 1)
-        return Pick(table, ms // 60_000 - first * 1440), Pick(_SECONDS, ms % 60_000), b"Z"
+        return Pick(table, ms // 60_000 - first * 1440), *_seconds(ms), b"Z"
     # a spread over many days: the days that occur, and the hours and minutes apart
     uniq, inverse = np.unique(days, return_inverse=True)
     day = Pick(text_array(np.datetime_as_string(uniq.astype("datetime64[D]"))) + b"T", inverse)
-    return day, Pick(_HHMM, (ms // 60_000) % 1440), Pick(_SECONDS, ms % 60_000), b"Z"
+    return day, Pick(_HHMM, (ms // 60_000) % 1440), *_seconds(ms), b"Z"
+
+
+def _seconds(ms: np.ndarray) -> tuple[Pick, Pick]:
+    """The seconds (with their point) and the milliseconds of epoch ms, as two picks."""
+    return Pick(_SECONDS, ms // 1000 % 60), Pick(_MILLIS, ms % 1000)
 
 
 def joined(pieces) -> np.ndarray:
@@ -493,9 +523,9 @@ class Columns:
             key = ("nulls", id(table), quote, null)
             hit = self._cache.get(key)
             if hit is None or hit[0] is not table:
-                text, none = table.copy(), np.equal(table, None)
+                text, none = table.copy(), np.equal(table, None)  # a mask (setdiff1d of indices: a sort)
+                some = ~none
                 if quote:
-                    some = ~none
                     text[some] = quote + table[some] + quote
                 text[none] = null
                 hit = self._remember(key, (table, text))
@@ -508,26 +538,43 @@ class Columns:
                 hit = self._remember(key, (table, np.append(quote + table + quote if quote else table,
                                                            np.array([null], dtype=object))))
             return Pick(hit[1], np.where(value.present, value.text.at, len(table)))
+        if isinstance(value.text, tuple):
+            return self._nullable_pieces(value.text, value.present, quote, null)
         present = np.flatnonzero(value.present)
         out = np.full(len(value.present), null, dtype=object)
-        if isinstance(value.text, tuple):  # pieces: the quotes joined onto the end tables once
-            pieces: list = []
-            for piece in (quote, *value.text, quote):  # neighbouring literals as one
-                if isinstance(piece, bytes) and pieces and isinstance(pieces[-1], bytes):
-                    pieces[-1] += piece
-                else:
-                    pieces.append(piece)
-            merged: list = []
-            for k, piece in enumerate(pieces):
-                if isinstance(piece, bytes):
-                    continue
-                prefix = pieces[k - 1] if isinstance(pieces[k - 1], bytes) else b""
-                suffix = pieces[k + 1] if isinstance(pieces[k + 1], bytes) else b""
-                merged.append(Pick(self._affixed(piece.table, prefix, suffix), piece.at[present]))
-            out[present] = joined(merged)
-            return out
         out[present] = quote + value.text[present] + quote if quote else value.text[present]
         return out
+
+    def _nullable_pieces(self, pieces: tuple, present: np.ndarray, quote: bytes, null: bytes) -> tuple:
+        """A nullable field of several pieces (Picks and literal text) as Picks whose tables have one
+        more entry, taken where the field is null: ``null`` in the first table, nothing in the
+        others.  The quotes and the literals go onto the tables' entries (once, kept for big tables),
+        so no text is joined per record."""
+        picks: list = []  # [Pick, prefix, suffix]
+        pending = quote  # literal text before the next pick
+        for piece in pieces:
+            if isinstance(piece, bytes):
+                pending += piece
+            else:
+                picks.append([piece, pending, b""])
+                pending = b""
+        picks[-1][2] = pending + quote
+        out = []
+        for k, (pick, prefix, suffix) in enumerate(picks):
+            table = self._with_entry(pick.table, prefix, suffix, null if k == 0 else b"")
+            out.append(Pick(table, np.where(present, pick.at, len(pick.table))))
+        return tuple(out)
+
+    def _with_entry(self, table: np.ndarray, prefix: bytes, suffix: bytes, extra: bytes) -> np.ndarray:
+        """``prefix + table + suffix`` and one more entry, ``extra``."""
+        key = ("with entry", id(table), prefix, suffix, extra)
+        hit = None if len(table) <= 64 else self._cache.get(key)  # small ones: cheaper to make again
+        if hit is None or hit[0] is not table:
+            text = prefix + table + suffix if prefix or suffix else table
+            hit = (table, np.append(text, np.array([extra], dtype=object)))
+            if len(table) > 64:
+                self._remember(key, hit)  # the table is kept with it, so its id stays its own
+        return hit[1]
 
     def _fuse(self, flat: list) -> list:
         """Join runs of picks by the same index array (with the literals between) into one pick."""

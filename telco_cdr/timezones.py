@@ -90,7 +90,7 @@ class ZoneClock:
         self._span = hi - lo + 1
         self._keys = np.concatenate([z * self._span + (instants - lo) for z, (instants, _) in enumerate(self._steps)])
         self._offsets = np.concatenate([offsets for _, offsets in self._steps])
-        self._distinct = np.unique(self._offsets)
+        self._distinct = np.array(sorted(set(self._offsets.tolist())), dtype=np.int64)  # (np.unique: numpy.ma's import)
 
     def distinct_offsets(self) -> np.ndarray:
         """The UTC offsets (ms, sorted) that any zone has over the span found so far."""

@@ -218,7 +218,7 @@ class TrafficCurve:
                 cum = pop.user_cum[t][we]
                 a, b = pop.zone_bounds[zone[sel]], pop.zone_bounds[zone[sel] + 1]
                 lo, hi = cum[a], cum[b]
-                at = np.searchsorted(cum, lo + r[sel] * (hi - lo), side="right") - 1
+                at = _search_right(cum, lo + r[sel] * (hi - lo)) - 1
                 users[sel] = pop.zone_order[np.clip(at, a, b - 1)]
         return types, users, weekend
 
@@ -227,6 +227,16 @@ def ims_methods(rng: np.random.Generator, local_ms: np.ndarray) -> np.ndarray:
     """SIP methods (indexes into IMS_METHODS) of IMS events at these local times (ms, as if UTC):
     INVITEs by day, REGISTERs at any hour."""
     return _pick_rows(rng, _METHOD_MINUTE[:, (np.asarray(local_ms) % DAY_MS) // 60_000].T)
+
+
+def _search_right(table: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """``np.searchsorted(table, keys, side="right")``, the keys searched in sorted order: a long
+    table (a cumulative weight per user) is then walked in order, about twice as fast for the
+    thousands of random keys of a chunk."""
+    order = np.argsort(keys)
+    out = np.empty(len(keys), dtype=np.intp)
+    out[order] = np.searchsorted(table, keys[order], side="right")
+    return out
 
 
 def _row_cum(weights: np.ndarray) -> np.ndarray:
