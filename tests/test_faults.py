@@ -50,7 +50,7 @@ def users(users_file):
     return Users(users_file)
 
 
-def generate(users_file, out, *extra, count=6000, seed=11):
+def generate(users_file, out, *extra, count=3000, seed=11):
     res = call_main("cdr_generator.py", ["-u", users_file, "-c", count, "--seed", seed, "--start", helpers.WEEK_START,
                                          "--end", helpers.WEEK_END, *out, *extra])
     assert res.returncode == 0 and res.escaped is None, res.describe()
@@ -104,8 +104,8 @@ def test_one_file_reader_finds_exactly_the_ledger(tmp_path, users_file, users, f
     counts = Counter(e["kind"] for e in ledger)
     assert summary_counts(res.stderr) == {k: counts.get(k, 0) for k in KINDS}
     kinds = [k for k in KINDS if f"{k}=" in faults]
-    for k in kinds:  # about 2 % each of 6,000 records: 120, give or take
-        assert 60 <= counts[k] <= 190, (k, counts)
+    for k in kinds:  # about 2 % each of 3,000 records: 60, give or take (a standard deviation of 8)
+        assert 30 <= counts[k] <= 100, (k, counts)
     assert set(counts) == set(kinds)
     assert [e["line"] for e in ledger] == sorted(e["line"] for e in ledger)
     assert all(set(e) >= {"kind", "line", "cdr_id"} for e in ledger)
@@ -141,12 +141,12 @@ def test_output_dir_reader_finds_exactly_the_ledger(tmp_path, users_file, users,
 def test_same_faults_for_any_workers_and_by_seed(tmp_path, users_file, users):
     # 20,000 records: three chunks, so that the workers share them and line numbers cross chunks
     runs = {}
-    for name, workers, seed in (("one", 1, 11), ("two", 2, 11), ("three", 3, 11), ("other", 2, 12)):
+    for name, workers, seed in (("one", 1, 11), ("three", 3, 11), ("other", 2, 12)):
         out, ledger = tmp_path / f"{name}.jsonl", tmp_path / f"{name}.ledger.jsonl"
         generate(users_file, ["-o", out], "--faults", "duplicate=0.01,late=0.01,malformed=0.01,orphan_user=0.01",
                  "--ledger", ledger, "--workers", workers, count=20000, seed=seed)
         runs[name] = (out.read_bytes(), ledger.read_bytes())
-    assert runs["one"] == runs["two"] == runs["three"]
+    assert runs["one"] == runs["three"]
     assert runs["other"][1] != runs["one"][1]
     ledger = [json.loads(x) for x in runs["one"][1].splitlines()]
     assert max(e["line"] for e in ledger) > 16384, "faults in the last chunk too"
