@@ -29,7 +29,7 @@ examples:
   python cdr_generator.py --count 100000 --output-dir landing/ --format jsonl   # a file per CDR type
   python cdr_generator.py --count 1000000 --output cdrs.jsonl.gz     # gzip-compressed JSON Lines
   python cdr_generator.py --weights voice=1 --count 10 --output - | head -3     # JSON Lines
-  python cdr_generator.py --count 10000 --output cdrs.jsonl --start 2026-11-01 \
+  python cdr_generator.py --count 10000 --output cdrs.jsonl --start 2026-11-01 \\
       --faults duplicate=0.01,late=0.005,malformed=0.002 --ledger faults.jsonl  # spoiled on purpose
 
 The name says the format: .json, .jsonl/.ndjson, .csv, then .gz or .zst to compress; other

@@ -33,7 +33,7 @@ examples:
   # see what would be sent (at the default pace of one message every {DEFAULT_INTERVAL_S:g} s):
   python kafka_producer.py --dry-run --max-count 5
   # spoil 1 % of the CDRs with resends and 0.5 % with bad values; where each went in faults.jsonl:
-  python kafka_producer.py -b 127.0.0.1:19092 --max-count 10000 --rate max \
+  python kafka_producer.py -b 127.0.0.1:19092 --max-count 10000 --rate max \\
       --faults duplicate=0.01,bad_value=0.005 --ledger faults.jsonl
 
 Topics: {', '.join(CDR_TOPICS.values())} (with --topic-prefix before each).
