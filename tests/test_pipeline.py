@@ -304,3 +304,35 @@ def test_storage_that_is_a_file_is_refused(tmp_path):
 def test_unreachable_broker_is_one_line(tmp_path):
     res = run_script(RUN_LOCAL, "--storage", tmp_path / "s", "-b", "127.0.0.1:1", "--timeout", "3")
     assert_clean_error(res, 1, "127.0.0.1:1")
+
+
+def test_sasl_ssl_with_the_producers_settings(kafka_sasl, tmp_path):
+    """run_local.py reaches the broker's SASL_SSL listener (PLAIN, the broker's CA) with the flags the
+    producers take, the password from the environment as the README advises, and its bronze tables
+    hold exactly what was produced there."""
+    _need_spark()
+    k = kafka_sasl
+    prefix = unique_prefix()
+    flags = ["-b", k.sasl_bootstrap, "--sasl-username", k.user, "--ssl-ca-location", k.ca]
+    env = {"KAFKA_SASL_PASSWORD": k.password}
+    users = tmp_path / "users.json"
+    res = run_script("user_generator.py", "--num-users", 30, "--seed", 5, "--output", users)
+    assert res.returncode == 0, res.describe()
+    res = run_script("export_users_to_kafka.py", *flags, "--users-file", users, "--stats-interval", 0,
+                     *create_args(prefix), env=env)
+    assert res.returncode == 0, res.describe()
+    res = run_script("kafka_producer.py", *flags, "--users-file", users, "--rate", "max", "--max-count", 400,
+                     "--stats-interval", 0, *create_args(prefix), env=env, timeout=180)
+    assert res.returncode == 0, res.describe()
+    produced = summary(res.stderr)
+    assert produced["delivered"] == 400, res.describe()
+    storage = tmp_path / "lakehouse"
+    res = run_script(RUN_LOCAL, *flags, "--storage", storage, "--topic-prefix", prefix, env=env, timeout=900)
+    assert res.returncode == 0, res.describe()
+    assert k.password not in res.stdout + res.stderr, "the password was printed"
+    bronze = {t: len(_table(storage, f"bronze_{t}", ["offset"])) for t in ("users", *CDR_TYPES)}
+    assert bronze["users"] == 30, bronze
+    assert sum(bronze[t] for t in CDR_TYPES) == 400, bronze
+    assert {t: n for t, n in bronze.items() if t != "users"} == \
+        {t: produced["topics"].get(f"{prefix}telco-{t}-cdrs", (0, 0, 0))[1] for t in CDR_TYPES}, \
+        (bronze, produced["topics"])
