@@ -425,8 +425,7 @@ class Producer(Sink):
         def cb(err, msg):
             counter(err, msg)
             if err is None and ledger is not None:
-                ledger.write({"kind": entry["kind"], "topic": msg.topic(), "partition": msg.partition(),
-                              "offset": msg.offset(), **{k: v for k, v in entry.items() if k != "kind"}})
+                ledger.write_at(entry, topic=msg.topic(), partition=msg.partition(), offset=msg.offset())
         return cb
 
     def _on_failure(self, err, msg) -> None:

@@ -96,6 +96,11 @@ class Ledger:
             except OSError as e:
                 raise UserError(f"cannot write --ledger {path!r}: {e.strerror}") from None
 
+    def write_at(self, entry: dict, **where) -> None:
+        """A spoiled message's ledger ``entry`` (its kind, what was done) with where it went
+        (``topic`` and ``partition``/``offset``, or ``line`` on stdout), the kind first."""
+        self.write({"kind": entry["kind"], **where, **{k: v for k, v in entry.items() if k != "kind"}})
+
     def write(self, entry: dict) -> None:
         self.counts[entry["kind"]] += 1
         if self.fh is not None:
@@ -142,8 +147,7 @@ class DryRunSink(Sink):
             head = self._head(t)
             if marks and self.ledger is not None:  # where a spoiled message went: its line on stdout
                 for i, entry in marks[0].items():
-                    self.ledger.write({"kind": entry["kind"], "topic": t, "line": self.lines + i + 1,
-                                       **{k: v for k, v in entry.items() if k != "kind"}})
+                    self.ledger.write_at(entry, topic=t, line=self.lines + i + 1)
             self.lines += len(keys)
             self.out.write("".join(f'{head}{dumps(k, ensure_ascii=False)},"value":'
                                    f'{v.decode(errors="replace") if isinstance(v, bytes) else v}}}\n'

@@ -48,26 +48,3 @@ def test_help_examples_keep_the_password_off_the_command_line(capsys):
         examples = capsys.readouterr().out.split("examples:", 1)[1]
         assert "--sasl-password" not in examples, module.PROG
         assert "export KAFKA_SASL_PASSWORD=" in examples, module.PROG
-
-
-def test_help_examples_are_commands_as_typed(capsys):
-    """Every example in every script's --help reads as a shell command: a long one is continued
-    with a backslash at the end of a line (a backslash-newline left unescaped in the source joins
-    the lines, so the reader sees one line with a run of spaces in the middle of the command)."""
-    import cdr_generator
-    import user_generator
-
-    for module in (user_generator, cdr_generator, kafka_producer, export_users_to_kafka):
-        assert module.main(["--help"]) == 0
-        out = capsys.readouterr().out
-        examples = out.split("examples:", 1)[1].split("\n\n", 1)[0].splitlines()
-        commands = [line.strip() for line in examples if line.strip() and not line.strip().startswith("#")]
-        assert commands, module.PROG
-        lines = iter(commands)
-        assert any(line.startswith(f"python {module.PROG}") for line in commands), module.PROG
-        for line in lines:
-            while line.endswith("\\"):  # a command continued on the next line
-                line = next(lines)
-                assert line.startswith("--"), (module.PROG, line)
-            command = line.split("  #")[0]  # a comment after a command is aligned with spaces
-            assert "   " not in command.rstrip(), f"{module.PROG}: lines of an example joined: {line!r}"

@@ -1,5 +1,5 @@
-"""pyproject.toml: its metadata in step with requirements*.txt and the code, and `pip install .`
-into a fresh virtual environment giving four working commands."""
+"""pyproject.toml: its metadata in step with requirements*.txt and the code, `pip install .`
+into a fresh virtual environment giving four working commands, and their help examples."""
 
 from __future__ import annotations
 
@@ -132,3 +132,28 @@ def test_pip_install_into_a_fresh_venv_gives_the_commands(tmp_path):
     schemas = set(os.listdir(os.path.join(pkg, "schemas")))
     assert {f"{n}.schema.json" for n in ("user", "voice", "data", "sms", "voip", "ims")} <= schemas
     assert "probe.avsc" in schemas
+
+
+def test_help_examples_are_commands_as_typed(capsys):
+    """Every example in every script's --help reads as a shell command: a long one is continued
+    with a backslash at the end of a line (a backslash-newline left unescaped in the source joins
+    the lines, so the reader sees one line with a run of spaces in the middle of the command)."""
+    import cdr_generator
+    import export_users_to_kafka
+    import kafka_producer
+    import user_generator
+
+    for module in (user_generator, cdr_generator, kafka_producer, export_users_to_kafka):
+        assert module.main(["--help"]) == 0
+        out = capsys.readouterr().out
+        examples = out.split("examples:", 1)[1].split("\n\n", 1)[0].splitlines()
+        commands = [line.strip() for line in examples if line.strip() and not line.strip().startswith("#")]
+        assert commands, module.PROG
+        lines = iter(commands)
+        assert any(line.startswith(f"python {module.PROG}") for line in commands), module.PROG
+        for line in lines:
+            while line.endswith("\\"):  # a command continued on the next line
+                line = next(lines)
+                assert line.startswith("--"), (module.PROG, line)
+            command = line.split("  #")[0]  # a comment after a command is aligned with spaces
+            assert "   " not in command.rstrip(), f"{module.PROG}: lines of an example joined: {line!r}"
