@@ -17,7 +17,13 @@ from telco_cdr.cli import (
     run,
     user_flags,
 )
-from telco_cdr.constants import CDR_TOPICS, DEFAULT_INTERVAL_S, DEFAULT_WEIGHTS_TEXT
+from telco_cdr.constants import (
+    CDR_TOPICS,
+    DEFAULT_INTERVAL_S,
+    DEFAULT_WEIGHTS_TEXT,
+    DELIVERY_DEFAULT_TEXT,
+    DELIVERY_HELP,
+)
 
 PROG = "kafka_producer.py"
 EXAMPLES = f"""
@@ -32,13 +38,17 @@ examples:
   python kafka_producer.py -b 127.0.0.1:19092 --max-count 100000 --rate max --create-topics
   # see what would be sent (at the default pace of one message every {DEFAULT_INTERVAL_S:g} s):
   python kafka_producer.py --dry-run --max-count 5
+  # records that end 5 minutes (median) before they are sent, 99 % of them within 30 minutes:
+  python kafka_producer.py --dry-run --max-count 5 --delivery-delay 5m,30m
   # spoil 1 % of the CDRs with resends and 0.5 % with bad values; where each went in faults.jsonl:
   python kafka_producer.py -b 127.0.0.1:19092 --max-count 10000 --rate max \\
       --faults duplicate=0.01,bad_value=0.005 --ledger faults.jsonl
 
 Topics: {', '.join(CDR_TOPICS.values())} (with --topic-prefix before each).
 Key: the user_id (per-user order; co-partitioned with telco-users).  Value: the CDR as JSON,
-the same record as cdr_generator.py writes, with event times of now.
+the same record as cdr_generator.py writes, sent as from a network: when it closes (its end_time)
+plus a mediation delay (--delivery-delay), so records arrive after their end, out of start-time
+order; --delivery-delay 0: every record ends as it is sent.
 Pace: one message every {DEFAULT_INTERVAL_S:g} s unless --rate or --interval says otherwise, so that a
 producer left running against a paid cluster costs little; --rate max sends as fast as it can.
 Without --users-file, --num-users and --seed make the same users as user_generator.py.
@@ -67,6 +77,7 @@ def build_parser() -> Parser:
                       help=f"seconds between messages, the same as --rate 1/SECONDS (default: {DEFAULT_INTERVAL_S:g})")
     p.add_argument("--topic", type=nonempty, help="send every CDR to this one topic instead of one topic per type")
     p.add_argument("--topic-prefix", default="", help="put this before each topic name (e.g. dev.)")
+    p.add_argument("--delivery-delay", metavar="MEDIAN[,P99]", help=DELIVERY_HELP)
     p.add_argument("--faults", metavar="KIND=FRACTION,...",
                    help="spoil messages on purpose, a fraction of them per kind: duplicate, late, malformed, "
                         "missing_field, orphan_user, bad_value, schema_drift (default: none)")
@@ -82,6 +93,9 @@ def main(argv: list[str] | None = None) -> int:
         with StopFlag() as stop:  # first, so that a signal at any moment is handled
             args = build_parser().parse_args(argv)
             user_flags(args, args.users_file)  # --seed seeds the CDRs too: allowed with --users-file
+            from telco_cdr.delivery import parse_delay  # numpy loads here
+
+            args.delivery_delay = parse_delay(args.delivery_delay or DELIVERY_DEFAULT_TEXT)
             if args.faults is not None:
                 from telco_cdr.faults import parse_faults
 

@@ -128,6 +128,8 @@ class Chunk:
     types: np.ndarray  # CDR type index per record
     users: np.ndarray  # user index per record
     parts: list  # per type present: (type index, positions in the chunk, formatted records)
+    starts: np.ndarray | None = None  # each record's start and end time (epoch ms), in chunk order
+    ends: np.ndarray | None = None
 
     @property
     def lines(self) -> list:
@@ -196,11 +198,13 @@ class CdrFactory:
         self._stream_bearers = None
 
     def build(self, chunk_index: int, first_index: int, times_ms: np.ndarray, types: np.ndarray | None = None,
-              data: Partials | None = None) -> Chunk:
+              data: Partials | None = None, closing: bool = False) -> Chunk:
         """Records for sorted event times ``times_ms``; ``first_index`` numbers them in the run.
         ``types`` (one CDR type index per record) is drawn from the mix unless given.  ``data``:
         partial records (a CDR file's, telco_cdr.bearers) to add as the chunk's data records; data
-        records drawn from the mix are instead the next partials of their users' internet bearers."""
+        records drawn from the mix are instead the next partials of their users' internet bearers.
+        ``closing``: the times are when the records close (a stream's, sent after they end), so each
+        record's times move back by its duration once that is drawn; without it the bytes are as ever."""
         pop, rng, radio = self.pop, self.rng(chunk_index), self.pop.radio
         start = np.array(times_ms, dtype=np.int64)
         types, u, _ = self.curve.assign(rng, start, None if types is None else np.asarray(types, dtype=np.int64))
@@ -296,8 +300,10 @@ class CdrFactory:
 
         offsets = pop.clock.offsets(pop.zone_of[u], start)
         distinct = pop.clock.distinct_offsets()  # every zone's, so the table is the same chunk after chunk
-        ms_time_zone = Pick(text_array(offset_text(distinct)), np.searchsorted(distinct, offsets))
+        zone_text = text_array(offset_text(distinct))
+        ms_time_zone = Pick(zone_text, np.searchsorted(distinct, offsets))
         start_s = timestamp(start)
+        ends = np.empty(n, dtype=np.int64)
         pos = Pick(POS, np.arange(n)) if n <= len(POS) else text_array([f"{i:06x}" for i in range(n)])
         tag = Literal(f"{self.run_tag}{chunk_index:08x}-".encode())
         parts = []
@@ -314,15 +320,22 @@ class CdrFactory:
             ctx.partial, ctx.partials = drow[idx], partials
             dur_ms, values = builders[t](ctx)
             values.setdefault("record_type", Pick(self.record_type[t], ctx.mo.view(np.int8)))
+            if closing:  # started its duration before the time given; the times that follow the start with it
+                start[idx] -= dur_ms
+                values.update(start_time=timestamp(start[idx]), ms_time_zone=Pick(zone_text, np.searchsorted(
+                    distinct, pop.clock.offsets(pop.zone_of[ui], start[idx]))))
+            ends[idx] = start[idx] + dur_ms
+            values.update({k: v(start[idx]) for k, v in values.items() if callable(v)})  # times after the start
+            values.setdefault("start_time", tuple(p[idx] if isinstance(p, Pick) else p for p in start_s))
+            values.setdefault("ms_time_zone", ms_time_zone[idx])
             values.update(
-                cdr_id=(tag, pos[idx]), start_time=tuple(p[idx] if isinstance(p, Pick) else p for p in start_s),
-                end_time=timestamp(start[idx] + dur_ms), user_id=Pick(self.user_id, ui),
+                cdr_id=(tag, pos[idx]), end_time=timestamp(ends[idx]), user_id=Pick(self.user_id, ui),
                 msisdn=Pick(self.msisdn, ui), imsi=Pick(self.imsi, ui), imei=Pick(self.imei, ui),
-                cell_mcc=Pick(self.mcc, ui), cell_mnc=Pick(self.mnc, ui), ms_time_zone=ms_time_zone[idx],
+                cell_mcc=Pick(self.mcc, ui), cell_mnc=Pick(self.mnc, ui),
                 **self._cell(ui, ctx.rat, enb[idx], sector[idx], tac[idx]),
             )
             parts.append((t, idx, list(map(b"".join, zip(*self.columns(self.layouts[t], values))))))
-        return Chunk(types=types, users=u, parts=parts)
+        return Chunk(types=types, users=u, parts=parts, starts=start, ends=ends)
 
     def _cell(self, ui, rat, enb, sector, tac) -> dict:
         """The serving cell's fields by RAT: an NCGI on NR, a CGI (LAC + CI) on 3G or 2G, else an
@@ -380,7 +393,8 @@ class CdrFactory:
             "call_direction": Pick(_DIRECTION_TEXT, c.mo.view(np.int8)),
             "voice_technology": Pick(_TECH_TEXT, c.tech), "icid": Nullable(self._icid(c), ims),
             "calling_number": calling,
-            "called_number": called, "answer_time": Nullable(timestamp(c.start + ring_ms), c.talk > 0),
+            "called_number": called,
+            "answer_time": lambda start: Nullable(timestamp(start + ring_ms), c.talk > 0),  # of build()'s start
             "duration_seconds": Pick(DEC, c.talk),
             # one table row each: neighbouring picks by one index are joined into one piece
             "call_result": Pick(_OUTCOME_TEXT[0], c.outcome),

@@ -21,6 +21,16 @@ CHUNK_RECORDS = 8192
 # tool sent, so that a producer left running against a paid cluster costs little; --rate max lifts it.
 DEFAULT_INTERVAL_S = 0.5
 
+# A record's delay after its end before it arrives (telco_cdr.delivery, --delivery-delay): log-normal
+# by its median and 99th percentile in seconds, cut at twice the 99th percentile.  An assumption after
+# mediation's common collection intervals of 1 to 15 minutes (3GPP TS 32.297's file closure on a time
+# limit), not a measurement.
+DELIVERY_MEDIAN_S, DELIVERY_P99_S = 60.0, 900.0
+DELIVERY_DEFAULT_TEXT = "60s,15m"
+DELIVERY_HELP = ("each record's delay after its end before it arrives: MEDIAN[,P99] of a log-normal, in seconds "
+                 "or with a unit (ms, s, m, h, d), cut at twice P99; 0 for none (default: "
+                 f"{DELIVERY_DEFAULT_TEXT}: median 60 s, 99th percentile 15 min, at most 30 min)")
+
 CDR_TOPICS = {t: f"telco-{t}-cdrs" for t in CDR_TYPES}
 USERS_TOPIC = "telco-users"
 
@@ -46,3 +56,4 @@ class SeedDomain(IntEnum):
     RUN_IDS = 5  # the per-run bases of cdr_id, charging_id, icid
     EVENT_TIMES = 6  # event times of a CDR file's chunks
     FAULTS = 7  # which records --faults spoils, and how (telco_cdr.faults)
+    DELIVERY = 8  # each record's delay after its end before it arrives (telco_cdr.delivery)

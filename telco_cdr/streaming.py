@@ -14,6 +14,7 @@ import numpy as np
 
 from .cdrs import CdrFactory
 from .constants import CDR_TOPICS, CDR_TYPES, CHUNK_RECORDS, Exit, SeedDomain
+from .delivery import NO_DELAY, DeliveryDelay, delay_rng
 from .errors import UserError
 from .text import plural
 from .traffic import Population
@@ -235,10 +236,11 @@ def run_stream(sink: Sink, batches, limiter, stop, stats, prog: str, max_count: 
 
 
 def cdr_batches(pop: Population, factory: CdrFactory, topics: list[str], chunk: int = CHUNK_RECORDS,
-                spoiler=None):
-    """A ``batches`` function for run_stream: CDRs with event times of now, keyed by user_id.
-    ``spoiler`` (telco_cdr.faults.Spoiler, for --faults) spoils each type's messages of a chunk;
-    a resend has its original's key, an orphan its own user_id."""
+                spoiler=None, delay: DeliveryDelay = NO_DELAY):
+    """A ``batches`` function for run_stream: CDRs that arrive now, keyed by user_id: each ended its
+    ``delay`` (telco_cdr.delivery, drawn per chunk) before now.  ``spoiler`` (telco_cdr.faults.Spoiler,
+    for --faults) spoils each type's messages of a chunk; a resend has its original's key, an orphan
+    its own user_id."""
     state = {"chunk": 0}
     user_ids = np.array(pop.user_ids, dtype=object)
 
@@ -246,9 +248,10 @@ def cdr_batches(pop: Population, factory: CdrFactory, topics: list[str], chunk: 
         n = min(n, chunk)
         now_ms = int(time.time() * 1000)
         i = state["chunk"]
-        c = factory.build(i, first_index, np.full(n, now_ms, dtype=np.int64))
+        ends = now_ms - np.sort(delay.draw(delay_rng(SeedDomain.STREAM_CDRS, factory.seed, i), n))[::-1]
+        c = factory.build(i, first_index, ends, closing=True)
         state["chunk"] += 1
-        # one group per type, each in the chunk's (event-time) order
+        # one group per type, each in the chunk's order of end times
         if spoiler is None:
             return [(topics[t], user_ids[c.users[idx]].tolist(), lines) for t, idx, lines in c.parts]
         groups = []
@@ -396,8 +399,9 @@ def stream_cdrs(args, stop, prog: str) -> int:
         from .faults import Spoiler
 
         spoiler = Spoiler(args.faults, args.seed, "json", [None] * len(CDR_TYPES), pop)
-    return stream(args, {t: {} for t in dict.fromkeys(topics)}, cdr_batches(pop, factory, topics, spoiler=spoiler),
-                  prog, pace(args.rate, args.interval, DEFAULT_INTERVAL_S), stop)
+    batches = cdr_batches(pop, factory, topics, spoiler=spoiler, delay=args.delivery_delay)
+    return stream(args, {t: {} for t in dict.fromkeys(topics)}, batches, prog,
+                  pace(args.rate, args.interval, DEFAULT_INTERVAL_S), stop)
 
 
 def stream_users(args, stop, prog: str) -> int:

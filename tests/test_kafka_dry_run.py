@@ -80,23 +80,24 @@ def test_export_users_dry_run():
 def test_default_pace_is_one_message_every_half_second():
     """Without --rate or --interval the producer keeps the original tool's pace, also in a dry run;
     --rate max lifts it; both say so on stderr."""
-    run = run_script("kafka_producer.py", "--dry-run", "--max-count", 3, "--num-users", 20, timeout=60)
+    run = run_script("kafka_producer.py", "--dry-run", "--max-count", 3, "--num-users", 20, "--delivery-delay", 0,
+                     timeout=60)
     assert run.returncode == 0, run.describe()
     assert len(run.stdout.splitlines()) == 3, run.describe()
     assert "at 2 messages/s (the default, one every 0.5 s; --rate N or --rate max for more)" in run.stderr, \
         run.describe()
     fast = run_script("kafka_producer.py", "--dry-run", "--max-count", 3, "--num-users", 20, "--rate", "max",
-                      timeout=60)
+                      "--delivery-delay", 0, timeout=60)
     assert fast.returncode == 0 and len(fast.stdout.splitlines()) == 3, fast.describe()
     assert "as fast as it can (--rate max)" in fast.stderr, fast.describe()
-    # a CDR's start_time is the moment it was made: due at 0, 0.5 and 1.0 s at the default pace.  The
-    # pace is exact over time: no message before it is due, and a late one (a busy machine) does not
-    # move the next one's due time.
-    times = [iso_ms(json.loads(line)["value"]["start_time"]) for line in run.stdout.splitlines()]
+    # with --delivery-delay 0 a CDR's end_time is the moment it was made: due at 0, 0.5 and 1.0 s at the
+    # default pace.  The pace is exact over time: no message before it is due, and a late one (a busy
+    # machine) does not move the next one's due time.
+    times = [iso_ms(json.loads(line)["value"]["end_time"]) for line in run.stdout.splitlines()]
     since = [t - times[0] for t in times]
     assert all(since[i] >= 500 * i - 50 for i in range(3)), since
     assert since[2] <= 1000 + 350, since
-    times = [iso_ms(json.loads(line)["value"]["start_time"]) for line in fast.stdout.splitlines()]
+    times = [iso_ms(json.loads(line)["value"]["end_time"]) for line in fast.stdout.splitlines()]
     assert times[-1] - times[0] < 400, times
 
 
