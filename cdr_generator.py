@@ -9,8 +9,9 @@ from datetime import UTC, datetime
 
 from telco_cdr.batch import CdrFileJob, write_cdr_file
 from telco_cdr.cli import Parser, int_at_least, nonempty, run, seed_value, time_window
-from telco_cdr.constants import CDR_TYPES, DEFAULT_SEED, DEFAULT_WEIGHTS_TEXT
+from telco_cdr.constants import CDR_TYPES, DEFAULT_SEED, DEFAULT_WEIGHTS_TEXT, DELIVERY_DEFAULT_TEXT, DELIVERY_HELP
 from telco_cdr.contract import csv_header
+from telco_cdr.delivery import parse_delay
 from telco_cdr.errors import UserError
 from telco_cdr.faults import KINDS as FAULT_KINDS
 from telco_cdr.faults import check_format, parse_faults
@@ -31,6 +32,8 @@ examples:
   python cdr_generator.py --weights voice=1 --count 10 --output - | head -3     # JSON Lines
   python cdr_generator.py --count 10000 --output cdrs.jsonl --start 2026-11-01 \\
       --faults duplicate=0.01,late=0.005,malformed=0.002 --ledger faults.jsonl  # spoiled on purpose
+  python cdr_generator.py --count 10000 --output cdrs.jsonl --start 2026-11-01 \\
+      --order arrival --delivery-delay 2m,20m   # as a pipeline receives them
 
 The name says the format: .json, .jsonl/.ndjson, .csv, then .gz or .zst to compress; other
 formats (.parquet, .xlsx, ...) are refused.  5,000,000 CDRs of JSON Lines take about 3.0 GB
@@ -45,6 +48,11 @@ valid JSON, or a CSV row cut short; not with --format json), missing_field (a re
 absent; CSV: its cell empty), orphan_user (user_id, msisdn, imsi, imei of no user), bad_value
 (negative duration, end before start, or a value no enum allows), schema_drift (an extra field).
 --ledger writes one JSON object a line per spoiled record: kind, file (--output-dir), line, cdr_id.
+
+--order arrival writes the records as a pipeline receives them from a network: each arrives when
+it ends (end_time) plus a mediation delay (--delivery-delay, drawn per record), and the records
+go out sorted by that arrival (ties in event order), so after their end and out of start-time
+order.  The records are those of --order event, byte for byte; only their order differs.
 """
 
 
@@ -71,6 +79,11 @@ def build_parser() -> Parser:
     p.add_argument("--weights", "-w", help=f"the CDR type mix (default: {DEFAULT_WEIGHTS_TEXT})")
     p.add_argument("--workers", "-j", type=int_at_least(1, 64), default=1,
                    help="processes that build records; the output is the same for any number (default: 1)")
+    p.add_argument("--order", choices=("event", "arrival"), default="event",
+                   help="event: by start time; arrival: by end time plus each record's delivery delay, as a "
+                        "pipeline receives them (default: event)")
+    p.add_argument("--delivery-delay", metavar="MEDIAN[,P99]",
+                   help=DELIVERY_HELP.replace("before it arrives", "before it arrives, for --order arrival"))
     p.add_argument("--faults", metavar="KIND=FRACTION,...",
                    help=f"spoil records on purpose, a fraction of them per kind: {', '.join(FAULT_KINDS)} "
                         "(default: none; see below)")
@@ -86,6 +99,9 @@ def main(argv: list[str] | None = None) -> int:
         weights = parse_weights(args.weights)
         start_ms, end_ms = time_window(args.start, args.end)
         faults = parse_faults(args.faults) if args.faults is not None else None
+        if args.delivery_delay is not None and args.order != "arrival":
+            raise UserError("--delivery-delay orders the records by arrival; give --order arrival too")
+        delay = parse_delay(args.delivery_delay or DELIVERY_DEFAULT_TEXT)
         if args.ledger is not None and not faults:
             raise UserError("--ledger lists the faults of --faults; give --faults too")
         if args.output_dir and args.output is not None:
@@ -118,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
             except OSError as e:
                 raise UserError(f"--output-dir {args.output_dir!r} cannot be made: {e.strerror}") from None
         job = CdrFileJob(pop, weights, args.seed, start_ms, end_ms, args.count, fmt, split=bool(args.output_dir),
-                         faults=faults)
+                         faults=faults, order=args.order, delay=delay)
         framers = [RecordFramer(fmt, h) for h in headers]
         progress.begin()
         with atomic_outputs(paths, codec_name=compression) as outs, \

@@ -15,6 +15,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import Enum
 from multiprocessing.connection import Connection
@@ -23,10 +24,11 @@ import numpy as np
 
 from .bearers import BearerPlan, BearerRun, Partials, choose_chains
 from .cdrs import DATA, CdrFactory
-from .constants import CDR_TYPES, CHUNK_RECORDS
+from .constants import CDR_TYPES, CHUNK_RECORDS, SeedDomain
+from .delivery import ArrivalQueue, DeliveryDelay, delay_rng
 from .errors import RunError
 from .faults import KINDS as FAULT_KINDS
-from .faults import Spoiler, ledger_lines
+from .faults import Seen, Spoiler, ledger_lines
 from .output import BackgroundWriter, RecordFramer, writing
 from .traffic import Population, TrafficCurve
 
@@ -42,6 +44,8 @@ class CdrFileJob:
     fmt: str  # json | jsonl | csv
     split: bool = False  # one output per CDR type
     faults: dict | None = None  # --faults: fraction of records per kind (telco_cdr.faults); None: none
+    order: str = "event"  # --order: event (start-time) order, or arrival (end + delivery delay) order
+    delay: DeliveryDelay = field(default_factory=DeliveryDelay)  # --delivery-delay, for arrival order
     factory: CdrFactory = field(init=False)
     curve: TrafficCurve = field(init=False)  # of the non-data records
     bearers: BearerPlan = field(init=False)  # the chains of the data records
@@ -119,6 +123,8 @@ class CdrFileJob:
         times = (self.curve.chunk_times(self.seed, i, lo, hi, self.n_other) if hi > lo
                  else np.zeros(0, dtype=np.int64))
         chunk = self.factory.build(i, lo + d0, times, data=data)
+        if self.order == "arrival":  # clean, unjoined: the writer orders, spoils and frames them
+            return self._arrivals(i, chunk)
         counts = np.bincount(chunk.types, minlength=len(CDR_TYPES)).tolist()
         sep = RecordFramer.separator(self.fmt).encode()
         if not self.split:
@@ -139,6 +145,27 @@ class CdrFileJob:
                 counts[t] = len(per_type[t])
                 spoiled += [(t, mark) for mark in marks]
         return counts, [sep.join(lines) for lines in per_type], spoiled
+
+
+    def _arrivals(self, i: int, chunk) -> Arrivals:
+        """Chunk i's records for the writer in arrival order: each one arrives its delivery delay
+        (drawn per chunk, in event order) after its end."""
+        arrival = chunk.ends + self.delay.draw(delay_rng(SeedDomain.FILE_CDRS, self.seed, i), len(chunk.types))
+        if not self.split:
+            return Arrivals([(chunk.lines, arrival, chunk.starts, chunk.types)], int(chunk.starts.min()))
+        outputs = [([], arrival[:0], chunk.starts[:0], chunk.types[:0]) for _ in CDR_TYPES]
+        for t, idx, lines in chunk.parts:
+            outputs[t] = (lines, arrival[idx], chunk.starts[idx], chunk.types[idx])
+        return Arrivals(outputs, int(chunk.starts.min()))
+
+
+@dataclass
+class Arrivals:
+    """A chunk's clean records for --order arrival: per output (lines, arrival, start, CDR type),
+    each in event order, and the chunk's first start time (epoch ms)."""
+
+    outputs: list[tuple]
+    first_start: int
 
 
 def _first_lines(framers: list, totals: list[int], split: bool) -> list[int]:
@@ -178,6 +205,8 @@ def write_cdr_file(job: CdrFileJob, outs: list, framers: list, workers: int = 1,
     of a chunk, which depends on the records before it, is compressed after), so the bytes are
     again the same for any number of workers.
     """
+    if job.order == "arrival":
+        return _write_in_arrival_order(job, outs, framers, workers, progress, ledger)
     if workers <= 1 or job.n_chunks == 1:
         return _write_in_order(job, outs, framers, progress, ledger)
     job.factory.warm()  # per-user text tables made once, before the processes fork
@@ -221,6 +250,128 @@ def _write_in_order(job: CdrFileJob, outs: list, framers: list, progress, ledger
     finally:
         writer.close()
     return totals
+
+
+def _write_in_arrival_order(job: CdrFileJob, outs: list, framers: list, workers: int, progress,
+                            ledger=None) -> list[int]:
+    """--order arrival: the chunks are built in order (by ``workers`` processes) and their records
+    written here, in one process, by arrival.  Chunks come in start-time order and a record arrives
+    after it starts, so the records that arrive by the next chunk's first start go out then (a
+    unit, spoiled with --faults as a chunk is); the others wait in an ArrivalQueue."""
+    queues = [ArrivalQueue() for _ in outs]
+    seen = [Seen(np.zeros(0, dtype=np.int64)) for _ in outs]  # --faults: the latest start above, per output
+    names = [out.path for out in outs]
+    sep = RecordFramer.separator(job.fmt).encode()
+    totals = [0] * len(CDR_TYPES)
+    writer = BackgroundWriter()
+
+    def flush(unit: int, bound: int | None) -> None:
+        nonlocal totals
+        counts, blobs, spoiled = [0] * len(CDR_TYPES), [], []
+        for k, queue in enumerate(queues):
+            lines, starts, types = queue.take(bound)
+            if job.spoiler is not None and lines:
+                seen[k].starts = starts
+                lines, marks = job.spoiler.spoil(unit, k, lines, seen=seen[k])
+                spoiled += [(k, mark) for mark in marks]
+                types = np.concatenate((types, [types[m.source] for m in marks if m.kind == "duplicate"]))
+            for t, c in enumerate(np.bincount(types, minlength=len(CDR_TYPES)).tolist()):
+                counts[t] += c
+            blobs.append(sep.join(lines))
+        if spoiled:
+            text = _ledger(job, spoiled, framers, totals, names, ledger is not None)
+            if ledger is not None:
+                writer.write(ledger, [text])
+        for k, (out, head) in enumerate(zip(outs, _heads(framers, totals, counts, job.split))):
+            writer.write(out, [head])
+            writer.write(out, framers[k].body(blobs[k], _n(counts, k, job.split)))
+        totals = [a + b for a, b in zip(totals, counts)]
+        if progress:
+            progress.update(sum(totals), sum(out.size for out in outs))
+
+    bound = None  # the arrival time up to which records are written
+    try:
+        with _built_in_order(job, workers) as chunks:
+            for i, got in enumerate(chunks):
+                if not isinstance(got, Arrivals):  # a chunk without records
+                    continue
+                if i:
+                    flush(i - 1, got.first_start)
+                    bound = got.first_start
+                for queue, (lines, arrival, starts, types) in zip(queues, got.outputs):
+                    if len(arrival) and bound is not None and int(arrival.min()) < bound:
+                        raise RuntimeError(f"chunk {i} has a record that arrives before a record written already")
+                    queue.add(lines, arrival, starts, types)
+        flush(job.n_chunks - 1, None)
+        _close(outs, framers, totals, job.split, writer.write)
+    finally:
+        writer.close()
+    return totals
+
+
+@contextmanager
+def _built_in_order(job: CdrFileJob, workers: int):
+    """``job.chunk(i)`` for every chunk in order, built here or, with ``workers`` > 1, by that many
+    forked processes (chunk i by process i % workers), each sending its chunks through a pipe of
+    its own; a pipe holds little, so a process is at most a chunk ahead."""
+    workers = min(workers, job.n_chunks)
+    if workers <= 1:
+        yield (job.chunk(i) for i in range(job.n_chunks))
+        return
+    job.factory.warm()
+    if job.spoiler is not None:
+        _ = job.spoiler.taken
+    ctx = multiprocessing.get_context("fork")
+    pipes = [ctx.Pipe(duplex=False) for _ in range(workers)]
+    procs = []
+    try:
+        for w in range(workers):
+            p = ctx.Process(target=_builder, args=(job, w, workers, pipes), daemon=True, name=f"cdr-builder-{w}")
+            p.start()
+            procs.append(p)
+        for _, sender in pipes:
+            sender.close()
+
+        def chunks():
+            for i in range(job.n_chunks):
+                try:
+                    got = pipes[i % workers][0].recv()
+                except (EOFError, OSError):
+                    got = ErrorToken(ErrorKind.DIED)
+                if isinstance(got, ErrorToken):
+                    _raise(got, procs)
+                yield got
+        yield chunks()
+    finally:
+        for p in procs:
+            if p.is_alive():
+                p.terminate()
+            p.join()
+        for reader, sender in pipes:
+            reader.close()
+            sender.close()
+
+
+def _builder(job: CdrFileJob, w: int, workers: int, pipes: list) -> None:
+    """A forked process of _built_in_order: chunks w, w + workers, ... into its pipe."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl+C
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # and stops us with SIGTERM when it ends early
+    out = pipes[w][1]
+    for k, (reader, sender) in enumerate(pipes):
+        reader.close()
+        if k != w:
+            sender.close()
+    for i in range(w, job.n_chunks, workers):
+        try:
+            got = job.chunk(i)
+        except Exception as e:  # noqa: BLE001 - sent to the parent, which raises it
+            got = ErrorToken.of(e)
+        try:
+            out.send(got)
+        except OSError:  # the parent is gone
+            return
+        if isinstance(got, ErrorToken):
+            return
 
 
 def _close(outs: list, framers: list, totals: list[int], split: bool, write) -> None:

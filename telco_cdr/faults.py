@@ -237,6 +237,33 @@ def _start_of(line: bytes, csv_format: bool) -> int:
     return _ms(line[at:at + 24].decode())
 
 
+@dataclass
+class Seen:
+    """What a reader of a file in arrival order has seen before a chunk's lines: each line's start
+    time (epoch ms, as rendered clean) and the latest start of the lines above the chunk (None:
+    none).  A late record arrives at the latest start above it, so that it ends 1 to 6 hours before
+    that, as it does in event order (where that is the start of the line before it)."""
+
+    starts: np.ndarray
+    latest: int | None = None
+
+    def latest_before(self, j: int, moved: set[int]) -> int | None:
+        """The latest start a reader sees above line ``j``: the lines ``moved`` (spoiled: no start,
+        or not their own) are not seen."""
+        above = self.starts[:j]
+        if moved:
+            above = np.delete(above, [m for m in moved if m < j])
+        best = int(above.max()) if len(above) else None
+        if self.latest is None or best is None:
+            return self.latest if best is None else best
+        return max(best, self.latest)
+
+    def past(self, moved: set[int]) -> None:
+        """Move on past the chunk's lines (``moved`` as above)."""
+        self.latest = self.latest_before(len(self.starts), moved)
+        self.starts = self.starts[:0]
+
+
 class Draws:
     """Uniform numbers drawn from ``rng`` in blocks (a numpy call per number costs more than the
     number), handed out one at a time in a fixed order, so the same seed gives the same faults."""
@@ -283,11 +310,20 @@ class Spoiler:
     def rng(self, chunk: int, output: int) -> np.random.Generator:
         return np.random.default_rng(np.random.SeedSequence([SeedDomain.FAULTS, self.seed, chunk, output]))
 
-    def spoil(self, chunk: int, output: int, lines: list[bytes], arrival_ms: int | None = None
-              ) -> tuple[list[bytes], list[Mark]]:
+    def spoil(self, chunk: int, output: int, lines: list[bytes], arrival_ms: int | None = None,
+              seen: Seen | None = None) -> tuple[list[bytes], list[Mark]]:
         """The chunk's ``lines`` of output ``output`` with faults in them, and a Mark per spoiled
         line (index among the lines returned), in line order.  A late record arrives at
-        ``arrival_ms`` (a stream's: now), or else when the record before it started (a file's)."""
+        ``arrival_ms`` (a stream's: now), or else when the record before it started (a file's in
+        event order); with ``seen`` (a file's in arrival order), at the latest start above it."""
+        moved: set[int] = set()  # lines whose start time a reader no longer sees as it was
+        spoiled = self._spoil(chunk, output, lines, arrival_ms, seen, moved)
+        if seen is not None:
+            seen.past(moved)
+        return spoiled
+
+    def _spoil(self, chunk: int, output: int, lines: list[bytes], arrival_ms: int | None, seen: Seen | None,
+               moved: set[int]) -> tuple[list[bytes], list[Mark]]:
         n = len(lines)
         if not n:
             return lines, []
@@ -301,7 +337,6 @@ class Spoiler:
         out = list(lines)
         marks: dict[int, Mark] = {}
         copies: dict[int, list[tuple[int, Mark]]] = {}  # after original index a: (original, mark)
-        moved: set[int] = set()  # lines whose start time a reader no longer sees as it was
         for j in chosen.tolist():
             kind = KINDS[kinds[j]]
             line = lines[j]
@@ -316,13 +351,18 @@ class Spoiler:
                 out[j], detail["how"] = self._malformed(rng, line)
                 moved.add(j)
             elif kind == "late":
-                a = j - 1
-                while a in moved:
-                    a -= 1
-                if a < 0 and arrival_ms is None:  # nothing before it in the chunk to arrive after: left clean
+                if seen is not None:
+                    arrival = seen.latest_before(j, moved)
+                elif arrival_ms is not None:
+                    arrival = arrival_ms
+                else:
+                    a = j - 1
+                    while a in moved:
+                        a -= 1
+                    arrival = _start_of(lines[a], self.csv) if a >= 0 else None
+                if arrival is None:  # nothing before it to arrive after: left clean
                     continue
                 rec = Record(line, header)
-                arrival = _start_of(lines[a], self.csv) if arrival_ms is None else arrival_ms
                 delay = int(rng.integers(LATE_DELAY_S[0] * 1000, LATE_DELAY_S[1] * 1000 + 1))
                 shift = _ms(rec.get("end_time")) - (arrival - delay)
                 for name in TIME_FIELDS:
