@@ -286,3 +286,33 @@ def test_producer_delay_flag_moves_the_median(monkeypatch):
     recs = dry_run(monkeypatch, "--delivery-delay", "10m,20m", count=3000)
     delays = np.array([NOW_MS - iso_ms(r["end_time"]) for r in recs]) / 1000
     assert 0.93 < np.median(delays) / 600 < 1.07 and delays.max() <= 2400
+
+
+# ---------------------------------------------------------------- on a real broker
+
+@pytest.mark.timeout(300)
+def test_consumed_records_arrive_after_their_end(kafka, tmp_path):
+    """What a consumer reads: each record's message timestamp (when the producer sent it) is after its
+    end_time by the documented delay, and a partition's records are out of start-time order."""
+    from kafka_data import cdr_topics, consume_all, create_args, summary, unique_prefix
+    from running import run_script
+
+    prefix, n = unique_prefix(), 4000
+    run = run_script("kafka_producer.py", "-b", kafka.bootstrap, *create_args(prefix), "--max-count", n,
+                     "--rate", "max", "--num-users", 300, "--seed", 6, "--stats-interval", 0)
+    assert run.returncode == 0, run.describe()
+    assert summary(run.stderr)["delivered"] == n
+    messages = consume_all(kafka.bootstrap, cdr_topics(prefix).values(), n, timeout=60, grace=1.0)
+    assert len(messages) == n
+    delays = np.array([ts - iso_ms(v["end_time"]) for _, _, v, _, _, ts in messages]) / 1000
+    assert delays.min() >= 0 and delays.max() <= 1800 + 5, "after the end, by at most 30 min (+ sending)"
+    assert 0.9 < np.median(delays) / 60 < 1.1, np.median(delays)  # 4,000: a standard error of 2.3 %
+    assert 0.8 < np.quantile(delays, 0.99) / 900 < 1.2, np.quantile(delays, 0.99)
+    inversions = 0
+    by_partition = defaultdict(list)
+    for topic, _, v, partition, offset, _ in messages:
+        by_partition[(topic, partition)].append((offset, iso_ms(v["start_time"])))
+    for rows in by_partition.values():
+        starts = [s for _, s in sorted(rows)]
+        inversions += sum(b < a for a, b in zip(starts, starts[1:]))
+    assert inversions > n // 10, f"only {inversions} records start before the one read before them"
