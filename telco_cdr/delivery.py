@@ -115,37 +115,40 @@ def parse_delay(text: str, flag: str = "--delivery-delay") -> DeliveryDelay:
 
 class ArrivalQueue:
     """One output's records waiting to go out in arrival order: each record's line, arrival time,
-    start time and CDR type.  Records are added in event order; ``take(bound)`` gives those that
-    arrive by ``bound`` (epoch ms; None: all) sorted by arrival, ties in the order they were added
-    (the event order), and keeps the rest."""
+    start time and CDR type.  Records are added a chunk at a time, in event order; ``take(bound)``
+    gives those that arrive by ``bound`` (epoch ms; None: all) sorted by arrival, ties in the order
+    they were added (the event order), and keeps the rest.
+
+    Each chunk stays a block of its own, sorted by arrival when it comes, so a take reads only the
+    front of each block (a few blocks wait at once: those of the longest wait), never the records
+    that keep waiting."""
 
     def __init__(self):
-        self.lines = np.empty(0, dtype=object)
-        self.arrival = np.empty(0, dtype=np.int64)
-        self.start = np.empty(0, dtype=np.int64)
-        self.types = np.empty(0, dtype=np.int64)
+        self.blocks: list[tuple[np.ndarray, ...]] = []  # (arrival, lines, start, types), each sorted by arrival
 
     def __len__(self) -> int:
-        return len(self.arrival)
+        return sum(len(b[0]) for b in self.blocks)
 
     def add(self, lines: list, arrival: np.ndarray, start: np.ndarray, types: np.ndarray) -> None:
-        new = np.empty(len(lines), dtype=object)
-        new[:] = lines
-        self.lines = np.concatenate((self.lines, new))
-        self.arrival = np.concatenate((self.arrival, arrival))
-        self.start = np.concatenate((self.start, start))
-        self.types = np.concatenate((self.types, types))
+        if not len(arrival):
+            return
+        order = np.argsort(arrival, kind="stable")
+        text = np.empty(len(lines), dtype=object)
+        text[:] = lines
+        self.blocks.append((arrival[order], text[order], start[order], types[order]))
 
     def take(self, bound: int | None) -> tuple[list, np.ndarray, np.ndarray]:
         """The lines that arrive by ``bound``, in arrival order, with their start times and types."""
-        if bound is None:
-            due = np.arange(len(self))
-            keep = np.zeros(0, dtype=np.int64)
-        else:
-            ready = self.arrival <= bound
-            due, keep = np.flatnonzero(ready), np.flatnonzero(~ready)
-        due = due[np.argsort(self.arrival[due], kind="stable")]
-        out = self.lines[due].tolist(), self.start[due], self.types[due]
-        self.lines, self.arrival, self.start, self.types = (a[keep] for a in (self.lines, self.arrival, self.start,
-                                                                                self.types))
-        return out
+        due, kept = [], []
+        for block in self.blocks:
+            k = len(block[0]) if bound is None else int(np.searchsorted(block[0], bound, side="right"))
+            if k:
+                due.append(tuple(a[:k] for a in block))
+            if k < len(block[0]):  # a copy once some went: the lines gone are freed, not kept by a view
+                kept.append(tuple(a[k:].copy() for a in block) if k else block)
+        self.blocks = kept
+        if not due:
+            return [], np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        arrival, lines, start, types = (np.concatenate(parts) for parts in zip(*due))
+        order = np.argsort(arrival, kind="stable")  # blocks in event order: ties stay so
+        return lines[order].tolist(), start[order], types[order]
