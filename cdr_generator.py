@@ -82,7 +82,7 @@ def build_parser() -> Parser:
     p.add_argument("--order", choices=("event", "arrival"), default="event",
                    help="event: by start time; arrival: by end time plus each record's delivery delay, as a "
                         "pipeline receives them (default: event)")
-    p.add_argument("--delivery-delay", metavar="MEDIAN[,P99]",
+    p.add_argument("--delivery-delay", metavar="MEDIAN[,P99]", type=nonempty,
                    help=DELIVERY_HELP.replace("before it arrives", "before it arrives, for --order arrival"))
     p.add_argument("--faults", metavar="KIND=FRACTION,...",
                    help=f"spoil records on purpose, a fraction of them per kind: {', '.join(FAULT_KINDS)} "

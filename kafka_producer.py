@@ -77,7 +77,7 @@ def build_parser() -> Parser:
                       help=f"seconds between messages, the same as --rate 1/SECONDS (default: {DEFAULT_INTERVAL_S:g})")
     p.add_argument("--topic", type=nonempty, help="send every CDR to this one topic instead of one topic per type")
     p.add_argument("--topic-prefix", default="", help="put this before each topic name (e.g. dev.)")
-    p.add_argument("--delivery-delay", metavar="MEDIAN[,P99]", help=DELIVERY_HELP)
+    p.add_argument("--delivery-delay", metavar="MEDIAN[,P99]", type=nonempty, help=DELIVERY_HELP)
     p.add_argument("--faults", metavar="KIND=FRACTION,...",
                    help="spoil messages on purpose, a fraction of them per kind: duplicate, late, malformed, "
                         "missing_field, orphan_user, bad_value, schema_drift (default: none)")

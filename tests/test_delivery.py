@@ -15,6 +15,8 @@ from collections import Counter, defaultdict
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import helpers
 from fault_reader import KINDS, Users, audit, ledger_positions, read_ledger
@@ -22,6 +24,7 @@ from helpers import iso_ms
 from running import assert_clean_error, call_main
 from telco_cdr.constants import SeedDomain
 from telco_cdr.delivery import DeliveryDelay, delay_rng, parse_delay
+from telco_cdr.errors import UserError
 
 SEED = 11
 FAULTS = ",".join(f"{k}=0.02" for k in KINDS)
@@ -94,6 +97,16 @@ def test_delay_distribution_is_the_documented_one():
     again = DeliveryDelay().draw(delay_rng(SeedDomain.FILE_CDRS, 1, 0), 10)
     assert (again == ms[:10]).all()
     assert (DeliveryDelay().draw(delay_rng(SeedDomain.FILE_CDRS, 1, 1), 10) != again).all()
+
+
+@given(st.text(max_size=16))
+def test_parse_delay_takes_a_delay_or_says_why_not(text):
+    try:
+        d = parse_delay(text)
+    except UserError as e:
+        assert str(e).startswith("--delivery-delay: ") and "\n" not in str(e)
+        return
+    assert d.median_s == d.p99_s == 0 or 0.001 <= d.median_s <= d.p99_s <= 30 * 86400
 
 
 @pytest.mark.parametrize("text,median,p99", [
@@ -227,6 +240,7 @@ def helpers_types():
     (["--order", "arrival", "--delivery-delay", "5y"], ("--delivery-delay", "duration")),
     (["--order", "arrival", "--delivery-delay", "31d"], ("--delivery-delay", "30 days")),
     (["--order", "sideways"], ("--order", "sideways")),
+    (["--order", "arrival", "--delivery-delay", ""], ("--delivery-delay", "empty")),
 ])
 def test_bad_delivery_flags(tmp_path, monkeypatch, users_file, args, named):
     monkeypatch.chdir(tmp_path)
@@ -235,7 +249,7 @@ def test_bad_delivery_flags(tmp_path, monkeypatch, users_file, args, named):
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("text", ["soon", "5m,1m", "0,1s", "nan", "inf"])
+@pytest.mark.parametrize("text", ["soon", "5m,1m", "0,1s", "nan", "inf", " "])
 def test_bad_delivery_delay_of_the_producer(tmp_path, monkeypatch, text):
     monkeypatch.chdir(tmp_path)
     res = call_main("kafka_producer.py", ["--dry-run", "--max-count", 5, "--num-users", 20, "--delivery-delay", text])
