@@ -7,6 +7,8 @@ import os
 import sys
 from datetime import UTC, datetime
 
+from telco_cdr.anomalies import KINDS as ANOMALY_KINDS
+from telco_cdr.anomalies import parse_anomalies
 from telco_cdr.batch import CdrFileJob, write_cdr_file
 from telco_cdr.cli import Parser, int_at_least, nonempty, run, seed_value, time_window
 from telco_cdr.constants import CDR_TYPES, DEFAULT_SEED, DEFAULT_WEIGHTS_TEXT
@@ -31,6 +33,8 @@ examples:
   python cdr_generator.py --weights voice=1 --count 10 --output - | head -3     # JSON Lines
   python cdr_generator.py --count 10000 --output cdrs.jsonl --start 2026-11-01 \\
       --faults duplicate=0.01,late=0.005,malformed=0.002 --ledger faults.jsonl  # spoiled on purpose
+  python cdr_generator.py --count 1000000 --output cdrs.jsonl --start 2026-11-01 --end 2026-11-08 \
+      --anomalies sim_box=1,wangiri=1,cell_outage=2 --ledger truth.jsonl        # fraud and outages to find
 
 The name says the format: .json, .jsonl/.ndjson, .csv, then .gz or .zst to compress; other
 formats (.parquet, .xlsx, ...) are refused.  5,000,000 CDRs of JSON Lines take about 3.0 GB
@@ -45,6 +49,14 @@ valid JSON, or a CSV row cut short; not with --format json), missing_field (a re
 absent; CSV: its cell empty), orphan_user (user_id, msisdn, imsi, imei of no user), bad_value
 (negative duration, end before start, or a value no enum allows), schema_drift (an extra field).
 --ledger writes one JSON object a line per spoiled record: kind, file (--output-dir), line, cdr_id.
+
+--anomalies kinds (each a number of incidents, planted in the records): sim_box (a few SIMs in one
+cell making many short calls to distinct numbers), wangiri (one-ring calls from premium numbers,
+then callbacks), irsf (long calls to international premium ranges), sim_swap (new IMSI and IMEI on
+a line, then one-time passwords and calls abroad), cell_outage (calls in one cell fail or drop for
+20-60 minutes, its data records close abnormally), data_spike (a line's data volume 20-100 times
+over for hours).  --ledger gets one line per incident after the faults: kind, start_time,
+end_time, user_ids, cell_id, numbers, records and the cdr_ids of its records.
 """
 
 
@@ -75,7 +87,11 @@ def build_parser() -> Parser:
                    help=f"spoil records on purpose, a fraction of them per kind: {', '.join(FAULT_KINDS)} "
                         "(default: none; see below)")
     p.add_argument("--ledger", metavar="FILE", type=nonempty,
-                   help="write the faults to FILE, one JSON object a line: kind, line, cdr_id, ... (needs --faults)")
+                   help="write the faults and anomalies to FILE, one JSON object a line: kind, line, cdr_id, ... "
+                        "(needs --faults or --anomalies)")
+    p.add_argument("--anomalies", metavar="KIND=INCIDENTS,...",
+                   help=f"plant incidents of fraud and failure, a number of each kind: {', '.join(ANOMALY_KINDS)} "
+                        "(default: none; see below)")
     return p
 
 
@@ -86,8 +102,9 @@ def main(argv: list[str] | None = None) -> int:
         weights = parse_weights(args.weights)
         start_ms, end_ms = time_window(args.start, args.end)
         faults = parse_faults(args.faults) if args.faults is not None else None
-        if args.ledger is not None and not faults:
-            raise UserError("--ledger lists the faults of --faults; give --faults too")
+        anomalies = parse_anomalies(args.anomalies) if args.anomalies is not None else None
+        if args.ledger is not None and not faults and not anomalies:
+            raise UserError("--ledger lists the faults of --faults and the incidents of --anomalies; give one of them")
         if args.output_dir and args.output is not None:
             raise UserError("--output and --output-dir both say where to write; give one of them")
         if args.output is None:
@@ -105,8 +122,8 @@ def main(argv: list[str] | None = None) -> int:
             paths, headers = [args.output], [csv_header()]
         if faults:
             check_format(faults, fmt)
-            if args.ledger is not None and os.path.abspath(args.ledger) in map(os.path.abspath, paths):
-                raise UserError(f"--ledger {args.ledger!r} is also an output of the records; give another file")
+        if args.ledger is not None and os.path.abspath(args.ledger) in map(os.path.abspath, paths):
+            raise UserError(f"--ledger {args.ledger!r} is also an output of the records; give another file")
         users = read_users(args.users_file, progress)
         n_users = len(users)
         progress.phase(f"modelling the traffic of {plural(n_users, 'user')}")
@@ -118,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
             except OSError as e:
                 raise UserError(f"--output-dir {args.output_dir!r} cannot be made: {e.strerror}") from None
         job = CdrFileJob(pop, weights, args.seed, start_ms, end_ms, args.count, fmt, split=bool(args.output_dir),
-                         faults=faults)
+                         faults=faults, anomalies=anomalies)
         framers = [RecordFramer(fmt, h) for h in headers]
         progress.begin()
         with atomic_outputs(paths, codec_name=compression) as outs, \
@@ -139,6 +156,9 @@ def main(argv: list[str] | None = None) -> int:
             among = f"; the {plural(dups, 'duplicate')} counted among the CDRs above" if dups else ""
             print(f"{PROG}: faults: {fault_summary(job.fault_counts)} ({plural(sum(job.fault_counts), 'record')} "
                   f"spoiled{among}){ledger}", file=sys.stderr)
+        if job.plan is not None:
+            ledger = f"; ledger {args.ledger}" if args.ledger else ""
+            print(f"{PROG}: anomalies: {job.plan.summary(job.anomaly_ids)}{ledger}", file=sys.stderr)
         return 0
     return run(body, PROG)
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .anomalies import AnomalyPlan, Rows
 from .bearers import APNS, IMS_APN, INTERNET, MMS, MMS_APN, RECORD_CLOSING, Partials, StreamBearers, internet_apns
 from .constants import CDR_TYPES, SeedDomain
 from .layout import (
@@ -128,6 +129,7 @@ class Chunk:
     types: np.ndarray  # CDR type index per record
     users: np.ndarray  # user index per record
     parts: list  # per type present: (type index, positions in the chunk, formatted records)
+    incident: np.ndarray | None = None  # with --anomalies: each record's incident (AnomalyPlan.incidents), or -1
 
     @property
     def lines(self) -> list:
@@ -196,11 +198,14 @@ class CdrFactory:
         self._stream_bearers = None
 
     def build(self, chunk_index: int, first_index: int, times_ms: np.ndarray, types: np.ndarray | None = None,
-              data: Partials | None = None) -> Chunk:
+              data: Partials | None = None, anomalies: AnomalyPlan | None = None,
+              bounds: tuple[int, int] | None = None) -> Chunk:
         """Records for sorted event times ``times_ms``; ``first_index`` numbers them in the run.
         ``types`` (one CDR type index per record) is drawn from the mix unless given.  ``data``:
         partial records (a CDR file's, telco_cdr.bearers) to add as the chunk's data records; data
-        records drawn from the mix are instead the next partials of their users' internet bearers."""
+        records drawn from the mix are instead the next partials of their users' internet bearers.
+        ``anomalies`` (--anomalies) plants the incidents' records planned in ``bounds`` (the
+        chunk's times, [from, to) in epoch ms) and changes those of their cells, lines and windows."""
         pop, rng, radio = self.pop, self.rng(chunk_index), self.pop.radio
         start = np.array(times_ms, dtype=np.int64)
         types, u, _ = self.curve.assign(rng, start, None if types is None else np.asarray(types, dtype=np.int64))
@@ -279,6 +284,11 @@ class CdrFactory:
             caller[registers] = u[registers]
             rat[registers] = bearer_rats(rng, radio, u[registers])
 
+        incident = None
+        if anomalies is not None:  # planted calls and messages take the place of rows that stand alone
+            arng = anomalies.rng(chunk_index)
+            incident = anomalies.plant(arng, *bounds, Rows(types, u, cp_user, cp_num, mo, start, outcome, ring, talk,
+                                                          call, caller, tech, rat), radio)
         order = np.argsort(start, kind="stable")
         (types, u, cp_user, cp_num, mo, start, outcome, ring, talk, call, caller, tech, rat, method,
          twin_of_call, drow) = (a[order] for a in (types, u, cp_user, cp_num, mo, start, outcome, ring, talk, call,
@@ -293,6 +303,13 @@ class CdrFactory:
         enb = np.clip(pop.home_enb[u] + np.where(home, 0, off), 1, (1 << 20) - 1)
         sector = np.where(home, pop.home_sector[u], rng.integers(1, 4, n))
         tac = np.clip(pop.home_tac[u] + (enb >> 5) - (pop.home_enb[u] >> 5), 0, 0xFFFF)
+        ident = None  # with a swapped SIM in the chunk: each row's in the identity tables
+        if anomalies is not None:
+            incident = incident[order]
+            partials, ident = anomalies.shape(arng, Rows(types, u, cp_user, cp_num, mo, start, outcome, ring, talk,
+                                                         call, caller, tech, rat), incident, enb, sector, tac, drow,
+                                              partials, twin_of_call)
+            imsi_table, imei_table = anomalies.identity_tables(self.imsi, self.imei)
 
         offsets = pop.clock.offsets(pop.zone_of[u], start)
         distinct = pop.clock.distinct_offsets()  # every zone's, so the table is the same chunk after chunk
@@ -321,8 +338,10 @@ class CdrFactory:
                 cell_mcc=Pick(self.mcc, ui), cell_mnc=Pick(self.mnc, ui), ms_time_zone=ms_time_zone[idx],
                 **self._cell(ui, ctx.rat, enb[idx], sector[idx], tac[idx]),
             )
+            if ident is not None:  # a swapped SIM: its new IMSI and IMEI
+                values.update(imsi=Pick(imsi_table, ident[idx]), imei=Pick(imei_table, ident[idx]))
             parts.append((t, idx, list(map(b"".join, zip(*self.columns(self.layouts[t], values))))))
-        return Chunk(types=types, users=u, parts=parts)
+        return Chunk(types=types, users=u, parts=parts, incident=incident)
 
     def _cell(self, ui, rat, enb, sector, tac) -> dict:
         """The serving cell's fields by RAT: an NCGI on NR, a CGI (LAC + CI) on 3G or 2G, else an

@@ -46,3 +46,4 @@ class SeedDomain(IntEnum):
     RUN_IDS = 5  # the per-run bases of cdr_id, charging_id, icid
     EVENT_TIMES = 6  # event times of a CDR file's chunks
     FAULTS = 7  # which records --faults spoils, and how (telco_cdr.faults)
+    ANOMALIES = 9  # the incidents of --anomalies and the records they take (telco_cdr.anomalies)
