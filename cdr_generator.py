@@ -89,6 +89,9 @@ def build_parser() -> Parser:
     p.add_argument("--ledger", metavar="FILE", type=nonempty,
                    help="write the faults and anomalies to FILE, one JSON object a line: kind, line, cdr_id, ... "
                         "(needs --faults or --anomalies)")
+    p.add_argument("--label-anomalies", action="store_true",
+                   help="add the field anomaly to every record: its anomaly's kind, or null (for training models; "
+                        "without it only the ledger knows)")
     p.add_argument("--anomalies", metavar="KIND=INCIDENTS,...",
                    help=f"plant incidents of fraud and failure, a number of each kind: {', '.join(ANOMALY_KINDS)} "
                         "(default: none; see below)")
@@ -115,11 +118,11 @@ def main(argv: list[str] | None = None) -> int:
                 raise UserError(f"--output-dir {args.output_dir!r} exists and is not a folder")
             suffix = codec(compression).suffix  # the zstandard package is checked here, before any work
             paths = [os.path.join(args.output_dir, f"{t}.{fmt}{suffix}") for t in CDR_TYPES]
-            headers = [csv_header(t) for t in CDR_TYPES]
+            headers = [csv_header(t, args.label_anomalies) for t in CDR_TYPES]
         else:
             fmt, compression = output_kind(args.output, args.format, compression=args.compression)
             codec(compression)
-            paths, headers = [args.output], [csv_header()]
+            paths, headers = [args.output], [csv_header(labelled=args.label_anomalies)]
         if faults:
             check_format(faults, fmt)
         if args.ledger is not None and os.path.abspath(args.ledger) in map(os.path.abspath, paths):
@@ -135,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
             except OSError as e:
                 raise UserError(f"--output-dir {args.output_dir!r} cannot be made: {e.strerror}") from None
         job = CdrFileJob(pop, weights, args.seed, start_ms, end_ms, args.count, fmt, split=bool(args.output_dir),
-                         faults=faults, anomalies=anomalies)
+                         faults=faults, anomalies=anomalies, labelled=args.label_anomalies)
         framers = [RecordFramer(fmt, h) for h in headers]
         progress.begin()
         with atomic_outputs(paths, codec_name=compression) as outs, \

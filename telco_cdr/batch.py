@@ -44,6 +44,7 @@ class CdrFileJob:
     split: bool = False  # one output per CDR type
     faults: dict | None = None  # --faults: fraction of records per kind (telco_cdr.faults); None: none
     anomalies: dict | None = None  # --anomalies: incidents per kind (telco_cdr.anomalies); None: none
+    labelled: bool = False  # --label-anomalies: every record says its anomaly (or null)
     factory: CdrFactory = field(init=False)
     curve: TrafficCurve = field(init=False)  # of the non-data records
     bearers: BearerPlan = field(init=False)  # the chains of the data records
@@ -56,7 +57,7 @@ class CdrFileJob:
         other = {t: (0.0 if k == DATA else float(w)) for k, (t, w) in enumerate(zip(CDR_TYPES, mix))}
         self.curve = TrafficCurve(self.pop, other if sum(other.values()) > 0 else self.weights, self.start_ms,
                                   self.end_ms)
-        self.factory = CdrFactory(self.pop, self.weights, self.seed, kind, curve=self.curve)
+        self.factory = CdrFactory(self.pop, self.weights, self.seed, kind, curve=self.curve, labelled=self.labelled)
         self.bearers = choose_chains(self.pop, self.seed, self.start_ms, self.end_ms, self.n_data,
                                      self.factory.charging_base, self.curve.edges if self.n_other else None)
         self.n_chunks = max(1, -(-self.count // CHUNK_RECORDS))
@@ -77,7 +78,8 @@ class CdrFileJob:
         if self.faults:
             from .contract import csv_header
 
-            headers = ([csv_header(t).split(",") for t in CDR_TYPES] if self.split else [csv_header().split(",")])
+            headers = ([csv_header(t, self.labelled).split(",") for t in CDR_TYPES] if self.split
+                       else [csv_header(labelled=self.labelled).split(",")])
             self.spoiler = Spoiler(self.faults, self.seed, self.fmt, headers, self.pop)
 
     def _cut(self) -> None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .anomalies import KINDS as ANOMALY_KINDS
 from .anomalies import AnomalyPlan, Rows
 from .bearers import APNS, IMS_APN, INTERNET, MMS, MMS_APN, RECORD_CLOSING, Partials, StreamBearers, internet_apns
 from .constants import CDR_TYPES, SeedDomain
@@ -145,9 +146,11 @@ class CdrFactory:
     json, csv or csv_type)."""
 
     def __init__(self, pop: Population, weights: dict[str, float], seed: int, kind: str = "json",
-                 stream: SeedDomain = SeedDomain.FILE_CDRS, curve: TrafficCurve | None = None):
+                 stream: SeedDomain = SeedDomain.FILE_CDRS, curve: TrafficCurve | None = None,
+                 labelled: bool = False):
         """``curve`` gives who makes which event when (a file's window); without one, types
-        follow ``weights`` and users are drawn for events of any time (a stream)."""
+        follow ``weights`` and users are drawn for events of any time (a stream).  ``labelled``
+        (--label-anomalies): every record gets ``anomaly``, its incident's kind or null."""
         from .contract import layouts  # the contract takes its allowed values from the tables above
 
         self.pop = pop
@@ -155,7 +158,8 @@ class CdrFactory:
         self.seed = seed
         self.stream = stream
         self.columns = Columns(kind)
-        self.layouts = [layouts(kind)[t] for t in CDR_TYPES]
+        self.labelled = labelled
+        self.layouts = [layouts(kind, labelled)[t] for t in CDR_TYPES]
         # The user's own fields, one text per user (free text is escaped by the layout, once).
         self.user_id = text_array(pop.user_ids)
         self.msisdn = text_array([str(m) for m in pop.msisdn.tolist()])
@@ -338,6 +342,10 @@ class CdrFactory:
                 cell_mcc=Pick(self.mcc, ui), cell_mnc=Pick(self.mnc, ui), ms_time_zone=ms_time_zone[idx],
                 **self._cell(ui, ctx.rat, enb[idx], sector[idx], tac[idx]),
             )
+            if self.labelled:
+                kinds = (np.full(len(idx), -1) if incident is None
+                         else np.where(incident[idx] >= 0, anomalies.kind_of[np.maximum(incident[idx], 0)], -1))
+                values["anomaly"] = Nullable(Pick(_ANOMALY_TEXT, np.maximum(kinds, 0)), kinds >= 0)
             if ident is not None:  # a swapped SIM: its new IMSI and IMEI
                 values.update(imsi=Pick(imsi_table, ident[idx]), imei=Pick(imei_table, ident[idx]))
             parts.append((t, idx, list(map(b"".join, zip(*self.columns(self.layouts[t], values))))))
@@ -503,6 +511,7 @@ class CdrFactory:
 
 
 _METHOD_TEXT = text_array([m for m, _, _ in IMS_METHODS])
+_ANOMALY_TEXT = text_array(list(ANOMALY_KINDS))
 # A SIP URI's parts by whether it is a REGISTER's called URI (sip:domain) or a number's.
 _SIP_SCHEME, _AT = text_array([b"sip:+", b"sip:"]), text_array([b"@", b""])
 _PHONE_PARAM = text_array([b";user=phone", b""])

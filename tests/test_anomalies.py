@@ -286,3 +286,56 @@ def test_help_lists_every_kind():
     assert res.returncode == 0
     for kind in KINDS:
         assert re.search(rf"\b{kind}\b", res.stdout), kind
+
+
+# ---------------------------------------------------------------- --label-anomalies
+
+def test_labels_say_exactly_what_the_ledger_says(tmp_path, run):
+    out = tmp_path / "labelled.jsonl"
+    generate(run.users, ["-o", out], "--anomalies", ALL, "--label-anomalies", **run.kw)
+    lines = out.read_bytes().splitlines()
+    kind_of = {i: e["kind"] for e in run.ledger for i in e["cdr_ids"]}
+    labelled = Counter()
+    for line, plain in zip(lines, run.lines, strict=True):
+        rec = json.loads(line)
+        assert list(rec)[-1] == "anomaly"
+        assert rec["anomaly"] == kind_of.get(rec["cdr_id"])
+        labelled[rec["anomaly"]] += 1
+        label = b',"anomaly":' + (json.dumps(rec["anomaly"]).encode())
+        assert line.endswith(label + b"}") and line[:-len(label) - 1] + b"}" == plain, "the label is all that differs"
+    assert set(labelled) == {None, *KINDS}
+    named = [json.loads(line) for line in lines if b'"anomaly":null' not in line]
+    for rec in named + [json.loads(line) for line in lines[:200]]:  # the labels keep to the schemas
+        errors = list(VALIDATORS[rec["cdr_type"]].iter_errors(rec))
+        assert not errors, (rec, errors[0].message)
+
+
+def test_labels_in_csv_are_the_last_column(tmp_path, run):
+    out, ledger = tmp_path / "labelled.csv", tmp_path / "ledger.jsonl"
+    generate(run.users, ["-o", out], "--anomalies", ALL, "--label-anomalies", "--ledger", ledger, count=20_000,
+             **run.kw)
+    rows = helpers.load_records(out)
+    assert list(rows[0])[-1] == "anomaly"
+    kind_of = {i: e["kind"] for e in map(json.loads, ledger.read_text().splitlines()) for i in e["cdr_ids"]}
+    assert [r["anomaly"] for r in rows] == [kind_of.get(r["cdr_id"], "") for r in rows]
+    assert len(kind_of) > 0 and Counter(r["anomaly"] for r in rows)[""] > 0
+
+
+def test_labels_round_trip_through_avro(tmp_path, run):
+    import io
+
+    import fastavro
+
+    out = tmp_path / "labelled.jsonl"
+    generate(run.users, ["-o", out], "--anomalies", ALL, "--label-anomalies", count=20_000, **run.kw)
+    recs = [json.loads(line) for line in out.read_text().splitlines()]
+    for t in ("voice", "data", "sms", "voip", "ims"):
+        schema = fastavro.parse_schema(json.loads((helpers.ROOT / "telco_cdr" / "schemas" / f"{t}.avsc").read_text()))
+        mine = [r for r in recs if r["cdr_type"] == t]
+        buf = io.BytesIO()
+        times = ("start_time", "end_time", "answer_time")  # timestamp-millis: whole milliseconds
+        fastavro.writer(buf, schema, [{**r, **{k: round(ms(r[k])) for k in times if r.get(k)}} for r in mine],
+                        validator=True)
+        buf.seek(0)
+        assert [r["anomaly"] for r in fastavro.reader(buf)] == [r["anomaly"] for r in mine]
+    assert any(r["anomaly"] for r in recs)
