@@ -16,7 +16,7 @@ from datetime import datetime
 import pytest
 
 import helpers
-from fault_reader import VALIDATORS
+from fault_reader import VALIDATORS, Users, audit, ledger_positions
 from running import assert_clean_error, call_main
 
 KINDS = ("sim_box", "wangiri", "irsf", "sim_swap", "cell_outage", "data_spike")
@@ -135,6 +135,28 @@ def test_csv_files_per_type_carry_the_same_incidents(tmp_path, run):
     for t in ("voice", "data", "sms", "voip", "ims"):
         ids |= {r["cdr_id"] for r in helpers.load_records(tmp_path / "csv" / f"{t}.csv")}
     assert {i for e in ledger for i in e["cdr_ids"]} <= ids
+
+
+def test_faults_and_anomalies_in_one_run_and_one_ledger(tmp_path, run):
+    out, ledger = tmp_path / "both.jsonl", tmp_path / "ledger.jsonl"
+    # (not sim_swap: its records carry an IMSI and IMEI the users file does not give the user, which
+    # the reader of faults would rightly call a record of another user's identifiers)
+    kinds = "sim_box=1,wangiri=1,irsf=1,cell_outage=2,data_spike=1"
+    generate(run.users, ["-o", out], "--anomalies", kinds, "--faults", "duplicate=0.01,malformed=0.01,bad_value=0.01",
+             "--ledger", ledger, count=20_000, **run.kw)
+    entries = [json.loads(line) for line in ledger.read_text().splitlines()]
+    faults = [e for e in entries if "line" in e]
+    incidents = [e for e in entries if "line" not in e]
+    assert entries == faults + incidents, "the faults, then the incidents"
+    assert [e["kind"] for e in incidents] == ["sim_box", "wangiri", "irsf", "cell_outage", "cell_outage", "data_spike"]
+    # the reader of faults finds exactly the ledger's faults: the planted records are not faults
+    assert audit(out.read_bytes(), "jsonl", Users(run.users)) == ledger_positions(faults)
+    ids = set()
+    for line in out.read_bytes().splitlines():
+        m = re.search(rb'"cdr_id":"([0-9a-f-]+)"', line)
+        if m:
+            ids.add(m.group(1).decode())
+    assert {i for e in incidents for i in e["cdr_ids"]} <= ids
 
 
 # ---------------------------------------------------------------- each kind's shape, measured
