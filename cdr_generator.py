@@ -7,6 +7,8 @@ import os
 import sys
 from datetime import UTC, datetime
 
+from telco_cdr.anomalies import KINDS as ANOMALY_KINDS
+from telco_cdr.anomalies import parse_anomalies
 from telco_cdr.batch import CdrFileJob, write_cdr_file
 from telco_cdr.cli import Parser, int_at_least, nonempty, run, seed_value, time_window
 from telco_cdr.constants import CDR_TYPES, DEFAULT_SEED, DEFAULT_WEIGHTS_TEXT, DELIVERY_DEFAULT_TEXT, DELIVERY_HELP
@@ -34,6 +36,8 @@ examples:
       --faults duplicate=0.01,late=0.005,malformed=0.002 --ledger faults.jsonl  # spoiled on purpose
   python cdr_generator.py --count 10000 --output cdrs.jsonl --start 2026-11-01 \\
       --order arrival --delivery-delay 2m,20m   # as a pipeline receives them
+  python cdr_generator.py --count 1000000 --output cdrs.jsonl --start 2026-11-01 --end 2026-11-08 \\
+      --anomalies sim_box=1,wangiri=1,cell_outage=2 --ledger truth.jsonl        # fraud and outages to find
 
 The name says the format: .json, .jsonl/.ndjson, .csv, then .gz or .zst to compress; other
 formats (.parquet, .xlsx, ...) are refused.  5,000,000 CDRs of JSON Lines take about 3.0 GB
@@ -53,6 +57,14 @@ absent; CSV: its cell empty), orphan_user (user_id, msisdn, imsi, imei of no use
 it ends (end_time) plus a mediation delay (--delivery-delay, drawn per record), and the records
 go out sorted by that arrival (ties in event order), so after their end and out of start-time
 order.  The records are those of --order event, byte for byte; only their order differs.
+
+--anomalies kinds (each a number of incidents, planted in the records): sim_box (a few SIMs in one
+cell making many short calls to distinct numbers), wangiri (one-ring calls from premium numbers,
+then callbacks), irsf (long calls to international premium ranges), sim_swap (new IMSI and IMEI on
+a line, then one-time passwords and calls abroad), cell_outage (calls in one cell fail or drop for
+20-60 minutes, its data records close abnormally), data_spike (a line's data volume 20-100 times
+over for hours).  --ledger gets one line per incident after the faults: kind, start_time,
+end_time, user_ids, cell_id, numbers, records and the cdr_ids of its records.
 """
 
 
@@ -88,7 +100,14 @@ def build_parser() -> Parser:
                    help=f"spoil records on purpose, a fraction of them per kind: {', '.join(FAULT_KINDS)} "
                         "(default: none; see below)")
     p.add_argument("--ledger", metavar="FILE", type=nonempty,
-                   help="write the faults to FILE, one JSON object a line: kind, line, cdr_id, ... (needs --faults)")
+                   help="write the faults and anomalies to FILE, one JSON object a line: kind, line, cdr_id, ... "
+                        "(needs --faults or --anomalies)")
+    p.add_argument("--label-anomalies", action="store_true",
+                   help="add the field anomaly to every record: its anomaly's kind, or null (for training models; "
+                        "without it only the ledger knows)")
+    p.add_argument("--anomalies", metavar="KIND=INCIDENTS,...",
+                   help=f"plant incidents of fraud and failure, a number of each kind: {', '.join(ANOMALY_KINDS)} "
+                        "(default: none; see below)")
     return p
 
 
@@ -102,8 +121,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.delivery_delay is not None and args.order != "arrival":
             raise UserError("--delivery-delay orders the records by arrival; give --order arrival too")
         delay = parse_delay(args.delivery_delay or DELIVERY_DEFAULT_TEXT)
-        if args.ledger is not None and not faults:
-            raise UserError("--ledger lists the faults of --faults; give --faults too")
+        anomalies = parse_anomalies(args.anomalies) if args.anomalies is not None else None
+        if args.ledger is not None and not faults and not anomalies:
+            raise UserError("--ledger lists the faults of --faults and the incidents of --anomalies; give one of them")
         if args.output_dir and args.output is not None:
             raise UserError("--output and --output-dir both say where to write; give one of them")
         if args.output is None:
@@ -114,15 +134,15 @@ def main(argv: list[str] | None = None) -> int:
                 raise UserError(f"--output-dir {args.output_dir!r} exists and is not a folder")
             suffix = codec(compression).suffix  # the zstandard package is checked here, before any work
             paths = [os.path.join(args.output_dir, f"{t}.{fmt}{suffix}") for t in CDR_TYPES]
-            headers = [csv_header(t) for t in CDR_TYPES]
+            headers = [csv_header(t, args.label_anomalies) for t in CDR_TYPES]
         else:
             fmt, compression = output_kind(args.output, args.format, compression=args.compression)
             codec(compression)
-            paths, headers = [args.output], [csv_header()]
+            paths, headers = [args.output], [csv_header(labelled=args.label_anomalies)]
         if faults:
             check_format(faults, fmt)
-            if args.ledger is not None and os.path.abspath(args.ledger) in map(os.path.abspath, paths):
-                raise UserError(f"--ledger {args.ledger!r} is also an output of the records; give another file")
+        if args.ledger is not None and os.path.abspath(args.ledger) in map(os.path.abspath, paths):
+            raise UserError(f"--ledger {args.ledger!r} is also an output of the records; give another file")
         users = read_users(args.users_file, progress)
         n_users = len(users)
         progress.phase(f"modelling the traffic of {plural(n_users, 'user')}")
@@ -134,7 +154,8 @@ def main(argv: list[str] | None = None) -> int:
             except OSError as e:
                 raise UserError(f"--output-dir {args.output_dir!r} cannot be made: {e.strerror}") from None
         job = CdrFileJob(pop, weights, args.seed, start_ms, end_ms, args.count, fmt, split=bool(args.output_dir),
-                         faults=faults, order=args.order, delay=delay)
+                         faults=faults, anomalies=anomalies, labelled=args.label_anomalies, order=args.order,
+                         delay=delay)
         framers = [RecordFramer(fmt, h) for h in headers]
         progress.begin()
         with atomic_outputs(paths, codec_name=compression) as outs, \
@@ -155,6 +176,9 @@ def main(argv: list[str] | None = None) -> int:
             among = f"; the {plural(dups, 'duplicate')} counted among the CDRs above" if dups else ""
             print(f"{PROG}: faults: {fault_summary(job.fault_counts)} ({plural(sum(job.fault_counts), 'record')} "
                   f"spoiled{among}){ledger}", file=sys.stderr)
+        if job.plan is not None:
+            ledger = f"; ledger {args.ledger}" if args.ledger else ""
+            print(f"{PROG}: anomalies: {job.plan.summary(job.anomaly_ids)}{ledger}", file=sys.stderr)
         return 0
     return run(body, PROG)
 

@@ -49,6 +49,9 @@ TARGET_FAULTS_COST = 1.10  # issue 12: faults at 1 % of the records at most 10 %
 # 1 % of the records spoiled, spread over the seven kinds of --faults
 FAULTS_1PCT = ["--faults", "duplicate=0.0015,late=0.0015,malformed=0.0014,missing_field=0.0014,orphan_user=0.0014,"
                "bad_value=0.0014,schema_drift=0.0014", "--ledger", "ledger.jsonl"]
+# --anomalies: an incident of each kind (two cell outages), with their ledger
+ANOMALIES = ["--anomalies", "sim_box=1,wangiri=1,irsf=1,sim_swap=1,cell_outage=2,data_spike=1", "--ledger",
+             "truth.jsonl"]
 
 
 class BenchError(Exception):
@@ -321,6 +324,8 @@ def main(argv: list[str] | None = None) -> int:
         ours = Measure(f"cdr_generator.py {fmt_n(count)} w1", cdr_cmd(count, 1), tmp, "cdrs.jsonl", count)
         faulty = Measure(f"... --faults 1 %, {fmt_n(count)} w1", cdr_cmd(count, 1) + FAULTS_1PCT, tmp, "cdrs.jsonl",
                          count)
+        planted = Measure(f"... --anomalies, {fmt_n(count)} w1", cdr_cmd(count, 1) + ANOMALIES, tmp, "cdrs.jsonl",
+                          count)
         serial = Measure("cdr_generator.py --count 0 (start-up)", cdr_cmd(0, 1), tmp, "cdrs.jsonl", 0)
         naive = Measure(f"naive (Faker) {fmt_n(naive_count)}", naive_cmd(False), tmp, "naive.jsonl", naive_count)
         naive_std = Measure(f"naive (stdlib) {fmt_n(naive_count)}", naive_cmd(True), tmp, "naive.jsonl", naive_count)
@@ -338,6 +343,7 @@ def main(argv: list[str] | None = None) -> int:
             for m in (ours, naive, naive_std, par, serial):
                 m.once(check_lines=(r == 0))
             faulty.once()  # not its lines: the resends are lines too
+            planted.once(check_lines=(r == 0))
             ceilings.append(parallel_ceiling(a.workers))
             log(f"  machine's ceiling for {a.workers} processes: run {r + 1}: {ceilings[-1]:.2f}x")
         log("memory, large run")
@@ -383,6 +389,7 @@ def main(argv: list[str] | None = None) -> int:
     growth = rss_big / rss_small - 1
     users_target = TARGET_USERS_S_PER_M * num_users / 1e6
     faults_cost = statistics.median(faulty.cpu) / statistics.median(ours.cpu)
+    anomalies_cost = statistics.median(planted.cpu) / statistics.median(ours.cpu)
 
     rows = [  # (figure, value, spread, target, status)
         (f"CDRs/s, 1 process, {fmt_n(count)} -> jsonl", f"{ours.rate:,.0f}/s", ours.spread,
@@ -395,6 +402,8 @@ def main(argv: list[str] | None = None) -> int:
         ("--faults at 1 % / without, CPU-s", f"{faults_cost:.3f}", "",
          f"<= {TARGET_FAULTS_COST:g} (wall: {faulty.seconds / ours.seconds:.3f})",
          verdict(faults_cost <= TARGET_FAULTS_COST)),
+        ("--anomalies (8 incidents) / without, CPU-s", f"{anomalies_cost:.3f}", "",
+         f"(info) (wall: {planted.seconds / ours.seconds:.3f})", ""),
         (f"CDRs/s, {a.workers} workers, {fmt_n(count)}", f"{par.rate:,.0f}/s", par.spread, "", ""),
         (f"{a.workers} workers / 1 process", f"{speedup:.2f}x", "",
          f"~1.8x (>= {TARGET_SPEEDUP:g}x)" if a.workers == 2 else "(info)",
@@ -423,7 +432,8 @@ def main(argv: list[str] | None = None) -> int:
                      "(info: reads and checks the users, --count 0)", ""))
 
     print("details")
-    for m in (ours, faulty, naive, naive_std, par, serial, big, *([] if a.skip_users else [*users.values(), startup])):
+    for m in (ours, faulty, planted, naive, naive_std, par, serial, big,
+              *([] if a.skip_users else [*users.values(), startup])):
         walls = ", ".join(f"{w:.2f}" for w in m.walls)
         size = f", {m.bytes_per_record:.0f} B/record" if m.bytes_per_record else ""
         cpu = statistics.median(m.cpu)

@@ -22,8 +22,9 @@ from multiprocessing.connection import Connection
 
 import numpy as np
 
-from .bearers import BearerPlan, BearerRun, Partials, choose_chains
-from .cdrs import DATA, CdrFactory
+from .anomalies import AnomalyPlan
+from .bearers import INTERNET, BearerPlan, BearerRun, Partials, choose_chains
+from .cdrs import DATA, VOICE, VOICE_OUTCOMES, CdrFactory
 from .constants import CDR_TYPES, CHUNK_RECORDS, SeedDomain
 from .delivery import ArrivalQueue, DeliveryDelay, delay_rng
 from .errors import RunError
@@ -44,6 +45,8 @@ class CdrFileJob:
     fmt: str  # json | jsonl | csv
     split: bool = False  # one output per CDR type
     faults: dict | None = None  # --faults: fraction of records per kind (telco_cdr.faults); None: none
+    anomalies: dict | None = None  # --anomalies: incidents per kind (telco_cdr.anomalies); None: none
+    labelled: bool = False  # --label-anomalies: every record says its anomaly (or null)
     order: str = "event"  # --order: event (start-time) order, or arrival (end + delivery delay) order
     delay: DeliveryDelay = field(default_factory=DeliveryDelay)  # --delivery-delay, for arrival order
     factory: CdrFactory = field(init=False)
@@ -58,19 +61,29 @@ class CdrFileJob:
         other = {t: (0.0 if k == DATA else float(w)) for k, (t, w) in enumerate(zip(CDR_TYPES, mix))}
         self.curve = TrafficCurve(self.pop, other if sum(other.values()) > 0 else self.weights, self.start_ms,
                                   self.end_ms)
-        self.factory = CdrFactory(self.pop, self.weights, self.seed, kind, curve=self.curve)
+        self.factory = CdrFactory(self.pop, self.weights, self.seed, kind, curve=self.curve, labelled=self.labelled)
         self.bearers = choose_chains(self.pop, self.seed, self.start_ms, self.end_ms, self.n_data,
                                      self.factory.charging_base, self.curve.edges if self.n_other else None)
         self.n_chunks = max(1, -(-self.count // CHUNK_RECORDS))
         self._cut()
         self._run: BearerRun | None = None  # this process's way through the chains
         self._run_chunk = 0  # the chunk whose data partials it gives next
+        self.plan = None
+        self.anomaly_ids: list[list[str]] = []  # per incident, the cdr_ids of its records (after write_cdr_file)
+        if self.anomalies:
+            voice_records = self.count * float(mix[VOICE])
+            hours = max(self.end_ms - self.start_ms, 1) / 3_600_000
+            self.plan = AnomalyPlan(self.pop, self.anomalies, self.seed, self.start_ms, self.end_ms,
+                                    voice_records / hours, self.bearers.user[self.bearers.kind == INTERNET],
+                                    np.array([(o[5], o[6]) for o in VOICE_OUTCOMES], dtype=float))
+            self.anomaly_ids = [[] for _ in self.plan.incidents]
         self.spoiler = None
         self.fault_counts = [0] * len(FAULT_KINDS)  # the faults written, per kind (after write_cdr_file)
         if self.faults:
             from .contract import csv_header
 
-            headers = ([csv_header(t).split(",") for t in CDR_TYPES] if self.split else [csv_header().split(",")])
+            headers = ([csv_header(t, self.labelled).split(",") for t in CDR_TYPES] if self.split
+                       else [csv_header(labelled=self.labelled).split(",")])
             self.spoiler = Spoiler(self.faults, self.seed, self.fmt, headers, self.pop)
 
     def _cut(self) -> None:
@@ -112,29 +125,35 @@ class CdrFileJob:
             self._run_chunk += 1
         return part, first
 
-    def chunk(self, i: int) -> tuple[list[int], list[bytes], list]:
+    def chunk(self, i: int) -> tuple[list[int], list[bytes], list, dict]:
         """Per-type counts (of lines: a resend counts again), the chunk's records joined and
-        encoded (one blob, or one per type), and with --faults the spoiled lines: (output, Mark)
-        in the order of the outputs and their lines."""
+        encoded (one blob, or one per type), with --faults the spoiled lines: (output, Mark) in
+        the order of the outputs and their lines, and with --anomalies the cdr_ids of each
+        incident's records in the chunk ({incident: [cdr_id, ...]})."""
         lo, hi = int(self.other[i]), int(self.other[i + 1])
         data, d0 = self.data(i)
         if hi == lo and not len(data):
-            return [0] * len(CDR_TYPES), [b""] * (len(CDR_TYPES) if self.split else 1), []
+            return [0] * len(CDR_TYPES), [b""] * (len(CDR_TYPES) if self.split else 1), [], {}
         times = (self.curve.chunk_times(self.seed, i, lo, hi, self.n_other) if hi > lo
                  else np.zeros(0, dtype=np.int64))
-        chunk = self.factory.build(i, lo + d0, times, data=data)
+        bounds = None
+        if self.plan is not None:  # the times whose planned records this chunk holds
+            bounds = ((self.start_ms, self.start_ms) if self.data_by_count
+                      else (self.start_ms if i == 0 else int(self.data_end[i - 1]), int(self.data_end[i])))
+        chunk = self.factory.build(i, lo + d0, times, data=data, anomalies=self.plan, bounds=bounds)
+        found = self._incident_ids(i, chunk.incident) if chunk.incident is not None else {}
         if self.order == "arrival":  # clean, unjoined: the writer orders, spoils and frames them
-            return self._arrivals(i, chunk)
+            return self._arrivals(i, chunk, found)
         counts = np.bincount(chunk.types, minlength=len(CDR_TYPES)).tolist()
         sep = RecordFramer.separator(self.fmt).encode()
         if not self.split:
             if self.spoiler is None:
-                return counts, [sep.join(chunk.lines)], []
+                return counts, [sep.join(chunk.lines)], [], found
             lines, marks = self.spoiler.spoil(i, 0, chunk.lines)
             for mark in marks:
                 if mark.kind == "duplicate":
                     counts[int(chunk.types[mark.source])] += 1
-            return counts, [sep.join(lines)], [(0, mark) for mark in marks]
+            return counts, [sep.join(lines)], [(0, mark) for mark in marks], found
         per_type = [[] for _ in CDR_TYPES]
         for t, _, lines in chunk.parts:
             per_type[t] = lines
@@ -144,28 +163,45 @@ class CdrFileJob:
                 per_type[t], marks = self.spoiler.spoil(i, t, per_type[t])
                 counts[t] = len(per_type[t])
                 spoiled += [(t, mark) for mark in marks]
-        return counts, [sep.join(lines) for lines in per_type], spoiled
+        return counts, [sep.join(lines) for lines in per_type], spoiled, found
 
+    def _incident_ids(self, i: int, incident: np.ndarray) -> dict[int, list[str]]:
+        """The cdr_ids of chunk ``i``'s records of each incident (as cdrs.CdrFactory.build makes them)."""
+        tag = f"{self.factory.run_tag}{i:08x}-"
+        rows = np.flatnonzero(incident >= 0)
+        found: dict[int, list[str]] = {}
+        for row, k in zip(rows.tolist(), incident[rows].tolist()):
+            found.setdefault(k, []).append(f"{tag}{row:06x}")
+        return found
 
-    def _arrivals(self, i: int, chunk) -> Arrivals:
+    def add_found(self, found: dict[int, list[str]]) -> None:
+        for k, ids in found.items():
+            self.anomaly_ids[k].extend(ids)
+
+    def anomaly_ledger(self) -> bytes:
+        return self.plan.ledger_lines(self.anomaly_ids) if self.plan is not None else b""
+
+    def _arrivals(self, i: int, chunk, found: dict) -> Arrivals:
         """Chunk i's records for the writer in arrival order: each one arrives its delivery delay
-        (drawn per chunk, in event order) after its end."""
+        (drawn per chunk, in event order) after its end; ``found`` as chunk() gives it."""
         arrival = chunk.ends + self.delay.draw(delay_rng(SeedDomain.FILE_CDRS, self.seed, i), len(chunk.types))
         if not self.split:
-            return Arrivals([(chunk.lines, arrival, chunk.starts, chunk.types)], int(chunk.starts.min()))
+            return Arrivals([(chunk.lines, arrival, chunk.starts, chunk.types)], int(chunk.starts.min()), found)
         outputs = [([], arrival[:0], chunk.starts[:0], chunk.types[:0]) for _ in CDR_TYPES]
         for t, idx, lines in chunk.parts:
             outputs[t] = (lines, arrival[idx], chunk.starts[idx], chunk.types[idx])
-        return Arrivals(outputs, int(chunk.starts.min()))
+        return Arrivals(outputs, int(chunk.starts.min()), found)
 
 
 @dataclass
 class Arrivals:
     """A chunk's clean records for --order arrival: per output (lines, arrival, start, CDR type),
-    each in event order, and the chunk's first start time (epoch ms)."""
+    each in event order, the chunk's first start time (epoch ms), and with --anomalies the cdr_ids of
+    each incident's records in the chunk."""
 
     outputs: list[tuple]
     first_start: int
+    found: dict = field(default_factory=dict)
 
 
 def _first_lines(framers: list, totals: list[int], split: bool) -> list[int]:
@@ -235,7 +271,8 @@ def _write_in_order(job: CdrFileJob, outs: list, framers: list, progress, ledger
     names = [out.path for out in outs]
     try:
         for i in range(job.n_chunks):
-            counts, blobs, spoiled = job.chunk(i)
+            counts, blobs, spoiled, found = job.chunk(i)
+            job.add_found(found)
             if spoiled:
                 text = _ledger(job, spoiled, framers, totals, names, ledger is not None)
                 if ledger is not None:
@@ -246,6 +283,8 @@ def _write_in_order(job: CdrFileJob, outs: list, framers: list, progress, ledger
             totals = [a + b for a, b in zip(totals, counts)]
             if progress:
                 progress.update(sum(totals), sum(out.size for out in outs))
+        if ledger is not None and job.plan is not None:  # the incidents, once all their records are known
+            writer.write(ledger, [job.anomaly_ledger()])
         _close(outs, framers, totals, job.split, writer.write)
     finally:
         writer.close()
@@ -295,6 +334,7 @@ def _write_in_arrival_order(job: CdrFileJob, outs: list, framers: list, workers:
             for i, got in enumerate(chunks):
                 if not isinstance(got, Arrivals):  # a chunk without records
                     continue
+                job.add_found(got.found)
                 if i:
                     flush(i - 1, got.first_start)
                     bound = got.first_start
@@ -303,6 +343,8 @@ def _write_in_arrival_order(job: CdrFileJob, outs: list, framers: list, workers:
                         raise RuntimeError(f"chunk {i} has a record that arrives before a record written already")
                     queue.add(lines, arrival, starts, types)
         flush(job.n_chunks - 1, None)
+        if ledger is not None and job.plan is not None:  # the incidents, once all their records are known
+            writer.write(ledger, [job.anomaly_ledger()])
         _close(outs, framers, totals, job.split, writer.write)
     finally:
         writer.close()
@@ -393,13 +435,21 @@ class Token:
     totals: tuple[int, ...]
     sizes: tuple[int, ...] = ()
     faults: tuple[int, ...] = ()  # the --faults written so far, per kind
+    found: tuple[dict, ...] = ()  # --anomalies: each chunk's incident records since process 0 last took them
 
     def after(self, counts: list[int], sizes: tuple[int, ...] | None = None,
-              faults: tuple[int, ...] | None = None) -> Token:
+              faults: tuple[int, ...] | None = None, found: dict | None = None) -> Token:
         """The token once a chunk of ``counts`` records per type is written (``sizes``: the
-        outputs' byte counts then; ``faults``: the faults written then, per kind)."""
+        outputs' byte counts then; ``faults``: the faults written then, per kind; ``found``: the
+        chunk's incident records)."""
         return Token(tuple(a + b for a, b in zip(self.totals, counts)), self.sizes if sizes is None else sizes,
-                     self.faults if faults is None else faults)
+                     self.faults if faults is None else faults, self.found + ((found,) if found else ()))
+
+    def taken_by(self, job: CdrFileJob) -> Token:
+        """Process 0's: the incident records the token carries, added to ``job``, the token without them."""
+        for found in self.found:
+            job.add_found(found)
+        return Token(self.totals, self.sizes, self.faults) if self.found else self
 
 
 class ErrorKind(Enum):
@@ -465,6 +515,9 @@ def _write_in_ring(job: CdrFileJob, outs: list, framers: list, workers: int, pro
         token = _ring(seats[0], progress)
         if isinstance(token, ErrorToken):
             _raise(token, procs)
+        token = token.taken_by(job)
+        if ledger is not None and job.plan is not None:  # the incidents, once all their records are known
+            _write_all(ledger.fh.fileno(), "--ledger", [job.anomaly_ledger()])
         for out, size in zip(outs, token.sizes):
             out.size += size
         if token.faults:
@@ -514,18 +567,20 @@ def _ring(seat: RingSeat, progress) -> Token | ErrorToken:
         built = None
         if isinstance(token, Token) and i < n:
             try:
-                counts, blobs, spoiled = job.chunk(i)
+                counts, blobs, spoiled, found = job.chunk(i)
                 bodies = [codec.encode(framer.body(blob, _n(counts, k, job.split)))
                           for k, (codec, framer, blob) in enumerate(zip(seat.codecs, framers, blobs))]
-                built = counts, bodies, spoiled
+                built = counts, bodies, spoiled, found
             except Exception as e:  # noqa: BLE001 - goes round the ring to the parent
                 token = ErrorToken.of(e)
         if i > 0:
             received = _receive(seat.inbound)
             if isinstance(token, Token):
                 token = received
+                if seat.index == 0 and isinstance(token, Token):
+                    token = token.taken_by(job)
         if isinstance(token, Token) and built is not None:
-            counts, bodies, spoiled = built
+            counts, bodies, spoiled, found = built
             try:
                 faults = None
                 if spoiled:
@@ -542,7 +597,10 @@ def _ring(seat: RingSeat, progress) -> Token | ErrorToken:
             except Exception as e:  # noqa: BLE001
                 token = ErrorToken.of(e)
             else:
-                token = token.after(counts, sizes, faults)
+                if seat.index == 0:
+                    job.add_found(found)
+                    found = None
+                token = token.after(counts, sizes, faults, found)
                 if progress:
                     progress.update(sum(token.totals), sum(sizes))
         try:

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .anomalies import KINDS as ANOMALY_KINDS
+from .anomalies import AnomalyPlan, Rows
 from .bearers import APNS, IMS_APN, INTERNET, MMS, MMS_APN, RECORD_CLOSING, Partials, StreamBearers, internet_apns
 from .constants import CDR_TYPES, SeedDomain
 from .layout import (
@@ -130,6 +132,7 @@ class Chunk:
     parts: list  # per type present: (type index, positions in the chunk, formatted records)
     starts: np.ndarray | None = None  # each record's start and end time (epoch ms), in chunk order
     ends: np.ndarray | None = None
+    incident: np.ndarray | None = None  # with --anomalies: each record's incident (AnomalyPlan.incidents), or -1
 
     @property
     def lines(self) -> list:
@@ -145,9 +148,11 @@ class CdrFactory:
     json, csv or csv_type)."""
 
     def __init__(self, pop: Population, weights: dict[str, float], seed: int, kind: str = "json",
-                 stream: SeedDomain = SeedDomain.FILE_CDRS, curve: TrafficCurve | None = None):
+                 stream: SeedDomain = SeedDomain.FILE_CDRS, curve: TrafficCurve | None = None,
+                 labelled: bool = False):
         """``curve`` gives who makes which event when (a file's window); without one, types
-        follow ``weights`` and users are drawn for events of any time (a stream)."""
+        follow ``weights`` and users are drawn for events of any time (a stream).  ``labelled``
+        (--label-anomalies): every record gets ``anomaly``, its incident's kind or null."""
         from .contract import layouts  # the contract takes its allowed values from the tables above
 
         self.pop = pop
@@ -155,7 +160,8 @@ class CdrFactory:
         self.seed = seed
         self.stream = stream
         self.columns = Columns(kind)
-        self.layouts = [layouts(kind)[t] for t in CDR_TYPES]
+        self.labelled = labelled
+        self.layouts = [layouts(kind, labelled)[t] for t in CDR_TYPES]
         # The user's own fields, one text per user (free text is escaped by the layout, once).
         self.user_id = text_array(pop.user_ids)
         self.msisdn = text_array([str(m) for m in pop.msisdn.tolist()])
@@ -198,11 +204,14 @@ class CdrFactory:
         self._stream_bearers = None
 
     def build(self, chunk_index: int, first_index: int, times_ms: np.ndarray, types: np.ndarray | None = None,
-              data: Partials | None = None, closing: bool = False) -> Chunk:
+              data: Partials | None = None, anomalies: AnomalyPlan | None = None,
+              bounds: tuple[int, int] | None = None, closing: bool = False) -> Chunk:
         """Records for sorted event times ``times_ms``; ``first_index`` numbers them in the run.
         ``types`` (one CDR type index per record) is drawn from the mix unless given.  ``data``:
         partial records (a CDR file's, telco_cdr.bearers) to add as the chunk's data records; data
         records drawn from the mix are instead the next partials of their users' internet bearers.
+        ``anomalies`` (--anomalies) plants the incidents' records planned in ``bounds`` (the
+        chunk's times, [from, to) in epoch ms) and changes those of their cells, lines and windows.
         ``closing``: the times are when the records close (a stream's, sent after they end), so each
         record's times move back by its duration once that is drawn; without it the bytes are as ever."""
         pop, rng, radio = self.pop, self.rng(chunk_index), self.pop.radio
@@ -283,6 +292,11 @@ class CdrFactory:
             caller[registers] = u[registers]
             rat[registers] = bearer_rats(rng, radio, u[registers])
 
+        incident = None
+        if anomalies is not None:  # planted calls and messages take the place of rows that stand alone
+            arng = anomalies.rng(chunk_index)
+            incident = anomalies.plant(arng, *bounds, Rows(types, u, cp_user, cp_num, mo, start, outcome, ring, talk,
+                                                          call, caller, tech, rat), radio)
         order = np.argsort(start, kind="stable")
         (types, u, cp_user, cp_num, mo, start, outcome, ring, talk, call, caller, tech, rat, method,
          twin_of_call, drow) = (a[order] for a in (types, u, cp_user, cp_num, mo, start, outcome, ring, talk, call,
@@ -297,6 +311,13 @@ class CdrFactory:
         enb = np.clip(pop.home_enb[u] + np.where(home, 0, off), 1, (1 << 20) - 1)
         sector = np.where(home, pop.home_sector[u], rng.integers(1, 4, n))
         tac = np.clip(pop.home_tac[u] + (enb >> 5) - (pop.home_enb[u] >> 5), 0, 0xFFFF)
+        ident = None  # with a swapped SIM in the chunk: each row's in the identity tables
+        if anomalies is not None:
+            incident = incident[order]
+            partials, ident = anomalies.shape(arng, Rows(types, u, cp_user, cp_num, mo, start, outcome, ring, talk,
+                                                         call, caller, tech, rat), incident, enb, sector, tac, drow,
+                                              partials, twin_of_call)
+            imsi_table, imei_table = anomalies.identity_tables(self.imsi, self.imei)
 
         offsets = pop.clock.offsets(pop.zone_of[u], start)
         distinct = pop.clock.distinct_offsets()  # every zone's, so the table is the same chunk after chunk
@@ -334,8 +355,14 @@ class CdrFactory:
                 cell_mcc=Pick(self.mcc, ui), cell_mnc=Pick(self.mnc, ui),
                 **self._cell(ui, ctx.rat, enb[idx], sector[idx], tac[idx]),
             )
+            if self.labelled:
+                kinds = (np.full(len(idx), -1) if incident is None
+                         else np.where(incident[idx] >= 0, anomalies.kind_of[np.maximum(incident[idx], 0)], -1))
+                values["anomaly"] = Nullable(Pick(_ANOMALY_TEXT, np.maximum(kinds, 0)), kinds >= 0)
+            if ident is not None:  # a swapped SIM: its new IMSI and IMEI
+                values.update(imsi=Pick(imsi_table, ident[idx]), imei=Pick(imei_table, ident[idx]))
             parts.append((t, idx, list(map(b"".join, zip(*self.columns(self.layouts[t], values))))))
-        return Chunk(types=types, users=u, parts=parts, starts=start, ends=ends)
+        return Chunk(types=types, users=u, parts=parts, incident=incident, starts=start, ends=ends)
 
     def _cell(self, ui, rat, enb, sector, tac) -> dict:
         """The serving cell's fields by RAT: an NCGI on NR, a CGI (LAC + CI) on 3G or 2G, else an
@@ -498,6 +525,7 @@ class CdrFactory:
 
 
 _METHOD_TEXT = text_array([m for m, _, _ in IMS_METHODS])
+_ANOMALY_TEXT = text_array(list(ANOMALY_KINDS))
 # A SIP URI's parts by whether it is a REGISTER's called URI (sip:domain) or a number's.
 _SIP_SCHEME, _AT = text_array([b"sip:+", b"sip:"]), text_array([b"@", b""])
 _PHONE_PARAM = text_array([b";user=phone", b""])

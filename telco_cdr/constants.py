@@ -57,3 +57,4 @@ class SeedDomain(IntEnum):
     EVENT_TIMES = 6  # event times of a CDR file's chunks
     FAULTS = 7  # which records --faults spoils, and how (telco_cdr.faults)
     DELIVERY = 8  # each record's delay after its end before it arrives (telco_cdr.delivery)
+    ANOMALIES = 9  # the incidents of --anomalies and the records they take (telco_cdr.anomalies)

@@ -38,7 +38,7 @@ def spark_schema(name: str):
     kinds = {"string": T.StringType, "integer": T.LongType, "number": T.DoubleType, "boolean": T.BooleanType,
              "timestamp": T.TimestampType, "date": T.DateType}
     return T.StructType([T.StructField(f.name, kinds[f.type](), f.nullable, {"comment": plain_text(f.meaning)})
-                         for f in RECORDS[name].fields])
+                         for f in RECORDS[name].all_fields])
 
 
 def parse_schema(kind: str):
@@ -143,7 +143,7 @@ def _checks(rec, kind: str):
 
     record = RECORDS[kind]
     checks = [(rec[CORRUPT].isNotNull() | rec.isNull(), UNPARSABLE, False)]
-    for f in record.fields:
+    for f in record.all_fields:
         c = rec[f.name]
         if not f.nullable:
             checks.append((c.isNull(), f"schema:{f.name}", False))

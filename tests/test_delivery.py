@@ -222,6 +222,30 @@ def test_faults_in_arrival_order_reconcile_with_the_ledger(tmp_path, users_file,
     assert all(200 <= c <= 600 for c in counts.values()), counts  # 2 % of 20,000: 400 each
 
 
+def test_anomalies_in_arrival_order(tmp_path, users_file):
+    """--anomalies: the same records and incidents as in event order (the ledger's incident lines
+    name cdr_ids, not lines), the same for any --workers; the faults' lines are the file's."""
+    runs = {}
+    anomalies = "sim_box=1,wangiri=1,sim_swap=1,cell_outage=1"
+    for name, extra in (("event", []), ("one", ["--order", "arrival"]), ("three", ["--order", "arrival",
+                                                                                   "--workers", 3])):
+        out, ledger = tmp_path / f"{name}.jsonl", tmp_path / f"{name}.ledger.jsonl"
+        generate(users_file, ["-o", out], "--anomalies", anomalies, "--faults", "duplicate=0.01,late=0.01",
+                 "--ledger", ledger, *extra, count=20000)
+        runs[name] = (out.read_bytes(), read_ledger(ledger))
+    assert runs["one"][0] == runs["three"][0] and runs["one"][1] == runs["three"][1]
+    incidents = {k: [e for e in ledger if "cdr_ids" in e] for k, (_, ledger) in runs.items()}
+    assert len(incidents["event"]) == 4 and incidents["one"] == incidents["event"]
+    clean = tmp_path / "clean.jsonl"
+    generate(users_file, ["-o", clean], "--anomalies", anomalies, "--order", "arrival", count=20000)
+    recs = records(clean.read_bytes(), "jsonl")
+    assert_arrival_order(recs)
+    data, ledger = runs["one"]
+    faults = [e for e in ledger if "line" in e]
+    assert faults and all(json.loads(lines_of(data, "jsonl")[e["line"] - 1])["cdr_id"] == e["cdr_id"]
+                          for e in faults if e["kind"] == "duplicate")
+
+
 def helpers_types():
     from fault_reader import TYPES
 
