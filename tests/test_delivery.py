@@ -246,6 +246,29 @@ def test_anomalies_in_arrival_order(tmp_path, users_file):
                           for e in faults if e["kind"] == "duplicate")
 
 
+@pytest.mark.parametrize("workers", [1, 3])
+def test_a_failing_chunk_in_arrival_order_is_one_line_and_no_file(tmp_path, monkeypatch, users_file, workers):
+    """A chunk that cannot be built (here: a RunError in chunk 1, in whichever process builds it)
+    ends the run with its one line and exit 1, and leaves no file behind."""
+    from telco_cdr.batch import CdrFileJob
+    from telco_cdr.errors import RunError
+
+    chunk = CdrFileJob.chunk
+
+    def failing(self, i):
+        if i == 1:
+            raise RunError("chunk 1 could not be built")
+        return chunk(self, i)
+
+    monkeypatch.setattr(CdrFileJob, "chunk", failing)
+    out = tmp_path / "out"
+    out.mkdir()
+    res = call_main("cdr_generator.py", ["-u", users_file, "-c", 20000, "-o", out / "c.jsonl", "--order", "arrival",
+                                         "--workers", workers])
+    assert_clean_error(res, 1, "chunk 1 could not be built")
+    assert list(out.iterdir()) == []
+
+
 def helpers_types():
     from fault_reader import TYPES
 
