@@ -43,6 +43,9 @@ examples:
   # spoil 1 % of the CDRs with resends and 0.5 % with bad values; where each went in faults.jsonl:
   python kafka_producer.py -b 127.0.0.1:19092 --max-count 10000 --rate max \\
       --faults duplicate=0.01,bad_value=0.005 --ledger faults.jsonl
+  # a SIM box and a cell outage within 10 minutes of 1,000 CDRs a second, labelled:
+  python kafka_producer.py -b 127.0.0.1:19092 --rate 1000 --duration 600 \
+      --anomalies sim_box=1,cell_outage=1 --label-anomalies --ledger truth.jsonl
 
 Topics: {', '.join(CDR_TOPICS.values())} (with --topic-prefix before each).
 Key: the user_id (per-user order; co-partitioned with telco-users).  Value: the CDR as JSON,
@@ -56,6 +59,10 @@ Without --users-file, --num-users and --seed make the same users as user_generat
 valid JSON), missing_field, orphan_user (the key is the orphan's user_id), bad_value, schema_drift.
 --ledger writes a JSON object a line per spoiled message delivered: kind, topic, partition, offset,
 cdr_id, ... (with --dry-run: topic and its line on stdout).
+--anomalies: the incidents of cdr_generator.py's --anomalies, planned from the start over --duration
+(or 15 minutes; their lengths fitted to that), at the pace of --rate (--rate max is taken as
+100,000 a second); --ledger gets one line per incident at the end, with the cdr_ids of its records
+sent; in a stream an incident's window holds the records that end in it.
 Exit codes: 0 all sent messages delivered, 1 a run error (broker, auth, undelivered), 2 bad
 input, 130 stopped by a second Ctrl+C before everything was confirmed.
 """
@@ -83,7 +90,13 @@ def build_parser() -> Parser:
                         "missing_field, orphan_user, bad_value, schema_drift (default: none)")
     p.add_argument("--ledger", metavar="FILE", type=nonempty,
                    help="write the spoiled messages to FILE, one JSON object a line: kind, topic, partition, "
-                        "offset, cdr_id, ... (needs --faults)")
+                        "offset, cdr_id, ...; then one per incident of --anomalies (needs --faults or --anomalies)")
+    p.add_argument("--anomalies", metavar="KIND=INCIDENTS,...",
+                   help="plant incidents of fraud and failure, as cdr_generator.py's: sim_box, wangiri, irsf, "
+                        "sim_swap, cell_outage, data_spike; planned over --duration, or the first 15 minutes "
+                        "(default: none)")
+    p.add_argument("--label-anomalies", action="store_true",
+                   help="add the field anomaly to every CDR: its anomaly's kind, or null")
     add_kafka_flags(p)
     return p
 
@@ -100,10 +113,15 @@ def main(argv: list[str] | None = None) -> int:
                 from telco_cdr.faults import parse_faults
 
                 args.faults = parse_faults(args.faults)
-            if args.ledger is not None and not args.faults:
+            if args.anomalies is not None:
+                from telco_cdr.anomalies import parse_anomalies
+
+                args.anomalies = parse_anomalies(args.anomalies)
+            if args.ledger is not None and not args.faults and not args.anomalies:
                 from telco_cdr.errors import UserError
 
-                raise UserError("--ledger lists the faults of --faults; give --faults too")
+                raise UserError("--ledger lists the faults of --faults and the incidents of --anomalies; give one "
+                                "of them")
             from telco_cdr.streaming import stream_cdrs  # numpy and the rest load here
 
             return stream_cdrs(args, stop, PROG)

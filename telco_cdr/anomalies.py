@@ -167,10 +167,12 @@ class AnomalyPlan:
     chunk's rows are changed to carry them."""
 
     def __init__(self, pop, counts: dict[str, int], seed: int, start_ms: int, end_ms: int, voice_per_hour: float,
-                 data_users: np.ndarray, voice_outcome_ring: np.ndarray):
+                 data_users: np.ndarray, voice_outcome_ring: np.ndarray, stream: bool = False):
         """``voice_per_hour``: the run's calls an hour; ``data_users``: users with internet bearers
         in the run; ``voice_outcome_ring``: (lo, hi) ringing seconds per voice outcome
-        (cdrs.VOICE_OUTCOMES)."""
+        (cdrs.VOICE_OUTCOMES).  ``stream``: the chunks are a stream's, whose records end a delivery
+        delay before they are sent: a planned record is made of the nearest row whatever its time."""
+        self.strict = not stream
         self.pop, self.seed = pop, seed
         self.start_ms, self.end_ms = start_ms, end_ms
         self.ring_range = voice_outcome_ring
@@ -297,7 +299,7 @@ class AnomalyPlan:
         numbers = self._premium(rng, IRSF_RANGES, int(rng.integers(IRSF_NUMBERS[0], IRSF_NUMBERS[1] + 1)))
         planned = []
         for line in lines.tolist():
-            t = start + int(rng.integers(0, 600_000))
+            t = start + int(rng.integers(0, max(1, min(600_000, (end - start) // 10))))  # in the first 10 minutes
             while t < end:
                 talk = max(1, int(_lognormal(rng, *IRSF_TALK[:2], 1, IRSF_TALK[2])[0]))
                 ring = self._ring(rng, ANSWERED)
@@ -409,7 +411,8 @@ class AnomalyPlan:
                 left -= 1
             while right < len(times) and used[right]:
                 right += 1
-            options = [k for k in (left, right) if 0 <= k < len(times) and inc.start_ms <= times[k] < inc.end_ms]
+            options = [k for k in (left, right) if 0 <= k < len(times)
+                       and (not self.strict or inc.start_ms <= times[k] < inc.end_ms)]
             if not options:
                 continue
             k = min(options, key=lambda k: abs(times[k] - t))
@@ -435,11 +438,11 @@ class AnomalyPlan:
         for k, inc in enumerate(self.incidents):
             if inc.kind == "sim_swap":
                 swap_no += 1
-            if inc.end_ms <= t0 or inc.start_ms > t1 or not len(inc.users):
+            if (inc.end_ms <= t0 or inc.start_ms > t1 or not len(inc.users)) and not (incident == k).any():
                 continue
             inside = (rows.start >= inc.start_ms) & (rows.start < inc.end_ms)
-            if inc.kind == "sim_box":
-                sel = np.flatnonzero(inside & np.isin(rows.u, inc.users))
+            if inc.kind == "sim_box":  # its planted calls, and whatever else the SIMs do then
+                sel = np.flatnonzero((inside & np.isin(rows.u, inc.users)) | (incident == k))
                 _, e, s, tc = inc.cell
                 enb[sel], sector[sel], tac[sel] = e, s, tc
                 incident[sel] = k
@@ -496,6 +499,16 @@ class AnomalyPlan:
 
         return (np.concatenate((imsi, text_array(self.swap_imsi))),
                 np.concatenate((imei, text_array(self.swap_imei))))
+
+    def ids_in_chunk(self, run_tag: str, chunk: int, incident: np.ndarray) -> dict[int, list[str]]:
+        """The cdr_ids of a chunk's records of each incident (cdrs.CdrFactory.build's: run tag,
+        chunk, place in the chunk)."""
+        tag = f"{run_tag}{chunk:08x}-"
+        rows = np.flatnonzero(incident >= 0)
+        found: dict[int, list[str]] = {}
+        for row, k in zip(rows.tolist(), incident[rows].tolist()):
+            found.setdefault(k, []).append(f"{tag}{row:06x}")
+        return found
 
     # ------------------------------------------------------------ the ledger
 

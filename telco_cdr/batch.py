@@ -166,13 +166,8 @@ class CdrFileJob:
         return counts, [sep.join(lines) for lines in per_type], spoiled, found
 
     def _incident_ids(self, i: int, incident: np.ndarray) -> dict[int, list[str]]:
-        """The cdr_ids of chunk ``i``'s records of each incident (as cdrs.CdrFactory.build makes them)."""
-        tag = f"{self.factory.run_tag}{i:08x}-"
-        rows = np.flatnonzero(incident >= 0)
-        found: dict[int, list[str]] = {}
-        for row, k in zip(rows.tolist(), incident[rows].tolist()):
-            found.setdefault(k, []).append(f"{tag}{row:06x}")
-        return found
+        """The cdr_ids of chunk ``i``'s records of each incident."""
+        return self.plan.ids_in_chunk(self.factory.run_tag, i, incident)
 
     def add_found(self, found: dict[int, list[str]]) -> None:
         for k, ids in found.items():

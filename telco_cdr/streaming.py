@@ -236,12 +236,14 @@ def run_stream(sink: Sink, batches, limiter, stop, stats, prog: str, max_count: 
 
 
 def cdr_batches(pop: Population, factory: CdrFactory, topics: list[str], chunk: int = CHUNK_RECORDS,
-                spoiler=None, delay: DeliveryDelay = NO_DELAY):
+                spoiler=None, delay: DeliveryDelay = NO_DELAY, plan=None, found: list | None = None):
     """A ``batches`` function for run_stream: CDRs that arrive now, keyed by user_id: each ended its
     ``delay`` (telco_cdr.delivery, drawn per chunk) before now.  ``spoiler`` (telco_cdr.faults.Spoiler,
     for --faults) spoils each type's messages of a chunk; a resend has its original's key, an orphan
-    its own user_id."""
-    state = {"chunk": 0}
+    its own user_id.  ``plan`` (telco_cdr.anomalies.AnomalyPlan, for --anomalies) plants the records
+    of its incidents planned before now; each chunk's cdr_ids of them go to ``found``, a list per
+    incident."""
+    state = {"chunk": 0, "last": plan.start_ms if plan is not None else 0}
     user_ids = np.array(pop.user_ids, dtype=object)
 
     def batches(n: int, first_index: int):
@@ -249,7 +251,13 @@ def cdr_batches(pop: Population, factory: CdrFactory, topics: list[str], chunk: 
         now_ms = int(time.time() * 1000)
         i = state["chunk"]
         ends = now_ms - np.sort(delay.draw(delay_rng(SeedDomain.STREAM_CDRS, factory.seed, i), n))[::-1]
-        c = factory.build(i, first_index, ends, closing=True)
+        bounds = None
+        if plan is not None:  # the planned records due since the chunk before
+            bounds, state["last"] = (state["last"], max(state["last"], now_ms)), max(state["last"], now_ms)
+        c = factory.build(i, first_index, ends, closing=True, anomalies=plan, bounds=bounds)
+        if c.incident is not None:
+            for k, ids in plan.ids_in_chunk(factory.run_tag, i, c.incident).items():
+                found[k].extend(ids)
         state["chunk"] += 1
         # one group per type, each in the chunk's order of end times
         if spoiler is None:
@@ -294,23 +302,25 @@ def cdr_topics(prefix: str = "", single: str | None = None) -> list[str]:
     return [single or prefix + CDR_TOPICS[t] for t in CDR_TYPES]
 
 
-def stream(args, topics: dict[str, dict], batches, prog: str, pace: tuple[float | None, str], stop) -> int:
+def stream(args, topics: dict[str, dict], batches, prog: str, pace: tuple[float | None, str], stop,
+           anomalies: tuple | None = None) -> int:
     """The whole run of a producing script: settings, topics, sending, flushing, the summary.
 
     ``args`` carries the shared Kafka flags (cli.add_kafka_flags); ``topics`` maps the topic
     names to their configs (for --create-topics); ``pace`` is (messages per second or None for
-    no limit, the words that say so), as cli.pace gives it."""
+    no limit, the words that say so), as cli.pace gives it; ``anomalies``, with --anomalies, is
+    (the AnomalyPlan, the cdr_ids of each incident's records sent), for the ledger and summary."""
     rate, pace_words = pace
     limiter = RateLimiter(rate)
-    ledger = Ledger(getattr(args, "ledger", None)) if getattr(args, "faults", None) else None
+    ledger = Ledger(getattr(args, "ledger", None)) if getattr(args, "faults", None) or anomalies else None
     try:
-        return _stream(args, topics, batches, prog, rate, pace_words, limiter, stop, ledger)
+        return _stream(args, topics, batches, prog, rate, pace_words, limiter, stop, ledger, anomalies)
     finally:
         if ledger is not None:
             ledger.close()
 
 
-def _stream(args, topics, batches, prog, rate, pace_words, limiter, stop, ledger) -> int:
+def _stream(args, topics, batches, prog, rate, pace_words, limiter, stop, ledger, anomalies=None) -> int:
     from .errors import RunError
     from .kafka import Producer, Stats, create_topics, settings_from, summary_lines
 
@@ -341,11 +351,16 @@ def _stream(args, topics, batches, prog, rate, pace_words, limiter, stop, ledger
         print(f"{prog}: stopped at once by a second signal; {outcome.unconfirmed:,} of "
               f"{plural(outcome.sent, 'message')} left unconfirmed", file=sys.stderr)
         return Exit.INTERRUPTED
-    if ledger is not None:
+    where = f"; ledger {ledger.path}" if ledger is not None and ledger.path else ""
+    if getattr(args, "faults", None):
         from .faults import summary as fault_summary
 
-        where = f"; ledger {ledger.path}" if ledger.path else ""
         print(f"{prog}: faults delivered: {fault_summary(ledger.counts)}{where}", file=sys.stderr)
+    if anomalies is not None:  # the incidents, once their records are sent
+        plan, found = anomalies
+        if ledger.fh is not None:
+            ledger.fh.write(plan.ledger_lines(found).decode())
+        print(f"{prog}: anomalies: {plan.summary(found) or 'none'}{where}", file=sys.stderr)
     if args.dry_run:
         print(f"{prog}: dry run: wrote {plural(outcome.sent, 'message')} to stdout, {pace_words}", file=sys.stderr)
         return 0
@@ -393,15 +408,47 @@ def stream_cdrs(args, stop, prog: str) -> int:
     progress.done()
     del users
     topics = cdr_topics(args.topic_prefix, args.topic)
-    factory = CdrFactory(pop, weights, args.seed, "json", stream=SeedDomain.STREAM_CDRS)
+    factory = CdrFactory(pop, weights, args.seed, "json", stream=SeedDomain.STREAM_CDRS,
+                         labelled=args.label_anomalies)
+    plan = found = None
+    if args.anomalies:
+        plan = stream_plan(pop, weights, args, factory)
+        found = [[] for _ in plan.incidents]
     spoiler = None
     if args.faults:
         from .faults import Spoiler
 
         spoiler = Spoiler(args.faults, args.seed, "json", [None] * len(CDR_TYPES), pop)
-    batches = cdr_batches(pop, factory, topics, spoiler=spoiler, delay=args.delivery_delay)
+    batches = cdr_batches(pop, factory, topics, spoiler=spoiler, delay=args.delivery_delay, plan=plan, found=found)
     return stream(args, {t: {} for t in dict.fromkeys(topics)}, batches, prog,
-                  pace(args.rate, args.interval, DEFAULT_INTERVAL_S), stop)
+                  pace(args.rate, args.interval, DEFAULT_INTERVAL_S), stop,
+                  anomalies=(plan, found) if plan is not None else None)
+
+
+# A stream's incidents are planned from its start over --duration, or else over this many seconds.
+STREAM_HORIZON_S = 900
+# The pace the plan assumes of --rate max (a typical caller's calls an hour follow from it).
+STREAM_MAX_RATE = 100_000
+
+
+def stream_plan(pop: Population, weights: dict, args, factory: CdrFactory):
+    """The incidents of --anomalies for a stream: planned over --duration (or STREAM_HORIZON_S)
+    from the end time of the records sent now, at the pace of --rate or --interval."""
+    from .anomalies import AnomalyPlan
+    from .cdrs import VOICE_OUTCOMES
+    from .cli import pace
+    from .constants import DEFAULT_INTERVAL_S
+
+    rate = pace(args.rate, args.interval, DEFAULT_INTERVAL_S)[0] or STREAM_MAX_RATE
+    # in event time: the records sent from now end about a median delivery delay before they go
+    start = int(time.time() * 1000) - round(args.delivery_delay.median_s * 1000)
+    horizon_s = args.duration if args.duration else STREAM_HORIZON_S
+    voice = float(factory.curve.weights[CDR_TYPES.index("voice")])
+    data_w = np.zeros(pop.n)
+    data_w[pop.zone_order] = np.diff(pop.user_cum[CDR_TYPES.index("data")][0])
+    return AnomalyPlan(pop, args.anomalies, args.seed, start, start + int(horizon_s * 1000), rate * 3600 * voice,
+                       np.flatnonzero(data_w > 0), np.array([(o[5], o[6]) for o in VOICE_OUTCOMES], dtype=float),
+                       stream=True)
 
 
 def stream_users(args, stop, prog: str) -> int:

@@ -363,3 +363,36 @@ def test_labels_round_trip_through_avro(tmp_path, run):
         buf.seek(0)
         assert [r["anomaly"] for r in fastavro.reader(buf)] == [r["anomaly"] for r in mine]
     assert any(r["anomaly"] for r in recs)
+
+
+# ---------------------------------------------------------------- a stream's (kafka_producer.py --dry-run)
+
+def test_a_stream_plants_the_incidents_and_labels_exactly_the_ledgers(tmp_path):
+    users = helpers.write_users(tmp_path / "users.jsonl", 1500, seed=31, countries=("GB", "US"))
+    ledger = tmp_path / "ledger.jsonl"
+    res = call_main("kafka_producer.py", ["--dry-run", "-u", users, "--seed", 31, "--rate", 20000, "--duration", 3,
+                                          "--anomalies", ALL, "--label-anomalies", "--ledger", ledger])
+    assert res.returncode == 0 and res.escaped is None, res.describe()
+    values = [json.loads(line)["value"] for line in res.stdout.splitlines()]
+    assert len(values) >= 10_000
+    entries = [json.loads(line) for line in ledger.read_text().splitlines()]
+    assert [e["kind"] for e in entries] == [k for k in KINDS for _ in range(2 if k == "cell_outage" else 1)]
+    kind_of = {i: e["kind"] for e in entries for i in e["cdr_ids"]}
+    assert {v["cdr_id"]: v["anomaly"] for v in values if v["anomaly"]} == kind_of, "labels and ledger agree"
+    assert sum(e["records"] for e in entries if e["kind"] in ("sim_box", "cell_outage")) >= 20
+    line = next(x for x in res.stderr.splitlines() if ": anomalies: " in x)
+    assert all(f"{e['kind']} " in line for e in entries)
+    (box,) = [e for e in entries if e["kind"] == "sim_box"]
+    calls = [v for v in values if v["cdr_id"] in set(box["cdr_ids"]) and v["cdr_type"] == "voice"]
+    out = [v for v in calls if v["call_direction"] == "MO"]
+    assert len(out) >= 0.95 * len(calls) and len({v["called_number"] for v in out}) >= 0.95 * len(out)
+    assert {v["cell_id"] for v in values if v["cdr_id"] in set(box["cdr_ids"])} <= set(box["cell_ids"])
+    for v in values[:500]:  # labelled messages keep to the schemas
+        assert not list(VALIDATORS[v["cdr_type"]].iter_errors(v))
+
+
+def test_a_streams_flags_are_checked_as_the_files(tmp_path):
+    res = call_main("kafka_producer.py", ["--dry-run", "--anomalies", "sim_box=x"])
+    assert_clean_error(res, 2, "--anomalies", "not a whole number")
+    res = call_main("kafka_producer.py", ["--dry-run", "--ledger", tmp_path / "l.jsonl"])
+    assert_clean_error(res, 2, "--ledger", "--anomalies")
