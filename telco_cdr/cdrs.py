@@ -319,11 +319,13 @@ class CdrFactory:
                                               partials, twin_of_call)
             imsi_table, imei_table = anomalies.identity_tables(self.imsi, self.imei)
 
-        offsets = pop.clock.offsets(pop.zone_of[u], start)
         distinct = pop.clock.distinct_offsets()  # every zone's, so the table is the same chunk after chunk
         zone_text = text_array(offset_text(distinct))
-        ms_time_zone = Pick(zone_text, np.searchsorted(distinct, offsets))
-        start_s = timestamp(start)
+
+        def start_fields(users, at):  # start_time and ms_time_zone of records of ``users`` starting ``at``
+            return timestamp(at), Pick(zone_text, np.searchsorted(distinct, pop.clock.offsets(pop.zone_of[users], at)))
+        if not closing:  # the chunk's at once (with ``closing``, a type's once its durations are known)
+            start_s, ms_time_zone = start_fields(u, start)
         ends = np.empty(n, dtype=np.int64)
         pos = Pick(POS, np.arange(n)) if n <= len(POS) else text_array([f"{i:06x}" for i in range(n)])
         tag = Literal(f"{self.run_tag}{chunk_index:08x}-".encode())
@@ -343,12 +345,12 @@ class CdrFactory:
             values.setdefault("record_type", Pick(self.record_type[t], ctx.mo.view(np.int8)))
             if closing:  # started its duration before the time given; the times that follow the start with it
                 start[idx] -= dur_ms
-                values.update(start_time=timestamp(start[idx]), ms_time_zone=Pick(zone_text, np.searchsorted(
-                    distinct, pop.clock.offsets(pop.zone_of[ui], start[idx]))))
+                start_time, zone = start_fields(ui, start[idx])
+            else:
+                start_time, zone = tuple(p[idx] if isinstance(p, Pick) else p for p in start_s), ms_time_zone[idx]
             ends[idx] = start[idx] + dur_ms
             values.update({k: v(start[idx]) for k, v in values.items() if callable(v)})  # times after the start
-            values.setdefault("start_time", tuple(p[idx] if isinstance(p, Pick) else p for p in start_s))
-            values.setdefault("ms_time_zone", ms_time_zone[idx])
+            values.update(start_time=start_time, ms_time_zone=zone)
             values.update(
                 cdr_id=(tag, pos[idx]), end_time=timestamp(ends[idx]), user_id=Pick(self.user_id, ui),
                 msisdn=Pick(self.msisdn, ui), imsi=Pick(self.imsi, ui), imei=Pick(self.imei, ui),
