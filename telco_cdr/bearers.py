@@ -21,7 +21,7 @@ partial of the user's internet bearer (:class:`StreamBearers`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
@@ -376,14 +376,55 @@ def _open(curve: _CurveTable, c: dict, state: dict, step, volumes: bool = True) 
                   "inst": inst + released}
 
 
+class _Marks:
+    """The states of chains at some times (``times``, sorted, inside the window), kept while the
+    chains are simulated: a chain's state at time g is the one after every partial opening before
+    g (its next partial opens at g or later), with ``step`` the partials opened so far.  A process
+    that builds a later chunk starts from the state at the last mark before it (BearerRun.to_mark)
+    instead of simulating every chain from the window's start."""
+
+    def __init__(self, times: np.ndarray, n: int):
+        self.times = times
+        self.state = {k: np.zeros((len(times), n), dtype=dt) for k, dt in _MARK_DTYPES.items()}
+        self.filled = np.zeros(n, dtype=np.int64)  # per chain: its marks with a state so far
+        self.due = np.full(n, times[0] if len(times) else _NEVER)  # per chain: the time of the next
+
+    def record(self, chain: np.ndarray, step: int, state: dict) -> None:
+        """Chains ``chain`` (places in the arrays) are in ``state`` after ``step`` partials: it is
+        their state at their marks due up to the state's time (that of their next partial)."""
+        t = state["t"]
+        hit = np.flatnonzero(t >= self.due[chain])
+        if not len(hit):
+            return
+        c, lo = chain[hit], self.filled[chain[hit]]
+        hi = np.searchsorted(self.times, t[hit], side="right")
+        n = hi - lo  # marks given this state, per chain (more than one when steps are longer than marks apart)
+        rows = np.repeat(np.arange(len(hit)), n)
+        at, cols = lo[rows] + np.arange(len(rows)) - np.repeat(np.cumsum(n) - n, n), c[rows]
+        for k, arr in self.state.items():
+            arr[at, cols] = step if k == "step" else state[k][hit[rows]]
+        self.filled[c] = hi
+        self.due[c] = np.where(hi < len(self.times), self.times[np.minimum(hi, len(self.times) - 1)], _NEVER)
+
+
+# A mark's state, compact (the run's state is int64 but for the RAT); ``step`` the partials opened.
+_MARK_DTYPES = {"t": np.int64, "seq": np.uint32, "inst_end": np.int64, "rat": np.int8, "inst": np.uint32,
+                "step": np.uint32}
+_NEVER = np.iinfo(np.int64).max
+MARK_ENTRIES = 1 << 19  # (mark, chain) states kept at most, about (15 MB): fewer marks for many chains
+
+
 def _simulate(us: _Users, keys: np.ndarray, u: np.ndarray, kind: np.ndarray, s_ms: int, e_ms: int,
-              curve: _CurveTable) -> tuple[dict, np.ndarray]:
+              curve: _CurveTable, marks: _Marks | None = None) -> tuple[dict, np.ndarray]:
     """When the chains of pairs (keys, u, kind) open their partials in [s_ms, e_ms), in step order
     (so each pair's in time order): ``pair`` (the pair's place in the arguments), ``step`` (the
-    partial's place in its chain, from 1) and ``start``; and each pair's bearer instances."""
+    partial's place in its chain, from 1) and ``start``; and each pair's bearer instances.  With
+    ``marks``, each chain's state at the marks' times is kept in it."""
     state = _begin(us, keys, u, kind, s_ms, e_ms)
     chains = _chains(us, keys, u, kind)
     pair = np.arange(len(keys), dtype=np.int32)
+    if marks is not None:
+        marks.record(pair, 0, state)
     last_inst = np.full(len(keys), -1, dtype=np.int64)  # of each pair's last partial so far
     out: dict[str, list] = {k: [] for k in ("pair", "step", "start")}
     step = 0
@@ -398,6 +439,8 @@ def _simulate(us: _Users, keys: np.ndarray, u: np.ndarray, kind: np.ndarray, s_m
             chains = {name: col[keep] for name, col in chains.items()}
         step += 1
         part, state = _open(curve, chains, state, step, volumes=False)
+        if marks is not None:
+            marks.record(pair, step, state)
         last_inst[pair] = part["inst"]
         out["pair"].append(pair)
         out["step"].append(np.full(len(pair), step, dtype=np.int32))
@@ -441,14 +484,19 @@ class BearerPlan:
     first_charging: np.ndarray  # int64: the chain's first bearer's number among the run's bearers
     last_partials: int  # the last chain gives only its first partials: this many
     before: np.ndarray  # the partials that open before each of the times asked for (``edges``)
+    marks: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # times (see _Marks)
+    mark_taken: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # partials before each
+    mark_state: dict = field(default_factory=dict)  # each chain's state at each mark: (mark, chain) arrays
 
 
 def choose_chains(pop: Population, seed: int, start_ms: int, end_ms: int, count: int, charging_base: int = 0,
-                  edges: np.ndarray | None = None) -> BearerPlan:
+                  edges: np.ndarray | None = None, marks: int = 0) -> BearerPlan:
     """The bearer chains whose partial records in [start_ms, end_ms) are the file's ``count``
     data records: (user, bearer kind) pairs drawn without replacement by the user's data activity,
     taken until their partials reach ``count`` exactly (the last chain cut short).  ``edges``:
-    sorted times at which to count the partials that open before (``BearerPlan.before``)."""
+    sorted times at which to count the partials that open before (``BearerPlan.before``).
+    ``marks``: at most this many times, evenly spread over the window, at which the chains' states
+    are kept (fewer when the chains are many: MARK_ENTRIES), so that a BearerRun can start there."""
     edges = np.zeros(0) if edges is None else np.asarray(edges)
     empty = np.zeros(0, dtype=np.int64)
     if count <= 0:
@@ -470,6 +518,13 @@ def choose_chains(pop: Population, seed: int, start_ms: int, end_ms: int, count:
     expected_cum = np.cumsum(_expected(us, pu, pk, window_s))
     chains: dict[str, list] = {"keys": [], "user": [], "kind": [], "first_charging": []}
     hist = np.zeros(len(edges) + 1, dtype=np.int64)
+    # About how many chains the file takes: no more marks than MARK_ENTRIES states of them.
+    n_chains = (int(np.searchsorted(expected_cum, count)) + 1 if count <= expected_cum[-1]
+                else len(pu) * -(-count // int(expected_cum[-1])))
+    n_marks = min(marks, MARK_ENTRIES // n_chains) if end_ms - start_ms > 1 else 0
+    times = start_ms + (np.arange(1, n_marks + 1) * (end_ms - start_ms)) // (n_marks + 1)
+    kept: list[dict] = []
+    mark_hist = np.zeros(n_marks + 1, dtype=np.int64)
     have, at, rnd, instances, last = 0, 0, 0, 0, 0
     while have < count:
         if at == len(pu):  # every pair taken: another round of chains (only when the window is short)
@@ -479,7 +534,8 @@ def choose_chains(pop: Population, seed: int, start_ms: int, end_ms: int, count:
         stop = min(max(stop, at + 1), len(pu))
         u, kind = pu[at:stop], pk[at:stop]
         keys = _pair_keys(seed, u, kind, rnd) ^ np.uint64(_GOLDEN)
-        sim, n_inst = _simulate(us, keys, u, kind, start_ms, end_ms, curve)
+        block_marks = _Marks(times, len(u)) if n_marks else None
+        sim, n_inst = _simulate(us, keys, u, kind, start_ms, end_ms, curve, block_marks)
         per_pair = np.cumsum(np.bincount(sim["pair"], minlength=len(u)))
         n = len(u)
         if per_pair[-1] >= count - have:  # the block completes the file: its last chain cut short
@@ -497,12 +553,17 @@ def choose_chains(pop: Population, seed: int, start_ms: int, end_ms: int, count:
         chains["kind"].append(kind[:n].astype(np.int8))
         if len(edges):
             hist += np.bincount(np.searchsorted(edges, sim["start"], side="right"), minlength=len(edges) + 1)
+        if block_marks is not None:
+            kept.append({k: v[:, :n] for k, v in block_marks.state.items()})
+            mark_hist += np.bincount(np.searchsorted(times, sim["start"], side="right"), minlength=n_marks + 1)
         have += len(sim["pair"])
         at = stop
         del sim
     cols = {k: np.concatenate(v) for k, v in chains.items()}
+    mark_state = {k: np.concatenate([b[k] for b in kept], axis=1) for k in _MARK_DTYPES} if kept else {}
     return BearerPlan(start_ms, end_ms, count, charging_base, last_partials=last,
-                      before=np.cumsum(hist)[:len(edges)], **cols)
+                      before=np.cumsum(hist)[:len(edges)], marks=times.astype(np.int64),
+                      mark_taken=np.cumsum(mark_hist)[:n_marks], mark_state=mark_state, **cols)
 
 
 class BearerRun:
@@ -526,6 +587,18 @@ class BearerRun:
         self.pending: list[dict] = []  # simulated, not taken yet
         self.taken = 0
         self.offset_dtype = np.int64 if (plan.end_ms - plan.start_ms) // 1000 >= 2**32 else np.uint32
+
+    def to_mark(self, j: int) -> None:
+        """Go to the plan's mark ``j``: the chains' states there, kept when they were chosen (no
+        simulation; whatever was pending is dropped)."""
+        plan = self.plan
+        self.state = {k: v[j].astype(np.int8 if k == "rat" else np.int64)
+                      for k, v in plan.mark_state.items() if k != "step"}
+        self.step = plan.mark_state["step"][j].astype(np.int64)
+        self.alive = (self.state["t"] < plan.end_ms) & (self.step < self.limit)
+        self.horizon = int(plan.marks[j])
+        self.pending = []
+        self.taken = int(plan.mark_taken[j])
 
     def until(self, end_ms: int, skip: bool = False) -> Partials:
         """The partials opening before ``end_ms`` not taken yet, sorted by start; with ``skip``
