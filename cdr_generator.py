@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
             except OSError as e:
                 raise UserError(f"--output-dir {args.output_dir!r} cannot be made: {e.strerror}") from None
         job = CdrFileJob(pop, weights, args.seed, start_ms, end_ms, args.count, fmt, split=bool(args.output_dir),
-                         faults=faults)
+                         faults=faults, workers=args.workers)
         framers = [RecordFramer(fmt, h) for h in headers]
         progress.begin()
         with atomic_outputs(paths, codec_name=compression) as outs, \

@@ -44,6 +44,7 @@ class CdrFileJob:
     fmt: str  # json | jsonl | csv
     split: bool = False  # one output per CDR type
     faults: dict | None = None  # --faults: fraction of records per kind (telco_cdr.faults); None: none
+    workers: int = 1  # processes that build the chunks: with more, the bearer chains' states are kept at marks
     factory: CdrFactory = field(init=False)
     curve: TrafficCurve = field(init=False)  # of the non-data records
     bearers: BearerPlan = field(init=False)  # the chains of the data records
@@ -58,9 +59,9 @@ class CdrFileJob:
                                   self.end_ms)
         self.factory = CdrFactory(self.pop, self.weights, self.seed, kind, curve=self.curve)
         self.n_chunks = max(1, -(-self.count // CHUNK_RECORDS))
+        marks = MARKS_PER_CHUNK * self.n_chunks if min(self.workers, self.n_chunks) > 1 else 0
         self.bearers = choose_chains(self.pop, self.seed, self.start_ms, self.end_ms, self.n_data,
-                                     self.factory.charging_base, self.curve.edges if self.n_other else None,
-                                     marks=MARKS_PER_CHUNK * self.n_chunks if self.n_chunks > 1 else 0)
+                                     self.factory.charging_base, self.curve.edges if self.n_other else None, marks)
         self._cut()
         self._run: BearerRun | None = None  # this process's way through the chains
         self._run_chunk = 0  # the chunk whose data partials it gives next

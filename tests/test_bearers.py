@@ -257,7 +257,7 @@ def test_a_worker_starts_its_chunk_from_the_chain_states_of_the_chunks_before(we
 
     pop = build_population(list(generate_users(30, 6, ["US", "IN"])), 6)
     lo = helpers.iso_ms("2026-01-01T00:00:00.000Z")
-    job = CdrFileJob(pop, weights, 6, lo, lo + 45 * 86_400_000, 4 * 8192 - 100, "jsonl")
+    job = CdrFileJob(pop, weights, 6, lo, lo + 45 * 86_400_000, 4 * 8192 - 100, "jsonl", workers=2)
     plan = job.bearers
     assert job.n_chunks == 4 and len(plan.marks) >= 4
     in_order = bearers.BearerRun(pop, plan)  # no marks: chunk after chunk from the window's start
