@@ -619,22 +619,31 @@ class BearerRun:
         return sum(len(p["chain"]) for p in self.pending)
 
     def _simulate_to(self, end_ms: int, volumes: bool = True) -> None:
-        """Open every partial that starts before ``end_ms`` (into ``pending``)."""
+        """Open every partial that starts before ``end_ms`` (into ``pending``).  The chains that
+        have one are stepped together, their columns gathered once and written back as each
+        chain gets there (a long window of few chains takes many steps a chunk)."""
         plan, state = self.plan, self.state
         end_ms = min(end_ms, plan.end_ms)
-        while True:
-            sel = np.flatnonzero(self.alive & (state["t"] < end_ms))
-            if not len(sel):
-                break
-            step = self.step[sel] + 1
-            part, after = _open(self.curve, {k: v[sel] for k, v in self.chains.items()},
-                                {k: v[sel] for k, v in state.items()}, step, volumes)
-            for k, v in after.items():
-                state[k][sel] = v
-            self.step[sel] = step
-            self.alive[sel] = (after["t"] < plan.end_ms) & (step < self.limit[sel])
+        sel = np.flatnonzero(self.alive & (state["t"] < end_ms))
+        chains, now = {k: v[sel] for k, v in self.chains.items()}, {k: v[sel] for k, v in state.items()}
+        step, limit = self.step[sel], self.limit[sel]
+        while len(sel):
+            step = step + 1
+            part, now = _open(self.curve, chains, now, step, volumes)
             part["chain"] = sel
             self.pending.append(part)
+            going = (now["t"] < plan.end_ms) & (step < limit)
+            more = going & (now["t"] < end_ms)
+            if more.all():
+                continue
+            done = np.flatnonzero(~more)  # these are there (or at their end): their state written back
+            at = sel[done]
+            for k, v in now.items():
+                state[k][at] = v[done]
+            self.step[at], self.alive[at] = step[done], going[done]
+            keep = np.flatnonzero(more)
+            sel, step, limit = sel[keep], step[keep], limit[keep]
+            chains, now = {k: v[keep] for k, v in chains.items()}, {k: v[keep] for k, v in now.items()}
         self.horizon = max(self.horizon, end_ms)
 
     def _take(self, end_ms: int | None = None, n: int | None = None, skip: bool = False) -> Partials:
