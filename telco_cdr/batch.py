@@ -3,7 +3,9 @@
 The file's data records are the partial records of whole bearer chains (telco_cdr.bearers),
 exactly round(count * the data weight) of them, sorted by start: the chains are chosen before any
 chunk is built, the same in every process, and each process simulates them forward in time as
-its chunks need them (a few numbers per chain, no table of records).  The other records are drawn
+its chunks need them (a few numbers per chain, no table of records), from the chains' states
+kept at marks when it builds a later chunk than the one it is at; a file of few data records
+keeps them from the choice instead (telco_cdr.bearers.KEEP_PARTIALS).  The other records are drawn
 chunk by chunk: chunk ``i`` holds a fixed slice of the non-data records (a slice of the quantiles
 of their event-time curve, drawn from generators seeded by ``(seed, i)``) and the data partials
 that start between that slice's time bounds.  So the bytes do not depend on how many workers

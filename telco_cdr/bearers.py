@@ -415,11 +415,12 @@ MARK_ENTRIES = 1 << 19  # (mark, chain) states kept at most, about (15 MB): fewe
 
 
 def _simulate(us: _Users, keys: np.ndarray, u: np.ndarray, kind: np.ndarray, s_ms: int, e_ms: int,
-              curve: _CurveTable, marks: _Marks | None = None) -> tuple[dict, np.ndarray]:
+              curve: _CurveTable, marks: _Marks | None = None, volumes: bool = False) -> tuple[dict, np.ndarray]:
     """When the chains of pairs (keys, u, kind) open their partials in [s_ms, e_ms), in step order
     (so each pair's in time order): ``pair`` (the pair's place in the arguments), ``step`` (the
-    partial's place in its chain, from 1) and ``start``; and each pair's bearer instances.  With
-    ``marks``, each chain's state at the marks' times is kept in it."""
+    partial's place in its chain, from 1) and ``start``, and with ``volumes`` the rest of each
+    partial (see _open); and each pair's bearer instances.  With ``marks``, each chain's state at
+    the marks' times is kept in it."""
     state = _begin(us, keys, u, kind, s_ms, e_ms)
     chains = _chains(us, keys, u, kind)
     pair = np.arange(len(keys), dtype=np.int32)
@@ -427,6 +428,8 @@ def _simulate(us: _Users, keys: np.ndarray, u: np.ndarray, kind: np.ndarray, s_m
         marks.record(pair, 0, state)
     last_inst = np.full(len(keys), -1, dtype=np.int64)  # of each pair's last partial so far
     out: dict[str, list] = {k: [] for k in ("pair", "step", "start")}
+    if volumes:
+        out.update({k: [] for k in _PARTIAL_COLUMNS})
     step = 0
     while True:
         alive = state["t"] < e_ms
@@ -438,13 +441,15 @@ def _simulate(us: _Users, keys: np.ndarray, u: np.ndarray, kind: np.ndarray, s_m
             state = {name: col[keep] for name, col in state.items()}
             chains = {name: col[keep] for name, col in chains.items()}
         step += 1
-        part, state = _open(curve, chains, state, step, volumes=False)
+        part, state = _open(curve, chains, state, step, volumes)
         if marks is not None:
             marks.record(pair, step, state)
         last_inst[pair] = part["inst"]
         out["pair"].append(pair)
         out["step"].append(np.full(len(pair), step, dtype=np.int32))
         out["start"].append(part["start"])
+        for k in _PARTIAL_COLUMNS if volumes else ():
+            out[k].append(part[k])
     cols = {k: np.concatenate(v) if v else np.zeros(0, dtype=np.int64) for k, v in out.items()}
     return cols, last_inst + 1
 
@@ -467,6 +472,8 @@ def _expected(us: _Users, u: np.ndarray, kind: np.ndarray, window_s: float) -> n
 
 
 BLOCK_PARTIALS = 400_000  # chains simulated at once while they are chosen: about this many partials (memory)
+KEEP_PARTIALS = 100_000  # a file of at most this many data records keeps them from the choice (3 MB)
+_PARTIAL_COLUMNS = ("inst", "dur", "seq", "cause", "rat", "up", "down")  # a partial's, beside its start (_open)
 
 
 @dataclass
@@ -487,6 +494,7 @@ class BearerPlan:
     marks: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # times (see _Marks)
     mark_taken: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # partials before each
     mark_state: dict = field(default_factory=dict)  # each chain's state at each mark: (mark, chain) arrays
+    partials: Partials | None = None  # all of them, sorted by start, when there are few (KEEP_PARTIALS)
 
 
 def choose_chains(pop: Population, seed: int, start_ms: int, end_ms: int, count: int, charging_base: int = 0,
@@ -496,7 +504,9 @@ def choose_chains(pop: Population, seed: int, start_ms: int, end_ms: int, count:
     taken until their partials reach ``count`` exactly (the last chain cut short).  ``edges``:
     sorted times at which to count the partials that open before (``BearerPlan.before``).
     ``marks``: at most this many times, evenly spread over the window, at which the chains' states
-    are kept (fewer when the chains are many: MARK_ENTRIES), so that a BearerRun can start there."""
+    are kept (fewer when the chains are many: MARK_ENTRIES), so that a BearerRun can start there.
+    A file of at most KEEP_PARTIALS data records keeps them all instead (``BearerPlan.partials``:
+    the chains simulated once, with their volumes; no marks)."""
     edges = np.zeros(0) if edges is None else np.asarray(edges)
     empty = np.zeros(0, dtype=np.int64)
     if count <= 0:
@@ -521,9 +531,11 @@ def choose_chains(pop: Population, seed: int, start_ms: int, end_ms: int, count:
     # About how many chains the file takes: no more marks than MARK_ENTRIES states of them.
     n_chains = (int(np.searchsorted(expected_cum, count)) + 1 if count <= expected_cum[-1]
                 else len(pu) * -(-count // int(expected_cum[-1])))
-    n_marks = min(marks, MARK_ENTRIES // n_chains) if end_ms - start_ms > 1 else 0
+    keep = count <= KEEP_PARTIALS
+    n_marks = min(marks, MARK_ENTRIES // n_chains) if end_ms - start_ms > 1 and not keep else 0
     times = start_ms + (np.arange(1, n_marks + 1) * (end_ms - start_ms)) // (n_marks + 1)
-    kept: list[dict] = []
+    mark_blocks: list[dict] = []
+    kept: list[dict] = []  # with ``keep``: each block's partials
     mark_hist = np.zeros(n_marks + 1, dtype=np.int64)
     have, at, rnd, instances, last = 0, 0, 0, 0, 0
     while have < count:
@@ -535,7 +547,7 @@ def choose_chains(pop: Population, seed: int, start_ms: int, end_ms: int, count:
         u, kind = pu[at:stop], pk[at:stop]
         keys = _pair_keys(seed, u, kind, rnd) ^ np.uint64(_GOLDEN)
         block_marks = _Marks(times, len(u)) if n_marks else None
-        sim, n_inst = _simulate(us, keys, u, kind, start_ms, end_ms, curve, block_marks)
+        sim, n_inst = _simulate(us, keys, u, kind, start_ms, end_ms, curve, block_marks, volumes=keep)
         per_pair = np.cumsum(np.bincount(sim["pair"], minlength=len(u)))
         n = len(u)
         if per_pair[-1] >= count - have:  # the block completes the file: its last chain cut short
@@ -546,6 +558,9 @@ def choose_chains(pop: Population, seed: int, start_ms: int, end_ms: int, count:
         # Charging ids: the bearer instances numbered in the order of the chains (each chain's
         # instances 0, 1, 2 ...; the last chain's count no more, nothing comes after it).
         n_inst = n_inst[:n]
+        if keep:
+            sim["chain"] = sum(len(k) for k in chains["keys"]) + sim.pop("pair").astype(np.int64)
+            kept.append(sim)
         chains["first_charging"].append(instances + np.cumsum(n_inst) - n_inst)
         instances += int(n_inst.sum())
         chains["keys"].append(keys[:n])
@@ -554,26 +569,51 @@ def choose_chains(pop: Population, seed: int, start_ms: int, end_ms: int, count:
         if len(edges):
             hist += np.bincount(np.searchsorted(edges, sim["start"], side="right"), minlength=len(edges) + 1)
         if block_marks is not None:
-            kept.append({k: v[:, :n] for k, v in block_marks.state.items()})
+            mark_blocks.append({k: v[:, :n] for k, v in block_marks.state.items()})
             mark_hist += np.bincount(np.searchsorted(times, sim["start"], side="right"), minlength=n_marks + 1)
-        have += len(sim["pair"])
+        have += len(sim["start"])
         at = stop
         del sim
     cols = {k: np.concatenate(v) for k, v in chains.items()}
-    mark_state = {k: np.concatenate([b[k] for b in kept], axis=1) for k in _MARK_DTYPES} if kept else {}
-    return BearerPlan(start_ms, end_ms, count, charging_base, last_partials=last,
+    mark_state = ({k: np.concatenate([b[k] for b in mark_blocks], axis=1) for k in _MARK_DTYPES}
+                  if mark_blocks else {})
+    plan = BearerPlan(start_ms, end_ms, count, charging_base, last_partials=last,
                       before=np.cumsum(hist)[:len(edges)], marks=times.astype(np.int64),
                       mark_taken=np.cumsum(mark_hist)[:n_marks], mark_state=mark_state, **cols)
+    if keep:
+        plan.partials = _partials(plan, {k: np.concatenate([b[k] for b in kept]) for k in kept[0]})
+    return plan
+
+
+def _partials(plan: BearerPlan, cols: dict) -> Partials:
+    """Partials (columns of _open and their chain), sorted by start and, at the same second, by
+    chain (the order in which the chains were chosen)."""
+    offset = (cols.pop("start") - plan.start_ms) // 1000
+    order = np.lexsort((cols["chain"], offset))
+    offset = offset[order]
+    cols = {k: v[order] for k, v in cols.items()}
+    chain = cols.pop("chain")
+    offset_dtype = np.int64 if (plan.end_ms - plan.start_ms) // 1000 >= 2**32 else np.uint32
+    return Partials(
+        plan.start_ms, offset=offset.astype(offset_dtype), dur=cols["dur"].astype(np.uint16),
+        user=plan.user[chain], kind=plan.kind[chain],
+        charging=((plan.first_charging[chain] + cols["inst"] + plan.charging_base) % 2**32).astype(np.uint32),
+        seq=cols["seq"].astype(np.uint32), cause=cols["cause"], rat=cols["rat"], up=cols["up"], down=cols["down"])
 
 
 class BearerRun:
     """The partials of a plan's chains in time order, taken a piece at a time: the chains are
     simulated forward as far as asked, so memory holds a few numbers per chain and the partials
-    of one piece, never all of them.  Pieces are taken in order (each process of a run keeps its
-    own BearerRun); ``taken`` counts the partials taken or skipped so far."""
+    of one piece, never all of them (or, when the plan keeps its partials, a slice of them).
+    Pieces are taken in order (each process of a run keeps its own BearerRun; ``to_mark`` jumps
+    ahead); ``taken`` counts the partials taken or skipped so far."""
 
     def __init__(self, pop: Population, plan: BearerPlan):
         self.plan = plan
+        self.kept = plan.partials  # all of them already (a small file): taken a slice at a time
+        if self.kept is not None:
+            self.taken, self.horizon, self.pending = 0, plan.start_ms, []
+            return
         self.us = _Users(pop)
         self.curve = _CurveTable(self.us, plan.start_ms, plan.end_ms)
         self.state = _begin(self.us, plan.keys, plan.user, plan.kind, plan.start_ms, plan.end_ms)
@@ -603,17 +643,31 @@ class BearerRun:
     def until(self, end_ms: int, skip: bool = False) -> Partials:
         """The partials opening before ``end_ms`` not taken yet, sorted by start; with ``skip``
         only counted (their volumes are not worked out) and an empty Partials returned."""
+        if self.kept is not None:
+            s = self.plan.start_ms
+            return self._slice(int(np.searchsorted(self.kept.offset, -(-(end_ms - s) // 1000))), skip, end_ms)
         self._simulate_to(end_ms, volumes=not skip)
         return self._take(end_ms=end_ms, skip=skip)
 
     def first(self, n: int) -> Partials:
         """The next ``n`` partials by start."""
+        if self.kept is not None:
+            return self._slice(self.taken + n)
         span = self.plan.end_ms - self.plan.start_ms
         step = max(1000, span * n // max(self.plan.count, 1))
         while self._pending() < n and self.horizon < self.plan.end_ms:
             self._simulate_to(self.horizon + step)
             step *= 2
         return self._take(n=n)
+
+    def _slice(self, k: int, skip: bool = False, end_ms: int | None = None) -> Partials:
+        """The kept partials from the next one to the ``k``-th (none with ``skip``)."""
+        k = max(min(k, len(self.kept)), self.taken)
+        part = Partials.empty() if skip else self.kept[self.taken:k]
+        self.taken = k
+        if end_ms is not None:
+            self.horizon = max(self.horizon, min(end_ms, self.plan.end_ms))
+        return part
 
     def _pending(self) -> int:
         return sum(len(p["chain"]) for p in self.pending)

@@ -255,6 +255,7 @@ def test_a_worker_starts_its_chunk_from_the_chain_states_of_the_chunks_before(we
     from telco_cdr.batch import CdrFileJob
     from telco_cdr.users import generate_users
 
+    monkeypatch.setattr(bearers, "KEEP_PARTIALS", 0)  # partials simulated a chunk at a time, not kept
     pop = build_population(list(generate_users(30, 6, ["US", "IN"])), 6)
     lo = helpers.iso_ms("2026-01-01T00:00:00.000Z")
     job = CdrFileJob(pop, weights, 6, lo, lo + 45 * 86_400_000, 4 * 8192 - 100, "jsonl", workers=2)
@@ -286,3 +287,24 @@ def test_a_worker_starts_its_chunk_from_the_chain_states_of_the_chunks_before(we
     plan.mark_state["inst"][j, alive[0]] += 1  # its bearer instance (a charging id)
     job._run = None
     assert not _same(_chains_at(job.bearer_run(2), expected[2]["horizon"]), expected[2])
+
+
+def test_a_small_files_partials_kept_from_the_choice_are_those_simulated_chunk_by_chunk(monkeypatch):
+    """A file of few data records keeps them when the chains are chosen (each chain simulated
+    once); they are the partials that a run simulating the chains a piece at a time gives."""
+    from telco_cdr.users import generate_users
+
+    pop = build_population(list(generate_users(40, 8, COUNTRIES)), 8)
+    lo = helpers.iso_ms("2026-02-01T00:00:00.000Z")
+    hi = lo + 20 * 86_400_000
+    kept = bearers.choose_chains(pop, 8, lo, hi, 12_000, 77)
+    monkeypatch.setattr(bearers, "KEEP_PARTIALS", 0)
+    plan = bearers.choose_chains(pop, 8, lo, hi, 12_000, 77)
+    assert kept.partials is not None and plan.partials is None and len(kept.partials) == 12_000
+    fields = ("offset", "dur", "user", "kind", "charging", "seq", "cause", "rat", "up", "down")
+    a, b = bearers.BearerRun(pop, kept), bearers.BearerRun(pop, plan)
+    for end in [lo + k * 86_400_000 // 3 for k in (1, 5, 17, 40)] + [hi]:
+        x, y = a.until(end), b.until(end)
+        assert a.taken == b.taken and all(np.array_equal(getattr(x, f), getattr(y, f)) and
+                                          getattr(x, f).dtype == getattr(y, f).dtype for f in fields)
+    assert a.taken == 12_000
