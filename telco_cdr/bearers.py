@@ -415,21 +415,20 @@ MARK_ENTRIES = 1 << 19  # (mark, chain) states kept at most, about (15 MB): fewe
 
 
 def _simulate(us: _Users, keys: np.ndarray, u: np.ndarray, kind: np.ndarray, s_ms: int, e_ms: int,
-              curve: _CurveTable, marks: _Marks | None = None, volumes: bool = False) -> tuple[dict, np.ndarray]:
+              curve: _CurveTable, marks: _Marks | None = None, volumes: bool = False,
+              size: int = 0) -> tuple[dict, np.ndarray]:
     """When the chains of pairs (keys, u, kind) open their partials in [s_ms, e_ms), in step order
     (so each pair's in time order): ``pair`` (the pair's place in the arguments), ``step`` (the
     partial's place in its chain, from 1) and ``start``, and with ``volumes`` the rest of each
     partial (see _open); and each pair's bearer instances.  With ``marks``, each chain's state at
-    the marks' times is kept in it."""
+    the marks' times is kept in it.  ``size``: about how many partials (room made for them)."""
     state = _begin(us, keys, u, kind, s_ms, e_ms)
     chains = _chains(us, keys, u, kind)
     pair = np.arange(len(keys), dtype=np.int32)
     if marks is not None:
         marks.record(pair, 0, state)
     last_inst = np.full(len(keys), -1, dtype=np.int64)  # of each pair's last partial so far
-    out: dict[str, list] = {k: [] for k in ("pair", "step", "start")}
-    if volumes:
-        out.update({k: [] for k in _PARTIAL_COLUMNS})
+    out = _Growing({**_SIM_DTYPES, **(_PARTIAL_DTYPES if volumes else {})}, size)
     step = 0
     while True:
         alive = state["t"] < e_ms
@@ -445,13 +444,33 @@ def _simulate(us: _Users, keys: np.ndarray, u: np.ndarray, kind: np.ndarray, s_m
         if marks is not None:
             marks.record(pair, step, state)
         last_inst[pair] = part["inst"]
-        out["pair"].append(pair)
-        out["step"].append(np.full(len(pair), step, dtype=np.int32))
-        out["start"].append(part["start"])
-        for k in _PARTIAL_COLUMNS if volumes else ():
-            out[k].append(part[k])
-    cols = {k: np.concatenate(v) if v else np.zeros(0, dtype=np.int64) for k, v in out.items()}
-    return cols, last_inst + 1
+        out.add(len(pair), pair=pair, step=step, **part)
+    return out.columns(), last_inst + 1
+
+
+class _Growing:
+    """Columns written a piece at a time into arrays that grow by doubling: a few big allocations
+    (given back when freed), not a list of small ones per step (which stay in the heap)."""
+
+    def __init__(self, dtypes: dict, size: int):
+        self.cols = {k: np.empty(max(size, 16), dtype=dt) for k, dt in dtypes.items()}
+        self.n = 0
+
+    def add(self, m: int, **pieces) -> None:
+        """``m`` more rows: each column's piece (an array, or one value for all of them)."""
+        have = len(self.cols["start"])
+        if self.n + m > have:
+            size = max(2 * have, self.n + m)
+            for k, v in self.cols.items():
+                grown = np.empty(size, dtype=v.dtype)
+                grown[:self.n] = v[:self.n]
+                self.cols[k] = grown
+        for k, v in self.cols.items():
+            v[self.n:self.n + m] = pieces[k]
+        self.n += m
+
+    def columns(self) -> dict:
+        return {k: v[:self.n] for k, v in self.cols.items()}
 
 
 def _lifetime(kind: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -472,8 +491,11 @@ def _expected(us: _Users, u: np.ndarray, kind: np.ndarray, window_s: float) -> n
 
 
 BLOCK_PARTIALS = 400_000  # chains simulated at once while they are chosen: about this many partials (memory)
-KEEP_PARTIALS = 100_000  # a file of at most this many data records keeps them from the choice (3 MB)
-_PARTIAL_COLUMNS = ("inst", "dur", "seq", "cause", "rat", "up", "down")  # a partial's, beside its start (_open)
+KEEP_PARTIALS = 400_000  # a file of at most this many data records keeps them from the choice (12 MB)
+# The columns of simulated partials: when they open, and the rest of them (_open; as Partials has them).
+_SIM_DTYPES = {"pair": np.int32, "step": np.int32, "start": np.int64}
+_PARTIAL_DTYPES = {"inst": np.int64, "dur": np.uint16, "seq": np.uint32, "cause": np.int8, "rat": np.int8,
+                   "up": np.uint32, "down": np.uint32}
 
 
 @dataclass
@@ -547,7 +569,8 @@ def choose_chains(pop: Population, seed: int, start_ms: int, end_ms: int, count:
         u, kind = pu[at:stop], pk[at:stop]
         keys = _pair_keys(seed, u, kind, rnd) ^ np.uint64(_GOLDEN)
         block_marks = _Marks(times, len(u)) if n_marks else None
-        sim, n_inst = _simulate(us, keys, u, kind, start_ms, end_ms, curve, block_marks, volumes=keep)
+        size = int(1.1 * (expected_cum[stop - 1] - base))
+        sim, n_inst = _simulate(us, keys, u, kind, start_ms, end_ms, curve, block_marks, keep, size)
         per_pair = np.cumsum(np.bincount(sim["pair"], minlength=len(u)))
         n = len(u)
         if per_pair[-1] >= count - have:  # the block completes the file: its last chain cut short
@@ -595,10 +618,10 @@ def _partials(plan: BearerPlan, cols: dict) -> Partials:
     chain = cols.pop("chain")
     offset_dtype = np.int64 if (plan.end_ms - plan.start_ms) // 1000 >= 2**32 else np.uint32
     return Partials(
-        plan.start_ms, offset=offset.astype(offset_dtype), dur=cols["dur"].astype(np.uint16),
+        plan.start_ms, offset=offset.astype(offset_dtype), dur=cols["dur"],
         user=plan.user[chain], kind=plan.kind[chain],
         charging=((plan.first_charging[chain] + cols["inst"] + plan.charging_base) % 2**32).astype(np.uint32),
-        seq=cols["seq"].astype(np.uint32), cause=cols["cause"], rat=cols["rat"], up=cols["up"], down=cols["down"])
+        seq=cols["seq"], cause=cols["cause"], rat=cols["rat"], up=cols["up"], down=cols["down"])
 
 
 class BearerRun:
