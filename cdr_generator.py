@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
                 raise UserError(f"--output-dir {args.output_dir!r} cannot be made: {e.strerror}") from None
         job = CdrFileJob(pop, weights, args.seed, start_ms, end_ms, args.count, fmt, split=bool(args.output_dir),
                          faults=faults, anomalies=anomalies, labelled=args.label_anomalies, order=args.order,
-                         delay=delay)
+                         delay=delay, workers=args.workers)
         framers = [RecordFramer(fmt, h) for h in headers]
         progress.begin()
         with atomic_outputs(paths, codec_name=compression) as outs, \

@@ -3,7 +3,9 @@
 The file's data records are the partial records of whole bearer chains (telco_cdr.bearers),
 exactly round(count * the data weight) of them, sorted by start: the chains are chosen before any
 chunk is built, the same in every process, and each process simulates them forward in time as
-its chunks need them (a few numbers per chain, no table of records).  The other records are drawn
+its chunks need them (a few numbers per chain, no table of records), from the chains' states
+kept at marks when it builds a later chunk than the one it is at; a file of few data records
+keeps them from the choice instead (telco_cdr.bearers.KEEP_PARTIALS).  The other records are drawn
 chunk by chunk: chunk ``i`` holds a fixed slice of the non-data records (a slice of the quantiles
 of their event-time curve, drawn from generators seeded by ``(seed, i)``) and the data partials
 that start between that slice's time bounds.  So the bytes do not depend on how many workers
@@ -33,6 +35,8 @@ from .faults import Seen, Spoiler, ledger_lines
 from .output import BackgroundWriter, RecordFramer, writing
 from .traffic import Population, TrafficCurve
 
+MARKS_PER_CHUNK = 4  # times per chunk at which the bearer chains' states are kept (BearerPlan.marks)
+
 
 @dataclass
 class CdrFileJob:
@@ -49,6 +53,7 @@ class CdrFileJob:
     labelled: bool = False  # --label-anomalies: every record says its anomaly (or null)
     order: str = "event"  # --order: event (start-time) order, or arrival (end + delivery delay) order
     delay: DeliveryDelay = field(default_factory=DeliveryDelay)  # --delivery-delay, for arrival order
+    workers: int = 1  # processes that build the chunks: with more, the bearer chains' states are kept at marks
     factory: CdrFactory = field(init=False)
     curve: TrafficCurve = field(init=False)  # of the non-data records
     bearers: BearerPlan = field(init=False)  # the chains of the data records
@@ -62,9 +67,10 @@ class CdrFileJob:
         self.curve = TrafficCurve(self.pop, other if sum(other.values()) > 0 else self.weights, self.start_ms,
                                   self.end_ms)
         self.factory = CdrFactory(self.pop, self.weights, self.seed, kind, curve=self.curve, labelled=self.labelled)
-        self.bearers = choose_chains(self.pop, self.seed, self.start_ms, self.end_ms, self.n_data,
-                                     self.factory.charging_base, self.curve.edges if self.n_other else None)
         self.n_chunks = max(1, -(-self.count // CHUNK_RECORDS))
+        marks = MARKS_PER_CHUNK * self.n_chunks if min(self.workers, self.n_chunks) > 1 else 0
+        self.bearers = choose_chains(self.pop, self.seed, self.start_ms, self.end_ms, self.n_data,
+                                     self.factory.charging_base, self.curve.edges if self.n_other else None, marks)
         self._cut()
         self._run: BearerRun | None = None  # this process's way through the chains
         self._run_chunk = 0  # the chunk whose data partials it gives next
@@ -107,23 +113,37 @@ class CdrFileJob:
         self.data_end = np.append(self.curve.times(self.other[1:-1] / m), self.end_ms)
 
     def data(self, i: int) -> tuple[Partials, int]:
-        """Chunk i's data partials, and how many come before them in the run.  A process takes
-        its chunks in order (so its BearerRun only moves forward); a chunk before the last one
-        taken starts the run again."""
+        """Chunk i's data partials, and how many come before them in the run."""
         if not self.n_data:
             return Partials.empty(), 0
+        run = self.bearer_run(i)
+        first = run.taken
+        part = run.first(int(self.data_end[i]) - first) if self.data_by_count else run.until(int(self.data_end[i]))
+        self._run_chunk = i + 1
+        return part, first
+
+    def bearer_run(self, i: int) -> BearerRun:
+        """This process's BearerRun brought to chunk i's first data partial.  A process takes its
+        chunks in order (so its run only moves forward); a chunk before the last one taken starts
+        the run again.  The run goes to the last of the plan's marks before the chunk where that is
+        ahead of it (the chains' states there, kept when they were chosen), then simulates the rest
+        of the way with the partials only counted (other processes' chunks)."""
         if self._run is None or self._run_chunk > i:
             self._run, self._run_chunk = BearerRun(self.pop, self.bearers), 0
-        run = self._run
-        while self._run_chunk <= i:
-            k, end = self._run_chunk, int(self.data_end[self._run_chunk])
-            first = run.taken
-            if self.data_by_count:
-                part = run.first(end - first)
-            else:
-                part = run.until(end, skip=k < i)  # another process's chunk: only counted
-            self._run_chunk += 1
-        return part, first
+        run, plan = self._run, self.bearers
+        begin = int(self.data_end[i - 1]) if i else (0 if self.data_by_count else self.start_ms)
+        if self.data_by_count:
+            j = int(np.searchsorted(plan.mark_taken, begin, side="right")) - 1
+            if j >= 0 and plan.mark_taken[j] > run.taken:
+                run.to_mark(j)
+            if begin > run.taken:
+                run.first(begin - run.taken)
+        else:
+            j = int(np.searchsorted(plan.marks, begin, side="right")) - 1
+            if j >= 0 and plan.marks[j] > run.horizon:
+                run.to_mark(j)
+            run.until(begin, skip=True)
+        return run
 
     def chunk(self, i: int) -> tuple[list[int], list[bytes], list, dict]:
         """Per-type counts (of lines: a resend counts again), the chunk's records joined and

@@ -21,7 +21,7 @@ partial of the user's internet bearer (:class:`StreamBearers`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
@@ -376,16 +376,59 @@ def _open(curve: _CurveTable, c: dict, state: dict, step, volumes: bool = True) 
                   "inst": inst + released}
 
 
+class _Marks:
+    """The states of chains at some times (``times``, sorted, inside the window), kept while the
+    chains are simulated: a chain's state at time g is the one after every partial opening before
+    g (its next partial opens at g or later), with ``step`` the partials opened so far.  A process
+    that builds a later chunk starts from the state at the last mark before it (BearerRun.to_mark)
+    instead of simulating every chain from the window's start."""
+
+    def __init__(self, times: np.ndarray, n: int):
+        self.times = times
+        self.state = {k: np.zeros((len(times), n), dtype=dt) for k, dt in _MARK_DTYPES.items()}
+        self.filled = np.zeros(n, dtype=np.int64)  # per chain: its marks with a state so far
+        self.due = np.full(n, times[0] if len(times) else _NEVER)  # per chain: the time of the next
+
+    def record(self, chain: np.ndarray, step: int, state: dict) -> None:
+        """Chains ``chain`` (places in the arrays) are in ``state`` after ``step`` partials: it is
+        their state at their marks due up to the state's time (that of their next partial)."""
+        t = state["t"]
+        hit = np.flatnonzero(t >= self.due[chain])
+        if not len(hit):
+            return
+        c, lo = chain[hit], self.filled[chain[hit]]
+        hi = np.searchsorted(self.times, t[hit], side="right")
+        n = hi - lo  # marks given this state, per chain (more than one when steps are longer than marks apart)
+        rows = np.repeat(np.arange(len(hit)), n)
+        at, cols = lo[rows] + np.arange(len(rows)) - np.repeat(np.cumsum(n) - n, n), c[rows]
+        for k, arr in self.state.items():
+            arr[at, cols] = step if k == "step" else state[k][hit[rows]]
+        self.filled[c] = hi
+        self.due[c] = np.where(hi < len(self.times), self.times[np.minimum(hi, len(self.times) - 1)], _NEVER)
+
+
+# A mark's state, compact (the run's state is int64 but for the RAT); ``step`` the partials opened.
+_MARK_DTYPES = {"t": np.int64, "seq": np.uint32, "inst_end": np.int64, "rat": np.int8, "inst": np.uint32,
+                "step": np.uint32}
+_NEVER = np.iinfo(np.int64).max
+MARK_ENTRIES = 1 << 19  # (mark, chain) states kept at most, about (15 MB): fewer marks for many chains
+
+
 def _simulate(us: _Users, keys: np.ndarray, u: np.ndarray, kind: np.ndarray, s_ms: int, e_ms: int,
-              curve: _CurveTable) -> tuple[dict, np.ndarray]:
+              curve: _CurveTable, marks: _Marks | None = None, volumes: bool = False,
+              size: int = 0) -> tuple[dict, np.ndarray]:
     """When the chains of pairs (keys, u, kind) open their partials in [s_ms, e_ms), in step order
     (so each pair's in time order): ``pair`` (the pair's place in the arguments), ``step`` (the
-    partial's place in its chain, from 1) and ``start``; and each pair's bearer instances."""
+    partial's place in its chain, from 1) and ``start``, and with ``volumes`` the rest of each
+    partial (see _open); and each pair's bearer instances.  With ``marks``, each chain's state at
+    the marks' times is kept in it.  ``size``: about how many partials (room made for them)."""
     state = _begin(us, keys, u, kind, s_ms, e_ms)
     chains = _chains(us, keys, u, kind)
     pair = np.arange(len(keys), dtype=np.int32)
+    if marks is not None:
+        marks.record(pair, 0, state)
     last_inst = np.full(len(keys), -1, dtype=np.int64)  # of each pair's last partial so far
-    out: dict[str, list] = {k: [] for k in ("pair", "step", "start")}
+    out = _Growing({**_SIM_DTYPES, **(_PARTIAL_DTYPES if volumes else {})}, size)
     step = 0
     while True:
         alive = state["t"] < e_ms
@@ -397,13 +440,37 @@ def _simulate(us: _Users, keys: np.ndarray, u: np.ndarray, kind: np.ndarray, s_m
             state = {name: col[keep] for name, col in state.items()}
             chains = {name: col[keep] for name, col in chains.items()}
         step += 1
-        part, state = _open(curve, chains, state, step, volumes=False)
+        part, state = _open(curve, chains, state, step, volumes)
+        if marks is not None:
+            marks.record(pair, step, state)
         last_inst[pair] = part["inst"]
-        out["pair"].append(pair)
-        out["step"].append(np.full(len(pair), step, dtype=np.int32))
-        out["start"].append(part["start"])
-    cols = {k: np.concatenate(v) if v else np.zeros(0, dtype=np.int64) for k, v in out.items()}
-    return cols, last_inst + 1
+        out.add(len(pair), pair=pair, step=step, **part)
+    return out.columns(), last_inst + 1
+
+
+class _Growing:
+    """Columns written a piece at a time into arrays that grow by doubling: a few big allocations
+    (given back when freed), not a list of small ones per step (which stay in the heap)."""
+
+    def __init__(self, dtypes: dict, size: int):
+        self.cols = {k: np.empty(max(size, 16), dtype=dt) for k, dt in dtypes.items()}
+        self.n = 0
+
+    def add(self, m: int, **pieces) -> None:
+        """``m`` more rows: each column's piece (an array, or one value for all of them)."""
+        have = len(self.cols["start"])
+        if self.n + m > have:
+            size = max(2 * have, self.n + m)
+            for k, v in self.cols.items():
+                grown = np.empty(size, dtype=v.dtype)
+                grown[:self.n] = v[:self.n]
+                self.cols[k] = grown
+        for k, v in self.cols.items():
+            v[self.n:self.n + m] = pieces[k]
+        self.n += m
+
+    def columns(self) -> dict:
+        return {k: v[:self.n] for k, v in self.cols.items()}
 
 
 def _lifetime(kind: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -424,6 +491,11 @@ def _expected(us: _Users, u: np.ndarray, kind: np.ndarray, window_s: float) -> n
 
 
 BLOCK_PARTIALS = 400_000  # chains simulated at once while they are chosen: about this many partials (memory)
+KEEP_PARTIALS = 400_000  # a file of at most this many data records keeps them from the choice (12 MB)
+# The columns of simulated partials: when they open, and the rest of them (_open; as Partials has them).
+_SIM_DTYPES = {"pair": np.int32, "step": np.int32, "start": np.int64}
+_PARTIAL_DTYPES = {"inst": np.int64, "dur": np.uint16, "seq": np.uint32, "cause": np.int8, "rat": np.int8,
+                   "up": np.uint32, "down": np.uint32}
 
 
 @dataclass
@@ -441,14 +513,22 @@ class BearerPlan:
     first_charging: np.ndarray  # int64: the chain's first bearer's number among the run's bearers
     last_partials: int  # the last chain gives only its first partials: this many
     before: np.ndarray  # the partials that open before each of the times asked for (``edges``)
+    marks: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # times (see _Marks)
+    mark_taken: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # partials before each
+    mark_state: dict = field(default_factory=dict)  # each chain's state at each mark: (mark, chain) arrays
+    partials: Partials | None = None  # all of them, sorted by start, when there are few (KEEP_PARTIALS)
 
 
 def choose_chains(pop: Population, seed: int, start_ms: int, end_ms: int, count: int, charging_base: int = 0,
-                  edges: np.ndarray | None = None) -> BearerPlan:
+                  edges: np.ndarray | None = None, marks: int = 0) -> BearerPlan:
     """The bearer chains whose partial records in [start_ms, end_ms) are the file's ``count``
     data records: (user, bearer kind) pairs drawn without replacement by the user's data activity,
     taken until their partials reach ``count`` exactly (the last chain cut short).  ``edges``:
-    sorted times at which to count the partials that open before (``BearerPlan.before``)."""
+    sorted times at which to count the partials that open before (``BearerPlan.before``).
+    ``marks``: at most this many times, evenly spread over the window, at which the chains' states
+    are kept (fewer when the chains are many: MARK_ENTRIES), so that a BearerRun can start there.
+    A file of at most KEEP_PARTIALS data records keeps them all instead (``BearerPlan.partials``:
+    the chains simulated once, with their volumes; no marks)."""
     edges = np.zeros(0) if edges is None else np.asarray(edges)
     empty = np.zeros(0, dtype=np.int64)
     if count <= 0:
@@ -470,6 +550,15 @@ def choose_chains(pop: Population, seed: int, start_ms: int, end_ms: int, count:
     expected_cum = np.cumsum(_expected(us, pu, pk, window_s))
     chains: dict[str, list] = {"keys": [], "user": [], "kind": [], "first_charging": []}
     hist = np.zeros(len(edges) + 1, dtype=np.int64)
+    # About how many chains the file takes: no more marks than MARK_ENTRIES states of them.
+    n_chains = (int(np.searchsorted(expected_cum, count)) + 1 if count <= expected_cum[-1]
+                else len(pu) * -(-count // int(expected_cum[-1])))
+    keep = count <= KEEP_PARTIALS
+    n_marks = min(marks, MARK_ENTRIES // n_chains) if end_ms - start_ms > 1 and not keep else 0
+    times = start_ms + (np.arange(1, n_marks + 1) * (end_ms - start_ms)) // (n_marks + 1)
+    mark_blocks: list[dict] = []
+    kept: list[dict] = []  # with ``keep``: each block's partials
+    mark_hist = np.zeros(n_marks + 1, dtype=np.int64)
     have, at, rnd, instances, last = 0, 0, 0, 0, 0
     while have < count:
         if at == len(pu):  # every pair taken: another round of chains (only when the window is short)
@@ -479,7 +568,9 @@ def choose_chains(pop: Population, seed: int, start_ms: int, end_ms: int, count:
         stop = min(max(stop, at + 1), len(pu))
         u, kind = pu[at:stop], pk[at:stop]
         keys = _pair_keys(seed, u, kind, rnd) ^ np.uint64(_GOLDEN)
-        sim, n_inst = _simulate(us, keys, u, kind, start_ms, end_ms, curve)
+        block_marks = _Marks(times, len(u)) if n_marks else None
+        size = int(1.1 * (expected_cum[stop - 1] - base))
+        sim, n_inst = _simulate(us, keys, u, kind, start_ms, end_ms, curve, block_marks, keep, size)
         per_pair = np.cumsum(np.bincount(sim["pair"], minlength=len(u)))
         n = len(u)
         if per_pair[-1] >= count - have:  # the block completes the file: its last chain cut short
@@ -490,6 +581,9 @@ def choose_chains(pop: Population, seed: int, start_ms: int, end_ms: int, count:
         # Charging ids: the bearer instances numbered in the order of the chains (each chain's
         # instances 0, 1, 2 ...; the last chain's count no more, nothing comes after it).
         n_inst = n_inst[:n]
+        if keep:
+            sim["chain"] = sum(len(k) for k in chains["keys"]) + sim.pop("pair").astype(np.int64)
+            kept.append(sim)
         chains["first_charging"].append(instances + np.cumsum(n_inst) - n_inst)
         instances += int(n_inst.sum())
         chains["keys"].append(keys[:n])
@@ -497,22 +591,52 @@ def choose_chains(pop: Population, seed: int, start_ms: int, end_ms: int, count:
         chains["kind"].append(kind[:n].astype(np.int8))
         if len(edges):
             hist += np.bincount(np.searchsorted(edges, sim["start"], side="right"), minlength=len(edges) + 1)
-        have += len(sim["pair"])
+        if block_marks is not None:
+            mark_blocks.append({k: v[:, :n] for k, v in block_marks.state.items()})
+            mark_hist += np.bincount(np.searchsorted(times, sim["start"], side="right"), minlength=n_marks + 1)
+        have += len(sim["start"])
         at = stop
         del sim
     cols = {k: np.concatenate(v) for k, v in chains.items()}
-    return BearerPlan(start_ms, end_ms, count, charging_base, last_partials=last,
-                      before=np.cumsum(hist)[:len(edges)], **cols)
+    mark_state = ({k: np.concatenate([b[k] for b in mark_blocks], axis=1) for k in _MARK_DTYPES}
+                  if mark_blocks else {})
+    plan = BearerPlan(start_ms, end_ms, count, charging_base, last_partials=last,
+                      before=np.cumsum(hist)[:len(edges)], marks=times.astype(np.int64),
+                      mark_taken=np.cumsum(mark_hist)[:n_marks], mark_state=mark_state, **cols)
+    if keep:
+        plan.partials = _partials(plan, {k: np.concatenate([b[k] for b in kept]) for k in kept[0]})
+    return plan
+
+
+def _partials(plan: BearerPlan, cols: dict) -> Partials:
+    """Partials (columns of _open and their chain), sorted by start and, at the same second, by
+    chain (the order in which the chains were chosen)."""
+    offset = (cols.pop("start") - plan.start_ms) // 1000
+    order = np.lexsort((cols["chain"], offset))
+    offset = offset[order]
+    cols = {k: v[order] for k, v in cols.items()}
+    chain = cols.pop("chain")
+    offset_dtype = np.int64 if (plan.end_ms - plan.start_ms) // 1000 >= 2**32 else np.uint32
+    return Partials(
+        plan.start_ms, offset=offset.astype(offset_dtype), dur=cols["dur"],
+        user=plan.user[chain], kind=plan.kind[chain],
+        charging=((plan.first_charging[chain] + cols["inst"] + plan.charging_base) % 2**32).astype(np.uint32),
+        seq=cols["seq"], cause=cols["cause"], rat=cols["rat"], up=cols["up"], down=cols["down"])
 
 
 class BearerRun:
     """The partials of a plan's chains in time order, taken a piece at a time: the chains are
     simulated forward as far as asked, so memory holds a few numbers per chain and the partials
-    of one piece, never all of them.  Pieces are taken in order (each process of a run keeps its
-    own BearerRun); ``taken`` counts the partials taken or skipped so far."""
+    of one piece, never all of them (or, when the plan keeps its partials, a slice of them).
+    Pieces are taken in order (each process of a run keeps its own BearerRun; ``to_mark`` jumps
+    ahead); ``taken`` counts the partials taken or skipped so far."""
 
     def __init__(self, pop: Population, plan: BearerPlan):
         self.plan = plan
+        self.kept = plan.partials  # all of them already (a small file): taken a slice at a time
+        if self.kept is not None:
+            self.taken, self.horizon, self.pending = 0, plan.start_ms, []
+            return
         self.us = _Users(pop)
         self.curve = _CurveTable(self.us, plan.start_ms, plan.end_ms)
         self.state = _begin(self.us, plan.keys, plan.user, plan.kind, plan.start_ms, plan.end_ms)
@@ -527,14 +651,31 @@ class BearerRun:
         self.taken = 0
         self.offset_dtype = np.int64 if (plan.end_ms - plan.start_ms) // 1000 >= 2**32 else np.uint32
 
+    def to_mark(self, j: int) -> None:
+        """Go to the plan's mark ``j``: the chains' states there, kept when they were chosen (no
+        simulation; whatever was pending is dropped)."""
+        plan = self.plan
+        self.state = {k: v[j].astype(np.int8 if k == "rat" else np.int64)
+                      for k, v in plan.mark_state.items() if k != "step"}
+        self.step = plan.mark_state["step"][j].astype(np.int64)
+        self.alive = (self.state["t"] < plan.end_ms) & (self.step < self.limit)
+        self.horizon = int(plan.marks[j])
+        self.pending = []
+        self.taken = int(plan.mark_taken[j])
+
     def until(self, end_ms: int, skip: bool = False) -> Partials:
         """The partials opening before ``end_ms`` not taken yet, sorted by start; with ``skip``
         only counted (their volumes are not worked out) and an empty Partials returned."""
+        if self.kept is not None:
+            s = self.plan.start_ms
+            return self._slice(int(np.searchsorted(self.kept.offset, -(-(end_ms - s) // 1000))), skip, end_ms)
         self._simulate_to(end_ms, volumes=not skip)
         return self._take(end_ms=end_ms, skip=skip)
 
     def first(self, n: int) -> Partials:
         """The next ``n`` partials by start."""
+        if self.kept is not None:
+            return self._slice(self.taken + n)
         span = self.plan.end_ms - self.plan.start_ms
         step = max(1000, span * n // max(self.plan.count, 1))
         while self._pending() < n and self.horizon < self.plan.end_ms:
@@ -542,26 +683,44 @@ class BearerRun:
             step *= 2
         return self._take(n=n)
 
+    def _slice(self, k: int, skip: bool = False, end_ms: int | None = None) -> Partials:
+        """The kept partials from the next one to the ``k``-th (none with ``skip``)."""
+        k = max(min(k, len(self.kept)), self.taken)
+        part = Partials.empty() if skip else self.kept[self.taken:k]
+        self.taken = k
+        if end_ms is not None:
+            self.horizon = max(self.horizon, min(end_ms, self.plan.end_ms))
+        return part
+
     def _pending(self) -> int:
         return sum(len(p["chain"]) for p in self.pending)
 
     def _simulate_to(self, end_ms: int, volumes: bool = True) -> None:
-        """Open every partial that starts before ``end_ms`` (into ``pending``)."""
+        """Open every partial that starts before ``end_ms`` (into ``pending``).  The chains that
+        have one are stepped together, their columns gathered once and written back as each
+        chain gets there (a long window of few chains takes many steps a chunk)."""
         plan, state = self.plan, self.state
         end_ms = min(end_ms, plan.end_ms)
-        while True:
-            sel = np.flatnonzero(self.alive & (state["t"] < end_ms))
-            if not len(sel):
-                break
-            step = self.step[sel] + 1
-            part, after = _open(self.curve, {k: v[sel] for k, v in self.chains.items()},
-                                {k: v[sel] for k, v in state.items()}, step, volumes)
-            for k, v in after.items():
-                state[k][sel] = v
-            self.step[sel] = step
-            self.alive[sel] = (after["t"] < plan.end_ms) & (step < self.limit[sel])
+        sel = np.flatnonzero(self.alive & (state["t"] < end_ms))
+        chains, now = {k: v[sel] for k, v in self.chains.items()}, {k: v[sel] for k, v in state.items()}
+        step, limit = self.step[sel], self.limit[sel]
+        while len(sel):
+            step = step + 1
+            part, now = _open(self.curve, chains, now, step, volumes)
             part["chain"] = sel
             self.pending.append(part)
+            going = (now["t"] < plan.end_ms) & (step < limit)
+            more = going & (now["t"] < end_ms)
+            if more.all():
+                continue
+            done = np.flatnonzero(~more)  # these are there (or at their end): their state written back
+            at = sel[done]
+            for k, v in now.items():
+                state[k][at] = v[done]
+            self.step[at], self.alive[at] = step[done], going[done]
+            keep = np.flatnonzero(more)
+            sel, step, limit = sel[keep], step[keep], limit[keep]
+            chains, now = {k: v[keep] for k, v in chains.items()}, {k: v[keep] for k, v in now.items()}
         self.horizon = max(self.horizon, end_ms)
 
     def _take(self, end_ms: int | None = None, n: int | None = None, skip: bool = False) -> Partials:

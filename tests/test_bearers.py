@@ -225,3 +225,86 @@ def test_a_stream_continues_each_users_internet_bearer():
             assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), seqs
     causes = Counter(c["cause_for_record_closing"] for recs in seen.values() for c in recs)
     assert causes.most_common(1)[0][0] == "timeLimit"
+
+
+def _chains_at(run: bearers.BearerRun, horizon: int) -> dict:
+    """What a BearerRun's future depends on, once it has simulated up to ``horizon`` (a run that
+    takes a count of partials simulates ahead of them, some more or less): which chains go on,
+    their states and steps, the partials taken so far and those simulated but not taken."""
+    run._simulate_to(horizon)
+    alive = run.alive.copy()
+    out = {"alive": alive, "taken": run.taken, "horizon": run.horizon, "step": run.step[alive]}
+    out.update({k: v[alive] for k, v in run.state.items()})
+    if run.pending:
+        pending = {k: np.concatenate([p[k] for p in run.pending]) for k in run.pending[0]}
+        order = np.lexsort((pending["chain"], pending["start"]))
+        out.update({f"pending {k}": v[order] for k, v in pending.items()})
+    return out
+
+
+def _same(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) and np.asarray(a[k]).dtype == np.asarray(b[k]).dtype
+                                        for k in a)
+
+
+@pytest.mark.parametrize("weights", [{"voice": 0.5, "data": 0.5}, {"data": 1.0}], ids=["by-time", "data-only"])
+def test_a_worker_starts_its_chunk_from_the_chain_states_of_the_chunks_before(weights, monkeypatch):
+    """A process whose first chunk is k (of a long window with few chains: many steps a chunk)
+    starts from the plan's marks, not from the window's start, and its chains are then as the
+    run of chunks 0 .. k-1, one after the other, leaves them; so are the chunk's partials."""
+    from telco_cdr.batch import CdrFileJob
+    from telco_cdr.users import generate_users
+
+    monkeypatch.setattr(bearers, "KEEP_PARTIALS", 0)  # partials simulated a chunk at a time, not kept
+    pop = build_population(list(generate_users(30, 6, ["US", "IN"])), 6)
+    lo = helpers.iso_ms("2026-01-01T00:00:00.000Z")
+    job = CdrFileJob(pop, weights, 6, lo, lo + 45 * 86_400_000, 4 * 8192 - 100, "jsonl", workers=2)
+    plan = job.bearers
+    assert job.n_chunks == 4 and len(plan.marks) >= 4
+    in_order = bearers.BearerRun(pop, plan)  # no marks: chunk after chunk from the window's start
+    steps = []
+    real_open = bearers._open
+    monkeypatch.setattr(bearers, "_open",
+                        lambda curve, c, *a, **k: steps.append(len(c["keys"])) or real_open(curve, c, *a, **k))
+    expected = []
+    for k in range(job.n_chunks):
+        job._run = None  # a fresh process for each chunk: its first chunk is k
+        before = len(steps)
+        derived = job.bearer_run(k)
+        if k >= 2:  # far fewer chain steps than simulating chunks 0 .. k-1 again
+            assert sum(steps[before:]) < 0.5 * in_order.taken, (k, sum(steps[before:]), in_order.taken)
+        horizon = max(in_order.horizon, derived.horizon)
+        expected.append(_chains_at(in_order, horizon))
+        assert _same(_chains_at(derived, horizon), expected[k]), k
+        end = int(job.data_end[k])
+        part = in_order.first(end - in_order.taken) if job.data_by_count else in_order.until(end)
+        got, first = job.data(k)
+        assert first == expected[k]["taken"] and all(np.array_equal(getattr(got, f), getattr(part, f))
+                                                     for f in ("start", "dur", "charging", "seq", "cause", "up"))
+    # A wrong state at the mark the worker starts from is seen.
+    j = int(np.searchsorted(plan.mark_taken if job.data_by_count else plan.marks, job.data_end[1], side="right")) - 1
+    alive = np.flatnonzero(plan.mark_state["t"][j, :-1] < plan.end_ms)  # (the last chain may be cut short)
+    plan.mark_state["inst"][j, alive[0]] += 1  # its bearer instance (a charging id)
+    job._run = None
+    assert not _same(_chains_at(job.bearer_run(2), expected[2]["horizon"]), expected[2])
+
+
+def test_a_small_files_partials_kept_from_the_choice_are_those_simulated_chunk_by_chunk(monkeypatch):
+    """A file of few data records keeps them when the chains are chosen (each chain simulated
+    once); they are the partials that a run simulating the chains a piece at a time gives."""
+    from telco_cdr.users import generate_users
+
+    pop = build_population(list(generate_users(40, 8, COUNTRIES)), 8)
+    lo = helpers.iso_ms("2026-02-01T00:00:00.000Z")
+    hi = lo + 20 * 86_400_000
+    kept = bearers.choose_chains(pop, 8, lo, hi, 12_000, 77)
+    monkeypatch.setattr(bearers, "KEEP_PARTIALS", 0)
+    plan = bearers.choose_chains(pop, 8, lo, hi, 12_000, 77)
+    assert kept.partials is not None and plan.partials is None and len(kept.partials) == 12_000
+    fields = ("offset", "dur", "user", "kind", "charging", "seq", "cause", "rat", "up", "down")
+    a, b = bearers.BearerRun(pop, kept), bearers.BearerRun(pop, plan)
+    for end in [lo + k * 86_400_000 // 3 for k in (1, 5, 17, 40)] + [hi]:
+        x, y = a.until(end), b.until(end)
+        assert a.taken == b.taken and all(np.array_equal(getattr(x, f), getattr(y, f)) and
+                                          getattr(x, f).dtype == getattr(y, f).dtype for f in fields)
+    assert a.taken == 12_000
