@@ -44,7 +44,7 @@ examples:
   python kafka_producer.py -b 127.0.0.1:19092 --max-count 10000 --rate max \\
       --faults duplicate=0.01,bad_value=0.005 --ledger faults.jsonl
   # a SIM box and a cell outage within 10 minutes of 1,000 CDRs a second, labelled:
-  python kafka_producer.py -b 127.0.0.1:19092 --rate 1000 --duration 600 \
+  python kafka_producer.py -b 127.0.0.1:19092 --rate 1000 --duration 600 \\
       --anomalies sim_box=1,cell_outage=1 --label-anomalies --ledger truth.jsonl
 
 Topics: {', '.join(CDR_TOPICS.values())} (with --topic-prefix before each).
