@@ -12,6 +12,7 @@ from datetime import datetime
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -128,6 +129,12 @@ class DataSet:
 
     def of_type(self, t: str) -> list:
         return [c for c in self.cdrs if c["cdr_type"] == t]
+
+
+def one_process(param: tuple, group: str):
+    """A parameter (named by its first item) of a module-scoped data-set fixture, whose tests
+    pytest-xdist runs in one process (``--dist loadgroup``), so that the data set is made once."""
+    return pytest.param(param, id=param[0], marks=pytest.mark.xdist_group(group))
 
 
 _CACHE: dict = {}

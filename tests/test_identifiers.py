@@ -15,6 +15,8 @@ from stdnum import luhn as std_luhn
 from telco_cdr.identifiers import COUNTRIES, DEVICES, OPERATORS, is_luhn_valid, luhn_digit, luhn_digits
 from telco_cdr.users import generate_users
 
+# One pytest-xdist process for the module: world_users is made once.
+pytestmark = pytest.mark.xdist_group("identifiers")
 MOBILE_TYPES = (PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE)
 # geocoder gives either "City, ST" or a state name for NANP numbers.
 US_STATES = {"New York": "NY", "California": "CA", "Texas": "TX", "Illinois": "IL", "Arizona": "AZ",

@@ -277,6 +277,9 @@ def reference_300k(tmp_path_factory, users):
     return out, rss
 
 
+# The tests of reference_300k, and those of plain_files, each run in one pytest-xdist process, which
+# makes the fixture once.
+@pytest.mark.xdist_group("output-300k")
 def test_memory_stays_flat(tmp_path, users, reference_300k):
     _, small = reference_300k
     big = _run_measured(_args(users, tmp_path / "big.jsonl", 1_200_000))
@@ -284,6 +287,7 @@ def test_memory_stays_flat(tmp_path, users, reference_300k):
     assert big - small < 30 * 1024, f"peak RSS {small} KiB for 300k, {big} KiB for 1.2M"
 
 
+@pytest.mark.xdist_group("output-300k")
 def test_killed_run_leaves_no_file_and_rerun_is_complete(tmp_path, users, reference_300k):
     ref, _ = reference_300k
     out = tmp_path / "cdrs.jsonl"
@@ -506,6 +510,7 @@ def plain_files(tmp_path_factory, users):
     return d
 
 
+@pytest.mark.xdist_group("output-plain")
 @pytest.mark.parametrize("suffix", COMPRESSIONS)
 def test_compressed_file_is_the_plain_file_compressed_for_any_workers(tmp_path, users, plain_files, suffix):
     """cdrs.<fmt>.gz / .zst hold exactly the bytes of cdrs.<fmt>, for 1 and 3 workers (the members
