@@ -7,7 +7,7 @@ import phonenumbers
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from phonenumbers import PhoneNumberType, geocoder
+from phonenumbers import PhoneNumberType
 from stdnum import imei as std_imei
 from stdnum import imsi as std_imsi
 from stdnum import luhn as std_luhn
@@ -130,6 +130,8 @@ def test_nanp_area_and_exchange_codes_start_with_2_to_9():
 
 
 def test_us_area_code_lies_in_the_users_home_state():
+    from phonenumbers import geocoder  # its data take 0.3 s to import: only in the process that runs this
+
     users = list(generate_users(3000, seed=9, countries=["US"]))
     for u in users:
         desc = geocoder.description_for_number(phonenumbers.parse("+" + u["msisdn"]), "en")
