@@ -55,15 +55,16 @@ GROUPS_FILE = "telco_xdist_groups"  # the key of the file's path in each process
 
 
 def pytest_configure(config):
-    if config.pluginmanager.hasplugin("xdist") and not hasattr(config, "workerinput"):
+    if config.getvalue("dist") == "loadgroup" and not hasattr(config, "workerinput"):  # the controller
         fd, config._telco_groups = tempfile.mkstemp(prefix="telco-xdist-groups-", suffix=".json")
         os.close(fd)
         atexit.register(lambda path=config._telco_groups: os.path.exists(path) and os.unlink(path))
 
 
 def pytest_configure_node(node):
-    """pytest-xdist, in the controller: where the process is to write the groups."""
-    node.workerinput[GROUPS_FILE] = node.config._telco_groups
+    """pytest-xdist, in the controller: where the process is to write the groups (with loadgroup)."""
+    if hasattr(node.config, "_telco_groups"):
+        node.workerinput[GROUPS_FILE] = node.config._telco_groups
 
 
 def _tell_the_groups(config, items) -> None:
