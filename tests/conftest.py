@@ -2,6 +2,7 @@
 tests/kafka_*.py)."""
 
 import atexit
+import json
 import os
 import re
 import shutil
@@ -39,6 +40,69 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if KAFKA_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.kafka)
+    _tell_the_groups(config, items)
+
+
+# ---------------------------------------------------------------- pytest-xdist: groups on one process
+#
+# ``--dist loadgroup`` (pyproject's addopts) gives each test to the next free process, except that
+# the tests marked ``@pytest.mark.xdist_group(name)`` (those of one costly module-scoped data set) all
+# go to one process, which makes the data set once.  pytest-xdist 3.8 finds the groups by a suffix it
+# sets on each test's node id, which pytest 9 no longer lets it set; so here the processes write the
+# groups to a file as they collect, and the controller's scheduler reads them from it.
+
+GROUPS_FILE = "telco_xdist_groups"  # the key of the file's path in each process's workerinput
+
+
+def pytest_configure(config):
+    if config.getvalue("dist") == "loadgroup" and not hasattr(config, "workerinput"):  # the controller
+        fd, config._telco_groups = tempfile.mkstemp(prefix="telco-xdist-groups-", suffix=".json")
+        os.close(fd)
+        atexit.register(lambda path=config._telco_groups: os.path.exists(path) and os.unlink(path))
+
+
+def pytest_configure_node(node):
+    """pytest-xdist, in the controller: where the process is to write the groups (with loadgroup)."""
+    if hasattr(node.config, "_telco_groups"):
+        node.workerinput[GROUPS_FILE] = node.config._telco_groups
+
+
+def _tell_the_groups(config, items) -> None:
+    path = getattr(config, "workerinput", {}).get(GROUPS_FILE)
+    if not path:
+        return
+    groups = {}
+    for item in items:
+        names = sorted({str(m.args[0] if m.args else m.kwargs.get("name", "default"))
+                        for m in item.iter_markers("xdist_group")})
+        if names:
+            groups[item.nodeid] = "@" + "_".join(names)
+    tmp = f"{path}.{config.workerinput['workerid']}"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(groups, fh)
+    os.replace(tmp, path)  # every process collects the same tests and writes the same groups
+
+
+def pytest_xdist_make_scheduler(config, log):
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    path = config._telco_groups
+
+    class GroupScheduling(LoadScopeScheduling):
+        """One unit of work per test, or per group; the groups first, the largest first (as
+        xdist's own loadgroup does), then the other tests in their order."""
+
+        _groups: dict | None = None
+
+        def _split_scope(self, nodeid: str) -> str:
+            if self._groups is None:  # first asked once every process has collected
+                with open(path, encoding="utf-8") as fh:
+                    self._groups = json.load(fh)
+            return self._groups.get(nodeid, nodeid)
+
+    return GroupScheduling(config, log)
 
 
 def pytest_xdist_auto_num_workers(config):

@@ -12,15 +12,13 @@ import re
 from datetime import datetime
 from pathlib import Path
 
-from jsonschema import Draft202012Validator
-
 import helpers
 
 SCHEMAS = Path(__file__).resolve().parents[1] / "telco_cdr" / "schemas"
 TYPES = ("voice", "data", "sms", "voip", "ims")
 KINDS = ("duplicate", "late", "malformed", "missing_field", "orphan_user", "bad_value", "schema_drift")
 HOUR_MS, LATE_MAX_MS = 3_600_000, 6 * 3_600_000  # the README's range of a late record's delay
-VALIDATORS = {t: Draft202012Validator(json.loads((SCHEMAS / f"{t}.schema.json").read_text())) for t in TYPES}
+VALIDATORS = {t: helpers.schema_validator(json.loads((SCHEMAS / f"{t}.schema.json").read_text())) for t in TYPES}
 
 
 def ms(text: str) -> int:

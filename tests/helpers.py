@@ -12,6 +12,7 @@ from datetime import datetime
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -94,6 +95,85 @@ def iso_ms(text: str) -> int:
     return int(datetime.fromisoformat(text[:-1] + "+00:00").timestamp() * 1000)
 
 
+# ---------------------------------------------------------------- JSON Schema
+#
+# jsonschema validates a generated record in about a third of a millisecond, most of it spent on
+# values it has seen before: the same codes and enums in record after record, and the same few values
+# deciding each ``if`` of a schema's ``allOf``.  schema_validator() remembers, per subschema, the
+# scalar values (string, number, boolean, null) that a property's subschema accepted, and what an
+# ``if`` of ``properties`` and ``required`` alone said of the values of the properties it names:
+# neither depends on anything else.  Anything else, and every error, is jsonschema's own work.
+
+_SCALARS = (str, int, float, bool, type(None))
+_MEMO: dict[int, tuple[object, dict]] = {}  # id(subschema): (the subschema, kept alive so the id stays its own; memo)
+_MEMO_MAX = 4096  # values remembered per subschema: unique ones (ids, times) stop there, repeated ones come first
+
+
+def _memo(subschema) -> dict:
+    return _MEMO.setdefault(id(subschema), (subschema, {}))[1]
+
+
+def _remember(memo: dict, key, value) -> None:
+    if len(memo) < _MEMO_MAX:
+        memo[key] = value
+
+
+def _properties(validator, properties, instance, schema):
+    """jsonschema's ``properties``, skipping a scalar value that the property's subschema accepted before."""
+    if not validator.is_type(instance, "object"):
+        return
+    for prop, subschema in properties.items():
+        if prop in instance:
+            value = instance[prop]
+            accepted = _memo(subschema) if type(value) in _SCALARS else None
+            if accepted is not None and (type(value), value) in accepted:
+                continue
+            errors = list(validator.descend(value, subschema, path=prop, schema_path=prop))
+            if errors:
+                yield from errors
+            elif accepted is not None:
+                _remember(accepted, (type(value), value), True)
+
+
+def _condition(if_schema, instance):
+    """What an ``if`` of ``properties`` and ``required`` alone can see of ``instance`` (the type and
+    value of each property it names, or that it is missing), or None if it may see more."""
+    if not (isinstance(if_schema, dict) and isinstance(instance, dict) and set(if_schema) <= {"properties", "required"}):
+        return None
+    seen = []
+    for name in sorted({*if_schema.get("properties", {}), *if_schema.get("required", ())}):
+        if name not in instance:
+            seen.append((name,))
+        elif type(instance[name]) in _SCALARS:
+            seen.append((name, type(instance[name]), instance[name]))
+        else:
+            return None
+    return tuple(seen)
+
+
+def _if(validator, if_schema, instance, schema):
+    """jsonschema's ``if``, remembering whether the condition held for the values it looks at."""
+    seen = _condition(if_schema, instance)
+    holds = None if seen is None else _memo(if_schema).get(seen)
+    if holds is None:
+        holds = validator.evolve(schema=if_schema).is_valid(instance)
+        if seen is not None:
+            _remember(_memo(if_schema), seen, holds)
+    if holds:
+        if "then" in schema:
+            yield from validator.descend(instance, schema["then"], schema_path="then")
+    elif "else" in schema:
+        yield from validator.descend(instance, schema["else"], schema_path="else")
+
+
+def schema_validator(schema: dict):
+    """A jsonschema Draft 2020-12 validator of ``schema`` for many generated records: the errors of
+    ``Draft202012Validator(schema)``, found in less time (see above; test_schemas.py holds them equal)."""
+    from jsonschema import Draft202012Validator, validators
+
+    return validators.extend(Draft202012Validator, {"properties": _properties, "if": _if})(schema)
+
+
 # ---------------------------------------------------------------- statistics
 
 def ranks(x) -> np.ndarray:
@@ -128,6 +208,12 @@ class DataSet:
 
     def of_type(self, t: str) -> list:
         return [c for c in self.cdrs if c["cdr_type"] == t]
+
+
+def one_process(param: tuple, group: str):
+    """A parameter (named by its first item) of a module-scoped data-set fixture, whose tests
+    pytest-xdist runs in one process (``--dist loadgroup``), so that the data set is made once."""
+    return pytest.param(param, id=param[0], marks=pytest.mark.xdist_group(group))
 
 
 _CACHE: dict = {}

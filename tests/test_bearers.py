@@ -25,7 +25,8 @@ COUNT = 100_000
 _RELEASES = {"normalRelease", "abnormalRelease"}
 
 
-@pytest.fixture(scope="module", params=[("winter", WINTER, 31), ("summer", SUMMER, 32)], ids=lambda p: p[0])
+@pytest.fixture(scope="module", params=[helpers.one_process(("winter", WINTER, 31), "bearers-winter"),
+                                        helpers.one_process(("summer", SUMMER, 32), "bearers-summer")])
 def ds(request, tmp_path_factory):
     name, (start, end), seed = request.param
     d = tmp_path_factory.mktemp(f"bearers-{name}")

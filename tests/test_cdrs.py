@@ -15,6 +15,9 @@ import helpers
 # ITU-T Q.850 causes for each outcome name (telco-reference.md); causeForTerm per TS 32.298.
 UNSUCCESSFUL_Q850 = {"no_answer": 19, "busy": 17, "unreachable": 18, "failed": 34}
 SIP_URI = re.compile(r"sip:\+(\d+)@")
+# The tests of helpers.us_week (here and in test_traffic.py) run in one pytest-xdist process, which
+# makes the data set once.
+pytestmark = pytest.mark.xdist_group("us-week")
 
 
 @pytest.fixture(scope="module")

@@ -237,8 +237,8 @@ def test_duplicate_subscriber_numbers_are_rejected(tmp_path, good_users, field):
     path = tmp_path / "users.json"
     path.write_text(json.dumps(users), encoding="utf-8")
     out = tmp_path / "cdrs.json"
-    proc = run_script(SCRIPT, "-u", path, "-c", 50, "-o", out)
-    assert proc.returncode == 2, proc.stderr
+    proc = call_main(SCRIPT, ["-u", path, "-c", 50, "-o", out])
+    assert proc.escaped is None and proc.returncode == 2, proc.describe()
     assert len(proc.stderr.splitlines()) == 1 and str(path) in proc.stderr and field in proc.stderr
     assert not out.exists()
 
@@ -247,8 +247,8 @@ def test_duplicate_subscriber_numbers_are_rejected(tmp_path, good_users, field):
 def test_json_object_users_file_is_told_an_array_is_expected(tmp_path, content):
     path = tmp_path / "users.json"
     path.write_text(content)
-    proc = run_script(SCRIPT, "-u", path, "-c", 5, "-o", tmp_path / "c.json")
-    assert proc.returncode == 2 and len(proc.stderr.splitlines()) == 1
+    proc = call_main(SCRIPT, ["-u", path, "-c", 5, "-o", tmp_path / "c.json"])
+    assert proc.escaped is None and proc.returncode == 2 and len(proc.stderr.splitlines()) == 1
     # The file is valid JSON; the fault is that it is an object, not an array of users.
     assert "array" in proc.stderr, proc.stderr
 

@@ -11,7 +11,7 @@ import pytest
 
 import helpers
 import user_generator
-from running import run_script
+from running import call_main, run_script
 from telco_cdr.constants import DEFAULT_SEED
 from telco_cdr.users import generate_users
 
@@ -82,10 +82,14 @@ def test_stdout_closed_early_is_quiet(tmp_path):
     assert err.read_text() == "", err.read_text()
 
 
+# Bad input in-process (main()): test_hostile_flags.py's spot checks run user_generator.py's bad flags
+# as processes.
+
 def _bad(tmp_path, *args, expect: str):
     out = tmp_path / "out.json"
     out.write_text("previous content")
-    proc = run_script(SCRIPT, *args, *(() if "-o" in args else ("-o", out)))
+    proc = call_main(SCRIPT, [*args, *(() if "-o" in args else ("-o", out))])
+    assert proc.escaped is None, proc.describe()
     assert proc.returncode == 2, (proc.returncode, proc.stderr)
     lines = proc.stderr.splitlines()
     assert len(lines) == 1, proc.stderr
@@ -115,15 +119,15 @@ def test_bad_flag_is_one_line_exit_2(tmp_path, args, expect):
 
 def test_output_in_missing_folder(tmp_path):
     target = tmp_path / "missing" / "u.json"
-    proc = run_script(SCRIPT, "-n", 5, "-o", target)
-    assert proc.returncode == 2 and len(proc.stderr.splitlines()) == 1
+    proc = call_main(SCRIPT, ["-n", 5, "-o", target])
+    assert proc.escaped is None and proc.returncode == 2 and len(proc.stderr.splitlines()) == 1
     assert "Traceback" not in proc.stderr and str(target) in proc.stderr
     assert not (tmp_path / "missing").exists()
 
 
 def test_output_is_a_directory(tmp_path):
-    proc = run_script(SCRIPT, "-n", 5, "-o", tmp_path)
-    assert proc.returncode == 2 and len(proc.stderr.splitlines()) == 1
+    proc = call_main(SCRIPT, ["-n", 5, "-o", tmp_path])
+    assert proc.escaped is None and proc.returncode == 2 and len(proc.stderr.splitlines()) == 1
     assert "Traceback" not in proc.stderr and str(tmp_path) in proc.stderr
     assert list(tmp_path.iterdir()) == []
 

@@ -25,6 +25,8 @@ from telco_cdr.spark import spark_schema
 from telco_cdr.users import generate_users
 
 START, END = "2026-11-02T00:00:00Z", "2026-11-04T00:00:00Z"
+# One pytest-xdist process for the module: the outputs and the Spark session are made once.
+pytestmark = pytest.mark.xdist_group("contract")
 
 
 # ---------------------------------------------------------------- the derived files

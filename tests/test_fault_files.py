@@ -164,6 +164,9 @@ def reference(users, tmp_path_factory):
         out.unlink(missing_ok=True)
 
 
+# The tests of one module-scoped run (reference, each sigterm_run) are run by one pytest-xdist process,
+# which makes the run once.
+@pytest.mark.xdist_group("fault-files-reference")
 @pytest.mark.parametrize("workers", [1, 2])
 def test_sigkill_mid_write_leaves_nothing_and_rerun_is_identical(users, reference, tmp_path, workers):
     folder = tmp_path / "out"
@@ -210,7 +213,8 @@ def test_sigkill_mid_write_output_dir_leaves_no_type_file(users, tmp_path):
         k.clean()
 
 
-@pytest.fixture(scope="module", params=[1, 2], ids=["workers-1", "workers-2"])
+@pytest.fixture(scope="module", params=[pytest.param(w, id=f"workers-{w}", marks=pytest.mark.xdist_group(f"fault-files-sigterm-{w}"))
+                                        for w in (1, 2)])
 def sigterm_run(request, users, tmp_path_factory):
     folder = tmp_path_factory.mktemp(f"fault-files-term-{request.param}")
     out = folder / "cdrs.jsonl"

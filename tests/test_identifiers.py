@@ -7,7 +7,7 @@ import phonenumbers
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from phonenumbers import PhoneNumberType, geocoder
+from phonenumbers import PhoneNumberType
 from stdnum import imei as std_imei
 from stdnum import imsi as std_imsi
 from stdnum import luhn as std_luhn
@@ -15,6 +15,8 @@ from stdnum import luhn as std_luhn
 from telco_cdr.identifiers import COUNTRIES, DEVICES, OPERATORS, is_luhn_valid, luhn_digit, luhn_digits
 from telco_cdr.users import generate_users
 
+# One pytest-xdist process for the module: world_users is made once.
+pytestmark = pytest.mark.xdist_group("identifiers")
 MOBILE_TYPES = (PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE)
 # geocoder gives either "City, ST" or a state name for NANP numbers.
 US_STATES = {"New York": "NY", "California": "CA", "Texas": "TX", "Illinois": "IL", "Arizona": "AZ",
@@ -128,6 +130,8 @@ def test_nanp_area_and_exchange_codes_start_with_2_to_9():
 
 
 def test_us_area_code_lies_in_the_users_home_state():
+    from phonenumbers import geocoder  # its data take 0.3 s to import: only in the process that runs this
+
     users = list(generate_users(3000, seed=9, countries=["US"]))
     for u in users:
         desc = geocoder.description_for_number(phonenumbers.parse("+" + u["msisdn"]), "en")

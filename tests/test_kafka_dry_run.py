@@ -7,16 +7,17 @@ import time
 from collections import Counter
 
 from helpers import iso_ms
-from running import run_script
+from running import call_main, run_script
 from telco_cdr.constants import CDR_TOPICS, USERS_TOPIC
 from telco_cdr.users import generate_users
 
 
-def dry_run(*args, script="kafka_producer.py"):
+def dry_run(*args, script="kafka_producer.py", process=False):
+    """A dry run: main() in this process, or (``process``) the script in a process of its own."""
     if script == "kafka_producer.py":
         args = ("--rate", "max", *args)  # not the default pace of one message every 0.5 s
-    run = run_script(script, "--dry-run", *args, timeout=60)
-    assert run.returncode == 0, run.describe()
+    run = run_script(script, "--dry-run", *args, timeout=60) if process else call_main(script, ["--dry-run", *args])
+    assert run.returncode == 0 and run.escaped is None, run.describe()
     assert "Traceback" not in run.stderr, run.describe()
     lines = run.stdout.splitlines()
     return run, [json.loads(line) for line in lines]
@@ -54,9 +55,10 @@ def test_dry_run_needs_no_broker():
 
 
 def test_same_seed_same_values_apart_from_times():
-    _, a = dry_run("--max-count", 50, "--num-users", 200, "--seed", 7)
-    _, b = dry_run("--max-count", 50, "--num-users", 200, "--seed", 7)
-    _, c = dry_run("--max-count", 50, "--num-users", 200, "--seed", 8)
+    # processes of their own: each with its own hash seed, as two runs of the script have
+    _, a = dry_run("--max-count", 50, "--num-users", 200, "--seed", 7, process=True)
+    _, b = dry_run("--max-count", 50, "--num-users", 200, "--seed", 7, process=True)
+    _, c = dry_run("--max-count", 50, "--num-users", 200, "--seed", 8, process=True)
     assert [(m["topic"], m["key"], without_times(m)) for m in a] == [(m["topic"], m["key"], without_times(m)) for m in b]
     assert [time_offsets(m) for m in a] == [time_offsets(m) for m in b]
     assert [without_times(m) for m in a] != [without_times(m) for m in c]
@@ -80,15 +82,14 @@ def test_export_users_dry_run():
 def test_default_pace_is_one_message_every_half_second():
     """Without --rate or --interval the producer keeps the original tool's pace, also in a dry run;
     --rate max lifts it; both say so on stderr."""
-    run = run_script("kafka_producer.py", "--dry-run", "--max-count", 3, "--num-users", 20, "--delivery-delay", 0,
-                     timeout=60)
-    assert run.returncode == 0, run.describe()
+    run = call_main("kafka_producer.py", ["--dry-run", "--max-count", 3, "--num-users", 20, "--delivery-delay", 0])
+    assert run.returncode == 0 and run.escaped is None, run.describe()
     assert len(run.stdout.splitlines()) == 3, run.describe()
     assert "at 2 messages/s (the default, one every 0.5 s; --rate N or --rate max for more)" in run.stderr, \
         run.describe()
-    fast = run_script("kafka_producer.py", "--dry-run", "--max-count", 3, "--num-users", 20, "--rate", "max",
-                      "--delivery-delay", 0, timeout=60)
-    assert fast.returncode == 0 and len(fast.stdout.splitlines()) == 3, fast.describe()
+    fast = call_main("kafka_producer.py", ["--dry-run", "--max-count", 3, "--num-users", 20, "--rate", "max",
+                                           "--delivery-delay", 0])
+    assert fast.returncode == 0 and fast.escaped is None and len(fast.stdout.splitlines()) == 3, fast.describe()
     assert "as fast as it can (--rate max)" in fast.stderr, fast.describe()
     # with --delivery-delay 0 a CDR's end_time is the moment it was made: due at 0, 0.5 and 1.0 s at the
     # default pace.  The pace is exact over time: no message before it is due, and a late one (a busy
@@ -115,8 +116,6 @@ HOSTILE_TOPICS = ['a"b', "back\\slash\\", 'q"\\"q', "tópico-ümlaut-日本", "e
 def test_dry_run_lines_are_json_whatever_the_topic_name():
     """The topic is written as a JSON string (escaped), not pasted: every line json.loads, and gives
     the topic back exactly, for --topic and --topic-prefix."""
-    from running import call_main
-
     for name in HOSTILE_TOPICS:
         for flag, expect in (("--topic", lambda m, name=name: name),
                              ("--topic-prefix", lambda m, name=name: name + CDR_TOPICS[m["value"]["cdr_type"]])):

@@ -6,9 +6,20 @@ from __future__ import annotations
 import pytest
 
 from kafka_data import cdr_topics, consume_all, create_args, unique_prefix
-from running import assert_clean_error, run_script
+from running import Result, assert_clean_error, call_main, run_script
 
 SECRET = "Sup3r-S3cret-4711"
+
+
+def in_process(capfd, script: str, *args) -> Result:
+    """``script``'s main() in this process, for an error caught before any connection is tried: the
+    process itself is not what such a test is about (test_unreachable_broker here, and the spot checks
+    of test_hostile_flags.py and test_hostile_config.py, run the scripts as processes).  Nothing may
+    reach the real stdout or stderr past Python's (where librdkafka would write)."""
+    res = call_main(script, args)
+    out, err = capfd.readouterr()
+    assert out == err == "", f"written to the file descriptors, not to sys.stdout/sys.stderr: {out!r} {err!r}"
+    return res
 
 
 @pytest.mark.parametrize("create", [False, True], ids=["no-create", "create-topics"])
@@ -61,18 +72,17 @@ BAD_FLAGS = {
 
 
 @pytest.mark.parametrize("case", list(BAD_FLAGS))
-def test_bad_flag_values(case):
+def test_bad_flag_values(capfd, case):
     extra, named = BAD_FLAGS[case]
     # -b points nowhere: a bad value must be caught before any connection is tried
-    run = run_script("kafka_producer.py", "-b", "127.0.0.1:1", "--max-count", 5, "--num-users", 10, *extra,
-                     timeout=60)
+    run = in_process(capfd, "kafka_producer.py", "-b", "127.0.0.1:1", "--max-count", 5, "--num-users", 10, *extra)
     assert run.seconds < 10, run.describe()
     assert_clean_error(run, 2, *named, secrets=[SECRET])
 
 
 @pytest.mark.parametrize("flag,value", [("--rate", "-1"), ("--timeout", "nan"), ("--security-protocol", "bogus")])
-def test_bad_flag_values_export_users(flag, value):
-    run = run_script("export_users_to_kafka.py", "-b", "127.0.0.1:1", "--num-users", 10, flag, value, timeout=60)
+def test_bad_flag_values_export_users(capfd, flag, value):
+    run = in_process(capfd, "export_users_to_kafka.py", "-b", "127.0.0.1:1", "--num-users", 10, flag, value)
     assert_clean_error(run, 2, flag)
 
 
@@ -92,18 +102,18 @@ PROPERTIES = {
 
 @pytest.mark.parametrize("create", [False, True], ids=["no-create", "create-topics"])
 @pytest.mark.parametrize("case", list(PROPERTIES))
-def test_bad_config_file(tmp_path, case, create):
+def test_bad_config_file(capfd, tmp_path, case, create):
     text, named = PROPERTIES[case]
     path = tmp_path / "client.properties"
     if text is not None:
         path.write_text(text.replace("%s", SECRET))
     extra = create_args(unique_prefix()) if create else []
-    run = run_script("kafka_producer.py", "--config-file", path, "--max-count", 5, "--num-users", 10,
-                     "--timeout", 3, *extra, timeout=60)
+    run = in_process(capfd, "kafka_producer.py", "--config-file", path, "--max-count", 5, "--num-users", 10,
+                     "--timeout", 3, *extra)
     assert run.seconds < 10, run.describe()
     assert_clean_error(run, 2, *named, secrets=[SECRET])
 
 
-def test_no_broker_given():
-    run = run_script("kafka_producer.py", "--max-count", 5, "--num-users", 10, timeout=60)
+def test_no_broker_given(capfd):
+    run = in_process(capfd, "kafka_producer.py", "--max-count", 5, "--num-users", 10)
     assert_clean_error(run, 2, "--bootstrap-servers", "--dry-run")

@@ -24,7 +24,8 @@ def _offset_text(t: datetime) -> str:
     return f"{'-' if minutes < 0 else '+'}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
 
-@pytest.fixture(scope="module", params=[("winter", WINTER, 21), ("summer", SUMMER, 22)], ids=lambda p: p[0])
+@pytest.fixture(scope="module", params=[helpers.one_process(("winter", WINTER, 21), "local-time-winter"),
+                                        helpers.one_process(("summer", SUMMER, 22), "local-time-summer")])
 def mixed(request, tmp_path_factory):
     """2,000 users of the US, GB and IN, 120,000 CDRs over a week of winter or of summer."""
     name, (start, end), seed = request.param

@@ -15,7 +15,7 @@ from collections import Counter
 import pytest
 
 import helpers
-from running import run_many, run_script
+from running import Result, call_main, run_script
 from telco_cdr.constants import CHUNK_RECORDS, Exit
 from telco_cdr.errors import UserError
 from telco_cdr.output import AtomicFile, atomic_outputs
@@ -31,6 +31,14 @@ def users(tmp_path_factory):
 
 def _cdrs(users, out, count=6000, seed=9, *extra):
     return helpers.write_cdrs(users, out, count, seed, helpers.WEEK_START, helpers.WEEK_END, *extra)
+
+
+def _generate(*args) -> Result:
+    """cdr_generator.py's main() in this process (its --workers are forked from this one), which must
+    succeed: for the tests of what is written, not of how a process starts or ends."""
+    res = call_main("cdr_generator.py", args)
+    assert res.returncode == 0 and res.escaped is None, res.describe()
+    return res
 
 
 # ---------------------------------------------------------------- determinism
@@ -108,12 +116,9 @@ def test_workers_do_not_change_the_bytes(tmp_path, users):
     # 40,000 records are five chunks of batch.CHUNK_RECORDS (8,192): workers 2 and 3 take uneven shares.
     count = 40_000
     assert count > 2 * CHUNK_RECORDS
-    jobs = {w: ("cdr_generator.py", ["-u", users, "-c", count, "--seed", 4, "--start", helpers.WEEK_START,
-                                     "--end", helpers.WEEK_END, "-o", tmp_path / f"w{w}.jsonl", "--workers", w], {})
-            for w in (1, 2, 3)}
-    results = run_many(jobs, parallel=1)
-    for w, proc in results.items():
-        assert proc.returncode == 0, proc.stderr
+    for w in (1, 2, 3):
+        _generate("-u", users, "-c", count, "--seed", 4, "--start", helpers.WEEK_START, "--end", helpers.WEEK_END,
+                  "-o", tmp_path / f"w{w}.jsonl", "--workers", w)
     one = (tmp_path / "w1.jsonl").read_bytes()
     assert one.count(b"\n") == count
     assert (tmp_path / "w2.jsonl").read_bytes() == one
@@ -125,15 +130,12 @@ def test_workers_do_not_change_the_bytes(tmp_path, users):
 def test_workers_do_not_change_the_bytes_of_any_output(tmp_path, users, fmt, count, weights):
     """Every format, one file or a folder of per-type files (some empty), more workers than chunks."""
     extra = ["--weights", weights] if weights else []
-    jobs = {}
     others = (3,)  # uneven shares of 3 chunks; more workers than chunks where there are 2 or none
     for w in (1, *others):
         common = ["-u", users, "-c", count, "--seed", 8, "--start", helpers.WEEK_START, "--end", helpers.WEEK_END,
                   "--format", fmt, "--workers", w, *extra]
-        jobs[("file", w)] = ("cdr_generator.py", [*common, "-o", tmp_path / f"w{w}.{fmt}"], {})
-        jobs[("dir", w)] = ("cdr_generator.py", [*common, "--output-dir", tmp_path / f"d{w}"], {})
-    for key, proc in run_many(jobs, parallel=2).items():
-        assert proc.returncode == 0, (key, proc.stderr)
+        _generate(*common, "-o", tmp_path / f"w{w}.{fmt}")
+        _generate(*common, "--output-dir", tmp_path / f"d{w}")
     one = (tmp_path / f"w1.{fmt}").read_bytes()
     records = helpers.load_records(tmp_path / f"w1.{fmt}")
     assert len(records) == count
@@ -277,6 +279,9 @@ def reference_300k(tmp_path_factory, users):
     return out, rss
 
 
+# The tests of reference_300k, and those of plain_files, each run in one pytest-xdist process, which
+# makes the fixture once.
+@pytest.mark.xdist_group("output-300k")
 def test_memory_stays_flat(tmp_path, users, reference_300k):
     _, small = reference_300k
     big = _run_measured(_args(users, tmp_path / "big.jsonl", 1_200_000))
@@ -284,6 +289,7 @@ def test_memory_stays_flat(tmp_path, users, reference_300k):
     assert big - small < 30 * 1024, f"peak RSS {small} KiB for 300k, {big} KiB for 1.2M"
 
 
+@pytest.mark.xdist_group("output-300k")
 def test_killed_run_leaves_no_file_and_rerun_is_complete(tmp_path, users, reference_300k):
     ref, _ = reference_300k
     out = tmp_path / "cdrs.jsonl"
@@ -498,30 +504,23 @@ def plain_files(tmp_path_factory, users):
     """The uncompressed files the compressed ones must hold: one per format, and a folder of per-type
     CSV files (some empty), written once for both compressions."""
     d = tmp_path_factory.mktemp("plain")
-    jobs = {fmt: ("cdr_generator.py", [*_compressed_common(users), "-o", d / f"p1.{fmt}", "-j", 1], {})
-            for fmt in ("json", "jsonl", "csv")}
-    jobs["dir"] = ("cdr_generator.py", [*_dir_args(users, 1), "--output-dir", d / "dp1"], {})
-    for key, proc in run_many(jobs, parallel=2).items():
-        assert proc.returncode == 0, (key, proc.stderr)
+    for fmt in ("json", "jsonl", "csv"):
+        _generate(*_compressed_common(users), "-o", d / f"p1.{fmt}", "-j", 1)
+    _generate(*_dir_args(users, 1), "--output-dir", d / "dp1")
     return d
 
 
+@pytest.mark.xdist_group("output-plain")
 @pytest.mark.parametrize("suffix", COMPRESSIONS)
 def test_compressed_file_is_the_plain_file_compressed_for_any_workers(tmp_path, users, plain_files, suffix):
     """cdrs.<fmt>.gz / .zst hold exactly the bytes of cdrs.<fmt>, for 1 and 3 workers (the members
     each worker compressed make one stream), and the compressed bytes do not depend on --workers.
     Over 3 chunks of 8,192 records, with per-type files (--compression) too, some of them empty."""
     codec = {".gz": "gzip", ".zst": "zstd"}[suffix]
-    jobs = {}
-    for fmt in ("json", "jsonl", "csv"):
-        for w in (1, 3):
-            jobs[(fmt, w)] = ("cdr_generator.py", [*_compressed_common(users), "-o", tmp_path / f"c{w}.{fmt}{suffix}",
-                                                   "-j", w], {})
     for w in (1, 3):
-        jobs[("dir", w)] = ("cdr_generator.py", [*_dir_args(users, w), "--output-dir", tmp_path / f"dc{w}",
-                                                 "--compression", codec], {})
-    for key, proc in run_many(jobs, parallel=2).items():
-        assert proc.returncode == 0, (key, proc.stderr)
+        for fmt in ("json", "jsonl", "csv"):
+            _generate(*_compressed_common(users), "-o", tmp_path / f"c{w}.{fmt}{suffix}", "-j", w)
+        _generate(*_dir_args(users, w), "--output-dir", tmp_path / f"dc{w}", "--compression", codec)
     for fmt in ("json", "jsonl", "csv"):
         plain = (plain_files / f"p1.{fmt}").read_bytes()
         packed = (tmp_path / f"c1.{fmt}{suffix}").read_bytes()
@@ -693,17 +692,24 @@ def _summary(stderr: str, prog: str) -> str:
 def test_summary_gives_the_size_written(tmp_path, users, name):
     from telco_cdr.text import size
 
-    out = name if name == "-" else tmp_path / name
-    proc = run_script("cdr_generator.py", "-u", users, "-c", 12_000, "-o", out, "--workers", 2)
+    args = ["-u", users, "-c", 12_000, "-o", name if name == "-" else tmp_path / name, "--workers", 2]
+    # to stdout: a process of its own, whose workers write to its file descriptor 1
+    proc = run_script("cdr_generator.py", *args) if name == "-" else _generate(*args)
     assert proc.returncode == 0, proc.stderr
-    written = len(proc.stdout_bytes) if name == "-" else os.path.getsize(out)
+    written = len(proc.stdout_bytes) if name == "-" else os.path.getsize(tmp_path / name)
     line = _summary(proc.stderr, "cdr_generator.py")
     assert f"wrote 12,000 CDRs ({size(written)}) to " in line, line
     assert ("(csv, gzip)" in line) == name.endswith(".gz"), line
-    one = run_script("cdr_generator.py", "-u", users, "-c", 1, "-o", tmp_path / "one.jsonl")
+
+
+def test_summary_of_one_record_and_of_one_user(tmp_path, users):
+    from telco_cdr.text import size
+
+    one = _generate("-u", users, "-c", 1, "-o", tmp_path / "one.jsonl")
     assert f"wrote 1 CDR ({size(os.path.getsize(tmp_path / 'one.jsonl'))}) to " in one.stderr, one.stderr
     assert "reading and modelling 1,500 users" in one.stderr, one.stderr
-    u = run_script("user_generator.py", "-n", 1, "-o", tmp_path / "u.json.gz")
+    u = call_main("user_generator.py", ["-n", 1, "-o", tmp_path / "u.json.gz"])
+    assert u.returncode == 0, u.describe()
     assert f"wrote 1 user ({size(os.path.getsize(tmp_path / 'u.json.gz'))}) to " in u.stderr, u.stderr
 
 
@@ -714,9 +720,8 @@ def test_summary_time_counts_reading_the_users(tmp_path):
 
     big = helpers.write_users(tmp_path / "big.jsonl", 40_000, seed=2)
     t0 = time.monotonic()
-    proc = run_script("cdr_generator.py", "-u", big, "-c", 0, "-o", tmp_path / "none.jsonl")
+    proc = _generate("-u", big, "-c", 0, "-o", tmp_path / "none.jsonl")
     wall = time.monotonic() - t0
-    assert proc.returncode == 0, proc.stderr
     m = re.search(r"; ([\d.]+) s \(([\d.]+) s reading and modelling 40,000 users\)", proc.stderr)
     assert m, proc.stderr
     total, reading = float(m.group(1)), float(m.group(2))

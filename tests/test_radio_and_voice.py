@@ -27,8 +27,9 @@ def _dataset(tmp_path_factory, name, start, end, seed, count=150_000, weights=MI
     return helpers.DataSet(users, cdrs, helpers.load_records(users), helpers.load_records(cdrs))
 
 
-@pytest.fixture(scope="module", params=[("winter", "2026-01-12", "2026-01-19", 31), ("summer", "2026-07-06",
-                                        "2026-07-13", 32)], ids=lambda p: p[0])
+@pytest.fixture(scope="module", params=[
+    helpers.one_process(("winter", "2026-01-12", "2026-01-19", 31), "radio-winter"),
+    helpers.one_process(("summer", "2026-07-06", "2026-07-13", 32), "radio-summer")])
 def net(request, tmp_path_factory):
     name, start, end, seed = request.param
     return _dataset(tmp_path_factory, name, start, end, seed)

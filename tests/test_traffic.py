@@ -22,6 +22,9 @@ REFERENCE_MIX = {"voice": 0.4, "data": 0.3, "sms": 0.15, "voip": 0.1, "ims": 0.0
 HOUR_MS = 3_600_000
 DAY_MS = 86_400_000
 TYPE_RE = re.compile(rb'"cdr_type":"([a-z]+)"')
+# The tests of helpers.us_week (here and in test_cdrs.py) run in one pytest-xdist process, which
+# makes the data set once.
+pytestmark = pytest.mark.xdist_group("us-week")
 
 
 @pytest.fixture(scope="module")
