@@ -65,7 +65,8 @@ class Run:
         return (r for r in self.records if r["cdr_type"] == "voice")
 
 
-@pytest.fixture(scope="module", params=sorted(RUNS))
+# each run's tests on one process (pytest-xdist --dist loadgroup), which makes the run once
+@pytest.fixture(scope="module", params=[pytest.param(name, marks=pytest.mark.xdist_group(f"anomalies-{name}")) for name in sorted(RUNS)])
 def run(request, tmp_path_factory):
     return Run(tmp_path_factory.mktemp(request.param), *RUNS[request.param])
 
