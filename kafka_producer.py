@@ -15,6 +15,7 @@ from telco_cdr.cli import (
     nonempty,
     rate_value,
     run,
+    shard_value,
     user_flags,
 )
 from telco_cdr.constants import (
@@ -43,6 +44,9 @@ examples:
   # spoil 1 % of the CDRs with resends and 0.5 % with bad values; where each went in faults.jsonl:
   python kafka_producer.py -b 127.0.0.1:19092 --max-count 10000 --rate max \\
       --faults duplicate=0.01,bad_value=0.005 --ledger faults.jsonl
+  # three hosts share 3,000 messages a second, 1,000,000 messages in all (each runs one of 0/3, 1/3, 2/3):
+  python kafka_producer.py -b HOST:9092 --rate 3000 --max-count 1000000 --shard 0/3 \\
+      --start-at 2026-05-01T12:00:00Z
   # a SIM box and a cell outage within 10 minutes of 1,000 CDRs a second, labelled:
   python kafka_producer.py -b 127.0.0.1:19092 --rate 1000 --duration 600 \\
       --anomalies sim_box=1,cell_outage=1 --label-anomalies --ledger truth.jsonl
@@ -63,6 +67,10 @@ cdr_id, ... (with --dry-run: topic and its line on stdout).
 (or 15 minutes; their lengths fitted to that), at the pace of --rate (--rate max is taken as
 100,000 a second); --ledger gets one line per incident at the end, with the cdr_ids of its records
 sent; in a stream an incident's window holds the records that end in it.
+--shard K/N: N producers (processes or hosts, K = 0 .. N-1) together send exactly the messages of one
+with the same flags, none twice: shard K sends blocks K, K+N, ... of the stream, its part of --max-count,
+at 1/N of --rate. With the same --start-at they agree to the byte; without it their records' times and
+what follows the time of day may differ. Not with --anomalies. (README: "Shards".)
 Exit codes: 0 all sent messages delivered, 1 a run error (broker, auth, undelivered), 2 bad
 input, 130 stopped by a second Ctrl+C before everything was confirmed.
 """
@@ -95,6 +103,13 @@ def build_parser() -> Parser:
                    help="plant incidents of fraud and failure, as cdr_generator.py's: sim_box, wangiri, irsf, "
                         "sim_swap, cell_outage, data_spike; planned over --duration, or the first 15 minutes "
                         "(default: none)")
+    p.add_argument("--shard", type=shard_value, metavar="K/N",
+                   help="send shard K of N (0 <= K < N) of the stream: N producers with the same flags send each "
+                        "message once, sharing --max-count and --rate (default: the whole stream)")
+    p.add_argument("--start-at", metavar="TIME", type=nonempty,
+                   help="the stream's clock: message m is due at TIME + m/--rate, and made for that moment; "
+                        "ISO 8601 (2026-05-01T12:00:00Z); later than now: wait; earlier: catch up as fast as "
+                        "it goes (default: when the first message goes out)")
     p.add_argument("--label-anomalies", action="store_true",
                    help="add the field anomaly to every CDR: its anomaly's kind, or null")
     add_kafka_flags(p)

@@ -193,6 +193,12 @@ class CdrFactory:
     def rng(self, chunk_index: int) -> np.random.Generator:
         return np.random.default_rng(np.random.SeedSequence([self.stream, self.seed, chunk_index]))
 
+    def bearer_rng(self, chunk_index: int) -> np.random.Generator:
+        """A stream's data records of chunk ``chunk_index``: how their bearers move on (a generator of
+        their own, so that a shard can move the bearers past another shard's chunk by drawing its
+        users alone, see build's ``advance_only``)."""
+        return np.random.default_rng(np.random.SeedSequence([SeedDomain.STREAM_BEARERS, self.seed, chunk_index]))
+
     def warm(self) -> None:
         """Build a record of each type and throw it away, so that the text tables joined from
         per-user columns are made here once (before worker processes fork), not in every worker."""
@@ -205,7 +211,7 @@ class CdrFactory:
 
     def build(self, chunk_index: int, first_index: int, times_ms: np.ndarray, types: np.ndarray | None = None,
               data: Partials | None = None, anomalies: AnomalyPlan | None = None,
-              bounds: tuple[int, int] | None = None, closing: bool = False) -> Chunk:
+              bounds: tuple[int, int] | None = None, closing: bool = False, advance_only: bool = False) -> Chunk | None:
         """Records for sorted event times ``times_ms``; ``first_index`` numbers them in the run.
         ``types`` (one CDR type index per record) is drawn from the mix unless given.  ``data``:
         partial records (a CDR file's, telco_cdr.bearers) to add as the chunk's data records; data
@@ -213,10 +219,16 @@ class CdrFactory:
         ``anomalies`` (--anomalies) plants the incidents' records planned in ``bounds`` (the
         chunk's times, [from, to) in epoch ms) and changes those of their cells, lines and windows.
         ``closing``: the times are when the records close (a stream's, sent after they end), so each
-        record's times move back by its duration once that is drawn; without it the bytes are as ever."""
+        record's times move back by its duration once that is drawn; without it the bytes are as ever.
+        ``advance_only`` (a stream shard skipping another shard's chunk): draw no more than the chunk's
+        data records need to move their users' bearers on (StreamBearers), build nothing, return None."""
         pop, rng, radio = self.pop, self.rng(chunk_index), self.pop.radio
         start = np.array(times_ms, dtype=np.int64)
         types, u, _ = self.curve.assign(rng, start, None if types is None else np.asarray(types, dtype=np.int64))
+        if advance_only:  # a stream's data rows are the users' draws of assign(), their bearers' own generator
+            rows = np.flatnonzero(types == DATA)
+            self.stream_bearers.next(self.bearer_rng(chunk_index), u[rows], start[rows], rows)
+            return None
         if data is not None and len(data):
             types = np.concatenate((types, np.full(len(data), DATA, dtype=types.dtype)))
             u = np.concatenate((u, data.user.astype(np.int64)))
@@ -268,7 +280,8 @@ class CdrFactory:
                         "cause": data.cause, "up": data.up, "down": data.down}
             rat[data_rows] = data.rat
         else:  # a stream's: they close now
-            partials = self.stream_bearers.next(rng, u[data_rows], start[data_rows], rat[data_rows])
+            partials = self.stream_bearers.next(self.bearer_rng(chunk_index) if self.stream == SeedDomain.STREAM_CDRS
+                                                else rng, u[data_rows], start[data_rows], rat[data_rows])
             start[data_rows] = partials["start"]
 
         # The S-CSCF records of calls carried by IMS: INVITE rows of ims become the originating

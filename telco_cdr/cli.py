@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import re
 import signal
 import sys
 from datetime import UTC, datetime, timedelta
@@ -162,6 +163,19 @@ def pace(rate: float | None, interval: float | None, default_interval: float | N
         return None, "as fast as it can (--rate max)"
     per_s = rate if rate is not None else 1.0 / interval
     return per_s, f"at {per_s:g} messages/s"
+
+
+def shard_value(text: str) -> tuple[int, int]:
+    """--shard K/N: shard K of N, counted from 0 (0 <= K < N)."""
+    m = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text)
+    if not m:
+        raise argparse.ArgumentTypeError(f"{text!r} is not K/N (shard K of N, counted from 0: 0/3, 1/3, 2/3)")
+    k, n = int(m[1]), int(m[2])
+    if n < 1 or n > 10_000:
+        raise argparse.ArgumentTypeError(f"N must be 1 to 10,000 shards, got {text!r}")
+    if k >= n:
+        raise argparse.ArgumentTypeError(f"K must be 0 to {n - 1} (shards are counted from 0), got {text!r}")
+    return k, n
 
 
 def nonempty(text: str) -> str:

@@ -19,6 +19,13 @@ from .errors import UserError
 from .text import plural
 from .traffic import Population
 
+BURST = 5000  # messages at most that go at once
+
+
+def block_size(rate: float | None, burst: int = BURST) -> int:
+    """Messages built and sent at once at ``rate`` a second (None: no limit): about 50 ms worth."""
+    return burst if rate is None else max(1, min(burst, int(rate * 0.05)))
+
 
 class RateLimiter:
     """How many messages may go now to hold ``rate`` per second on average since the start.
@@ -26,17 +33,21 @@ class RateLimiter:
     A token bucket on a monotonic clock: exact over time, for fractional rates and for rates far
     above what a sleep per message can reach.  ``rate`` None means no limit.  Messages go in
     small bursts (``batch``, about 50 ms worth) so that a low rate does not cost a chunk build
-    per message."""
+    per message.  ``batch`` sets another burst (a shard's: the blocks of the whole stream's rate);
+    ``start`` pins the moment message 0 is due (on ``clock``), which restart() then keeps."""
 
-    def __init__(self, rate: float | None, burst: int = 5000, clock=time.monotonic):
+    def __init__(self, rate: float | None, burst: int = BURST, clock=time.monotonic, batch: int | None = None,
+                 start: float | None = None):
         self.rate = rate
         self.burst = burst
         self.clock = clock
-        self.batch = burst if rate is None else max(1, min(burst, int(rate * 0.05)))
-        self.start = clock()
+        self.batch = block_size(rate, burst) if batch is None else batch
+        self.pinned = start is not None
+        self.start = clock() if start is None else start
 
     def restart(self) -> None:
-        self.start = self.clock()
+        if not self.pinned:
+            self.start = self.clock()
 
     def allowed(self, sent: int) -> int:
         if self.rate is None:
@@ -221,7 +232,7 @@ def run_stream(sink: Sink, batches, limiter, stop, stats, prog: str, max_count: 
         if not sent:  # the pace and --duration count from the first message out, not from the wait to build it
             limiter.restart()
             sending_since = time.monotonic()
-        sent += sink.send_many(groups, stop)
+        sent += max(0, sink.send_many(groups, stop) - _resends(groups))  # --faults' resends on top of the count
         sink.poll(0)
         stats.maybe_print(sink, prog)
     left = sink.in_flight()
@@ -235,30 +246,66 @@ def run_stream(sink: Sink, batches, limiter, stop, stats, prog: str, max_count: 
     return Outcome(total_sent, delivered, failed, unconfirmed, time.monotonic() - start, stopped_by)
 
 
-def cdr_batches(pop: Population, factory: CdrFactory, topics: list[str], chunk: int = CHUNK_RECORDS,
-                spoiler=None, delay: DeliveryDelay = NO_DELAY, plan=None, found: list | None = None):
+def _resends(groups) -> int:
+    """The duplicates of --faults among ``groups`` (marked in their fourth item)."""
+    return sum(e["kind"] == "duplicate" for g in groups if len(g) > 3 for e in g[3].values())
+
+
+def shard_share(max_count: int, block: int, shard: tuple[int, int]) -> int:
+    """Of a stream of ``max_count`` messages cut into blocks of ``block``, the messages of shard
+    (k, n): those of blocks k, k+n, k+2n, ... (the last block may be short)."""
+    k, n = shard
+    blocks = -(-max_count // block)
+    mine = max(0, -(-(blocks - k) // n))
+    short = block * blocks - max_count  # what the last block lacks
+    return mine * block - (short if blocks and (blocks - 1) % n == k else 0)
+
+
+def cdr_batches(pop: Population, factory: CdrFactory, topics: list[str], block: int = CHUNK_RECORDS,
+                spoiler=None, delay: DeliveryDelay = NO_DELAY, plan=None, found: list | None = None,
+                shard: tuple[int, int] = (0, 1), max_count: int | None = None, schedule=None):
     """A ``batches`` function for run_stream: CDRs that arrive now, keyed by user_id: each ended its
-    ``delay`` (telco_cdr.delivery, drawn per chunk) before now.  ``spoiler`` (telco_cdr.faults.Spoiler,
-    for --faults) spoils each type's messages of a chunk; a resend has its original's key, an orphan
-    its own user_id.  ``plan`` (telco_cdr.anomalies.AnomalyPlan, for --anomalies) plants the records
-    of its incidents planned before now; each chunk's cdr_ids of them go to ``found``, a list per
-    incident."""
-    state = {"chunk": 0, "last": plan.start_ms if plan is not None else 0}
+    ``delay`` (telco_cdr.delivery, drawn per block) before now.
+
+    The stream is cut into blocks of ``block`` messages (the last one of ``max_count`` shorter);
+    block j is built from generators seeded by (seed, j) alone, for the moment ``schedule(j)`` (epoch
+    ms; without a schedule, the moment it is built), whatever asks for it.  Shard (k, n) sends
+    blocks k, k+n, k+2n, ..., and moves its users' bearers past the other blocks as it goes (see
+    CdrFactory.build's ``advance_only``), so n shards send exactly the blocks of one stream.
+
+    ``spoiler`` (telco_cdr.faults.Spoiler, for --faults) spoils each type's messages of a block; a
+    resend has its original's key, an orphan its own user_id.  ``plan`` (telco_cdr.anomalies.
+    AnomalyPlan, for --anomalies, one shard only) plants the records of its incidents planned
+    before now; each block's cdr_ids of them go to ``found``, a list per incident."""
+    k, shards = shard
+    if plan is not None and shards > 1:
+        raise ValueError("--anomalies plans the incidents of one whole stream")
+    state = {"next": k, "moved": 0, "last": plan.start_ms if plan is not None else 0}
     user_ids = np.array(pop.user_ids, dtype=object)
 
+    def size_of(j: int) -> int:
+        return block if max_count is None else max(0, min(block, max_count - j * block))
+
+    def ends_of(j: int, size: int) -> tuple[int, np.ndarray]:
+        now_ms = schedule(j) if schedule is not None else int(time.time() * 1000)
+        return now_ms, now_ms - np.sort(delay.draw(delay_rng(SeedDomain.STREAM_CDRS, factory.seed, j), size))[::-1]
+
     def batches(n: int, first_index: int):
-        n = min(n, chunk)
-        now_ms = int(time.time() * 1000)
-        i = state["chunk"]
-        ends = now_ms - np.sort(delay.draw(delay_rng(SeedDomain.STREAM_CDRS, factory.seed, i), n))[::-1]
+        i = state["next"]
+        size = size_of(i)
+        if not size:
+            return []
+        for j in range(state["moved"], i):  # the other shards' blocks: their users' bearers move on
+            factory.build(j, j * block, ends_of(j, size_of(j))[1], closing=True, advance_only=True)
+        now_ms, ends = ends_of(i, size)
         bounds = None
-        if plan is not None:  # the planned records due since the chunk before
+        if plan is not None:  # the planned records due since the block before
             bounds, state["last"] = (state["last"], max(state["last"], now_ms)), max(state["last"], now_ms)
-        c = factory.build(i, first_index, ends, closing=True, anomalies=plan, bounds=bounds)
+        c = factory.build(i, i * block, ends, closing=True, anomalies=plan, bounds=bounds)
         if c.incident is not None:
-            for k, ids in plan.ids_in_chunk(factory.run_tag, i, c.incident).items():
-                found[k].extend(ids)
-        state["chunk"] += 1
+            for inc, ids in plan.ids_in_chunk(factory.run_tag, i, c.incident).items():
+                found[inc].extend(ids)
+        state["moved"], state["next"] = i + 1, i + shards
         # one group per type, each in the chunk's order of end times
         if spoiler is None:
             return [(topics[t], user_ids[c.users[idx]].tolist(), lines) for t, idx, lines in c.parts]
@@ -303,15 +350,16 @@ def cdr_topics(prefix: str = "", single: str | None = None) -> list[str]:
 
 
 def stream(args, topics: dict[str, dict], batches, prog: str, pace: tuple[float | None, str], stop,
-           anomalies: tuple | None = None) -> int:
+           anomalies: tuple | None = None, limiter: RateLimiter | None = None) -> int:
     """The whole run of a producing script: settings, topics, sending, flushing, the summary.
 
     ``args`` carries the shared Kafka flags (cli.add_kafka_flags); ``topics`` maps the topic
     names to their configs (for --create-topics); ``pace`` is (messages per second or None for
     no limit, the words that say so), as cli.pace gives it; ``anomalies``, with --anomalies, is
-    (the AnomalyPlan, the cdr_ids of each incident's records sent), for the ledger and summary."""
+    (the AnomalyPlan, the cdr_ids of each incident's records sent), for the ledger and summary;
+    ``limiter`` paces the run (default: a RateLimiter at the pace's rate)."""
     rate, pace_words = pace
-    limiter = RateLimiter(rate)
+    limiter = limiter or RateLimiter(rate)
     ledger = Ledger(getattr(args, "ledger", None)) if getattr(args, "faults", None) or anomalies else None
     try:
         return _stream(args, topics, batches, prog, rate, pace_words, limiter, stop, ledger, anomalies)
@@ -388,13 +436,52 @@ def _reading_progress():
 
 
 def stream_cdrs(args, stop, prog: str) -> int:
-    """kafka_producer.py: CDRs of --users-file (or of --num-users made with --seed) to Kafka."""
+    """kafka_producer.py: CDRs of --users-file (or of --num-users made with --seed) to Kafka; with
+    --shard K/N, blocks K, K+N, ... of that stream, at 1/N of its pace (see cdr_batches)."""
     from .cli import pace
     from .constants import DEFAULT_INTERVAL_S
     from .errors import UserError
     from .traffic import build_population, parse_weights
     from .users import generate_users, read_users
 
+    rate, pace_words = pace(args.rate, args.interval, DEFAULT_INTERVAL_S)
+    shard = getattr(args, "shard", None) or (0, 1)
+    k, shards = shard
+    start_ms = None
+    if getattr(args, "start_at", None) is not None:
+        from .cli import parse_time
+
+        if rate is None:
+            raise UserError("--start-at sets when each message is due, which needs a pace: give --rate N or "
+                            "--interval, not --rate max")
+        try:
+            start_ms = int(parse_time(args.start_at, "--start-at").timestamp() * 1000)
+        except (OverflowError, ValueError):
+            raise UserError(f"--start-at {args.start_at!r} must lie between 1970 and 9999") from None
+    if shards > 1 and args.anomalies:
+        raise UserError("--anomalies cannot be sharded: its incidents are planned over the whole stream, and "
+                        "--ledger lists each with all its records; run them in one producer (no --shard)")
+    block = block_size(rate)
+    total = args.max_count  # the whole stream's, which cuts its last block
+    if total is not None:
+        args.max_count = shard_share(args.max_count, block, shard)  # this shard's blocks of the whole count
+    schedule = None
+    if rate is not None:  # block j is made for the moment its first message is due
+        t0 = [start_ms]
+
+        def schedule(j: int) -> int:
+            if t0[0] is None:  # without --start-at: the stream is due from now (this shard's first block now)
+                t0[0] = int(time.time() * 1000) - round(k * block * 1000 / rate)
+            return t0[0] + round(j * block * 1000 / rate)
+    pinned = None
+    if start_ms is not None:  # this shard's first block is due at --start-at plus the K blocks before it
+        pinned = time.monotonic() + start_ms / 1000 + k * block / rate - time.time()
+    limiter = RateLimiter(None if rate is None else rate / shards, batch=block, start=pinned)
+    if shards > 1:
+        pace_words += (f"; shard {k}/{shards}: " + (f"{rate / shards:g} messages/s of them" if rate is not None
+                                                     else "as fast as it can"))
+    if start_ms is not None:
+        pace_words += f", due from --start-at {args.start_at}"
     weights = parse_weights(args.weights)
     if args.users_file:
         users = read_users(args.users_file, _reading_progress())
@@ -412,17 +499,19 @@ def stream_cdrs(args, stop, prog: str) -> int:
                          labelled=args.label_anomalies)
     plan = found = None
     if args.anomalies:
-        plan = stream_plan(pop, weights, args, factory)
+        plan = stream_plan(pop, weights, args, factory, start_ms)
         found = [[] for _ in plan.incidents]
     spoiler = None
     if args.faults:
         from .faults import Spoiler
 
         spoiler = Spoiler(args.faults, args.seed, "json", [None] * len(CDR_TYPES), pop)
-    batches = cdr_batches(pop, factory, topics, spoiler=spoiler, delay=args.delivery_delay, plan=plan, found=found)
+    batches = cdr_batches(pop, factory, topics, block, spoiler=spoiler, delay=args.delivery_delay, plan=plan,
+                          found=found, shard=shard, max_count=total,
+                          schedule=schedule)
     return stream(args, {t: {} for t in dict.fromkeys(topics)}, batches, prog,
-                  pace(args.rate, args.interval, DEFAULT_INTERVAL_S), stop,
-                  anomalies=(plan, found) if plan is not None else None)
+                  (None if rate is None else rate / shards, pace_words), stop,
+                  anomalies=(plan, found) if plan is not None else None, limiter=limiter)
 
 
 # A stream's incidents are planned from its start over --duration, or else over this many seconds.
@@ -431,9 +520,10 @@ STREAM_HORIZON_S = 900
 STREAM_MAX_RATE = 100_000
 
 
-def stream_plan(pop: Population, weights: dict, args, factory: CdrFactory):
+def stream_plan(pop: Population, weights: dict, args, factory: CdrFactory, start_ms: int | None = None):
     """The incidents of --anomalies for a stream: planned over --duration (or STREAM_HORIZON_S)
-    from the end time of the records sent now, at the pace of --rate or --interval."""
+    from the end time of the records sent now (or at ``start_ms``, --start-at), at the pace of
+    --rate or --interval."""
     from .anomalies import AnomalyPlan
     from .cdrs import VOICE_OUTCOMES
     from .cli import pace
@@ -441,7 +531,7 @@ def stream_plan(pop: Population, weights: dict, args, factory: CdrFactory):
 
     rate = pace(args.rate, args.interval, DEFAULT_INTERVAL_S)[0] or STREAM_MAX_RATE
     # in event time: the records sent from now end about a median delivery delay before they go
-    start = int(time.time() * 1000) - round(args.delivery_delay.median_s * 1000)
+    start = (int(time.time() * 1000) if start_ms is None else start_ms) - round(args.delivery_delay.median_s * 1000)
     horizon_s = args.duration if args.duration else STREAM_HORIZON_S
     voice = float(factory.curve.weights[CDR_TYPES.index("voice")])
     data_w = np.zeros(pop.n)
