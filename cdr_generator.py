@@ -7,6 +7,7 @@ import os
 import sys
 from datetime import UTC, datetime
 
+from telco_cdr import parquet
 from telco_cdr.anomalies import KINDS as ANOMALY_KINDS
 from telco_cdr.anomalies import parse_anomalies
 from telco_cdr.batch import CdrFileJob, write_cdr_file
@@ -132,13 +133,20 @@ def main(argv: list[str] | None = None) -> int:
             fmt, compression = args.format or "jsonl", args.compression
             if os.path.exists(args.output_dir) and not os.path.isdir(args.output_dir):
                 raise UserError(f"--output-dir {args.output_dir!r} exists and is not a folder")
-            suffix = codec(compression).suffix  # the zstandard package is checked here, before any work
+            # the zstandard package is checked here, before any work; Parquet compresses inside
+            suffix = "" if fmt == "parquet" else codec(compression).suffix
             paths = [os.path.join(args.output_dir, f"{t}.{fmt}{suffix}") for t in CDR_TYPES]
             headers = [csv_header(t, args.label_anomalies) for t in CDR_TYPES]
         else:
             fmt, compression = output_kind(args.output, args.format, compression=args.compression)
-            codec(compression)
+            if fmt != "parquet":
+                codec(compression)
             paths, headers = [args.output], [csv_header(labelled=args.label_anomalies)]
+        opener = None
+        if fmt == "parquet":
+            parquet.require("--format parquet")
+            opener = parquet.cdr_opener(bool(args.output_dir), args.label_anomalies, compression)
+            compression = compression or parquet.DEFAULT_CODEC
         if faults:
             check_format(faults, fmt)
         if args.ledger is not None and os.path.abspath(args.ledger) in map(os.path.abspath, paths):
@@ -158,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
                          delay=delay, workers=args.workers)
         framers = [RecordFramer(fmt, h) for h in headers]
         progress.begin()
-        with atomic_outputs(paths, codec_name=compression) as outs, \
+        with atomic_outputs(paths, codec_name=compression, opener=opener) as outs, \
                 atomic_outputs([args.ledger] if args.ledger else [], "--ledger") as ledgers:
             totals = write_cdr_file(job, outs, framers, args.workers, progress, ledgers[0] if ledgers else None)
         done = sum(totals)

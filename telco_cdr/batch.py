@@ -46,7 +46,7 @@ class CdrFileJob:
     start_ms: int
     end_ms: int
     count: int
-    fmt: str  # json | jsonl | csv
+    fmt: str  # json | jsonl | csv | parquet (built as JSON Lines; telco_cdr.parquet makes them row groups)
     split: bool = False  # one output per CDR type
     faults: dict | None = None  # --faults: fraction of records per kind (telco_cdr.faults); None: none
     anomalies: dict | None = None  # --anomalies: incidents per kind (telco_cdr.anomalies); None: none
@@ -59,7 +59,7 @@ class CdrFileJob:
     bearers: BearerPlan = field(init=False)  # the chains of the data records
 
     def __post_init__(self):
-        kind = "json" if self.fmt in ("json", "jsonl") else ("csv_type" if self.split else "csv")
+        kind = "json" if self.fmt in ("json", "jsonl", "parquet") else ("csv_type" if self.split else "csv")
         mix = TrafficCurve(self.pop, self.weights, self.start_ms, self.end_ms).weights  # types users can make
         self.n_data = round(self.count * float(mix[DATA]))
         self.n_other = self.count - self.n_data
@@ -83,6 +83,12 @@ class CdrFileJob:
                                     voice_records / hours, self.bearers.user[self.bearers.kind == INTERNET],
                                     np.array([(o[5], o[6]) for o in VOICE_OUTCOMES], dtype=float))
             self.anomaly_ids = [[] for _ in self.plan.incidents]
+        self.schemas = None  # Parquet: the Arrow schema of each output
+        if self.fmt == "parquet":
+            from .parquet import arrow_schema
+
+            self.schemas = ([arrow_schema(t, self.labelled) for t in CDR_TYPES] if self.split
+                            else [arrow_schema(None, self.labelled)])
         self.spoiler = None
         self.fault_counts = [0] * len(FAULT_KINDS)  # the faults written, per kind (after write_cdr_file)
         if self.faults:
@@ -258,8 +264,8 @@ def write_cdr_file(job: CdrFileJob, outs: list, framers: list, workers: int = 1,
     """
     if job.order == "arrival":
         return _write_in_arrival_order(job, outs, framers, workers, progress, ledger)
-    if workers <= 1 or job.n_chunks == 1:
-        return _write_in_order(job, outs, framers, progress, ledger)
+    if workers <= 1 or job.n_chunks == 1 or job.fmt == "parquet":  # a Parquet file has one writer: its footer
+        return _write_in_order(job, outs, framers, progress, ledger, workers)
     job.factory.warm()  # per-user text tables made once, before the processes fork
     if job.spoiler is not None:
         _ = job.spoiler.taken  # the users' identifiers, once, before the processes fork
@@ -280,30 +286,39 @@ def _heads(framers: list, totals: list[int], counts: list[int], split: bool) -> 
     return heads
 
 
-def _write_in_order(job: CdrFileJob, outs: list, framers: list, progress, ledger=None) -> list[int]:
+def _write_in_order(job: CdrFileJob, outs: list, framers: list, progress, ledger=None, workers: int = 1) -> list[int]:
+    """The chunks written in order by this process (on a thread), built here or, with ``workers``
+    > 1 (Parquet), by that many processes (_built_in_order)."""
     totals = [0] * len(CDR_TYPES)
     writer = BackgroundWriter()
     names = [out.path for out in outs]
     try:
-        for i in range(job.n_chunks):
-            counts, blobs, spoiled, found = job.chunk(i)
-            job.add_found(found)
-            if spoiled:
-                text = _ledger(job, spoiled, framers, totals, names, ledger is not None)
-                if ledger is not None:
-                    writer.write(ledger, [text])
-            for k, (out, head) in enumerate(zip(outs, _heads(framers, totals, counts, job.split))):
-                writer.write(out, [head])  # units as the ring writes them: the same bytes
-                writer.write(out, framers[k].body(blobs[k], _n(counts, k, job.split)))
-            totals = [a + b for a, b in zip(totals, counts)]
-            if progress:
-                progress.update(sum(totals), sum(out.size for out in outs))
+        with _built_in_order(job, workers) as chunks:
+            for got in chunks:
+                _write_chunk(job, outs, framers, writer, names, totals, got, ledger)
+                totals = [a + b for a, b in zip(totals, got[0])]
+                if progress:
+                    progress.update(sum(totals), sum(out.size for out in outs))
         if ledger is not None and job.plan is not None:  # the incidents, once all their records are known
             writer.write(ledger, [job.anomaly_ledger()])
         _close(outs, framers, totals, job.split, writer.write)
     finally:
         writer.close()
     return totals
+
+
+def _write_chunk(job: CdrFileJob, outs: list, framers: list, writer, names: list, totals: list[int], got: tuple,
+                 ledger) -> None:
+    """Chunk ``got`` (CdrFileJob.chunk) to the writer, when ``totals`` records came before it."""
+    counts, blobs, spoiled, found = got
+    job.add_found(found)
+    if spoiled:
+        text = _ledger(job, spoiled, framers, totals, names, ledger is not None)
+        if ledger is not None:
+            writer.write(ledger, [text])
+    for k, (out, head) in enumerate(zip(outs, _heads(framers, totals, counts, job.split))):
+        writer.write(out, [head])  # units as the ring writes them: the same bytes
+        writer.write(out, framers[k].body(blobs[k], _n(counts, k, job.split)))
 
 
 def _write_in_arrival_order(job: CdrFileJob, outs: list, framers: list, workers: int, progress,
@@ -421,6 +436,10 @@ def _builder(job: CdrFileJob, w: int, workers: int, pipes: list) -> None:
     for i in range(w, job.n_chunks, workers):
         try:
             got = job.chunk(i)
+            if job.fmt == "parquet" and not isinstance(got, Arrivals):  # parsed here, encoded by the writer
+                from .parquet import tables
+
+                got = tables(got, job.schemas)
         except Exception as e:  # noqa: BLE001 - sent to the parent, which raises it
             got = ErrorToken.of(e)
         try:
