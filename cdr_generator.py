@@ -32,6 +32,8 @@ examples:
       --seed 7 --format jsonl --output cdrs.jsonl --workers 2
   python cdr_generator.py --count 100000 --output-dir landing/ --format jsonl   # a file per CDR type
   python cdr_generator.py --count 1000000 --output cdrs.jsonl.gz     # gzip-compressed JSON Lines
+  python cdr_generator.py --count 1000000 --start 2026-11-01 --output-dir lake/ --format parquet \\
+      --compression zstd   # voice.parquet, data.parquet, ...: typed columns (needs pyarrow)
   python cdr_generator.py --weights voice=1 --count 10 --output - | head -3     # JSON Lines
   python cdr_generator.py --count 10000 --output cdrs.jsonl --start 2026-11-01 \\
       --faults duplicate=0.01,late=0.005,malformed=0.002 --ledger faults.jsonl  # spoiled on purpose
@@ -40,9 +42,11 @@ examples:
   python cdr_generator.py --count 1000000 --output cdrs.jsonl --start 2026-11-01 --end 2026-11-08 \\
       --anomalies sim_box=1,wangiri=1,cell_outage=2 --ledger truth.jsonl        # fraud and outages to find
 
-The name says the format: .json, .jsonl/.ndjson, .csv, then .gz or .zst to compress; other
-formats (.parquet, .xlsx, ...) are refused.  5,000,000 CDRs of JSON Lines take about 3.0 GB
-(.gz about 520 MB, .zst about 290 MB).
+The name says the format: .json, .jsonl/.ndjson, .csv, then .gz or .zst to compress, or
+.parquet (its columns compressed inside: snappy, or --compression gzip|zstd); other formats
+(.avro, .xlsx, ...) are refused.  5,000,000 CDRs of JSON Lines take about 3.0 GB (.gz about
+520 MB, .zst about 290 MB).  Parquet has the contract's types (times as UTC milliseconds); one
+file of all types has the columns of all five, null where a type has no such field.
 
 Every CDR belongs to a user of --users-file (same msisdn, imsi, imei); suspended users make
 none.  The same users, flags and --seed give a byte-identical file, with any --workers.
@@ -80,11 +84,13 @@ def build_parser() -> Parser:
     p.add_argument("--output-dir", metavar="DIR", type=nonempty,
                    help="write one file per CDR type into DIR (voice.jsonl, data.jsonl, ...) instead of --output")
     p.add_argument("--format", "-f", choices=FORMATS,
-                   help="json (one array), jsonl (one object a line) or csv (default: from the file name: "
-                        ".json, .jsonl/.ndjson, .csv; jsonl for stdout and --output-dir)")
+                   help="json (one array), jsonl (one object a line), csv, or parquet (typed columns; needs "
+                        "pyarrow) (default: from the file name: .json, .jsonl/.ndjson, .csv, .parquet; jsonl for "
+                        "stdout and --output-dir)")
     p.add_argument("--compression", choices=tuple(CODECS),
                    help="compress each file of --output-dir (voice.jsonl.gz, ...) or stdout; a named --output "
-                        "says it by its name instead: cdrs.jsonl.gz (gzip), cdrs.jsonl.zst (zstd)")
+                        "says it by its name instead: cdrs.jsonl.gz (gzip), cdrs.jsonl.zst (zstd); with parquet, "
+                        "the codec of its columns (default: snappy)")
     p.add_argument("--seed", type=seed_value, default=DEFAULT_SEED, help=f"random seed (default: {DEFAULT_SEED})")
     p.add_argument("--start", type=nonempty,
                    help="start of the event-time window, ISO 8601 (default: 24 hours before --end)")
