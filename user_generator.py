@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         users = generate_users(args.num_users, args.seed, args.country, args.operator)
         progress = Progress(args.num_users, "users")
         if fmt == "parquet":
-            out, batch = parquet.ParquetFile(args.output, parquet.arrow_schema("user")), parquet.USER_BATCH
+            out, batch = parquet.user_output(args.output), parquet.USER_BATCH
             compression = parquet.DEFAULT_CODEC
         else:
             out, batch = AtomicFile(args.output, "output", codec(compression)), 5000

@@ -46,7 +46,7 @@ class CdrFileJob:
     start_ms: int
     end_ms: int
     count: int
-    fmt: str  # json | jsonl | csv | parquet (built as JSON Lines; telco_cdr.parquet makes them row groups)
+    fmt: str  # json | jsonl | csv | parquet (built as CSV rows; telco_cdr.parquet makes them row groups)
     split: bool = False  # one output per CDR type
     faults: dict | None = None  # --faults: fraction of records per kind (telco_cdr.faults); None: none
     anomalies: dict | None = None  # --anomalies: incidents per kind (telco_cdr.anomalies); None: none
@@ -59,7 +59,7 @@ class CdrFileJob:
     bearers: BearerPlan = field(init=False)  # the chains of the data records
 
     def __post_init__(self):
-        kind = "json" if self.fmt in ("json", "jsonl", "parquet") else ("csv_type" if self.split else "csv")
+        kind = "json" if self.fmt in ("json", "jsonl") else ("csv_type" if self.split else "csv")
         mix = TrafficCurve(self.pop, self.weights, self.start_ms, self.end_ms).weights  # types users can make
         self.n_data = round(self.count * float(mix[DATA]))
         self.n_other = self.count - self.n_data

@@ -272,7 +272,8 @@ class RecordFramer:
     """Frames chunks of records as a JSON array, JSON Lines, or CSV with a header.
 
     A chunk arrives as its records joined by ``separator(fmt)``, already encoded.  Parquet is
-    framed as JSON Lines: each unit goes to a parquet.ParquetFile, which makes it a row group.
+    framed as lines without a header (CSV rows of CDRs, JSON Lines of users): each unit goes to a
+    parquet.ParquetFile, which makes it a row group.
     """
 
     def __init__(self, fmt: str, header: str | None = None):
@@ -385,7 +386,7 @@ class Progress:
 
 def write_users(out, records, fmt: str, progress: Progress | None = None, batch: int = 5000) -> int:
     """Write user records to ``out`` as a JSON array or JSON Lines (Parquet: JSON Lines to a
-    parquet.ParquetFile, a row group a batch); return how many."""
+    parquet.ParquetFile of kind jsonl, a row group a batch); return how many."""
     from .users import user_json as dumps
 
     framer = RecordFramer(fmt)

@@ -2,12 +2,16 @@
 [parquet] extra, so everything else works without it, and asking for Parquet without it is one
 line).
 
-A Parquet file is written from the same JSON Lines text the jsonl format writes: each unit of
-records (a chunk of a CDR file, a batch of users) is parsed by Arrow's JSON reader against the
-record's Arrow schema (derived from the contract: ``contract.arrow_fields``) and written as one row
-group.  So its records are those of JSON Lines field by field, the schema is checked on every
-record (a missing or extra field, a value of another type, is an error, never a silent null), and
-the file is never held whole.  Times are ``timestamp[ms, tz=UTC]``, dates ``date32``.
+A Parquet file is written from the text the other formats write: each unit of records (a chunk
+of a CDR file, a batch of users) is parsed by Arrow against the record's Arrow schema (derived from
+the contract: ``contract.arrow_fields``) and written as one row group, so the file is never held
+whole.  CDRs come as the rows of the CSV format (the all-types CSV's columns for one file, a type's
+own for --output-dir): Arrow reads CSV about three times as fast as JSON, and a CDR's cells are the
+text of its JSON values (no CDR field is free text; an empty cell is a null, as no CDR string is
+empty).  Users come as JSON Lines (their names are free text).  Either way the schema is checked
+on every record: a missing or extra field or cell, a value of another type, a null where the
+contract allows none, is an error, never a silent null.  Times are ``timestamp[ms, tz=UTC]``,
+dates ``date32``.
 """
 
 from __future__ import annotations
@@ -46,26 +50,39 @@ def arrow_schema(name: str | None = None, labelled: bool = False):
     return pa.schema([pa.field(n, types[t], nullable) for n, t, nullable in arrow_fields(name, labelled)])
 
 
-def table(jsonl: bytes, schema):
-    """The records of ``jsonl`` (JSON Lines, one object a line) as a pyarrow Table of ``schema``.
-    Every field must be there (null where nullable) with a value of its type, and no other; dates
-    are read as their text and cast (Arrow's JSON reader reads times, not dates)."""
+def table(text: bytes, schema, kind: str = "csv"):
+    """The records of ``text`` as a pyarrow Table of ``schema``: ``kind`` csv, rows of the CSV
+    format without the header (the schema's columns in its order); jsonl, JSON Lines.  Every field
+    must be there with a value of its type (null only where nullable), and no other; dates are
+    read as their text and cast (Arrow's JSON reader reads times, not dates)."""
     import pyarrow as pa
-    import pyarrow.json as pj
 
-    dates = [i for i, f in enumerate(schema) if pa.types.is_date(f.type)]
-    read = schema
-    for i in dates:
-        read = read.set(i, schema.field(i).with_type(pa.string()))
-    options = pj.ParseOptions(explicit_schema=read, unexpected_field_behavior="error")
     try:
-        got = pj.read_json(io.BytesIO(jsonl), parse_options=options)
-    except pa.ArrowInvalid as e:  # a record that is not of its schema: the generator's bug, not the user's
+        if kind == "csv":
+            import pyarrow.csv as pc
+
+            got = pc.read_csv(io.BytesIO(text), read_options=pc.ReadOptions(column_names=schema.names),
+                              convert_options=pc.ConvertOptions(column_types=schema, strings_can_be_null=True,
+                                                                null_values=[""], true_values=["true"],
+                                                                false_values=["false"]))
+            columns = got.columns
+        else:
+            import pyarrow.json as pj
+
+            dates = [i for i, f in enumerate(schema) if pa.types.is_date(f.type)]
+            read = schema
+            for i in dates:
+                read = read.set(i, schema.field(i).with_type(pa.string()))
+            options = pj.ParseOptions(explicit_schema=read, unexpected_field_behavior="error")
+            columns = pj.read_json(io.BytesIO(text), parse_options=options).columns
+            for i in dates:
+                columns[i] = columns[i].cast(pa.date32())
+    except pa.ArrowInvalid as e:  # records not of their schema: the generator's bug, not the user's
         raise RuntimeError(f"records do not match their Arrow schema: {e}") from None
-    columns = got.columns
-    for i in dates:
-        columns[i] = columns[i].cast(pa.date32())
-    return pa.Table.from_arrays(columns, schema=schema)  # the reader checked the nulls: its table says all nullable
+    nulls = [f.name for f, c in zip(schema, columns) if not f.nullable and c.null_count]
+    if nulls:
+        raise RuntimeError(f"records do not match their Arrow schema: null in {', '.join(nulls)}")
+    return pa.Table.from_arrays(columns, schema=schema)  # the readers' tables say every column is nullable
 
 
 class _Sink:
@@ -94,15 +111,16 @@ class _Sink:
 
 
 class ParquetFile(AtomicFile):
-    """An output of Parquet: ``write_unit`` takes JSON Lines text (or a Table made of it by
-    :func:`table` in a worker process) and writes it as one row group; ``commit`` writes the footer
-    and renames the file into place (``-``: stdout)."""
+    """An output of Parquet: ``write_unit`` takes text of ``kind`` (:func:`table`: csv rows, or
+    jsonl), or a Table made of it in a worker process, and writes it as one row group; ``commit``
+    writes the footer and renames the file into place (``-``: stdout)."""
 
-    def __init__(self, path: str, schema, compression: str | None = None, what: str = "output"):
+    def __init__(self, path: str, schema, compression: str | None = None, what: str = "output",
+                 kind: str = "csv"):
         import pyarrow.parquet as pq
 
         super().__init__(path, what)
-        self.schema = schema
+        self.schema, self.kind = schema, kind
         self.compression = compression or DEFAULT_CODEC
         self._sink = _Sink(self)
         try:
@@ -118,7 +136,7 @@ class ParquetFile(AtomicFile):
         text = b"".join(p for p in pieces if not isinstance(p, pa.Table))
         tables = [p for p in pieces if isinstance(p, pa.Table)]
         if text.strip():
-            tables.append(table(text, self.schema))
+            tables.append(table(text, self.schema, self.kind))
         for t in tables:
             if t.num_rows:
                 self._write(t)
@@ -155,8 +173,13 @@ def cdr_opener(split: bool, labelled: bool, compression: str | None):
     return lambda k, path: ParquetFile(path, schemas[k], compression)
 
 
+def user_output(path: str) -> ParquetFile:
+    """A users file of Parquet: JSON Lines of users in (output.write_users), row groups out."""
+    return ParquetFile(path, arrow_schema("user"), kind="jsonl")
+
+
 def tables(chunk: tuple, schemas: list) -> tuple:
-    """A built chunk (CdrFileJob.chunk) with its JSON Lines blobs made Tables, in the worker
+    """A built chunk (CdrFileJob.chunk) with its blobs of CSV rows made Tables, in the worker
     process that built it, so that the writer only encodes them."""
     counts, blobs, spoiled, found = chunk
     return counts, [table(b, s) if b else b for b, s in zip(blobs, schemas)], spoiled, found
