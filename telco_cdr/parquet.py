@@ -7,10 +7,10 @@ of a CDR file, a batch of users) is parsed by Arrow against the record's Arrow s
 the contract: ``contract.arrow_fields``) and written as one row group, so the file is never held
 whole.  CDRs come as the rows of the CSV format (the all-types CSV's columns for one file, a type's
 own for --output-dir): Arrow reads CSV about three times as fast as JSON, and a CDR's cells are the
-text of its JSON values (no CDR field is free text; an empty cell is a null, as no CDR string is
-empty).  Users come as JSON Lines (their names are free text).  Either way the schema is checked
-on every record: a missing or extra field or cell, a value of another type, a null where the
-contract allows none, is an error, never a silent null.  Times are ``timestamp[ms, tz=UTC]``,
+text of its JSON values (an empty cell is a null, as no CDR string is empty; the one free text,
+``user_id``, is quoted as CSV quotes, which Arrow reads back).  Users come as JSON Lines.  Either
+way the schema is checked on every record: a missing or extra field or cell, a value of another
+type, a null where the contract allows none, is an error, never a silent null.  Times are ``timestamp[ms, tz=UTC]``,
 dates ``date32``.
 """
 

@@ -102,6 +102,34 @@ def test_arrow_schema_of_all_types_is_the_union_in_the_csv_order():
     assert arrow_schema(None, True).names == schema.names + ["anomaly"]
 
 
+def test_csv_cells_of_cdrs_are_unambiguous():
+    """Parquet's CDRs are read from the CSV rows: an empty cell is a null, so no CDR string may be
+    empty; free text (quoted in CSV) only where the users file's check keeps it non-empty."""
+    import re
+
+    for t in CDR_TYPES:
+        for f in contract.CDRS[t].all_fields:
+            if f.type == "string":
+                assert "" not in f.values, f"{t}.{f.name}"
+                assert f.pattern is None or not re.fullmatch(f.pattern, ""), f"{t}.{f.name}"
+            if f.text:
+                assert f.name == "user_id", f"{t}.{f.name}: free text; is it never empty?"
+
+
+def test_free_text_user_ids_come_through(users, tmp_path):
+    """user_id is the CDRs' free text: commas, quotes, non-ASCII, as a users file may have them."""
+    records = json.loads(users.read_text())
+    for k, r in enumerate(records):
+        r["user_id"] = ['a,b', 'say "hi"', "Ünïcode ✓", '"', "x" * 56, " pad "][k % 6] + f"#{k}"
+    odd = tmp_path / "odd.json"
+    odd.write_text(json.dumps(records, ensure_ascii=False), encoding="utf-8")
+    cdrs(odd, tmp_path / "o.jsonl", count=3000)
+    cdrs(odd, tmp_path / "o.parquet", count=3000)
+    rows = parquet_records(tmp_path / "o.parquet")
+    assert_same_records(rows, jsonl(tmp_path / "o.jsonl"))
+    assert {r["user_id"].split("#")[0] for r in rows} == {'a,b', 'say "hi"', "Ünïcode ✓", '"', "x" * 56, " pad "}
+
+
 # ---------------------------------------------------------------- the records
 
 @pytest.fixture(scope="module")
