@@ -112,8 +112,8 @@ class _Sink:
 
 class ParquetFile(AtomicFile):
     """An output of Parquet: ``write_unit`` takes text of ``kind`` (:func:`table`: csv rows, or
-    jsonl), or a Table made of it in a worker process, and writes it as one row group; ``commit``
-    writes the footer and renames the file into place (``-``: stdout)."""
+    jsonl) and writes it as one row group; ``commit`` writes the footer and renames the file into
+    place (``-``: stdout)."""
 
     def __init__(self, path: str, schema, compression: str | None = None, what: str = "output",
                  kind: str = "csv"):
@@ -131,15 +131,9 @@ class ParquetFile(AtomicFile):
             raise
 
     def write_unit(self, pieces: list, always: bool = False) -> None:
-        import pyarrow as pa
-
-        text = b"".join(p for p in pieces if not isinstance(p, pa.Table))
-        tables = [p for p in pieces if isinstance(p, pa.Table)]
+        text = b"".join(pieces)
         if text.strip():
-            tables.append(table(text, self.schema, self.kind))
-        for t in tables:
-            if t.num_rows:
-                self._write(t)
+            self._write(table(text, self.schema, self.kind))
 
     def _write(self, t) -> None:
         try:
@@ -176,13 +170,6 @@ def cdr_opener(split: bool, labelled: bool, compression: str | None):
 def user_output(path: str) -> ParquetFile:
     """A users file of Parquet: JSON Lines of users in (output.write_users), row groups out."""
     return ParquetFile(path, arrow_schema("user"), kind="jsonl")
-
-
-def tables(chunk: tuple, schemas: list) -> tuple:
-    """A built chunk (CdrFileJob.chunk) with its blobs of CSV rows made Tables, in the worker
-    process that built it, so that the writer only encodes them."""
-    counts, blobs, spoiled, found = chunk
-    return counts, [table(b, s) if b else b for b, s in zip(blobs, schemas)], spoiled, found
 
 
 # ---------------------------------------------------------------- reading users
