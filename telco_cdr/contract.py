@@ -9,6 +9,8 @@ stands for ("ours" when none).  Everything else is derived from these descriptio
 - the Avro schemas ``schemas/<type>.avsc``;
 - the Spark schemas for ``from_json`` downstream: ``spark_ddl`` here, and ``telco_cdr.spark.spark_schema``
   (the one module that imports pyspark);
+- the Arrow schemas of Parquet files: ``arrow_fields`` here, and ``telco_cdr.parquet.arrow_schema``
+  (the one module that imports pyarrow);
 - the README's record tables.
 
 ``python -m telco_cdr.contract write`` regenerates the derived files; ``python -m
