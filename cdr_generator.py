@@ -7,6 +7,7 @@ import os
 import sys
 from datetime import UTC, datetime
 
+from telco_cdr import parquet
 from telco_cdr.anomalies import KINDS as ANOMALY_KINDS
 from telco_cdr.anomalies import parse_anomalies
 from telco_cdr.batch import CdrFileJob, write_cdr_file
@@ -31,6 +32,8 @@ examples:
       --seed 7 --format jsonl --output cdrs.jsonl --workers 2
   python cdr_generator.py --count 100000 --output-dir landing/ --format jsonl   # a file per CDR type
   python cdr_generator.py --count 1000000 --output cdrs.jsonl.gz     # gzip-compressed JSON Lines
+  python cdr_generator.py --count 1000000 --start 2026-11-01 --output-dir lake/ --format parquet \\
+      --compression zstd   # voice.parquet, data.parquet, ...: typed columns (needs pyarrow)
   python cdr_generator.py --weights voice=1 --count 10 --output - | head -3     # JSON Lines
   python cdr_generator.py --count 10000 --output cdrs.jsonl --start 2026-11-01 \\
       --faults duplicate=0.01,late=0.005,malformed=0.002 --ledger faults.jsonl  # spoiled on purpose
@@ -39,9 +42,11 @@ examples:
   python cdr_generator.py --count 1000000 --output cdrs.jsonl --start 2026-11-01 --end 2026-11-08 \\
       --anomalies sim_box=1,wangiri=1,cell_outage=2 --ledger truth.jsonl        # fraud and outages to find
 
-The name says the format: .json, .jsonl/.ndjson, .csv, then .gz or .zst to compress; other
-formats (.parquet, .xlsx, ...) are refused.  5,000,000 CDRs of JSON Lines take about 3.0 GB
-(.gz about 520 MB, .zst about 290 MB).
+The name says the format: .json, .jsonl/.ndjson, .csv, then .gz or .zst to compress, or
+.parquet (its columns compressed inside: snappy, or --compression gzip|zstd); other formats
+(.avro, .xlsx, ...) are refused.  5,000,000 CDRs of JSON Lines take about 3.0 GB (.gz about
+520 MB, .zst about 290 MB).  Parquet has the contract's types (times as UTC milliseconds); one
+file of all types has the columns of all five, null where a type has no such field.
 
 Every CDR belongs to a user of --users-file (same msisdn, imsi, imei); suspended users make
 none.  The same users, flags and --seed give a byte-identical file, with any --workers.
@@ -79,11 +84,13 @@ def build_parser() -> Parser:
     p.add_argument("--output-dir", metavar="DIR", type=nonempty,
                    help="write one file per CDR type into DIR (voice.jsonl, data.jsonl, ...) instead of --output")
     p.add_argument("--format", "-f", choices=FORMATS,
-                   help="json (one array), jsonl (one object a line) or csv (default: from the file name: "
-                        ".json, .jsonl/.ndjson, .csv; jsonl for stdout and --output-dir)")
+                   help="json (one array), jsonl (one object a line), csv, or parquet (typed columns; needs "
+                        "pyarrow) (default: from the file name: .json, .jsonl/.ndjson, .csv, .parquet; jsonl for "
+                        "stdout and --output-dir)")
     p.add_argument("--compression", choices=tuple(CODECS),
                    help="compress each file of --output-dir (voice.jsonl.gz, ...) or stdout; a named --output "
-                        "says it by its name instead: cdrs.jsonl.gz (gzip), cdrs.jsonl.zst (zstd)")
+                        "says it by its name instead: cdrs.jsonl.gz (gzip), cdrs.jsonl.zst (zstd); with parquet, "
+                        "the codec of its columns (default: snappy)")
     p.add_argument("--seed", type=seed_value, default=DEFAULT_SEED, help=f"random seed (default: {DEFAULT_SEED})")
     p.add_argument("--start", type=nonempty,
                    help="start of the event-time window, ISO 8601 (default: 24 hours before --end)")
@@ -132,13 +139,20 @@ def main(argv: list[str] | None = None) -> int:
             fmt, compression = args.format or "jsonl", args.compression
             if os.path.exists(args.output_dir) and not os.path.isdir(args.output_dir):
                 raise UserError(f"--output-dir {args.output_dir!r} exists and is not a folder")
-            suffix = codec(compression).suffix  # the zstandard package is checked here, before any work
+            # the zstandard package is checked here, before any work; Parquet compresses inside
+            suffix = "" if fmt == "parquet" else codec(compression).suffix
             paths = [os.path.join(args.output_dir, f"{t}.{fmt}{suffix}") for t in CDR_TYPES]
             headers = [csv_header(t, args.label_anomalies) for t in CDR_TYPES]
         else:
             fmt, compression = output_kind(args.output, args.format, compression=args.compression)
-            codec(compression)
+            if fmt != "parquet":
+                codec(compression)
             paths, headers = [args.output], [csv_header(labelled=args.label_anomalies)]
+        opener = None
+        if fmt == "parquet":
+            parquet.require("--format parquet")
+            opener = parquet.cdr_opener(bool(args.output_dir), args.label_anomalies, compression)
+            compression = compression or parquet.DEFAULT_CODEC
         if faults:
             check_format(faults, fmt)
         if args.ledger is not None and os.path.abspath(args.ledger) in map(os.path.abspath, paths):
@@ -158,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
                          delay=delay, workers=args.workers)
         framers = [RecordFramer(fmt, h) for h in headers]
         progress.begin()
-        with atomic_outputs(paths, codec_name=compression) as outs, \
+        with atomic_outputs(paths, codec_name=compression, opener=opener) as outs, \
                 atomic_outputs([args.ledger] if args.ledger else [], "--ledger") as ledgers:
             totals = write_cdr_file(job, outs, framers, args.workers, progress, ledgers[0] if ledgers else None)
         done = sum(totals)

@@ -46,7 +46,7 @@ class CdrFileJob:
     start_ms: int
     end_ms: int
     count: int
-    fmt: str  # json | jsonl | csv
+    fmt: str  # json | jsonl | csv | parquet (built as CSV rows; telco_cdr.parquet makes them row groups)
     split: bool = False  # one output per CDR type
     faults: dict | None = None  # --faults: fraction of records per kind (telco_cdr.faults); None: none
     anomalies: dict | None = None  # --anomalies: incidents per kind (telco_cdr.anomalies); None: none
@@ -258,8 +258,8 @@ def write_cdr_file(job: CdrFileJob, outs: list, framers: list, workers: int = 1,
     """
     if job.order == "arrival":
         return _write_in_arrival_order(job, outs, framers, workers, progress, ledger)
-    if workers <= 1 or job.n_chunks == 1:
-        return _write_in_order(job, outs, framers, progress, ledger)
+    if workers <= 1 or job.n_chunks == 1 or job.fmt == "parquet":  # a Parquet file has one writer: its footer
+        return _write_in_order(job, outs, framers, progress, ledger, workers)
     job.factory.warm()  # per-user text tables made once, before the processes fork
     if job.spoiler is not None:
         _ = job.spoiler.taken  # the users' identifiers, once, before the processes fork
@@ -280,30 +280,41 @@ def _heads(framers: list, totals: list[int], counts: list[int], split: bool) -> 
     return heads
 
 
-def _write_in_order(job: CdrFileJob, outs: list, framers: list, progress, ledger=None) -> list[int]:
+def _write_in_order(job: CdrFileJob, outs: list, framers: list, progress, ledger=None, workers: int = 1) -> list[int]:
+    """The chunks written in order by this process (on a thread), built here or, with ``workers``
+    > 1 (Parquet), by that many processes (_built_in_order).  A Parquet file's rows are parsed
+    and encoded by the writer thread: shipping the text to it took less CPU than shipping the
+    parsed columns (pickled), and on two busy cores gave 175,000 CDRs/s against 139,000 (median of 3)."""
     totals = [0] * len(CDR_TYPES)
     writer = BackgroundWriter()
     names = [out.path for out in outs]
     try:
-        for i in range(job.n_chunks):
-            counts, blobs, spoiled, found = job.chunk(i)
-            job.add_found(found)
-            if spoiled:
-                text = _ledger(job, spoiled, framers, totals, names, ledger is not None)
-                if ledger is not None:
-                    writer.write(ledger, [text])
-            for k, (out, head) in enumerate(zip(outs, _heads(framers, totals, counts, job.split))):
-                writer.write(out, [head])  # units as the ring writes them: the same bytes
-                writer.write(out, framers[k].body(blobs[k], _n(counts, k, job.split)))
-            totals = [a + b for a, b in zip(totals, counts)]
-            if progress:
-                progress.update(sum(totals), sum(out.size for out in outs))
+        with _built_in_order(job, workers) as chunks:
+            for got in chunks:
+                _write_chunk(job, outs, framers, writer, names, totals, got, ledger)
+                totals = [a + b for a, b in zip(totals, got[0])]
+                if progress:
+                    progress.update(sum(totals), sum(out.size for out in outs))
         if ledger is not None and job.plan is not None:  # the incidents, once all their records are known
             writer.write(ledger, [job.anomaly_ledger()])
         _close(outs, framers, totals, job.split, writer.write)
     finally:
         writer.close()
     return totals
+
+
+def _write_chunk(job: CdrFileJob, outs: list, framers: list, writer, names: list, totals: list[int], got: tuple,
+                 ledger) -> None:
+    """Chunk ``got`` (CdrFileJob.chunk) to the writer, when ``totals`` records came before it."""
+    counts, blobs, spoiled, found = got
+    job.add_found(found)
+    if spoiled:
+        text = _ledger(job, spoiled, framers, totals, names, ledger is not None)
+        if ledger is not None:
+            writer.write(ledger, [text])
+    for k, (out, head) in enumerate(zip(outs, _heads(framers, totals, counts, job.split))):
+        writer.write(out, [head])  # units as the ring writes them: the same bytes
+        writer.write(out, framers[k].body(blobs[k], _n(counts, k, job.split)))
 
 
 def _write_in_arrival_order(job: CdrFileJob, outs: list, framers: list, workers: int, progress,

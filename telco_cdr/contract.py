@@ -9,6 +9,8 @@ stands for ("ours" when none).  Everything else is derived from these descriptio
 - the Avro schemas ``schemas/<type>.avsc``;
 - the Spark schemas for ``from_json`` downstream: ``spark_ddl`` here, and ``telco_cdr.spark.spark_schema``
   (the one module that imports pyspark);
+- the Arrow schemas of Parquet files: ``arrow_fields`` here, and ``telco_cdr.parquet.arrow_schema``
+  (the one module that imports pyarrow);
 - the README's record tables.
 
 ``python -m telco_cdr.contract write`` regenerates the derived files; ``python -m
@@ -608,6 +610,31 @@ def spark_ddl(name: str) -> str:
     """The Spark SQL DDL of record ``name`` (``cdr_id STRING NOT NULL, ...``), for ``from_json``."""
     return ", ".join(f"{f.name} {_SPARK[f.type]}{'' if f.nullable else ' NOT NULL'}"
                      for f in RECORDS[name].all_fields)
+
+
+# ---------------------------------------------------------------- Arrow (Parquet)
+
+# Arrow's names of the types (as pyarrow prints them): times as UTC milliseconds, dates as days.
+ARROW = {"string": "string", "integer": "int64", "number": "double", "boolean": "bool",
+         "timestamp": "timestamp[ms, tz=UTC]", "date": "date32"}
+
+
+def arrow_fields(name: str | None = None, labelled: bool = False) -> list[tuple[str, str, bool]]:
+    """The Arrow columns of record ``name`` as it is written (``labelled``: with the optional
+    fields, --label-anomalies): (field, Arrow type, nullable), in the record's order.  Without a
+    ``name``, the columns of one file of all CDR types, the order and names of the all-types CSV:
+    a column is nullable where its field may be null or a type lacks it.  ``telco_cdr.parquet.
+    arrow_schema`` makes the pyarrow schema of them (that module imports pyarrow, this one does not)."""
+    if name is not None:
+        fields = RECORDS[name].all_fields if labelled else RECORDS[name].fields
+        return [(f.name, ARROW[f.type], f.nullable) for f in fields]
+    by_name: dict[str, list[Field]] = {}
+    for t in CDR_TYPES:
+        for f in CDRS[t].all_fields if labelled else CDRS[t].fields:
+            by_name.setdefault(f.name, []).append(f)
+    columns = CSV_COLUMNS + (OPTIONAL_COLUMNS if labelled else ())
+    return [(c, ARROW[by_name[c][0].type], len(by_name[c]) < len(CDR_TYPES) or any(f.nullable for f in by_name[c]))
+            for c in columns]
 
 
 # ---------------------------------------------------------------- README tables

@@ -92,7 +92,11 @@ def parse_faults(text: str, flag: str = "--faults") -> dict[str, float]:
 
 
 def check_format(fractions: dict[str, float], fmt: str, flag: str = "--faults") -> None:
-    """Refuse kinds that make no sense in ``fmt``: a malformed element spoils a whole JSON array."""
+    """Refuse kinds that make no sense in ``fmt``: a malformed element spoils a whole JSON array;
+    Parquet's typed columns hold no spoiled text at all."""
+    if fmt == "parquet":
+        raise UserError(f"{flag} spoils the text of records (malformed lines, missing fields, values of another "
+                        f"type), which the typed columns of Parquet cannot hold; write jsonl or csv for faults")
     if fmt == "json" and fractions.get("malformed"):
         raise UserError(f"{flag}: malformed makes a JSON array (--format json) unreadable as a whole, not one "
                         f"record; write jsonl or csv for malformed records")

@@ -12,11 +12,13 @@ from contextlib import contextmanager
 from .errors import RunError, UserError
 from .text import duration, size
 
-FORMATS = ("json", "jsonl", "csv")
+FORMATS = ("json", "jsonl", "csv", "parquet")
 # The file name's extension of each format we write.
-EXTENSIONS = {"json": "json", "jsonl": "jsonl", "ndjson": "jsonl", "csv": "csv"}
+EXTENSIONS = {"json": "json", "jsonl": "jsonl", "ndjson": "jsonl", "csv": "csv", "parquet": "parquet"}
+# Formats whose columns are compressed inside the file (by --compression), never the file as a whole.
+INNER_COMPRESSION = ("parquet",)
 # Extensions of formats we do not write: a name ending so is refused, not filled with JSON.
-FOREIGN_FORMATS = ("parquet", "pq", "avro", "orc", "arrow", "feather", "ipc", "xlsx", "xls", "ods", "xml", "tsv",
+FOREIGN_FORMATS = ("pq", "avro", "orc", "arrow", "feather", "ipc", "xlsx", "xls", "ods", "xml", "tsv",
                    "yaml", "yml", "toml", "html", "htm", "pdf", "bson", "msgpack", "pb", "proto", "sqlite", "db")
 FOREIGN_COMPRESSIONS = ("bz2", "xz", "lzma", "lz4", "zip", "7z", "br", "snappy", "sz", "z", "tgz", "tar", "gzip",
                         "zstd", "zlib")
@@ -88,10 +90,11 @@ def output_kind(path: str, given: str | None, allowed=FORMATS, what: str = "--ou
                 compression: str | None = None) -> tuple[str, str | None]:
     """The format and the compression (None, "gzip", "zstd") of an output, from its name and the
     flags.  The name says what the file is: ``cdrs.jsonl.gz`` is gzip-compressed JSON Lines.  A
-    name of a format or a compression we do not write (``.parquet``, ``.bz2``) is refused; so is a
+    name of a format or a compression we do not write (``.avro``, ``.bz2``) is refused; so is a
     name that tells no format (``cdrs``, ``cdrs.dat``) without ``--format``.  ``--format`` wins
     over our own extensions (``--format jsonl -o users.json``).  ``-`` (stdout) is JSON Lines
-    unless ``--format`` says otherwise, compressed only with ``compression``."""
+    unless ``--format`` says otherwise, compressed only with ``compression``.  Parquet compresses
+    its columns inside: its name takes no ``.gz`` or ``.zst``, and ``compression`` is its codec."""
     kinds = ", ".join(allowed)
     names = ", ".join("." + e for e, f in EXTENSIONS.items() if f in allowed)
     if path == "-":
@@ -106,24 +109,32 @@ def output_kind(path: str, given: str | None, allowed=FORMATS, what: str = "--ou
     elif ext[1:] in FOREIGN_COMPRESSIONS:
         raise UserError(f"{what} {path!r}: {ext} compression is not written here; end the name in .gz or .zst "
                         f"to compress, or in {names} for none")
-    if compression and compression != by_name:
-        suffix = {v: k for k, v in COMPRESSION_SUFFIXES.items()}[compression]
-        raise UserError(f"--compression {compression} does not match {what} {path!r}: the name says what the file "
-                        f"is, so end it in {suffix} (or leave out --compression)")
     ext = ext[1:]
     if ext in EXTENSIONS:
         implied = EXTENSIONS[ext]
         if not given and implied not in allowed:
             raise UserError(f"{what} {path!r} names a .{ext} file, but this writes {kinds} only ({names})")
-        return given or implied, by_name
-    if ext in FOREIGN_FORMATS:
+        fmt = given or implied
+    elif ext in FOREIGN_FORMATS:
         raise UserError(f"{what} {path!r} names a .{ext} file, a format not written here; this writes {kinds} "
                         f"({names}, with .gz or .zst to compress)")
-    if given:
-        return given, by_name
-    told = f"its extension .{ext} is none of ours" if ext else "it has no extension"
-    raise UserError(f"cannot tell the format of {what} {path!r} from its name ({told}): end it in {names} "
-                    f"(with .gz or .zst to compress), or give --format")
+    elif given:
+        fmt = given
+    else:
+        told = f"its extension .{ext} is none of ours" if ext else "it has no extension"
+        raise UserError(f"cannot tell the format of {what} {path!r} from its name ({told}): end it in {names} "
+                        f"(with .gz or .zst to compress), or give --format")
+    if fmt in INNER_COMPRESSION:
+        if by_name:
+            suffix = {v: k for k, v in COMPRESSION_SUFFIXES.items()}[by_name]
+            raise UserError(f"{what} {path!r}: a {fmt} file is not compressed as a whole; drop the {suffix} "
+                            f"({fmt} compresses its columns inside)")
+        return fmt, compression
+    if compression and compression != by_name:
+        suffix = {v: k for k, v in COMPRESSION_SUFFIXES.items()}[compression]
+        raise UserError(f"--compression {compression} does not match {what} {path!r}: the name says what the file "
+                        f"is, so end it in {suffix} (or leave out --compression)")
+    return fmt, by_name
 
 
 class AtomicFile:
@@ -240,12 +251,13 @@ def writing(path: str, what: str = "output"):
 
 
 @contextmanager
-def atomic_outputs(paths: list[str], what: str = "output", codec_name: str | None = None):
-    """Open several AtomicFiles; commit all if the block ends normally, else remove them all."""
+def atomic_outputs(paths: list[str], what: str = "output", codec_name: str | None = None, opener=None):
+    """Open several AtomicFiles (``opener(k, path)``: the k-th another way, such as a
+    parquet.ParquetFile); commit all if the block ends normally, else remove them all."""
     files = []
     try:
-        for p in paths:
-            files.append(AtomicFile(p, what, codec(codec_name)))
+        for k, p in enumerate(paths):
+            files.append(opener(k, p) if opener else AtomicFile(p, what, codec(codec_name)))
         yield files
     except BaseException:
         for f in files:
@@ -259,7 +271,9 @@ def atomic_outputs(paths: list[str], what: str = "output", codec_name: str | Non
 class RecordFramer:
     """Frames chunks of records as a JSON array, JSON Lines, or CSV with a header.
 
-    A chunk arrives as its records joined by ``separator(fmt)``, already encoded.
+    A chunk arrives as its records joined by ``separator(fmt)``, already encoded.  Parquet is
+    framed as lines without a header (CSV rows of CDRs, JSON Lines of users): each unit goes to a
+    parquet.ParquetFile, which makes it a row group.
     """
 
     def __init__(self, fmt: str, header: str | None = None):
@@ -371,7 +385,8 @@ class Progress:
 
 
 def write_users(out, records, fmt: str, progress: Progress | None = None, batch: int = 5000) -> int:
-    """Write user records to ``out`` as a JSON array or JSON Lines; return how many."""
+    """Write user records to ``out`` as a JSON array or JSON Lines (Parquet: JSON Lines to a
+    parquet.ParquetFile of kind jsonl, a row group a batch); return how many."""
     from .users import user_json as dumps
 
     framer = RecordFramer(fmt)

@@ -263,6 +263,7 @@ def _read_bytes(path: str, progress=None) -> bytearray:
 
 
 GZIP_MAGIC, ZSTD_MAGIC = b"\x1f\x8b", b"\x28\xb5\x2f\xfd"
+PARQUET_MAGIC = b"PAR1"  # telco_cdr.parquet.MAGIC (that module imports pyarrow when used)
 
 
 def _decompressed(raw: bytearray, label: str):
@@ -303,7 +304,7 @@ def _decompressed(raw: bytearray, label: str):
 
 def read_users(path: str, progress=None) -> list[dict]:
     """Read and validate a users file (a JSON array or JSON Lines, or either compressed with gzip
-    or zstd); raise UserError on any fault.  ``progress`` (output.Progress) is told how far."""
+    or zstd, or Parquet); raise UserError on any fault.  ``progress`` (output.Progress) is told how far."""
     label = f"users file {path!r}"
     if not os.path.exists(path):
         raise UserError(f"{label} not found (make one with: python user_generator.py --output {path!r})")
@@ -313,6 +314,33 @@ def read_users(path: str, progress=None) -> list[dict]:
         raw = _read_bytes(path, progress)
     except OSError as e:
         raise UserError(f"{label} cannot be read: {e.strerror}") from None
+    if raw[:4] == PARQUET_MAGIC:  # a Parquet file: its first bytes tell, whatever its name
+        from .parquet import read_records
+
+        if progress:
+            progress.phase(f"reading {size(len(raw))} of Parquet users")
+        records, escapes = read_records(bytes(raw), label), False
+    else:
+        records, escapes = _json_records(raw, label, progress)
+    if not isinstance(records, list):
+        raise UserError(f"{label} must hold a JSON array of user objects")
+    if not records:
+        raise UserError(f"{label} holds no users")
+    if progress:
+        progress.phase(f"checking {plural(len(records), 'user')}")
+    if not _all_valid(records):
+        _first_fault(records, label)  # raises, naming the user and the field
+    if escapes and any(_has_surrogate(r) for r in records):
+        raise UserError(f"{label} holds a \\u escape that is not valid Unicode (a lone surrogate)")
+    _check_time_zones(records, label)
+    if not any(r["status"] == "active" for r in records):
+        raise UserError(f"{label} has no active users, so there is no one to make CDRs for")
+    return records
+
+
+def _json_records(raw: bytearray, label: str, progress=None) -> tuple[list, bool]:
+    """The records of a users file of JSON (an array or JSON Lines, either maybe compressed), and
+    whether its text holds a \\u escape."""
     raw = _decompressed(raw, label)
     if progress:
         progress.phase(f"parsing {size(len(raw))} of users")
@@ -355,20 +383,7 @@ def read_users(path: str, progress=None) -> list[dict]:
         raise UserError(f"{label} is nested too deeply to be a users file") from None
     except ValueError as e:  # e.g. an integer of more digits than Python converts
         raise UserError(f"{label} holds a value that cannot be read: {str(e).splitlines()[0][:80]}") from None
-    if not isinstance(records, list):
-        raise UserError(f"{label} must hold a JSON array of user objects")
-    if not records:
-        raise UserError(f"{label} holds no users")
-    if progress:
-        progress.phase(f"checking {plural(len(records), 'user')}")
-    if not _all_valid(records):
-        _first_fault(records, label)  # raises, naming the user and the field
-    if escapes and any(_has_surrogate(r) for r in records):
-        raise UserError(f"{label} holds a \\u escape that is not valid Unicode (a lone surrogate)")
-    _check_time_zones(records, label)
-    if not any(r["status"] == "active" for r in records):
-        raise UserError(f"{label} has no active users, so there is no one to make CDRs for")
-    return records
+    return records, escapes
 
 
 # The string fields a CDR needs, as patterns one column at a time is matched against.

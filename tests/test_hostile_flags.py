@@ -109,7 +109,7 @@ bad(C, "--count", ["-1", str(10**11 + 1), str(10**30), "abc", "1.5", "", "nan", 
 bad(C, "--workers", ["0", "-1", "65", str(10**6), "abc", "1.5", ""])
 bad(C, "-j", ["0"], named=["--workers"])
 bad(C, "--seed", ["-1", str(2**63), "abc"])
-bad(C, "--format", ["xml", "", "JSONL", "parquet"])
+bad(C, "--format", ["xml", "", "JSONL", "PARQUET", "avro"])
 for flag in ("--start", "--end"):
     bad(C, flag, ["yesterday", "2026-13-01", "2026-02-30", "   ", "2026-11-01T25:00", "2026-11-01T00:00:00+25:00",
                   "now", "1730419200"])
@@ -181,8 +181,10 @@ case(U, ["--users-file", Files.USERS], "--users-file")
 
 # an output's name says what it is: a format or compression we do not write, or no format at all,
 # is refused (not filled with JSON)
-for name in ("x.parquet", "x.xlsx", "x.avro", "x.tsv", "x.xml", "x.PARQUET.gz"):
+for name in ("x.orc", "x.xlsx", "x.avro", "x.tsv", "x.xml", "x.AVRO.gz", "x.pq"):
     case((U, C), ["--output", name], "--output", "." + name.split(".")[1].lower(), "not written")
+for name in ("x.parquet.gz", "x.PARQUET.zst"):  # Parquet compresses its columns, not the file
+    case((U, C), ["--output", name], "--output", "." + name.split(".")[-1].lower(), "parquet compresses its columns")
 for name in ("x.txt", "cdrs", "x.dat", "x.gz"):
     case((U, C), ["--output", name], "--output", "cannot tell the format", "--format")
 for name in ("x.jsonl.bz2", "x.json.zip", "x.csv.xz", "x.json.lz4"):
