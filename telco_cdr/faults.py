@@ -453,8 +453,8 @@ class Spoiler:
                 if v not in taken:
                     return v
 
-        def digits(k):
-            return "".join(str(rng.integers(10)) for _ in range(k))
+        def digits(k):  # k random digits, one draw
+            return f"{rng.integers(10 ** k):0{k}d}"
 
         old = {name: rec.get(name) for name in ("user_id", "msisdn", "imsi", "imei")}
         new = {
