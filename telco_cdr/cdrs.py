@@ -227,7 +227,7 @@ class CdrFactory:
         types, u, _ = self.curve.assign(rng, start, None if types is None else np.asarray(types, dtype=np.int64))
         if advance_only:  # a stream's data rows are the users' draws of assign(), their bearers' own generator
             rows = np.flatnonzero(types == DATA)
-            self.stream_bearers.next(self.bearer_rng(chunk_index), u[rows], start[rows], rows)
+            self.stream_bearers.next(self.bearer_rng(chunk_index), u[rows], start[rows], rat=None)  # no records: no RAT
             return None
         if data is not None and len(data):
             types = np.concatenate((types, np.full(len(data), DATA, dtype=types.dtype)))
