@@ -134,19 +134,23 @@ def make_spec(users, count: int = 100, seed: int = DEFAULT_SEED, start=None, end
                           anomalies or None)
 
 
-def raw_records(spark, spec: GenerationSpec, partitions: int | None = None):
+def raw_records(spark, spec: GenerationSpec, partitions: int | None = None, chunks: range | None = None):
     """A DataFrame (chunk INT, type STRING, value STRING): one row per record, its JSON line, in the
     order of the single-process run's files (by chunk, then as in the chunk); ``partitions`` tasks
     (default: one per core, or more so that none builds more than CHUNKS_PER_TASK chunks), each a
-    range of chunks."""
-    n = n_chunks(spec.count)
+    range of chunks; ``chunks``: only those chunks of the run (default: all)."""
+    everything = range(n_chunks(spec.count))
+    chunks = everything if chunks is None else chunks
+    if chunks.step != 1 or (len(chunks) and (chunks.start < 0 or chunks.stop > len(everything))):
+        raise UserError(f"chunks must be a range within the run's {len(everything)} chunks, not {chunks}")
+    n = max(1, len(chunks))
     sc = spark.sparkContext
     if partitions is None:
         partitions = max(sc.defaultParallelism, -(-n // CHUNKS_PER_TASK))
     partitions = max(1, min(int(partitions), n))
     _ship_package(sc)
     spec_bc = sc.broadcast(spec)
-    rdd = (sc.parallelize(range(n), partitions)
+    rdd = (sc.parallelize(chunks, partitions)
            .mapPartitions(lambda chunks: _build_chunks(spec_bc, chunks))
            .map(lambda r: (r[0], CDR_TYPES[r[1]], r[2])))
     return spark.createDataFrame(rdd, "chunk INT, type STRING, value STRING")
@@ -231,15 +235,22 @@ def _ship_package(sc) -> None:
 # ---------------------------------------------------------------- cdr_generator.py --spark
 
 def session(master: str, app: str = "cdr_generator"):
-    """A SparkSession on ``master`` (session time zone UTC); RunError in one line if Spark cannot start."""
+    """A SparkSession on ``master`` (session time zone UTC) and whether it was started here (so is
+    to be stopped here), or the session already active in this process (a notebook's, a test's);
+    RunError in one line if Spark cannot start."""
     from pyspark.sql import SparkSession
 
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        return active, False
     try:
-        return (SparkSession.builder.master(master).appName(app)
-                .config("spark.sql.session.timeZone", "UTC").config("spark.ui.showConsoleProgress", "false")
-                .getOrCreate())
+        spark = (SparkSession.builder.master(master).appName(app)
+                 .config("spark.sql.session.timeZone", "UTC").config("spark.ui.showConsoleProgress", "false")
+                 .getOrCreate())
     except Exception as e:  # noqa: BLE001 - the JVM's failures come as many classes
         raise RunError(f"Spark could not start on {master!r}: {_first_line(e)}") from None
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark, True
 
 
 def _first_line(e: BaseException) -> str:

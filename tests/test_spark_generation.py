@@ -1,0 +1,166 @@
+"""Generation on Spark (telco_cdr.spark_generation, cdr_generator.py --spark) on a real local[2] Spark:
+the records Spark's tasks build are the single-process run's, field by field, in a run of several chunks;
+the Parquet tables the CLI writes hold them too, typed (read back with pyarrow, not Spark); a bad
+--spark is one line."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+
+import pytest
+
+import helpers
+from running import assert_clean_error, call_main, run_script
+from telco_cdr import spark_generation
+from telco_cdr.constants import CDR_TYPES, CHUNK_RECORDS
+from telco_cdr.contract import RECORDS
+
+START, END = "2026-11-02T00:00:00Z", "2026-11-04T00:00:00Z"
+COUNT = 2 * CHUNK_RECORDS + 3000  # three chunks
+SEED = 11
+# Anomalies planted and labelled, so the labelled schema (with ``anomaly``) and the incident plan take part.
+EXTRA = ("--anomalies", "sim_box=1,cell_outage=1", "--label-anomalies")
+
+pytestmark = [pytest.mark.spark, pytest.mark.xdist_group("spark_generation")]
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    """A users file and the single-process run's JSON Lines, one file per type."""
+    d = tmp_path_factory.mktemp("sparkgen")
+    users = helpers.write_users(d / "users.json", 300, seed=4, countries=["US", "GB"])
+    rc = helpers.cdr_main("--users-file", users, "--count", COUNT, "--seed", SEED, "--start", START, "--end", END,
+                          "--output-dir", d / "single", "--format", "jsonl", *EXTRA)
+    assert rc == 0
+    single = {t: [json.loads(line) for line in (d / "single" / f"{t}.jsonl").read_text().splitlines()]
+              for t in CDR_TYPES}
+    assert sum(map(len, single.values())) == COUNT
+    return d, users, single
+
+
+@pytest.fixture(scope="module")
+def spark():
+    from pyspark.sql import SparkSession
+
+    session = (SparkSession.builder.master("local[2]").appName("spark-generation-test")
+               .config("spark.ui.enabled", "false").config("spark.sql.session.timeZone", "UTC")
+               .config("spark.driver.extraJavaOptions", "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC")
+               .config("spark.sql.shuffle.partitions", "2").getOrCreate())
+    yield session
+    session.stop()
+
+
+def _instant(v) -> int:
+    """Epoch ms of a time: ISO 8601 text with a Z, a naive datetime as pyspark collects one (local
+    time of this process), or an aware one (pyarrow)."""
+    if isinstance(v, str):
+        return helpers.iso_ms(v)
+    return round(v.timestamp() * 1000)
+
+
+def _comparable(rec: dict, cdr_type: str) -> dict:
+    times = {f.name for f in RECORDS[cdr_type].all_fields if f.type == "timestamp"}
+    return {k: (_instant(v) if k in times and v is not None else v) for k, v in rec.items()}
+
+
+def test_spark_tasks_build_the_single_process_records(spark, data):
+    _, users, single = data
+    spec = spark_generation.make_spec(str(users), COUNT, SEED, START, END, anomalies=EXTRA[1], label_anomalies=True)
+    job = spec.job()
+    # a run this small keeps its data partials from the choice: a task can start at any chunk
+    assert job.n_chunks == 3 and job.bearers.partials is not None
+    # two tasks: chunk 0, then chunks 1 and 2, in processes of their own
+    raw = spark_generation.raw_records(spark, spec, partitions=2)
+    assert raw.rdd.getNumPartitions() == 2
+    raw = raw.cache()
+    assert sorted(r.chunk for r in raw.select("chunk").distinct().collect()) == [0, 1, 2]
+    labelled = 0
+    for t in CDR_TYPES:
+        df = spark_generation.typed(raw, t, labelled=True)
+        types = dict(df.dtypes)
+        assert types["start_time"] == "timestamp" and types["end_time"] == "timestamp"
+        assert df.columns == [f.name for f in RECORDS[t].all_fields]
+        got = [_comparable(r.asDict(), t) for r in df.collect()]
+        want = [_comparable(r, t) for r in single[t]]
+        assert len(got) == len(want), t
+        for k, (g, w) in enumerate(zip(got, want)):
+            assert g == w, f"{t} record {k} differs"
+        labelled += sum(r["anomaly"] is not None for r in got)
+    assert labelled > 0, "the run should hold some anomaly's records"
+    raw.unpersist()
+
+
+def test_a_task_starts_a_large_run_at_a_late_chunk_from_the_marks(spark, data):
+    """A run of many data records keeps the chains' states at marks instead: a task that builds chunks
+    120 and 121 alone gives the JSON lines one process gives, simulating every chunk from the first."""
+    from telco_cdr.batch import CdrFileJob
+
+    _, users, _ = data
+    spec = spark_generation.make_spec(str(users), 1_400_000, SEED, START, END)
+    job = spec.job()
+    assert job.bearers.partials is None and len(job.bearers.marks) > 0, "the chains' states must be kept at marks"
+    raw = spark_generation.raw_records(spark, spec, partitions=1, chunks=range(120, 122))
+    got = {t: [r.value for r in raw.where(raw.type == t).collect()] for t in CDR_TYPES}
+    one = CdrFileJob(job.pop, spec.weights, SEED, spec.start_ms, spec.end_ms, spec.count, "jsonl", split=True)
+    assert len(one.bearers.marks) == 0  # one process in order: no marks
+    want = {t: [] for t in CDR_TYPES}
+    for i in range(122):
+        blobs = one.chunk(i)[1]
+        if i >= 120:
+            for t, blob in zip(CDR_TYPES, blobs):
+                want[t] += blob.decode().split("\n") if blob else []
+    assert sum(map(len, got.values())) > CHUNK_RECORDS
+    for t in CDR_TYPES:
+        assert got[t] == want[t], t
+
+
+def test_users_dataframe_has_the_contract_types(spark, data):
+    _, users, _ = data
+    df = spark_generation.users_dataframe(spark, str(users))
+    assert dict(df.dtypes)["activation_date"] == "date"
+    want = json.loads(users.read_text())
+    got = [r.asDict() for r in df.collect()]
+    assert len(got) == len(want) == 300
+    for g, w in zip(got, want):
+        assert g["activation_date"] == date.fromisoformat(w["activation_date"])
+        assert {**g, "activation_date": w["activation_date"]} == w
+
+
+def test_cli_writes_a_typed_parquet_table_per_type(data):
+    """The script in its own process, as a user runs it: Spark started on local[2], stopped after."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    d, users, single = data
+    res = run_script("cdr_generator.py", "--spark", "local[2]", "--users-file", users, "--count", COUNT, "--seed", SEED,
+                     "--start", START, "--end", END, "--output-dir", d / "lake", "--format", "parquet", *EXTRA,
+                     timeout=240)
+    assert res.returncode == 0, res.describe()
+    assert "Traceback" not in res.stderr, res.describe()
+    assert f"wrote {COUNT:,} CDRs" in res.stderr, res.describe()
+    assert sorted(p.name for p in (d / "lake").iterdir()) == sorted(CDR_TYPES), "a table per type, nothing else"
+    for t in CDR_TYPES:
+        parts = sorted((d / "lake" / t).glob("part-*.parquet"))
+        assert parts, t
+        table = pa.concat_tables([pq.read_table(p) for p in parts])  # the part files in order: the run's order
+        assert table.schema.field("start_time").type == pa.timestamp("ms", tz="UTC"), table.schema
+        got = [_comparable(r, t) for r in table.to_pylist()]
+        assert got == [_comparable(r, t) for r in single[t]], t
+    # an aware datetime of pyarrow is the same instant as the JSON's text
+    first = pq.read_table(sorted((d / "lake" / "voice").glob("part-*.parquet"))[0]).to_pylist()[0]["start_time"]
+    assert first.tzinfo is not None and first.astimezone(UTC) == datetime.fromisoformat(
+        single["voice"][0]["start_time"].replace("Z", "+00:00"))
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--spark", "nonsense"], ["not a spark master"]),
+    (["--spark", "local[0]"], ["not a spark master"]),
+    (["--spark", "local[2]", "--format", "jsonl"], ["parquet"]),
+    (["--spark", "local[2]", "--faults", "duplicate=0.01"], ["--faults"]),
+])
+def test_a_bad_spark_run_is_one_line_before_spark_starts(tmp_path, data, args, words):
+    _, users, _ = data
+    res = call_main("cdr_generator.py", ["--users-file", users, "--output-dir", tmp_path / "out", *args])
+    assert_clean_error(res, 2, *words)
+    assert not (tmp_path / "out").exists(), "nothing written"
