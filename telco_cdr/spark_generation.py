@@ -35,6 +35,7 @@ _MASTER = re.compile(r"local|local\[([1-9]\d*|\*)(,[1-9]\d*)?\]|local-cluster\[\
 # The parse options of the generated records: FAILFAST (a value the schema cannot take stops the job);
 # times are ISO 8601 UTC with milliseconds and a Z.
 PARSE_OPTIONS = {"mode": "FAILFAST", "timestampFormat": "yyyy-MM-dd'T'HH:mm:ss.SSSXXX", "dateFormat": "yyyy-MM-dd"}
+RAW_SCHEMA = "chunk INT, type STRING, value STRING"
 # Chunks a task builds at most by default: fewer tasks save the walks from the marks to their first chunks.
 CHUNKS_PER_TASK = 16
 
@@ -92,15 +93,24 @@ def _job_of(spec: GenerationSpec):
     return job
 
 
-def _build_chunks(spec_bc, chunks):
-    """A task: the records of its chunks, in order, as (chunk, type index, JSON line)."""
+def _build_chunks(spec_bc, batches):
+    """A task (mapInArrow): for each chunk number of its batches, in order, an Arrow batch of the
+    chunk's records (chunk, type, JSON line), types in the order of CDR_TYPES and each type's records
+    in the order of its file."""
+    import pyarrow as pa
+
     job = _job_of(spec_bc.value)
-    for i in chunks:
-        _, blobs, _, _ = job.chunk(i)
-        for t, blob in enumerate(blobs):
-            if blob:
-                for line in blob.decode("utf-8").split("\n"):
-                    yield i, t, line
+    for batch in batches:
+        for i in batch.column(0).to_pylist():
+            _, blobs, _, _ = job.chunk(i)
+            types, values = [], []
+            for t, blob in enumerate(blobs):
+                if blob:
+                    lines = blob.decode("utf-8").split("\n")
+                    values += lines
+                    types += [CDR_TYPES[t]] * len(lines)
+            yield pa.RecordBatch.from_arrays([pa.array([i] * len(values), pa.int32()), pa.array(types, pa.string()),
+                                              pa.array(values, pa.string())], names=["chunk", "type", "value"])
 
 
 def n_chunks(count: int) -> int:
@@ -139,6 +149,8 @@ def raw_records(spark, spec: GenerationSpec, partitions: int | None = None, chun
     order of the single-process run's files (by chunk, then as in the chunk); ``partitions`` tasks
     (default: one per core, or more so that none builds more than CHUNKS_PER_TASK chunks), each a
     range of chunks; ``chunks``: only those chunks of the run (default: all)."""
+    from pyspark.sql import functions as F
+
     everything = range(n_chunks(spec.count))
     chunks = everything if chunks is None else chunks
     if chunks.step != 1 or (len(chunks) and (chunks.start < 0 or chunks.stop > len(everything))):
@@ -150,10 +162,9 @@ def raw_records(spark, spec: GenerationSpec, partitions: int | None = None, chun
     partitions = max(1, min(int(partitions), n))
     _ship_package(sc)
     spec_bc = sc.broadcast(spec)
-    rdd = (sc.parallelize(chunks, partitions)
-           .mapPartitions(lambda chunks: _build_chunks(spec_bc, chunks))
-           .map(lambda r: (r[0], CDR_TYPES[r[1]], r[2])))
-    return spark.createDataFrame(rdd, "chunk INT, type STRING, value STRING")
+    # contiguous ranges of chunk numbers, one per task; the records go to the JVM as Arrow batches
+    numbers = spark.range(chunks.start, chunks.stop, 1, partitions).select(F.col("id").cast("int").alias("chunk"))
+    return numbers.mapInArrow(lambda batches: _build_chunks(spec_bc, batches), RAW_SCHEMA)
 
 
 def record_schema(cdr_type: str, labelled: bool = False):
