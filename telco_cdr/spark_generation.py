@@ -48,12 +48,19 @@ def check_master(master: str) -> str:
     return master
 
 
-def require() -> None:
-    """Refuse in one line when pyspark is not installed."""
-    try:
-        import pyspark  # noqa: F401
-    except ImportError:
-        raise UserError("--spark needs the pyspark package: pip install -r requirements-spark.txt") from None
+# The table formats --spark writes, and their names in the summary.
+TABLE_FORMATS = {"parquet": "Spark Parquet", "delta": "Delta Lake"}
+
+
+def require(delta: bool = False) -> None:
+    """Refuse in one line when pyspark (or pyarrow, which carries the records to the JVM; with ``delta``,
+    delta-spark) is not installed."""
+    for module, what in (("pyspark", "--spark"), ("pyarrow", "--spark"), *((("delta", "--format delta"),)
+                                                                          if delta else ())):
+        try:
+            __import__(module)
+        except ImportError:
+            raise UserError(f"{what} needs the {module} package: pip install -r requirements-spark.txt") from None
 
 
 @dataclass(frozen=True)
@@ -245,19 +252,27 @@ def _ship_package(sc) -> None:
 
 # ---------------------------------------------------------------- cdr_generator.py --spark
 
-def session(master: str, app: str = "cdr_generator"):
-    """A SparkSession on ``master`` (session time zone UTC) and whether it was started here (so is
-    to be stopped here), or the session already active in this process (a notebook's, a test's);
-    RunError in one line if Spark cannot start."""
+def session(master: str, app: str = "cdr_generator", delta: bool = False):
+    """A SparkSession on ``master`` (session time zone UTC; with ``delta``, Delta Lake's extension and
+    catalog, its jars fetched by Spark from Maven Central the first time, as delta-spark's
+    configure_spark_with_delta_pip does) and whether it was started here (so is to be stopped here),
+    or the session already active in this process (a notebook's, a test's); RunError in one line if
+    Spark cannot start."""
     from pyspark.sql import SparkSession
 
     active = SparkSession.getActiveSession()
     if active is not None:
         return active, False
     try:
-        spark = (SparkSession.builder.master(master).appName(app)
-                 .config("spark.sql.session.timeZone", "UTC").config("spark.ui.showConsoleProgress", "false")
-                 .getOrCreate())
+        builder = (SparkSession.builder.master(master).appName(app)
+                   .config("spark.sql.session.timeZone", "UTC").config("spark.ui.showConsoleProgress", "false"))
+        if delta:
+            from delta import configure_spark_with_delta_pip
+
+            builder = configure_spark_with_delta_pip(
+                builder.config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
+                .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog"))
+        spark = builder.getOrCreate()
     except Exception as e:  # noqa: BLE001 - the JVM's failures come as many classes
         raise RunError(f"Spark could not start on {master!r}: {_first_line(e)}") from None
     spark.sparkContext.setLogLevel("ERROR")
@@ -270,12 +285,14 @@ def _first_line(e: BaseException) -> str:
 
 
 def write_tables(spark, spec: GenerationSpec, out_dir: str, compression: str | None = None,
-                 partitions: int | None = None) -> list[int]:
-    """Write one Spark Parquet table (a folder) per CDR type into ``out_dir`` (voice/, data/, ...),
-    typed by the contract's schema, times as TIMESTAMP_MILLIS (UTC instants); return the records per
-    type.  The tables are written into a temporary folder of ``out_dir`` and moved into place only
-    when all are written: a failed run leaves no table half-written (an earlier table of the same
-    name stays until then)."""
+                 partitions: int | None = None, fmt: str = "parquet") -> list[int]:
+    """Write one table (a folder) per CDR type into ``out_dir`` (voice/, data/, ...), Spark Parquet or
+    with ``fmt`` delta Delta Lake (the session must have Delta: session(delta=True)), typed by the
+    contract's schema, times as TIMESTAMP_MILLIS (UTC instants); return the records per type.  The
+    tables are written into a temporary folder of ``out_dir`` and moved into place only when all are
+    written: a failed run leaves no table half-written (an earlier table of the same name stays until
+    then).  The records of the JSON lines are kept (memory, then disk) for the five writes, so each
+    chunk is built once."""
     from pyspark import StorageLevel
 
     raw = raw_records(spark, spec, partitions).persist(StorageLevel.MEMORY_AND_DISK)
@@ -286,9 +303,9 @@ def write_tables(spark, spec: GenerationSpec, out_dir: str, compression: str | N
         counts = []
         for t in CDR_TYPES:
             df = typed(raw, t, spec.labelled)
-            (df.write.mode("error").option("compression", compression or "snappy")
-             .parquet(os.path.join(tmp, t)))
-            counts.append(spark.read.parquet(os.path.join(tmp, t)).count())
+            where = os.path.join(tmp, t)
+            df.write.format(fmt).mode("error").option("compression", compression or "snappy").save(where)
+            counts.append(spark.read.format(fmt).load(where).count())
         for t in CDR_TYPES:
             final = os.path.join(out_dir, t)
             if os.path.isdir(final):

@@ -1,6 +1,7 @@
 """Generation on Spark (telco_cdr.spark_generation, cdr_generator.py --spark) on a real local[2] Spark:
 the records Spark's tasks build are the single-process run's, field by field, in a run of several chunks;
-the Parquet tables the CLI writes hold them too, typed (read back with pyarrow, not Spark); a bad
+the Parquet and Delta tables the CLI writes hold them too, typed (read back with pyarrow and
+delta-rs, not Spark); a bad
 --spark is one line."""
 
 from __future__ import annotations
@@ -127,36 +128,57 @@ def test_users_dataframe_has_the_contract_types(spark, data):
         assert {**g, "activation_date": w["activation_date"]} == w
 
 
-def test_cli_writes_a_typed_parquet_table_per_type(data):
-    """The script in its own process, as a user runs it: Spark started on local[2], stopped after."""
+def _read_table(folder, fmt: str):
+    """A table written by the script, read without Spark: the Parquet part files in order (the run's
+    order), or the Delta table by delta-rs."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    if fmt == "delta":
+        from deltalake import DeltaTable
+
+        return DeltaTable(str(folder)).to_pyarrow_table()
+    parts = sorted(folder.glob("part-*.parquet"))
+    assert parts, folder
+    return pa.concat_tables([pq.read_table(p) for p in parts])
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "delta"])
+def test_cli_writes_a_typed_table_per_type(data, fmt):
+    """The script in its own process, as a user runs it: Spark started on local[2], stopped after."""
+    import pyarrow as pa
+
+    if fmt == "delta":
+        pytest.importorskip("delta")
+        pytest.importorskip("deltalake")
     d, users, single = data
+    out = d / f"lake-{fmt}"
     res = run_script("cdr_generator.py", "--spark", "local[2]", "--users-file", users, "--count", COUNT, "--seed", SEED,
-                     "--start", START, "--end", END, "--output-dir", d / "lake", "--format", "parquet", *EXTRA,
-                     timeout=240)
+                     "--start", START, "--end", END, "--output-dir", out, "--format", fmt, *EXTRA, timeout=400)
     assert res.returncode == 0, res.describe()
     assert "Traceback" not in res.stderr, res.describe()
     assert f"wrote {COUNT:,} CDRs" in res.stderr, res.describe()
-    assert sorted(p.name for p in (d / "lake").iterdir()) == sorted(CDR_TYPES), "a table per type, nothing else"
+    assert sorted(p.name for p in out.iterdir()) == sorted(CDR_TYPES), "a table per type, nothing else"
     for t in CDR_TYPES:
-        parts = sorted((d / "lake" / t).glob("part-*.parquet"))
-        assert parts, t
-        table = pa.concat_tables([pq.read_table(p) for p in parts])  # the part files in order: the run's order
-        assert table.schema.field("start_time").type == pa.timestamp("ms", tz="UTC"), table.schema
+        table = _read_table(out / t, fmt)
+        assert table.schema.field("start_time").type in (pa.timestamp("ms", tz="UTC"), pa.timestamp("us", tz="UTC"))
+        assert table.column_names == [f.name for f in RECORDS[t].all_fields]
         got = [_comparable(r, t) for r in table.to_pylist()]
-        assert got == [_comparable(r, t) for r in single[t]], t
-    # an aware datetime of pyarrow is the same instant as the JSON's text
-    first = pq.read_table(sorted((d / "lake" / "voice").glob("part-*.parquet"))[0]).to_pylist()[0]["start_time"]
-    assert first.tzinfo is not None and first.astimezone(UTC) == datetime.fromisoformat(
-        single["voice"][0]["start_time"].replace("Z", "+00:00"))
+        want = [_comparable(r, t) for r in single[t]]
+        if fmt == "delta":  # delta-rs reads the files in the log's order
+            got, want = (sorted(x, key=lambda r: r["cdr_id"]) for x in (got, want))
+        assert got == want, t
+        # an aware datetime of pyarrow is the same instant as the JSON's text
+        first = table.to_pylist()[0]["start_time"]
+        assert first.tzinfo is not None and first.astimezone(UTC) in {
+            datetime.fromisoformat(r["start_time"].replace("Z", "+00:00")) for r in single[t]}
 
 
 @pytest.mark.parametrize("args, words", [
     (["--spark", "nonsense"], ["not a spark master"]),
     (["--spark", "local[0]"], ["not a spark master"]),
-    (["--spark", "local[2]", "--format", "jsonl"], ["parquet"]),
+    (["--spark", "local[2]", "--format", "jsonl"], ["parquet or delta"]),
+    (["--format", "delta"], ["--spark"]),
     (["--spark", "local[2]", "--faults", "duplicate=0.01"], ["--faults"]),
 ])
 def test_a_bad_spark_run_is_one_line_before_spark_starts(tmp_path, data, args, words):
