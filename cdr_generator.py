@@ -147,6 +147,9 @@ def on_spark(args, weights: dict, start_ms: int, end_ms: int, anomalies) -> int:
     fmt = args.format or "parquet"
     if fmt not in spark_generation.TABLE_FORMATS:
         raise UserError(f"--spark writes Parquet or Delta tables, not {fmt}: give --format parquet or delta")
+    if "://" in args.output_dir:
+        raise UserError(f"--output-dir {args.output_dir!r}: --spark writes to a folder of this machine's file "
+                        "system (on a cluster, one every executor sees too), not to a URL")
     if os.path.exists(args.output_dir) and not os.path.isdir(args.output_dir):
         raise UserError(f"--output-dir {args.output_dir!r} exists and is not a folder")
     spark_generation.require(delta=fmt == "delta")
