@@ -23,7 +23,18 @@ SEED = 11
 # Anomalies planted and labelled, so the labelled schema (with ``anomaly``) and the incident plan take part.
 EXTRA = ("--anomalies", "sim_box=1,cell_outage=1", "--label-anomalies")
 
-pytestmark = [pytest.mark.spark, pytest.mark.xdist_group("spark_generation")]
+# One pytest-xdist process for the module: the users, the single-process run and the Spark session made once.
+# The tests that need Spark are marked spark; the bad flags are refused before Spark starts, so run without it.
+pytestmark = pytest.mark.xdist_group("spark_generation")
+
+
+def _need(*modules):
+    for mod in modules:
+        try:
+            __import__(mod)
+        except ImportError:
+            pytest.fail(f"{mod} is not installed: pip install -r requirements-dev.txt -r requirements-spark.txt",
+                        pytrace=False)
 
 
 @pytest.fixture(scope="module")
@@ -42,6 +53,7 @@ def data(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def spark():
+    _need("pyspark", "pyarrow")
     from pyspark.sql import SparkSession
 
     session = (SparkSession.builder.master("local[2]").appName("spark-generation-test")
@@ -65,6 +77,7 @@ def _comparable(rec: dict, cdr_type: str) -> dict:
     return {k: (_instant(v) if k in times and v is not None else v) for k, v in rec.items()}
 
 
+@pytest.mark.spark
 def test_spark_tasks_build_the_single_process_records(spark, data):
     _, users, single = data
     spec = spark_generation.make_spec(str(users), COUNT, SEED, START, END, anomalies=EXTRA[1], label_anomalies=True)
@@ -92,6 +105,7 @@ def test_spark_tasks_build_the_single_process_records(spark, data):
     raw.unpersist()
 
 
+@pytest.mark.spark
 def test_a_task_starts_a_large_run_at_a_late_chunk_from_the_marks(spark, data):
     """A run of many data records keeps the chains' states at marks instead: a task that builds chunks
     120 and 121 alone gives the JSON lines one process gives, simulating every chunk from the first."""
@@ -116,6 +130,7 @@ def test_a_task_starts_a_large_run_at_a_late_chunk_from_the_marks(spark, data):
         assert got[t] == want[t], t
 
 
+@pytest.mark.spark
 def test_users_dataframe_has_the_contract_types(spark, data):
     _, users, _ = data
     df = spark_generation.users_dataframe(spark, str(users))
@@ -143,14 +158,14 @@ def _read_table(folder, fmt: str):
     return pa.concat_tables([pq.read_table(p) for p in parts])
 
 
+@pytest.mark.spark
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt", ["parquet", "delta"])
 def test_cli_writes_a_typed_table_per_type(data, fmt):
     """The script in its own process, as a user runs it: Spark started on local[2], stopped after."""
     import pyarrow as pa
 
-    if fmt == "delta":
-        pytest.importorskip("delta")
-        pytest.importorskip("deltalake")
+    _need("pyspark", "pyarrow", *(("delta", "deltalake") if fmt == "delta" else ()))
     d, users, single = data
     out = d / f"lake-{fmt}"
     res = run_script("cdr_generator.py", "--spark", "local[2]", "--users-file", users, "--count", COUNT, "--seed", SEED,
@@ -180,6 +195,7 @@ def test_cli_writes_a_typed_table_per_type(data, fmt):
     (["--spark", "local[2]", "--format", "jsonl"], ["parquet or delta"]),
     (["--format", "delta"], ["--spark"]),
     (["--spark", "local[2]", "--faults", "duplicate=0.01"], ["--faults"]),
+    (["--spark", "local[2]", "--output-dir", "s3://bucket/lake"], ["not to a url"]),
 ])
 def test_a_bad_spark_run_is_one_line_before_spark_starts(tmp_path, data, args, words):
     _, users, _ = data
