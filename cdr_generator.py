@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from datetime import UTC, datetime
 
-from telco_cdr import parquet
+from telco_cdr import parquet, spark_generation
 from telco_cdr.anomalies import KINDS as ANOMALY_KINDS
 from telco_cdr.anomalies import parse_anomalies
 from telco_cdr.batch import CdrFileJob, write_cdr_file
@@ -41,6 +42,10 @@ examples:
       --order arrival --delivery-delay 2m,20m   # as a pipeline receives them
   python cdr_generator.py --count 1000000 --output cdrs.jsonl --start 2026-11-01 --end 2026-11-08 \\
       --anomalies sim_box=1,wangiri=1,cell_outage=2 --ledger truth.jsonl        # fraud and outages to find
+  python cdr_generator.py --spark 'local[2]' --count 1000000 --start 2026-11-01 --output-dir lake/ \\
+      --format parquet   # built by Spark tasks: lake/voice/, lake/data/, ... Spark Parquet tables
+  python cdr_generator.py --spark 'local[2]' --count 1000000 --start 2026-11-01 --output-dir lake/ \\
+      --format delta     # Delta Lake tables (needs delta-spark; its jars come from Maven Central once)
 
 The name says the format: .json, .jsonl/.ndjson, .csv, then .gz or .zst to compress, or
 .parquet (its columns compressed inside: snappy, or --compression gzip|zstd); other formats
@@ -63,6 +68,12 @@ it ends (end_time) plus a mediation delay (--delivery-delay, drawn per record), 
 go out sorted by that arrival (ties in event order), so after their end and out of start-time
 order.  The records are those of --order event, byte for byte; only their order differs.
 
+--spark MASTER builds the chunks in Spark tasks (local[2] here, spark://HOST:7077, yarn or
+k8s://... on a cluster; needs pyspark and pyarrow) and writes one table (a folder) per CDR type into
+--output-dir, Parquet or with --format delta Delta Lake, typed by the contract's Spark schema, times
+as timestamps: the same records as the run without --spark, for the same users, flags and --seed.
+Not with --faults, --ledger, --order arrival or --workers.
+
 --anomalies kinds (each a number of incidents, planted in the records): sim_box (a few SIMs in one
 cell making many short calls to distinct numbers), wangiri (one-ring calls from premium numbers,
 then callbacks), irsf (long calls to international premium ranges), sim_swap (new IMSI and IMEI on
@@ -83,10 +94,11 @@ def build_parser() -> Parser:
                         "a name ending in .gz or .zst is compressed (cdrs.jsonl.gz)")
     p.add_argument("--output-dir", metavar="DIR", type=nonempty,
                    help="write one file per CDR type into DIR (voice.jsonl, data.jsonl, ...) instead of --output")
-    p.add_argument("--format", "-f", choices=FORMATS,
+    p.add_argument("--format", "-f", choices=(*FORMATS, "delta"),
                    help="json (one array), jsonl (one object a line), csv, or parquet (typed columns; needs "
-                        "pyarrow) (default: from the file name: .json, .jsonl/.ndjson, .csv, .parquet; jsonl for "
-                        "stdout and --output-dir)")
+                        "pyarrow); with --spark, parquet or delta (Delta Lake tables; needs delta-spark) (default: "
+                        "from the file name: .json, .jsonl/.ndjson, .csv, .parquet; jsonl for stdout and --output-dir; "
+                        "parquet with --spark)")
     p.add_argument("--compression", choices=tuple(CODECS),
                    help="compress each file of --output-dir (voice.jsonl.gz, ...) or stdout; a named --output "
                         "says it by its name instead: cdrs.jsonl.gz (gzip), cdrs.jsonl.zst (zstd); with parquet, "
@@ -115,7 +127,55 @@ def build_parser() -> Parser:
     p.add_argument("--anomalies", metavar="KIND=INCIDENTS,...",
                    help=f"plant incidents of fraud and failure, a number of each kind: {', '.join(ANOMALY_KINDS)} "
                         "(default: none; see below)")
+    p.add_argument("--spark", metavar="MASTER", type=nonempty,
+                   help="build the records in Spark tasks on MASTER (local[2], spark://HOST:PORT, yarn, ...) and "
+                        "write a Spark Parquet table per CDR type into --output-dir (needs pyspark; see below)")
     return p
+
+
+def on_spark(args, weights: dict, start_ms: int, end_ms: int, anomalies) -> int:
+    """--spark: the checks, then the run (telco_cdr.spark_generation) and its summary line."""
+    master = spark_generation.check_master(args.spark)
+    for given, flag in ((args.faults is not None, "--faults"), (args.ledger is not None, "--ledger"),
+                        (args.order != "event", "--order arrival"), (args.workers != 1, "--workers"),
+                        (args.output is not None, "--output")):
+        if given:
+            raise UserError(f"--spark does not take {flag}: Spark's tasks build the chunks and write a table per "
+                            "CDR type into --output-dir")
+    if not args.output_dir:
+        raise UserError("--spark writes a table per CDR type: give --output-dir")
+    fmt = args.format or "parquet"
+    if fmt not in spark_generation.TABLE_FORMATS:
+        raise UserError(f"--spark writes Parquet or Delta tables, not {fmt}: give --format parquet or delta")
+    if "://" in args.output_dir:
+        raise UserError(f"--output-dir {args.output_dir!r}: --spark writes to a folder of this machine's file "
+                        "system (on a cluster, one every executor sees too), not to a URL")
+    if os.path.exists(args.output_dir) and not os.path.isdir(args.output_dir):
+        raise UserError(f"--output-dir {args.output_dir!r} exists and is not a folder")
+    spark_generation.require(delta=fmt == "delta")
+    t0 = time.monotonic()
+    users = read_users(args.users_file)
+    spec = spark_generation.GenerationSpec(users, args.count, args.seed, start_ms, end_ms, weights,
+                                           args.label_anomalies, anomalies)
+    try:
+        os.makedirs(args.output_dir, exist_ok=True)
+    except OSError as e:
+        raise UserError(f"--output-dir {args.output_dir!r} cannot be made: {e.strerror}") from None
+    spark, owned = spark_generation.session(master, PROG, delta=fmt == "delta")
+    t1 = time.monotonic()
+    try:
+        totals = spark_generation.write_tables(spark, spec, args.output_dir, args.compression, fmt=fmt)
+    finally:
+        if owned:
+            spark.stop()
+    t2 = time.monotonic()
+    done = sum(totals)
+    mix = ", ".join(f"{t} {n:,}" for t, n in zip(CDR_TYPES, totals))
+    print(f"{PROG}: wrote {plural(done, 'CDR')} to {args.output_dir} ({spark_generation.TABLE_FORMATS[fmt]} tables, "
+          f"{args.compression or parquet.DEFAULT_CODEC}, on {master}): {mix}; {t2 - t0:.1f} s ({t1 - t0:.1f} s "
+          f"reading the users and starting Spark), {done / max(t2 - t1, 1e-9):,.0f} CDRs/s once started, "
+          f"seed {args.seed}", file=sys.stderr)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -133,6 +193,10 @@ def main(argv: list[str] | None = None) -> int:
             raise UserError("--ledger lists the faults of --faults and the incidents of --anomalies; give one of them")
         if args.output_dir and args.output is not None:
             raise UserError("--output and --output-dir both say where to write; give one of them")
+        if args.spark is not None:
+            return on_spark(args, weights, start_ms, end_ms, anomalies)
+        if args.format == "delta":
+            raise UserError("--format delta writes Delta Lake tables with Spark: give --spark too")
         if args.output is None:
             args.output = "cdrs.json"
         if args.output_dir:

@@ -1,0 +1,324 @@
+"""CDRs generated on Spark: the same records as ``cdr_generator.py`` writes in one process, built by Spark
+tasks.  The package's second module that imports pyspark (inside its functions, as telco_cdr.spark does).
+
+A run is cut into the chunks of telco_cdr.batch.CdrFileJob (CHUNK_RECORDS records each, chunk ``i``
+drawn from generators seeded by ``(seed, i)``); a Spark task builds a range of chunks and returns
+their JSON Lines, one row per record, and the typed DataFrame parses them with ``from_json`` against
+the contract's schema (telco_cdr.spark.spark_schema) in FAILFAST mode: so every value is exactly the
+JSON's, and a record the schema cannot take fails the job instead of becoming a null.
+
+The job is not shipped (it holds time zones read from files, which do not pickle): its inputs are
+(GenerationSpec: the users and the flags, broadcast), and each executor's Python process builds the
+job once from them (the same in every process: telco_cdr.batch) and keeps it for its later tasks.
+The bearer chains' states are kept at marks (CdrFileJob with ``workers`` > 1), so a task starts its
+first chunk from the mark before it instead of simulating every chunk before.
+
+Needs the SparkContext (``spark.sparkContext``): a classic session, not Spark Connect.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from .constants import CDR_TYPES, DEFAULT_SEED
+from .errors import RunError, UserError
+
+# The masters Spark takes (spark-submit --master): local, local[N|*], local[N|*,F], local-cluster[...],
+# spark://..., yarn, k8s://..., mesos://...
+_MASTER = re.compile(r"local|local\[([1-9]\d*|\*)(,[1-9]\d*)?\]|local-cluster\[\d+,\d+,\d+\]"
+                     r"|yarn|(spark|k8s|mesos)://\S+")
+# The parse options of the generated records: FAILFAST (a value the schema cannot take stops the job);
+# times are ISO 8601 UTC with milliseconds and a Z.
+PARSE_OPTIONS = {"mode": "FAILFAST", "timestampFormat": "yyyy-MM-dd'T'HH:mm:ss.SSSXXX", "dateFormat": "yyyy-MM-dd"}
+RAW_SCHEMA = "chunk INT, type STRING, value STRING"
+# Chunks a task builds at most by default: fewer tasks save the walks from the marks to their first chunks.
+CHUNKS_PER_TASK = 16
+
+
+def check_master(master: str) -> str:
+    """``master`` if Spark could take it as its master URL, else UserError (before any JVM starts)."""
+    if not _MASTER.fullmatch(master):
+        raise UserError(f"--spark {master!r} is not a Spark master: give local, local[N], local[*], "
+                        "spark://HOST:PORT, yarn or k8s://URL")
+    return master
+
+
+# The table formats --spark writes, and their names in the summary.
+TABLE_FORMATS = {"parquet": "Spark Parquet", "delta": "Delta Lake"}
+
+
+def require(delta: bool = False) -> None:
+    """Refuse in one line when pyspark (or pyarrow, which carries the records to the JVM; with ``delta``,
+    delta-spark) is not installed."""
+    for module, what in (("pyspark", "--spark"), ("pyarrow", "--spark"), *((("delta", "--format delta"),)
+                                                                          if delta else ())):
+        try:
+            __import__(module)
+        except ImportError:
+            raise UserError(f"{what} needs the {module} package: pip install -r requirements-spark.txt") from None
+
+
+@dataclass(frozen=True)
+class GenerationSpec:
+    """Everything a CDR run depends on: the users (as read from a users file) and the flags."""
+
+    users: list = field(repr=False)
+    count: int
+    seed: int
+    start_ms: int
+    end_ms: int
+    weights: dict
+    labelled: bool = False  # --label-anomalies
+    anomalies: dict | None = None  # --anomalies
+    key: str = field(default_factory=lambda: uuid.uuid4().hex)  # names the job in the executors' cache
+
+    def job(self):
+        """The run's CdrFileJob (JSON Lines, one output per type, the chains' states kept at marks)."""
+        from .batch import CdrFileJob
+        from .traffic import build_population
+
+        pop = build_population(self.users, self.seed,
+                               on=datetime.fromtimestamp(self.start_ms / 1000, UTC).date())
+        return CdrFileJob(pop, self.weights, self.seed, self.start_ms, self.end_ms, self.count, "jsonl", split=True,
+                          anomalies=self.anomalies, labelled=self.labelled, workers=2)
+
+
+_JOBS: dict = {}  # per executor Python process: the job of each spec seen (the latest few)
+
+
+def _job_of(spec: GenerationSpec):
+    job = _JOBS.get(spec.key)
+    if job is None:
+        if len(_JOBS) >= 2:
+            _JOBS.clear()
+        job = _JOBS[spec.key] = spec.job()
+    return job
+
+
+def _build_chunks(spec_bc, batches):
+    """A task (mapInArrow): for each chunk number of its batches, in order, an Arrow batch of the
+    chunk's records (chunk, type, JSON line), types in the order of CDR_TYPES and each type's records
+    in the order of its file."""
+    import pyarrow as pa
+
+    job = _job_of(spec_bc.value)
+    for batch in batches:
+        for i in batch.column(0).to_pylist():
+            _, blobs, _, _ = job.chunk(i)
+            types, values = [], []
+            for t, blob in enumerate(blobs):
+                if blob:
+                    lines = blob.decode("utf-8").split("\n")
+                    values += lines
+                    types += [CDR_TYPES[t]] * len(lines)
+            yield pa.RecordBatch.from_arrays([pa.array([i] * len(values), pa.int32()), pa.array(types, pa.string()),
+                                              pa.array(values, pa.string())], names=["chunk", "type", "value"])
+
+
+def n_chunks(count: int) -> int:
+    from .constants import CHUNK_RECORDS
+
+    return max(1, -(-count // CHUNK_RECORDS))
+
+
+def make_spec(users, count: int = 100, seed: int = DEFAULT_SEED, start=None, end=None, weights=None,
+              label_anomalies: bool = False, anomalies=None) -> GenerationSpec:
+    """A GenerationSpec from the values of cdr_generator.py's flags: ``users`` a users file's path or its
+    users (a list of dicts), ``start``/``end`` ISO 8601 text, ``weights`` and ``anomalies`` as their flags'
+    text or dicts."""
+    from .anomalies import parse_anomalies
+    from .cli import time_window
+    from .traffic import parse_weights
+    from .users import read_users
+
+    if isinstance(users, (str, os.PathLike)):
+        users = read_users(os.fspath(users))
+    users = list(users)
+    if not users:
+        raise UserError("no users to make CDRs for")
+    if not isinstance(count, int) or count < 0:
+        raise UserError(f"count must be a whole number of at least 0, not {count!r}")
+    start_ms, end_ms = time_window(start, end)
+    weights = parse_weights(weights) if weights is None or isinstance(weights, str) else dict(weights)
+    if isinstance(anomalies, str):
+        anomalies = parse_anomalies(anomalies)
+    return GenerationSpec(users, count, int(seed), start_ms, end_ms, weights, bool(label_anomalies),
+                          anomalies or None)
+
+
+def raw_records(spark, spec: GenerationSpec, partitions: int | None = None, chunks: range | None = None):
+    """A DataFrame (chunk INT, type STRING, value STRING): one row per record, its JSON line, in the
+    order of the single-process run's files (by chunk, then as in the chunk); ``partitions`` tasks
+    (default: one per core, or more so that none builds more than CHUNKS_PER_TASK chunks), each a
+    range of chunks; ``chunks``: only those chunks of the run (default: all)."""
+    from pyspark.sql import functions as F
+
+    everything = range(n_chunks(spec.count))
+    chunks = everything if chunks is None else chunks
+    if chunks.step != 1 or (len(chunks) and (chunks.start < 0 or chunks.stop > len(everything))):
+        raise UserError(f"chunks must be a range within the run's {len(everything)} chunks, not {chunks}")
+    n = max(1, len(chunks))
+    sc = spark.sparkContext
+    if partitions is None:
+        partitions = max(sc.defaultParallelism, -(-n // CHUNKS_PER_TASK))
+    partitions = max(1, min(int(partitions), n))
+    _ship_package(sc)
+    spec_bc = sc.broadcast(spec)
+    # contiguous ranges of chunk numbers, one per task; the records go to the JVM as Arrow batches
+    numbers = spark.range(chunks.start, chunks.stop, 1, partitions).select(F.col("id").cast("int").alias("chunk"))
+    return numbers.mapInArrow(lambda batches: _build_chunks(spec_bc, batches), RAW_SCHEMA)
+
+
+def record_schema(cdr_type: str, labelled: bool = False):
+    """The contract's Spark schema of ``cdr_type`` as the run writes it: with the ``anomaly`` field only
+    when labelled (as the single-process files)."""
+    from pyspark.sql import types as T
+
+    from .contract import RECORDS
+    from .spark import spark_schema
+
+    names = {f.name for f in (RECORDS[cdr_type].all_fields if labelled else RECORDS[cdr_type].fields)}
+    return T.StructType([f for f in spark_schema(cdr_type).fields if f.name in names])
+
+
+def typed(raw, cdr_type: str, labelled: bool = False):
+    """``cdr_type``'s records of ``raw`` (raw_records) parsed into the contract's typed columns."""
+    from pyspark.sql import functions as F
+
+    if cdr_type not in CDR_TYPES:
+        raise UserError(f"no CDR type {cdr_type!r}: give one of {', '.join(CDR_TYPES)}")
+    return (raw.where(F.col("type") == cdr_type)
+            .select(F.from_json("value", record_schema(cdr_type, labelled), PARSE_OPTIONS).alias("r"))
+            .select("r.*"))
+
+
+def cdr_dataframe(spark, users, cdr_type: str = "voice", count: int = 100, seed: int = DEFAULT_SEED, start=None,
+                  end=None, weights=None, label_anomalies: bool = False, anomalies=None,
+                  partitions: int | None = None):
+    """The CDRs of one type that ``cdr_generator.py`` would write for the same users and flags, as a
+    DataFrame with the contract's types (telco_cdr.spark.spark_schema; times as timestamps), built by
+    Spark tasks.  ``users``: a users file's path or its users (list of dicts).  Every chunk is built
+    (all types) for any one type: for several types, use cdr_dataframes."""
+    spec = make_spec(users, count, seed, start, end, weights, label_anomalies, anomalies)
+    return typed(raw_records(spark, spec, partitions), cdr_type, spec.labelled)
+
+
+def cdr_dataframes(spark, users, count: int = 100, seed: int = DEFAULT_SEED, start=None, end=None, weights=None,
+                   label_anomalies: bool = False, anomalies=None, partitions: int | None = None) -> dict:
+    """Every CDR type's DataFrame (as cdr_dataframe), by type, over one persisted DataFrame of the JSON
+    lines (so each chunk is built once); ``unpersist(result)`` frees it."""
+    from pyspark import StorageLevel
+
+    spec = make_spec(users, count, seed, start, end, weights, label_anomalies, anomalies)
+    raw = raw_records(spark, spec, partitions).persist(StorageLevel.MEMORY_AND_DISK)
+    return {t: typed(raw, t, spec.labelled) for t in CDR_TYPES}
+
+
+def users_dataframe(spark, users):
+    """The users (a users file's path, or its users as a list of dicts) as a DataFrame with the
+    contract's schema (spark_schema("user"); activation_date a date), parsed in FAILFAST mode."""
+    import json
+
+    from pyspark.sql import functions as F
+
+    from .spark import spark_schema
+    from .users import read_users
+
+    if isinstance(users, (str, os.PathLike)):
+        users = read_users(os.fspath(users))
+    lines = [(json.dumps(u, ensure_ascii=False),) for u in users]
+    raw = spark.createDataFrame(lines, "value STRING")
+    return raw.select(F.from_json("value", spark_schema("user"), PARSE_OPTIONS).alias("u")).select("u.*")
+
+
+def _ship_package(sc) -> None:
+    """Give the executors this package (a zip of telco_cdr, once per SparkContext), so that a cluster
+    needs only numpy installed."""
+    if getattr(sc, "_telco_cdr_shipped", False):
+        return
+    import tempfile
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    folder = tempfile.mkdtemp(prefix="telco-cdr-pkg-")
+    base = shutil.make_archive(os.path.join(folder, "telco_cdr"), "zip", os.path.dirname(here), "telco_cdr")
+    sc.addPyFile(base)
+    sc._telco_cdr_shipped = True
+
+
+# ---------------------------------------------------------------- cdr_generator.py --spark
+
+def session(master: str, app: str = "cdr_generator", delta: bool = False):
+    """A SparkSession on ``master`` (session time zone UTC; with ``delta``, Delta Lake's extension and
+    catalog, its jars fetched by Spark from Maven Central the first time, as delta-spark's
+    configure_spark_with_delta_pip does) and whether it was started here (so is to be stopped here),
+    or the session already active in this process (a notebook's, a test's); RunError in one line if
+    Spark cannot start."""
+    from pyspark.sql import SparkSession
+
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        return active, False
+    try:
+        builder = (SparkSession.builder.master(master).appName(app)
+                   .config("spark.sql.session.timeZone", "UTC").config("spark.ui.showConsoleProgress", "false"))
+        if delta:
+            from delta import configure_spark_with_delta_pip
+
+            builder = configure_spark_with_delta_pip(
+                builder.config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
+                .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog"))
+        spark = builder.getOrCreate()
+    except Exception as e:  # noqa: BLE001 - the JVM's failures come as many classes
+        raise RunError(f"Spark could not start on {master!r}: {_first_line(e)}") from None
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark, True
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return text[0] if text else type(e).__name__
+
+
+def write_tables(spark, spec: GenerationSpec, out_dir: str, compression: str | None = None,
+                 partitions: int | None = None, fmt: str = "parquet") -> list[int]:
+    """Write one table (a folder) per CDR type into ``out_dir`` (voice/, data/, ...), Spark Parquet or
+    with ``fmt`` delta Delta Lake (the session must have Delta: session(delta=True)), typed by the
+    contract's schema, times as TIMESTAMP_MILLIS (UTC instants); return the records per type.  The
+    tables are written into a temporary folder of ``out_dir`` and moved into place only when all are
+    written: a failed run leaves no table half-written (an earlier table of the same name stays until
+    then).  The records of the JSON lines are kept (memory, then disk) for the five writes, so each
+    chunk is built once."""
+    from pyspark import StorageLevel
+
+    raw = raw_records(spark, spec, partitions).persist(StorageLevel.MEMORY_AND_DISK)
+    tmp = os.path.join(out_dir, f".spark-{uuid.uuid4().hex[:12]}.tmp")
+    saved = spark.conf.get("spark.sql.parquet.outputTimestampType")
+    spark.conf.set("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MILLIS")
+    try:
+        counts = []
+        for t in CDR_TYPES:
+            df = typed(raw, t, spec.labelled)
+            where = os.path.join(tmp, t)
+            df.write.format(fmt).mode("error").option("compression", compression or "snappy").save(where)
+            counts.append(spark.read.format(fmt).load(where).count())
+        for t in CDR_TYPES:
+            final = os.path.join(out_dir, t)
+            if os.path.isdir(final):
+                shutil.rmtree(final)
+            elif os.path.exists(final):
+                os.remove(final)
+            os.rename(os.path.join(tmp, t), final)
+        return counts
+    except Exception as e:
+        if isinstance(e, (UserError, RunError)):
+            raise
+        raise RunError(f"Spark could not write the tables: {_first_line(e)}") from None
+    finally:
+        spark.conf.set("spark.sql.parquet.outputTimestampType", saved)
+        raw.unpersist()
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -1,0 +1,204 @@
+"""Generation on Spark (telco_cdr.spark_generation, cdr_generator.py --spark) on a real local[2] Spark:
+the records Spark's tasks build are the single-process run's, field by field, in a run of several chunks;
+the Parquet and Delta tables the CLI writes hold them too, typed (read back with pyarrow and
+delta-rs, not Spark); a bad
+--spark is one line."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+
+import pytest
+
+import helpers
+from running import assert_clean_error, call_main, run_script
+from telco_cdr import spark_generation
+from telco_cdr.constants import CDR_TYPES, CHUNK_RECORDS
+from telco_cdr.contract import RECORDS
+
+START, END = "2026-11-02T00:00:00Z", "2026-11-04T00:00:00Z"
+COUNT = 2 * CHUNK_RECORDS + 3000  # three chunks
+SEED = 11
+# Anomalies planted and labelled, so the labelled schema (with ``anomaly``) and the incident plan take part.
+EXTRA = ("--anomalies", "sim_box=1,cell_outage=1", "--label-anomalies")
+
+# One pytest-xdist process for the module: the users, the single-process run and the Spark session made once.
+# The tests that need Spark are marked spark; the bad flags are refused before Spark starts, so run without it.
+pytestmark = pytest.mark.xdist_group("spark_generation")
+
+
+def _need(*modules):
+    for mod in modules:
+        try:
+            __import__(mod)
+        except ImportError:
+            pytest.fail(f"{mod} is not installed: pip install -r requirements-dev.txt -r requirements-spark.txt",
+                        pytrace=False)
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    """A users file and the single-process run's JSON Lines, one file per type."""
+    d = tmp_path_factory.mktemp("sparkgen")
+    users = helpers.write_users(d / "users.json", 300, seed=4, countries=["US", "GB"])
+    rc = helpers.cdr_main("--users-file", users, "--count", COUNT, "--seed", SEED, "--start", START, "--end", END,
+                          "--output-dir", d / "single", "--format", "jsonl", *EXTRA)
+    assert rc == 0
+    single = {t: [json.loads(line) for line in (d / "single" / f"{t}.jsonl").read_text().splitlines()]
+              for t in CDR_TYPES}
+    assert sum(map(len, single.values())) == COUNT
+    return d, users, single
+
+
+@pytest.fixture(scope="module")
+def spark():
+    _need("pyspark", "pyarrow")
+    from pyspark.sql import SparkSession
+
+    session = (SparkSession.builder.master("local[2]").appName("spark-generation-test")
+               .config("spark.ui.enabled", "false").config("spark.sql.session.timeZone", "UTC")
+               .config("spark.driver.extraJavaOptions", "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC")
+               .config("spark.sql.shuffle.partitions", "2").getOrCreate())
+    yield session
+    session.stop()
+
+
+def _instant(v) -> int:
+    """Epoch ms of a time: ISO 8601 text with a Z, a naive datetime as pyspark collects one (local
+    time of this process), or an aware one (pyarrow)."""
+    if isinstance(v, str):
+        return helpers.iso_ms(v)
+    return round(v.timestamp() * 1000)
+
+
+def _comparable(rec: dict, cdr_type: str) -> dict:
+    times = {f.name for f in RECORDS[cdr_type].all_fields if f.type == "timestamp"}
+    return {k: (_instant(v) if k in times and v is not None else v) for k, v in rec.items()}
+
+
+@pytest.mark.spark
+def test_spark_tasks_build_the_single_process_records(spark, data):
+    _, users, single = data
+    spec = spark_generation.make_spec(str(users), COUNT, SEED, START, END, anomalies=EXTRA[1], label_anomalies=True)
+    job = spec.job()
+    # a run this small keeps its data partials from the choice: a task can start at any chunk
+    assert job.n_chunks == 3 and job.bearers.partials is not None
+    # two tasks: chunk 0, then chunks 1 and 2, in processes of their own
+    raw = spark_generation.raw_records(spark, spec, partitions=2)
+    assert raw.rdd.getNumPartitions() == 2
+    raw = raw.cache()
+    assert sorted(r.chunk for r in raw.select("chunk").distinct().collect()) == [0, 1, 2]
+    labelled = 0
+    for t in CDR_TYPES:
+        df = spark_generation.typed(raw, t, labelled=True)
+        types = dict(df.dtypes)
+        assert types["start_time"] == "timestamp" and types["end_time"] == "timestamp"
+        assert df.columns == [f.name for f in RECORDS[t].all_fields]
+        got = [_comparable(r.asDict(), t) for r in df.collect()]
+        want = [_comparable(r, t) for r in single[t]]
+        assert len(got) == len(want), t
+        for k, (g, w) in enumerate(zip(got, want)):
+            assert g == w, f"{t} record {k} differs"
+        labelled += sum(r["anomaly"] is not None for r in got)
+    assert labelled > 0, "the run should hold some anomaly's records"
+    raw.unpersist()
+
+
+@pytest.mark.spark
+def test_a_task_starts_a_large_run_at_a_late_chunk_from_the_marks(spark, data):
+    """A run of many data records keeps the chains' states at marks instead: a task that builds chunks
+    120 and 121 alone gives the JSON lines one process gives, simulating every chunk from the first."""
+    from telco_cdr.batch import CdrFileJob
+
+    _, users, _ = data
+    spec = spark_generation.make_spec(str(users), 1_400_000, SEED, START, END)
+    job = spec.job()
+    assert job.bearers.partials is None and len(job.bearers.marks) > 0, "the chains' states must be kept at marks"
+    raw = spark_generation.raw_records(spark, spec, partitions=1, chunks=range(120, 122))
+    got = {t: [r.value for r in raw.where(raw.type == t).collect()] for t in CDR_TYPES}
+    one = CdrFileJob(job.pop, spec.weights, SEED, spec.start_ms, spec.end_ms, spec.count, "jsonl", split=True)
+    assert len(one.bearers.marks) == 0  # one process in order: no marks
+    want = {t: [] for t in CDR_TYPES}
+    for i in range(122):
+        blobs = one.chunk(i)[1]
+        if i >= 120:
+            for t, blob in zip(CDR_TYPES, blobs):
+                want[t] += blob.decode().split("\n") if blob else []
+    assert sum(map(len, got.values())) > CHUNK_RECORDS
+    for t in CDR_TYPES:
+        assert got[t] == want[t], t
+
+
+@pytest.mark.spark
+def test_users_dataframe_has_the_contract_types(spark, data):
+    _, users, _ = data
+    df = spark_generation.users_dataframe(spark, str(users))
+    assert dict(df.dtypes)["activation_date"] == "date"
+    want = json.loads(users.read_text())
+    got = [r.asDict() for r in df.collect()]
+    assert len(got) == len(want) == 300
+    for g, w in zip(got, want):
+        assert g["activation_date"] == date.fromisoformat(w["activation_date"])
+        assert {**g, "activation_date": w["activation_date"]} == w
+
+
+def _read_table(folder, fmt: str):
+    """A table written by the script, read without Spark: the Parquet part files in order (the run's
+    order), or the Delta table by delta-rs."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if fmt == "delta":
+        from deltalake import DeltaTable
+
+        return DeltaTable(str(folder)).to_pyarrow_table()
+    parts = sorted(folder.glob("part-*.parquet"))
+    assert parts, folder
+    return pa.concat_tables([pq.read_table(p) for p in parts])
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+@pytest.mark.parametrize("fmt", ["parquet", "delta"])
+def test_cli_writes_a_typed_table_per_type(data, fmt):
+    """The script in its own process, as a user runs it: Spark started on local[2], stopped after."""
+    import pyarrow as pa
+
+    _need("pyspark", "pyarrow", *(("delta", "deltalake") if fmt == "delta" else ()))
+    d, users, single = data
+    out = d / f"lake-{fmt}"
+    res = run_script("cdr_generator.py", "--spark", "local[2]", "--users-file", users, "--count", COUNT, "--seed", SEED,
+                     "--start", START, "--end", END, "--output-dir", out, "--format", fmt, *EXTRA, timeout=400)
+    assert res.returncode == 0, res.describe()
+    assert "Traceback" not in res.stderr, res.describe()
+    assert f"wrote {COUNT:,} CDRs" in res.stderr, res.describe()
+    assert sorted(p.name for p in out.iterdir()) == sorted(CDR_TYPES), "a table per type, nothing else"
+    for t in CDR_TYPES:
+        table = _read_table(out / t, fmt)
+        assert table.schema.field("start_time").type in (pa.timestamp("ms", tz="UTC"), pa.timestamp("us", tz="UTC"))
+        assert table.column_names == [f.name for f in RECORDS[t].all_fields]
+        got = [_comparable(r, t) for r in table.to_pylist()]
+        want = [_comparable(r, t) for r in single[t]]
+        if fmt == "delta":  # delta-rs reads the files in the log's order
+            got, want = (sorted(x, key=lambda r: r["cdr_id"]) for x in (got, want))
+        assert got == want, t
+        # an aware datetime of pyarrow is the same instant as the JSON's text
+        first = table.to_pylist()[0]["start_time"]
+        assert first.tzinfo is not None and first.astimezone(UTC) in {
+            datetime.fromisoformat(r["start_time"].replace("Z", "+00:00")) for r in single[t]}
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--spark", "nonsense"], ["not a spark master"]),
+    (["--spark", "local[0]"], ["not a spark master"]),
+    (["--spark", "local[2]", "--format", "jsonl"], ["parquet or delta"]),
+    (["--format", "delta"], ["--spark"]),
+    (["--spark", "local[2]", "--faults", "duplicate=0.01"], ["--faults"]),
+    (["--spark", "local[2]", "--output-dir", "s3://bucket/lake"], ["not to a url"]),
+])
+def test_a_bad_spark_run_is_one_line_before_spark_starts(tmp_path, data, args, words):
+    _, users, _ = data
+    res = call_main("cdr_generator.py", ["--users-file", users, "--output-dir", tmp_path / "out", *args])
+    assert_clean_error(res, 2, *words)
+    assert not (tmp_path / "out").exists(), "nothing written"
