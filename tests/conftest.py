@@ -40,7 +40,26 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if KAFKA_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.kafka)
+    if _quick_loop(config):  # the quick loop leaves out the Spark jobs too (see _quick_loop)
+        jobs = [item for item in items if item.get_closest_marker("spark")]
+        if jobs:
+            config.hook.pytest_deselected(items=jobs)
+            items[:] = [item for item in items if not item.get_closest_marker("spark")]
     _tell_the_groups(config, items)
+
+
+def _quick_loop(config) -> bool:
+    """``-m "not kafka"`` (and no word of spark in it) is the quick loop: the tests that need no
+    broker, and not the ones that run Spark jobs (marked ``spark``: a session of their own and
+    minutes of work); ``-m spark`` runs those, and a run without ``-m`` (.ci/run) runs everything."""
+    expr = config.option.markexpr or ""
+    return bool(re.search(r"\bnot\s+kafka\b", expr)) and "spark" not in expr
+
+
+def pytest_report_header(config):
+    if _quick_loop(config):
+        return ["quick loop (-m \"not kafka\"): the Spark jobs (marked spark) are left out too; -m spark runs them"]
+    return None
 
 
 # ---------------------------------------------------------------- pytest-xdist: groups on one process
