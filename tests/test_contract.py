@@ -250,6 +250,7 @@ def spark():
     session.stop()
 
 
+@pytest.mark.spark  # a Spark job: .ci/run and -m spark run it, the quick loop leaves it out
 def test_spark_reads_every_type_with_the_contract_schema(spark, outputs):
     from pyspark.sql import functions as F
     from pyspark.sql.types import StructType
