@@ -411,13 +411,18 @@ def _built_in_order(job: CdrFileJob, workers: int):
                 yield got
         yield chunks()
     finally:
-        for p in procs:
-            if p.is_alive():
-                p.terminate()
-            p.join()
-        for reader, sender in pipes:
-            reader.close()
-            sender.close()
+        _end(procs, pipes)
+
+
+def _end(procs: list, pipes: list) -> None:
+    """Stop the processes still running, wait for all, and close both ends of every pipe."""
+    for p in procs:
+        if p.is_alive():
+            p.terminate()
+        p.join()
+    for reader, writer in pipes:
+        reader.close()
+        writer.close()
 
 
 def _builder(job: CdrFileJob, w: int, workers: int, pipes: list) -> None:
@@ -554,13 +559,7 @@ def _write_in_ring(job: CdrFileJob, outs: list, framers: list, workers: int, pro
                lambda out, pieces, always: out.write_unit(pieces, always))
         return list(token.totals)
     finally:
-        for p in procs:
-            if p.is_alive():
-                p.terminate()
-            p.join()
-        for reader, writer in pipes:
-            reader.close()
-            writer.close()
+        _end(procs, pipes)
 
 
 def _keep_own_ends(seat: RingSeat, pipes: list) -> None:

@@ -238,14 +238,7 @@ def test_spark_ddl_names_every_field_with_its_type(name):
 
 @pytest.fixture(scope="module")
 def spark():
-    from pyspark.sql import SparkSession
-
-    # A short-lived JVM: the quick compiler alone and the serial collector start it in about half
-    # the time on two busy cores (9 s against 14-18 s; its jobs 8 s against 11-16 s).
-    session = (SparkSession.builder.master("local[1]").appName("contract-test")
-               .config("spark.ui.enabled", "false").config("spark.sql.session.timeZone", "UTC")
-               .config("spark.driver.extraJavaOptions", "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC")
-               .config("spark.sql.shuffle.partitions", "1").getOrCreate())
+    session = helpers.local_spark("local[1]", "contract-test", 1)
     yield session
     session.stop()
 

@@ -54,12 +54,7 @@ def data(tmp_path_factory):
 @pytest.fixture(scope="module")
 def spark():
     _need("pyspark", "pyarrow")
-    from pyspark.sql import SparkSession
-
-    session = (SparkSession.builder.master("local[2]").appName("spark-generation-test")
-               .config("spark.ui.enabled", "false").config("spark.sql.session.timeZone", "UTC")
-               .config("spark.driver.extraJavaOptions", "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC")
-               .config("spark.sql.shuffle.partitions", "2").getOrCreate())
+    session = helpers.local_spark("local[2]", "spark-generation-test", 2)
     yield session
     session.stop()
 
