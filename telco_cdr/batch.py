@@ -295,12 +295,18 @@ def _write_in_order(job: CdrFileJob, outs: list, framers: list, progress, ledger
                 totals = [a + b for a, b in zip(totals, got[0])]
                 if progress:
                     progress.update(sum(totals), sum(out.size for out in outs))
-        if ledger is not None and job.plan is not None:  # the incidents, once all their records are known
-            writer.write(ledger, [job.anomaly_ledger()])
-        _close(outs, framers, totals, job.split, writer.write)
+        _finish(job, outs, framers, totals, writer, ledger)
     finally:
         writer.close()
     return totals
+
+
+def _finish(job: CdrFileJob, outs: list, framers: list, totals: list[int], writer, ledger) -> None:
+    """After the last chunk: the ledger's incident lines (once all their records are known) and
+    each output's end."""
+    if ledger is not None and job.plan is not None:
+        writer.write(ledger, [job.anomaly_ledger()])
+    _close(outs, framers, totals, job.split, writer.write)
 
 
 def _write_chunk(job: CdrFileJob, outs: list, framers: list, writer, names: list, totals: list[int], got: tuple,
@@ -369,9 +375,7 @@ def _write_in_arrival_order(job: CdrFileJob, outs: list, framers: list, workers:
                         raise RuntimeError(f"chunk {i} has a record that arrives before a record written already")
                     queue.add(lines, arrival, starts, types)
         flush(job.n_chunks - 1, None)
-        if ledger is not None and job.plan is not None:  # the incidents, once all their records are known
-            writer.write(ledger, [job.anomaly_ledger()])
-        _close(outs, framers, totals, job.split, writer.write)
+        _finish(job, outs, framers, totals, writer, ledger)
     finally:
         writer.close()
     return totals
