@@ -122,6 +122,11 @@ class Mark:
     source: int = -1  # a duplicate's original, among the chunk's lines as they came
 
 
+# json.dumps with any argument makes a new encoder each call: these are made once.
+_json_text = json.JSONEncoder(ensure_ascii=False).encode  # a value as a record has it
+_json_line = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode  # a ledger line
+
+
 def _ms(text: str) -> int:
     return int(datetime.fromisoformat(text).timestamp() * 1000)
 
@@ -173,7 +178,7 @@ class JsonRecord:
 
     def set(self, name: str, value) -> None:
         _, start, end = self._span(name)
-        self.line = self.line[:start] + json.dumps(value, ensure_ascii=False).encode() + self.line[end:]
+        self.line = self.line[:start] + _json_text(value).encode() + self.line[end:]
 
     def drop(self, name: str) -> None:
         at, _, end = self._span(name)
@@ -499,5 +504,5 @@ def ledger_lines(marks: list[tuple[int, Mark]], first_lines: list[int], files: l
                 entry["original_line"] = first_lines[k] + value
             else:
                 entry[key] = value
-        out.append(json.dumps(entry, separators=(",", ":"), ensure_ascii=False) + "\n")
+        out.append(_json_line(entry) + "\n")
     return "".join(out).encode()
