@@ -351,10 +351,13 @@ def main(argv: list[str] | None = None) -> int:
         log("rates (interleaved rounds)")
         ceilings = []
         for r in range(runs):
-            for m in (ours, naive, naive_std, par, serial):
-                m.once(check_lines=(r == 0))
+            # the runs with --faults and --anomalies right after the plain one they are compared with,
+            # so that each round's ratio is of neighbours in time (a machine whose speed drifts)
+            ours.once(check_lines=(r == 0))
             faulty.once()  # not its lines: the resends are lines too
             planted.once(check_lines=(r == 0))
+            for m in (naive, naive_std, par, serial):
+                m.once(check_lines=(r == 0))
             ceilings.append(parallel_ceiling(a.workers))
             log(f"  machine's ceiling for {a.workers} processes: run {r + 1}: {ceilings[-1]:.2f}x")
         log("memory, large run")
@@ -399,8 +402,9 @@ def main(argv: list[str] | None = None) -> int:
     rss_small, rss_big = max(ours.rss), max(big.rss)
     growth = rss_big / rss_small - 1
     users_target = TARGET_USERS_S_PER_M * num_users / 1e6
-    faults_cost = statistics.median(faulty.cpu) / statistics.median(ours.cpu)
-    anomalies_cost = statistics.median(planted.cpu) / statistics.median(ours.cpu)
+    # each round's ratio to the plain run just before it, the median of the rounds
+    faults_cost = statistics.median(f / o for f, o in zip(faulty.cpu, ours.cpu))
+    anomalies_cost = statistics.median(p / o for p, o in zip(planted.cpu, ours.cpu))
 
     rows = [  # (figure, value, spread, target, status)
         (f"CDRs/s, 1 process, {fmt_n(count)} -> jsonl", f"{ours.rate:,.0f}/s", ours.spread,

@@ -18,6 +18,7 @@ Needs the SparkContext (``spark.sparkContext``): a classic session, not Spark Co
 
 from __future__ import annotations
 
+import atexit
 import os
 import re
 import shutil
@@ -245,6 +246,7 @@ def _ship_package(sc) -> None:
 
     here = os.path.dirname(os.path.abspath(__file__))
     folder = tempfile.mkdtemp(prefix="telco-cdr-pkg-")
+    atexit.register(shutil.rmtree, folder, True)  # the executors fetch the zip while the run lasts
     base = shutil.make_archive(os.path.join(folder, "telco_cdr"), "zip", os.path.dirname(here), "telco_cdr")
     sc.addPyFile(base)
     sc._telco_cdr_shipped = True

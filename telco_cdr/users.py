@@ -15,6 +15,7 @@ import numpy as np
 from .constants import DEFAULT_SEED, SeedDomain
 from .errors import UserError
 from .identifiers import CITIES, COUNTRIES, DEVICES, OPERATORS, ecgi, luhn_digits, msisdn_drawer, unique_draw
+from .parquet import MAGIC as PARQUET_MAGIC  # (that module imports pyarrow only when it reads or writes)
 from .text import plural, size
 
 
@@ -263,7 +264,6 @@ def _read_bytes(path: str, progress=None) -> bytearray:
 
 
 GZIP_MAGIC, ZSTD_MAGIC = b"\x1f\x8b", b"\x28\xb5\x2f\xfd"
-PARQUET_MAGIC = b"PAR1"  # telco_cdr.parquet.MAGIC (that module imports pyarrow when used)
 
 
 def _decompressed(raw: bytearray, label: str):
