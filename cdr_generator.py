@@ -23,7 +23,7 @@ from telco_cdr.faults import summary as fault_summary
 from telco_cdr.output import CODECS, FORMATS, Progress, RecordFramer, atomic_outputs, codec, output_kind
 from telco_cdr.text import plural, size
 from telco_cdr.traffic import build_population, parse_weights
-from telco_cdr.users import read_users
+from telco_cdr.user_table import load_users
 
 PROG = "cdr_generator.py"
 EXAMPLES = """
@@ -154,7 +154,7 @@ def on_spark(args, weights: dict, start_ms: int, end_ms: int, anomalies) -> int:
         raise UserError(f"--output-dir {args.output_dir!r} exists and is not a folder")
     spark_generation.require(delta=fmt == "delta")
     t0 = time.monotonic()
-    users = read_users(args.users_file)
+    users = load_users(args.users_file)
     spec = spark_generation.GenerationSpec(users, args.count, args.seed, start_ms, end_ms, weights,
                                            args.label_anomalies, anomalies)
     try:
@@ -221,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
             check_format(faults, fmt)
         if args.ledger is not None and os.path.abspath(args.ledger) in map(os.path.abspath, paths):
             raise UserError(f"--ledger {args.ledger!r} is also an output of the records; give another file")
-        users = read_users(args.users_file, progress)
+        users = load_users(args.users_file, progress)
         n_users = len(users)
         progress.phase(f"modelling the traffic of {plural(n_users, 'user')}")
         pop = build_population(users, args.seed, on=datetime.fromtimestamp(start_ms / 1000, UTC).date())

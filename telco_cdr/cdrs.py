@@ -48,7 +48,16 @@ from .radio import (
     voice_technologies,
 )
 from .timezones import offset_text
-from .traffic import CONTACT_SLOTS, CONTACT_ZIPF, IMS_METHODS, REGISTER_PERIOD_S, Population, TrafficCurve, ims_methods
+from .traffic import (
+    CONTACT_SLOTS,
+    CONTACT_ZIPF,
+    IMS_METHODS,
+    REGISTER_PERIOD_S,
+    Population,
+    TrafficCurve,
+    ims_methods,
+    smsc_of,
+)
 
 VOICE, DATA, SMS, VOIP, IMS = range(5)
 
@@ -143,6 +152,56 @@ class Chunk:
         return rows.tolist()
 
 
+# Users up to which a run makes the text of every user's own fields once (a pick is then a lookup
+# in one table); above it, each chunk makes the text of its own users alone, so that a telco-size
+# base (10,000,000 users) does not hold gigabytes of text (telco_cdr.user_table).
+TEXT_TABLES_UP_TO = 2_000_000
+
+
+class UserTexts:
+    """The text of the users' own fields (user_id, msisdn, imsi, imei, their PLMN's, their network
+    nodes'), as tables that picks take entries from by a user's place in them (``at``)."""
+
+    FIELDS = ("user_id", "msisdn", "imsi", "imei", "mcc", "mnc", "plmn", "msc", "pgw", "smsc", "domain", "node",
+              "node_dash")
+
+    def __init__(self, pop: Population, users: np.ndarray | None = None):
+        """The texts of ``users`` (sorted user indexes; every user for None)."""
+        self.pop, self.users = pop, users
+        every = users is None
+        users = slice(None) if every else users
+
+        def text(values):
+            return np.array([v.encode("utf-8") for v in values.tolist()], dtype=object)
+
+        self.user_id, self.imsi, self.imei = text(pop.user_ids[users]), text(pop.imsi[users]), text(pop.imei[users])
+        self.msisdn = text_array([b"%d" % m for m in pop.msisdn[users].tolist()])
+        plmns, code = pop.plmns, pop.plmn_code[users]
+        self.mcc = text_array([m for m, _ in plmns])[code]
+        self.mnc = text_array([n for _, n in plmns])[code]
+        self.plmn = text_array([m + n for m, n in plmns])[code]
+        nodes, place = pop.nodes, pop.node_place[users]
+        self.msc, self.pgw = text_array(nodes["msc"])[place], text_array(nodes["pgw"])[place]
+        self.domain, self.node = text_array(nodes["domain"])[place], text_array(nodes["node"])[place]
+        self.node_dash = (text_array(nodes["node"]) + b"-")[place]  # an ICID's first part
+        if all(nodes["smsc"]):
+            self.smsc = text_array(["+" + n for n in nodes["smsc"]])[place]
+        else:
+            self.smsc = text_array(smsc_of(pop, np.arange(pop.n)[users]))
+
+    def of(self, *rows: np.ndarray) -> UserTexts:
+        """The texts of the users of ``rows`` (arrays of user indexes, -1 for none): these for a base of
+        up to TEXT_TABLES_UP_TO users, else the chunk's own."""
+        if self.pop.n <= TEXT_TABLES_UP_TO:
+            return self
+        users = np.unique(np.concatenate([r[r >= 0] for r in rows]))
+        return UserTexts(self.pop, users)
+
+    def at(self, users: np.ndarray) -> np.ndarray:
+        """Where users (by index) are in these tables."""
+        return users if self.users is None else np.searchsorted(self.users, users)
+
+
 class CdrFactory:
     """Builds chunks of CDRs for a population, a type mix and an output format (a layout kind:
     json, csv or csv_type)."""
@@ -163,17 +222,7 @@ class CdrFactory:
         self.labelled = labelled
         self.layouts = [layouts(kind, labelled)[t] for t in CDR_TYPES]
         # The user's own fields, one text per user (free text is escaped by the layout, once).
-        self.user_id = text_array(pop.user_ids)
-        self.msisdn = text_array([str(m) for m in pop.msisdn.tolist()])
-        self.imsi, self.imei = text_array(pop.imsi), text_array(pop.imei)
-        plmns = pop.plmns
-        self.mcc = text_array([m for m, _ in plmns])[pop.plmn_code]
-        self.mnc = text_array([n for _, n in plmns])[pop.plmn_code]
-        self.plmn = text_array([m + n for m, n in plmns])[pop.plmn_code]
-        nodes = pop.nodes
-        self.msc, self.pgw, self.smsc = text_array(nodes["msc"]), text_array(nodes["pgw"]), text_array(nodes["smsc"])
-        self.domain, self.node = text_array(nodes["domain"]), text_array(nodes["node"])
-        self.node_dash = self.node + b"-"  # an ICID's first part
+        self.texts = UserTexts(pop)
         self.record_type = [text_array(list(pair)) for pair in RECORD_TYPES]
         base = np.random.default_rng(np.random.SeedSequence([SeedDomain.RUN_IDS, stream, seed])).integers(0, 2**62, 3)
         self.run_tag = f"{int(base[0]) & 0xFFFFFFFF:08x}-"
@@ -238,8 +287,7 @@ class CdrFactory:
         data_rows = np.flatnonzero(types == DATA)
         drow[data_rows] = np.arange(len(data_rows))
         slot = _draw(rng, _SLOT_CUM, n)
-        cp_user = pop.contact_user[u, slot].astype(np.int64)
-        cp_num = pop.contact_num[u, slot]
+        cp_user, cp_num = pop.contact(u, slot)
         mo = rng.random(n) < 0.5
 
         # Voice outcome and durations for every row (only voice rows, and the INVITEs of their
@@ -330,7 +378,6 @@ class CdrFactory:
             partials, ident = anomalies.shape(arng, Rows(types, u, cp_user, cp_num, mo, start, outcome, ring, talk,
                                                          call, caller, tech, rat), incident, enb, sector, tac, drow,
                                               partials, twin_of_call)
-            imsi_table, imei_table = anomalies.identity_tables(self.imsi, self.imei)
 
         distinct = pop.clock.distinct_offsets()  # every zone's, so the table is the same chunk after chunk
         zone_text = text_array(offset_text(distinct))
@@ -344,12 +391,17 @@ class CdrFactory:
         tag = Literal(f"{self.run_tag}{chunk_index:08x}-".encode())
         parts = []
         builders = (self._voice, self._data, self._sms, self._voip, self._ims)
+        texts = self.texts.of(u, cp_user, caller)  # the chunk's users' text (for a large base, theirs alone)
+        if ident is not None:  # a swapped SIM: its new IMSI and IMEI after the users'
+            imsi_table, imei_table = anomalies.identity_tables(texts.imsi, texts.imei)
+            ident = np.where(ident < pop.n, texts.at(np.minimum(ident, pop.n - 1)), len(texts.imsi) + ident - pop.n)
         for t in range(len(CDR_TYPES)):
             idx = np.flatnonzero(types == t)
             if not len(idx):
                 continue
-            ui = u[idx]  # one array for every per-user column, so that neighbouring ones are joined
+            ui = u[idx]
             ctx = _Ctx(rng, idx, ui, cp_num[idx], mo[idx], start[idx], first_index, rat=rat[idx].copy())
+            ctx.texts, ctx.tu = texts, texts.at(ui)  # one index for every per-user column: neighbours are joined
             ctx.cp_user = cp_user[idx]
             ctx.outcome, ctx.ring, ctx.talk, ctx.tech = outcome[idx], ring[idx], talk[idx], tech[idx]
             ctx.method, ctx.twin, ctx.call, ctx.caller = method[idx], twin_of_call[idx], call[idx], caller[idx]
@@ -365,10 +417,10 @@ class CdrFactory:
             values.update({k: v(start[idx]) for k, v in values.items() if callable(v)})  # times after the start
             values.update(start_time=start_time, ms_time_zone=zone)
             values.update(
-                cdr_id=(tag, pos[idx]), end_time=timestamp(ends[idx]), user_id=Pick(self.user_id, ui),
-                msisdn=Pick(self.msisdn, ui), imsi=Pick(self.imsi, ui), imei=Pick(self.imei, ui),
-                cell_mcc=Pick(self.mcc, ui), cell_mnc=Pick(self.mnc, ui),
-                **self._cell(ui, ctx.rat, enb[idx], sector[idx], tac[idx]),
+                cdr_id=(tag, pos[idx]), end_time=timestamp(ends[idx]), user_id=Pick(texts.user_id, ctx.tu),
+                msisdn=Pick(texts.msisdn, ctx.tu), imsi=Pick(texts.imsi, ctx.tu), imei=Pick(texts.imei, ctx.tu),
+                cell_mcc=Pick(texts.mcc, ctx.tu), cell_mnc=Pick(texts.mnc, ctx.tu),
+                **self._cell(Pick(texts.plmn, ctx.tu), ctx.rat, enb[idx], sector[idx], tac[idx]),
             )
             if self.labelled:
                 kinds = (np.full(len(idx), -1) if incident is None
@@ -379,7 +431,7 @@ class CdrFactory:
             parts.append((t, idx, list(map(b"".join, zip(*self.columns(self.layouts[t], values))))))
         return Chunk(types=types, users=u, parts=parts, incident=incident, starts=start, ends=ends)
 
-    def _cell(self, ui, rat, enb, sector, tac) -> dict:
+    def _cell(self, plmn: Pick, rat, enb, sector, tac) -> dict:
         """The serving cell's fields by RAT: an NCGI on NR, a CGI (LAC + CI) on 3G or 2G, else an
         ECGI (on Wi-Fi the last LTE cell); 2G/3G cells have a location area, no tracking area.
         Every piece is a table lookup (integer work per record, no text)."""
@@ -393,7 +445,7 @@ class CdrFactory:
         # piece), and the tracking or location area by another (one of them is always null).
         third_rat = np.where(nr, nci & 0xFF, 256) * len(RATS) + rat  # _CELL_THIRD_BY_RAT, _RAT_BY_THIRD
         area = np.where(legacy, 65536 + lac, tac)  # _TAC_OR_NULL, _LAC_OR_NULL
-        cell = (Pick(self.plmn, ui), Pick(_CELL_FIRST, first), Pick(HEX4, second), Pick(_CELL_THIRD_BY_RAT, third_rat))
+        cell = (plmn, Pick(_CELL_FIRST, first), Pick(HEX4, second), Pick(_CELL_THIRD_BY_RAT, third_rat))
         return {"cell_id": cell, "rat_type": Pick(_RAT_BY_THIRD, third_rat),
                 "tracking_area_code": Nullable(Pick(_TAC_OR_NULL, area)),
                 "location_area_code": Nullable(Pick(_LAC_OR_NULL, area))}
@@ -404,7 +456,7 @@ class CdrFactory:
     # the serving RAT (``c.rat``) and the record type.
 
     def _parties(self, c: _Ctx):
-        own = self.msisdn[c.u]
+        own = c.texts.msisdn[c.tu]
         other = self._other_numbers(c)
         return np.where(c.mo, own, other), np.where(c.mo, other, own)
 
@@ -413,7 +465,7 @@ class CdrFactory:
         written out."""
         onnet = c.cp_user >= 0
         other = np.empty(len(onnet), dtype=object)
-        other[onnet] = self.msisdn[c.cp_user[onnet]]
+        other[onnet] = c.texts.msisdn[c.texts.at(c.cp_user[onnet])]
         off = np.flatnonzero(~onnet)
         other[off] = [b"%d" % v for v in c.cp_num[off].tolist()]
         return other
@@ -423,7 +475,8 @@ class CdrFactory:
         call's number in hex, 4 digits a piece (tables made once, so a chunk's plan of columns is
         the one of the chunk before)."""
         x = (self.icid_base + c.first_index + c.call) % 2**48
-        return (Pick(self.node_dash, c.caller), Pick(HEX4_LOWER, x >> 32), Pick(HEX4_LOWER, (x >> 16) & 0xFFFF),
+        return (Pick(c.texts.node_dash, c.texts.at(c.caller)), Pick(HEX4_LOWER, x >> 32),
+                Pick(HEX4_LOWER, (x >> 16) & 0xFFFF),
                 Pick(HEX4_LOWER, x & 0xFFFF))
 
     def _voice(self, c: _Ctx):
@@ -443,7 +496,7 @@ class CdrFactory:
             "cause_for_termination": Pick(_OUTCOME_TEXT[2], c.outcome),
             "release_cause_code": Pick(_OUTCOME_TEXT[3], c.outcome),
             "release_cause": Pick(_OUTCOME_TEXT[4], c.outcome),
-            "msc_id": Nullable(Pick(self.msc, c.u), ~ims),
+            "msc_id": Nullable(Pick(c.texts.msc, c.tu), ~ims),
         }
 
     def _data(self, c: _Ctx):
@@ -455,7 +508,7 @@ class CdrFactory:
             "apn": Pick(_APN_TEXT, apn),
             "uplink_bytes": dec(p["up"][j]), "downlink_bytes": dec(p["down"][j]), "duration_seconds": Pick(DEC, dur),
             "charging_id": dec(p["charging"][j]), "record_sequence_number": dec(p["seq"][j]),
-            "pgw_address": Pick(self.pgw, c.u), "cause_for_record_closing": Pick(_CLOSING_TEXT, p["cause"][j]),
+            "pgw_address": Pick(c.texts.pgw, c.tu), "cause_for_record_closing": Pick(_CLOSING_TEXT, p["cause"][j]),
         }
 
     def _sms(self, c: _Ctx):
@@ -471,7 +524,7 @@ class CdrFactory:
             "direction": Pick(_DIRECTION_TEXT, c.mo.view(np.int8)), "sender_number": sender,
             "receiver_number": receiver,
             "message_length": Pick(DEC, length), "encoding": Pick(_ENCODING_TEXT, ucs2.view(np.int8)),
-            "delivery_status": Pick(_SMS_TEXT, result), "smsc_address": Pick(self.smsc, c.u),
+            "delivery_status": Pick(_SMS_TEXT, result), "smsc_address": Pick(c.texts.smsc, c.tu),
         }
 
     def _voip(self, c: _Ctx):
@@ -486,7 +539,7 @@ class CdrFactory:
         loss = np.round(np.clip(rng.lognormal(np.log(0.15), 1.0, k) * np.where(bad, 12.0, 1.0), 0, 40), 2)
         mos = mos_from(latency, jitter, loss, _CODEC_IMPAIRMENT[codec])
         caller, callee = self._parties(c)
-        dom = Pick(self.domain, c.u)  # a pick: the literal text beside it joins the table's entries
+        dom = Pick(c.texts.domain, c.tu)  # a pick: the literal text beside it joins the table's entries
         ids = rng.integers(0, 2**63, (2, k))
         return dur * 1000, {
             "call_direction": Pick(_DIRECTION_TEXT, c.mo.view(np.int8)), "sip_call_id": (hex64(*ids), b"@", dom),
@@ -521,19 +574,19 @@ class CdrFactory:
         # Access: Wi-Fi for VoWiFi, NR for VoNR, else the device's bearer (NR or LTE; IMS needs one).
         c.rat = np.where(service == _VOWIFI, WLAN, np.where(service == _VONR, NR,
                          np.where((c.rat == NR) & pop.radio.nr[c.u], NR, EUTRAN)))
-        own = self.msisdn[c.u]
+        own = c.texts.msisdn[c.tu]
         other = self._other_numbers(c)
         a, b = np.where(originating, own, other), np.where(originating, other, own)
         # The URIs as pieces (no text joined per record): a REGISTER's called URI is ``sip:`` and the
         # domain; picks by the same ``reg`` next to each other are joined into one table (Columns).
-        dom, reg = Pick(self.domain, c.u), register.view(np.int8)
+        dom, reg = Pick(c.texts.domain, c.tu), register.view(np.int8)
         calling = (b"sip:+", a, b"@", dom, Pick(_PHONE_PARAM, reg))
         called = (Pick(_SIP_SCHEME, reg), np.where(register, b"", b), Pick(_AT, reg), dom, Pick(_PHONE_PARAM, reg))
         return end_ms, {
             "icid": self._icid(c),
             "sip_method": Pick(_METHOD_TEXT, method), "role_of_node": Pick(_ROLE_TEXT, originating.view(np.int8)),
             "ims_service": Pick(_SERVICE_TEXT, service), "sip_status_code": Pick(DEC, status),
-            "duration_seconds": Pick(DEC, dur), "node_address": Pick(self.node, c.u),
+            "duration_seconds": Pick(DEC, dur), "node_address": Pick(c.texts.node, c.tu),
             "access_network": Pick(_ACCESS_BY_RAT, c.rat),
             "calling_party_uri": calling, "called_party_uri": called,
         }
@@ -605,3 +658,5 @@ class _Ctx:
     caller: np.ndarray | None = None  # the user whose S-CSCF names the ICID
     partial: np.ndarray | None = None  # a data row's partial record: its row in ``partials``
     partials: dict | None = None  # the chunk's partial records' columns (telco_cdr.bearers)
+    texts: UserTexts | None = None  # the chunk's users' own text
+    tu: np.ndarray | None = None  # each row's user in ``texts``

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .errors import UserError
+
 
 @dataclass(frozen=True)
 class Operator:
@@ -245,7 +247,8 @@ def unique_draw(rng: np.random.Generator, draw, n: int, what: str, taken: np.nda
         if not len(bad):
             return values
         values[bad] = draw(rng, bad)
-    raise ValueError(f"cannot make {n} unique {what}: the number space is too small")
+    raise UserError(f"cannot make {n:,} unique {what}: the number space of the chosen countries and operators is too "
+                    "small; make fewer users, or choose more countries or operators")
 
 
 def msisdn_drawer(ops: np.ndarray, cities: np.ndarray):

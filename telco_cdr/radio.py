@@ -90,14 +90,16 @@ class Radio:
         return (self.lte & self.volte) | self.cs
 
 
-def radio_of(plmns: list[str], lte: np.ndarray, nr: np.ndarray, volte: np.ndarray, on: date) -> Radio:
-    """The Radio of users with PLMNs ``plmns`` (MCC+MNC) and device capabilities, on day ``on``."""
+def radio_of(plmns: list[str], code: np.ndarray, lte: np.ndarray, nr: np.ndarray, volte: np.ndarray,
+             on: date) -> Radio:
+    """The Radio of users of PLMNs ``plmns[code]`` (MCC+MNC) and device capabilities, on day ``on``."""
     nets = [NETWORKS.get(p, UNKNOWN_NETWORK) for p in plmns]
-    utran = np.array([_running(n.utran_until, on) for n in nets], dtype=bool)
-    geran = np.array([_running(n.geran_until, on) for n in nets], dtype=bool)
+    utran = np.array([_running(n.utran_until, on) for n in nets], dtype=bool)[code]
+    geran = np.array([_running(n.geran_until, on) for n in nets], dtype=bool)[code]
     return Radio(lte=np.asarray(lte, bool), nr=np.asarray(nr, bool) & np.asarray(lte, bool),
                  volte=np.asarray(volte, bool) & np.asarray(lte, bool), utran=utran, geran=geran,
-                 nr_share=np.array([n.nr_share for n in nets]), vonr_share=np.array([n.vonr_share for n in nets]))
+                 nr_share=np.array([n.nr_share for n in nets], dtype=float)[code],
+                 vonr_share=np.array([n.vonr_share for n in nets], dtype=float)[code])
 
 
 def _legacy(radio: Radio, u: np.ndarray) -> np.ndarray:

@@ -442,7 +442,8 @@ def stream_cdrs(args, stop, prog: str) -> int:
     from .constants import DEFAULT_INTERVAL_S
     from .errors import UserError
     from .traffic import build_population, parse_weights
-    from .users import generate_users, read_users
+    from .user_table import load_users
+    from .users import generate_users
 
     rate, pace_words = pace(args.rate, args.interval, DEFAULT_INTERVAL_S)
     shard = getattr(args, "shard", None) or (0, 1)
@@ -484,7 +485,7 @@ def stream_cdrs(args, stop, prog: str) -> int:
         pace_words += f", due from --start-at {args.start_at}"
     weights = parse_weights(args.weights)
     if args.users_file:
-        users = read_users(args.users_file, _reading_progress())
+        users = load_users(args.users_file, _reading_progress())
     else:
         users = list(generate_users(args.num_users, args.seed, args.country, args.operator))
         if not any(u["status"] == "active" for u in users):

@@ -7,6 +7,7 @@ All of it is built once from the users and a seed; drawing from it takes an expl
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
@@ -14,9 +15,10 @@ import numpy as np
 
 from .constants import CDR_TYPES, DEFAULT_WEIGHTS, SeedDomain
 from .errors import UserError
-from .identifiers import CITIES, COUNTRY_TIME_ZONE, DEVICES, OPERATORS, ims_domain
+from .identifiers import DEVICES, OPERATORS, ims_domain
 from .radio import Radio, radio_of
 from .timezones import DAY_MS, ZoneClock
+from .user_table import UserTable, as_table
 
 # Daily curves of each service in the subscriber's local time, one weight per hour (the value at
 # the middle of the hour), after the separate call, SMS and internet series of the Telecom Italia
@@ -275,9 +277,10 @@ class Population:
     data_factor: np.ndarray
     nr: np.ndarray  # 5G-capable device
     radio: Radio  # what each user's device and network offer on the day of the events
-    contact_user: np.ndarray  # (n, CONTACT_SLOTS) int32, -1 off-net
-    contact_num: np.ndarray  # (n, CONTACT_SLOTS) int64 E.164
-    nodes: dict  # per-user network nodes (domain, msc, pgw, node, smsc): key -> list[str]
+    contacts: np.ndarray  # (n, CONTACT_SLOTS) int32: a user of the file (>= 0), else -1 - an off-net number's
+    # last digits (offnet_digits: the rest are the user's own); see contact()
+    nodes: dict  # the network nodes of each place (domain, msc, pgw, node, smsc): key -> list[str], by place
+    node_place: np.ndarray  # int32 per user: its place (PLMN and home city) in nodes
     zones: list  # the distinct IANA time zones of the users
     zone_of: np.ndarray  # per user: its zone in zones
     clock: ZoneClock  # UTC offsets of zones
@@ -289,30 +292,114 @@ class Population:
     register_phase: np.ndarray  # that second, in the same order
 
 
-def time_zone_of(user: dict) -> str:
-    """A user's IANA time zone: its ``time_zone``, else its home city's, else its country's."""
-    zone = user.get("time_zone")
-    if zone:
-        return zone
-    city = _CITY_ZONES.get((user.get("country"), user.get("home_city")))
-    return city or COUNTRY_TIME_ZONE.get(user.get("country"), "UTC")
+    def contact(self, u: np.ndarray, slot: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Contact ``slot`` of users ``u``: the user it is (-1 for one off-net) and its number."""
+        c = self.contacts[u, slot].astype(np.int64)
+        onnet = c >= 0
+        own = self.msisdn[u]
+        scale = offnet_scale(own)
+        return np.where(onnet, c, -1), np.where(onnet, self.msisdn[np.maximum(c, 0)], own // scale * scale - c - 1)
+
+    @property
+    def contact_user(self) -> np.ndarray:
+        """(n, CONTACT_SLOTS) int64: each contact's user, -1 off-net."""
+        return np.maximum(self.contacts.astype(np.int64), -1)
+
+    @property
+    def contact_num(self) -> np.ndarray:
+        """(n, CONTACT_SLOTS) int64: each contact's E.164 number."""
+        n = self.n
+        return self.contact(np.repeat(np.arange(n), CONTACT_SLOTS), np.tile(np.arange(CONTACT_SLOTS), n))[1].reshape(
+            n, CONTACT_SLOTS)
 
 
-_CITY_ZONES = {(c.country, c.name): c.zone for c in CITIES}
+def _contacts(rng: np.random.Generator, table: UserTable, active: np.ndarray) -> np.ndarray:
+    """A small circle per user (Population.contacts): part on-net (mostly the same city), the rest
+    off-net.  Draws whole arrays from ``rng`` (the last one a block of rows at a time, which draws the
+    same numbers) and keeps them small, so that a base of millions needs no more than a few bytes a
+    contact."""
+    n, msisdn = table.n, table.msisdn
+    active_idx = np.flatnonzero(active)
+    # Cities as integer codes in the order of their names (sorting codes sorts the names).
+    city_key = table.city_code
+    on_net = rng.random((n, CONTACT_SLOTS)) < ON_NET_SHARE
+    contacts = np.full((n, CONTACT_SLOTS), -1, dtype=np.int32)
+    if len(active_idx) > 1:
+        pick = active_idx.astype(np.int32)[rng.integers(0, len(active_idx), (n, CONTACT_SLOTS))]
+        same_city = rng.random((n, CONTACT_SLOTS)) < SAME_CITY_SHARE
+        order = np.argsort(city_key[active_idx], kind="stable")
+        by_city = active_idx[order].astype(np.int32)
+        keys_sorted = city_key[by_city]
+        lo = np.searchsorted(keys_sorted, city_key, side="left")
+        size = np.searchsorted(keys_sorted, city_key, side="right") - lo
+        for r0 in range(0, n, ROWS_A_BLOCK):
+            r = slice(r0, min(r0 + ROWS_A_BLOCK, n))
+            offset = (rng.random((r.stop - r0, CONTACT_SLOTS)) * np.maximum(size[r], 1)[:, None]).astype(np.int64)
+            local = np.where(size[r, None] > 0, by_city[np.minimum(lo[r, None] + offset, len(by_city) - 1)], pick[r])
+            chosen = np.where(same_city[r], local, pick[r])
+            rows = np.arange(r0, r.stop)[:, None]
+            own = chosen == rows
+            chosen = np.where(own, pick[r], chosen)
+            on_net[r] &= ~(chosen == rows)
+            contacts[r] = np.where(on_net[r], chosen, -1)
+        del pick, same_city, lo, size
+    # Off-net contacts: numbers like the user's own (offnet_numbers), none of them a user's.
+    off_rows = np.nonzero(contacts < 0)[0].astype(np.int32)
+    low = offnet_digits(rng, msisdn[off_rows])
+    users_sorted = np.sort(msisdn)
+
+    def numbers(at: np.ndarray) -> np.ndarray:
+        base = msisdn[off_rows[at]]
+        scale = offnet_scale(base)
+        return base // scale * scale + low[at]
+
+    clash = np.concatenate([np.flatnonzero(_is_in(numbers(np.arange(i, min(i + ROWS_A_BLOCK, len(low)))),
+                                               users_sorted)) + i for i in range(0, len(low), ROWS_A_BLOCK)])
+    for _ in range(50):  # only numbers drawn again can clash again
+        if not len(clash):
+            break
+        low[clash] = offnet_digits(rng, msisdn[off_rows[clash]])
+        clash = clash[_is_in(numbers(clash), users_sorted)]
+    contacts[contacts < 0] = -1 - low
+    return contacts
 
 
-def offnet_numbers(rng: np.random.Generator, base: np.ndarray) -> np.ndarray:
-    """Numbers that look like ``base`` (same country, same area code or mobile prefix) but differ.
+ROWS_A_BLOCK = 1 << 18  # users (or numbers) worked on at a time where a whole base would take too much memory
+
+
+def smsc_of(pop: Population, users: np.ndarray) -> list[str]:
+    """The SMSC address of ``users``: their place's, else (an operator not known here) one of their
+    own number range."""
+    table = pop.nodes["smsc"]
+    return ["+" + (s or str(m // 10_000_000) + "0000000")
+            for s, m in zip((table[p] for p in pop.node_place[users].tolist()), pop.msisdn[users].tolist())]
+
+
+def offnet_scale(base: np.ndarray) -> np.ndarray:
+    """10**7 for NANP numbers (country code 1: an off-net contact keeps the area code), else 10**6
+    (all but the last six digits kept): the part of an off-net contact's number that is its own."""
+    return np.where(base // 10_000_000_000 == 1, 10_000_000, 1_000_000)
+
+
+def offnet_digits(rng: np.random.Generator, base: np.ndarray) -> np.ndarray:
+    """The last digits (int32, below offnet_scale) of numbers that look like ``base`` (same country, same area
+    code or mobile prefix) but differ.
 
     NANP (country code 1): keep the area code, draw a new exchange (2-9, not N11) and line.
     Elsewhere: keep all but the last six digits.
     """
     nanp = (base // 10_000_000_000) == 1
     exch = rng.integers(200, 1000, len(base))
-    exch = np.where(exch % 100 == 11, exch + 1, exch)
-    nanp_num = (base // 10_000_000) * 10_000_000 + exch * 10_000 + rng.integers(0, 10_000, len(base))
-    other_num = (base // 1_000_000) * 1_000_000 + rng.integers(0, 1_000_000, len(base))
-    return np.where(nanp, nanp_num, other_num)
+    exch = np.where(exch % 100 == 11, exch + 1, exch).astype(np.int32)
+    line = rng.integers(0, 10_000, len(base)).astype(np.int32)
+    other = rng.integers(0, 1_000_000, len(base)).astype(np.int32)
+    return np.where(nanp, exch * 10_000 + line, other)
+
+
+def offnet_numbers(rng: np.random.Generator, base: np.ndarray) -> np.ndarray:
+    """Numbers that look like ``base`` but differ (offnet_digits after the kept digits)."""
+    scale = offnet_scale(base)
+    return base // scale * scale + offnet_digits(rng, base)
 
 
 def _is_in(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
@@ -321,43 +408,51 @@ def _is_in(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
     return sorted_set[at] == values if len(sorted_set) else np.zeros(len(values), dtype=bool)
 
 
-def _capability(users: list[dict], field: str, tac_flag: str, default) -> np.ndarray:
-    """A device capability: the user's ``field``, else the flag of the IMEI's TAC in DEVICES, else
-    ``default`` (a function of the user)."""
-    by_tac = {d.tac: getattr(d, tac_flag) for d in DEVICES}
-    out = []
-    for u in users:
-        v = u.get(field)
-        if not isinstance(v, bool):
-            v = by_tac.get(u["imei"][:8])
-            v = default(u) if v is None else v
-        out.append(v)
-    return np.array(out, dtype=bool)
+def _capability(table: UserTable, given: np.ndarray, tac_flag: str) -> np.ndarray:
+    """A device capability: the user's own flag (``given``: 1, 0, or -1 for none), else the flag of
+    the IMEI's TAC in DEVICES, else True."""
+    out = given == 1
+    unknown = np.flatnonzero(given < 0)
+    if len(unknown):
+        known = {d.tac: getattr(d, tac_flag) for d in DEVICES}
+        tacs = table.imei[unknown].astype("S8")  # the first 8 digits
+        flag = np.array([known.get(t, True) for t in (v.decode() for v in np.unique(tacs).tolist())], dtype=bool)
+        out[unknown] = flag[np.unique(tacs, return_inverse=True)[1]]
+    return out
 
 
-def build_population(users: list[dict], seed: int, on: date | None = None) -> Population:
-    """Turn validated user records into a Population; deterministic for (users, seed, on).  ``on``
-    is the day of the events (the window's first day; today by default): which 2G/3G networks run."""
+def build_population(users: UserTable | Sequence[dict], seed: int, on: date | None = None) -> Population:
+    """Turn validated users (a UserTable, or records) into a Population; deterministic for (users,
+    seed, on).  ``on`` is the day of the events (the window's first day; today by default): which
+    2G/3G networks run."""
+    table = as_table(users)
     rng = np.random.default_rng(np.random.SeedSequence([SeedDomain.POPULATION, seed]))
-    n = len(users)
-    msisdn = np.array([int(u["msisdn"]) for u in users], dtype=np.int64)
-    eci = np.array([int(u["home_cell_id"][-7:], 16) for u in users], dtype=np.int64)
-    home_tac = np.array([u["home_tac"] for u in users], dtype=np.int64)
-    active = np.array([u["status"] == "active" for u in users])
-    prepaid = np.array([u["plan_type"] == "prepaid" for u in users])
-    business = np.array([u.get("segment") == "business" for u in users])
-    unlimited = np.array(["UNL" in str(u.get("plan_id", "")) for u in users])
-    nr = np.array([u.get("device_5g") is True for u in users])
-    lte = _capability(users, "device_4g", "lte", lambda u: True)
-    volte = _capability(users, "device_volte", "volte", lambda u: True)
-    radio = radio_of([u["mcc"] + u["mnc"] for u in users], lte, nr, volte, on or datetime.now(UTC).date())
+    n = table.n
+    msisdn, eci, home_tac = table.msisdn, table.eci, table.home_tac
+    active, prepaid, business, unlimited = table.active, table.prepaid, table.business, table.unlimited
+    nr = table.device_5g
+    lte = _capability(table, table.device_4g, "lte")
+    volte = _capability(table, table.device_volte, "volte")
+    plmns = [tuple(k.split("-")) for k in table.plmn_keys]
+    radio = radio_of([m + c for m, c in plmns], table.plmn_code, lte, nr, volte, on or datetime.now(UTC).date())
 
     # Activity: heavy-tailed across users, zero for suspended lines.
     activity = np.minimum((1.0 - rng.random(n)) ** (-1.0 / ACTIVITY_PARETO_SHAPE), ACTIVITY_CAP)
     activity = np.where(active & radio.served, activity, 0.0)  # no network, no records
     data_factor = np.where(unlimited, UNLIMITED_DATA, 1.0)
-    zones, zone_of = np.unique(np.array([time_zone_of(u) for u in users]), return_inverse=True)
-    zone_order = np.argsort(zone_of, kind="stable")
+    contacts = _contacts(rng, table, active)
+
+    # IMS re-registration: each active IMS device at its own second of the period (cdrs.REGISTER_PERIOD_S).
+    register_order = np.flatnonzero(active & radio.volte & radio.served)
+    # Evenly spread over the period in a random order, so that every device is as likely to be due.
+    m = len(register_order)
+    phase = ((rng.permutation(m) + rng.random(m)) * (REGISTER_PERIOD_S / max(m, 1))).astype(np.int64)
+    by_phase = np.argsort(phase, kind="stable")
+    register_order, phase = register_order[by_phase].astype(np.int32), phase[by_phase]
+
+    # Who makes each type's events, zone by zone (no draw from ``rng`` below).
+    zones, zone_of = table.zones, table.zone_code
+    zone_order = np.argsort(zone_of, kind="stable").astype(np.int32)
     zone_bounds = np.searchsorted(zone_of[zone_order], np.arange(len(zones) + 1))
     user_cum, zone_activity = [], np.zeros((len(zones), len(CDR_TYPES), 2))
     for t in range(len(CDR_TYPES)):
@@ -366,94 +461,51 @@ def build_population(users: list[dict], seed: int, on: date | None = None) -> Po
             mask = (business == (segment == "business")) & (prepaid == (plan_type == "prepaid"))
             aff[mask] = values[t]
         w = activity * aff * (data_factor if CDR_TYPES[t] == "data" else 1.0)
+        del aff
         if CDR_TYPES[t] == "voice":
             w = np.where(radio.can_call, w, 0.0)  # a non-VoLTE phone where 2G and 3G are gone
         elif CDR_TYPES[t] == "ims":
             w = np.where(radio.volte, w, 0.0)  # only IMS devices have IMS records
         cums = []
-        for we, weight in enumerate((w, w * np.where(business, BUSINESS_WEEKEND, 1.0))):
-            cums.append(np.concatenate(([0.0], np.cumsum(weight[zone_order]))))
-            zone_activity[:, t, we] = np.diff(cums[-1][zone_bounds])
+        for we in range(2):
+            weight = w if we == 0 else w * np.where(business, BUSINESS_WEEKEND, 1.0)
+            cum = np.empty(n + 1)
+            cum[0] = 0.0
+            np.cumsum(weight[zone_order], out=cum[1:])
+            cums.append(cum)
+            zone_activity[:, t, we] = np.diff(cum[zone_bounds])
         user_cum.append(cums)
-
-    # Contacts: a small circle per user; part on-net (mostly the same city), the rest off-net.
-    active_idx = np.flatnonzero(active)
-    # Cities as integer codes in the order of their names (sorting codes sorts the names).
-    cities = np.array([str(u.get("home_city", "")) for u in users])
-    _, city_key = np.unique(cities, return_inverse=True)
-    on_net = rng.random((n, CONTACT_SLOTS)) < ON_NET_SHARE
-    contact_user = np.full((n, CONTACT_SLOTS), -1, dtype=np.int64)
-    if len(active_idx) > 1:
-        pick = active_idx[rng.integers(0, len(active_idx), (n, CONTACT_SLOTS))]
-        same_city = rng.random((n, CONTACT_SLOTS)) < SAME_CITY_SHARE
-        order = np.argsort(city_key[active_idx], kind="stable")
-        by_city = active_idx[order]
-        keys_sorted = city_key[by_city]
-        lo = np.searchsorted(keys_sorted, city_key, side="left")
-        hi = np.searchsorted(keys_sorted, city_key, side="right")
-        size = hi - lo
-        offset = (rng.random((n, CONTACT_SLOTS)) * np.maximum(size, 1)[:, None]).astype(np.int64)
-        local = np.where(size[:, None] > 0, by_city[np.minimum(lo[:, None] + offset, len(by_city) - 1)], pick)
-        chosen = np.where(same_city, local, pick)
-        own = chosen == np.arange(n)[:, None]
-        chosen = np.where(own, pick, chosen)
-        own = chosen == np.arange(n)[:, None]
-        on_net &= ~own
-        contact_user = np.where(on_net, chosen, -1)
-    contact_num = np.empty((n, CONTACT_SLOTS), dtype=np.int64)
-    onnet_mask = contact_user >= 0
-    contact_num[onnet_mask] = msisdn[contact_user[onnet_mask]]
-    off_base = np.repeat(msisdn, CONTACT_SLOTS).reshape(n, CONTACT_SLOTS)[~onnet_mask]
-    users_sorted = np.sort(msisdn)
-    offnet = offnet_numbers(rng, off_base)
-    redrawn = np.arange(len(offnet))  # only numbers drawn again can clash again
-    for _ in range(50):
-        clash = redrawn[_is_in(offnet[redrawn], users_sorted)]
-        if not len(clash):
-            break
-        offnet[clash] = offnet_numbers(rng, off_base[clash])
-        redrawn = clash
-    contact_num[~onnet_mask] = offnet
-
-    # IMS re-registration: each active IMS device at its own second of the period (cdrs.REGISTER_PERIOD_S).
-    register_order = np.flatnonzero(active & radio.volte & radio.served)
-    # Evenly spread over the period in a random order, so that every device is as likely to be due.
-    m = len(register_order)
-    phase = ((rng.permutation(m) + rng.random(m)) * (REGISTER_PERIOD_S / max(m, 1))).astype(np.int64)
-    by_phase = np.argsort(phase, kind="stable")
-    plmn_keys, plmn_code = np.unique(np.array([u["mcc"] + "-" + u["mnc"] for u in users]), return_inverse=True)
+        del w, weight
+    nodes, node_place = _network_nodes(table)
     return Population(
-        n=n, user_ids=[u["user_id"] for u in users], msisdn=msisdn, imsi=[u["imsi"] for u in users],
-        imei=[u["imei"] for u in users], plmns=[tuple(str(k).split("-")) for k in plmn_keys], plmn_code=plmn_code,
-        home_enb=eci >> 8, home_sector=eci & 0xFF, home_tac=home_tac, data_factor=data_factor, nr=nr, radio=radio,
-        contact_user=contact_user.astype(np.int32), contact_num=contact_num,
-        nodes=_network_nodes(users, cities), zones=[str(z) for z in zones], zone_of=zone_of,
-        clock=ZoneClock([str(z) for z in zones]), zone_order=zone_order, zone_bounds=zone_bounds,
-        user_cum=user_cum, zone_activity=zone_activity, register_order=register_order[by_phase],
-        register_phase=phase[by_phase],
+        n=n, user_ids=table.user_id, msisdn=msisdn, imsi=table.imsi, imei=table.imei, plmns=plmns,
+        plmn_code=table.plmn_code, home_enb=eci >> 8, home_sector=eci & 0xFF, home_tac=home_tac,
+        data_factor=data_factor, nr=nr, radio=radio, contacts=contacts,
+        nodes=nodes, node_place=node_place, zones=list(zones), zone_of=zone_of,
+        clock=ZoneClock(list(zones)), zone_order=zone_order, zone_bounds=zone_bounds,
+        user_cum=user_cum, zone_activity=zone_activity, register_order=register_order, register_phase=phase,
     )
 
 
-def _network_nodes(users: list[dict], cities: np.ndarray) -> dict:
-    """The network nodes that serve each user (IMS domain, MSC, P-GW, S-CSCF, SMSC), by the
-    user's PLMN and home city: made once per (PLMN, city) pair, a column at a time."""
-    plmn = [u["mcc"] + u["mnc"] for u in users]
+def _network_nodes(table: UserTable) -> tuple[dict, np.ndarray]:
+    """The network nodes that serve the users (IMS domain, MSC, P-GW, S-CSCF, SMSC), by the
+    user's PLMN and home city: made once per (PLMN, city) pair, its place; and each user's place.
+    A place without a known operator has no SMSC (None): its users' SMSC number comes from their
+    own number range (smsc_of)."""
     # Cities numbered in the order they first appear in the file.
-    _, first, city_code = np.unique(cities, return_index=True, return_inverse=True)
-    city_rank = np.empty(len(first), dtype=np.int64)
-    city_rank[np.argsort(first, kind="stable")] = np.arange(len(first))
-    plmns, plmn_code = np.unique(np.array(plmn), return_inverse=True)
-    pairs, place = np.unique(plmn_code * len(first) + city_code, return_inverse=True)
+    n_cities = len(table.cities)
+    first = np.full(n_cities, len(table.city_code), dtype=np.int64)
+    np.minimum.at(first, table.city_code, np.arange(len(table.city_code)))
+    city_rank = np.empty(n_cities, dtype=np.int64)
+    city_rank[np.argsort(first, kind="stable")] = np.arange(n_cities)
+    plmns = ["".join(k.split("-")) for k in table.plmn_keys]
+    pairs, place = np.unique(table.plmn_code.astype(np.int64) * n_cities + table.city_code, return_inverse=True)
     plmn_op = {op.plmn: op for op in OPERATORS}
     per_place = []  # domain, MSC, P-GW, S-CSCF, SMSC (None: no known operator)
     for pair in pairs.tolist():
-        pl, city = str(plmns[pair // len(first)]), int(city_rank[pair % len(first)])
+        pl, city = plmns[pair // n_cities], int(city_rank[pair % n_cities])
         domain, op = ims_domain(pl[:3], pl[3:]), plmn_op.get(pl)
         per_place.append((domain, f"MSC-{pl}-{city % 40 + 1:02d}", f"10.{int(pl[3:]) % 250}.{city % 8}.{16 + city % 4}",
                           f"scscf{city % 4 + 1}.{domain}", op.smsc if op else None))
-    out = {}
-    for k, name in enumerate(("domain", "msc", "pgw", "node", "smsc")):
-        out[name] = np.array([p[k] for p in per_place], dtype=object)[place].tolist()
-    # Without a known operator, the SMSC number comes from the user's own number range.
-    out["smsc"] = ["+" + (s or u["msisdn"][:-7] + "0000000") for s, u in zip(out["smsc"], users)]
-    return out
+    return {name: [p[k] for p in per_place] for k, name in enumerate(("domain", "msc", "pgw", "node", "smsc"))}, \
+        place.astype(np.int32)

@@ -65,6 +65,22 @@ def _pick(rng: np.random.Generator, cum: np.ndarray, n: int) -> np.ndarray:
     return np.minimum(np.searchsorted(cum, rng.random(n), side="right"), len(cum) - 1)
 
 
+# A TAC numbers at most 1,000,000 devices (6-digit serials); a base with more users of a model than
+# this (a few million users) gives the rest of them the next TACs, TAC_USERS_MAX users each.  DEVICES
+# holds one real TAC per model; those next ones are not in a TAC database (README, "Identifiers").
+TAC_USERS_MAX = 800_000
+
+
+def _tacs(device: np.ndarray) -> np.ndarray:
+    """Each user's TAC (int): its device's, or for a model's users past TAC_USERS_MAX the next TACs."""
+    tac = np.array([int(d.tac) for d in DEVICES], dtype=np.int64)[device]
+    counts = np.bincount(device, minlength=len(DEVICES))
+    for d in np.flatnonzero(counts > TAC_USERS_MAX).tolist():
+        users = np.flatnonzero(device == d)
+        tac[users] += np.arange(len(users)) // TAC_USERS_MAX
+    return tac
+
+
 def select_operators(countries: Sequence[str] | None = None, operators: Sequence[str] | None = None) -> list[int]:
     """Indexes into OPERATORS for the chosen countries and operators (names or MCC-MNC)."""
     if operators:
@@ -150,7 +166,7 @@ def _generate(num_users: int, seed: int, op_ids: np.ndarray) -> Iterator[dict]:
     imsi = unique_draw(rng, lambda r, pos: plmn_int[pos] * msin_scale[pos] + r.integers(0, msin_scale[pos]),
                        n, "IMSIs")
 
-    tac_int = np.array([int(DEVICES[i].tac) for i in device], dtype=np.int64)
+    tac_int = _tacs(device)
     imei_payload = unique_draw(rng, lambda r, pos: tac_int[pos] * 1_000_000 + r.integers(0, 1_000_000, len(pos)),
                                n, "IMEIs")
     imei = imei_payload * 10 + luhn_digits(imei_payload, 14)

@@ -1,0 +1,132 @@
+"""Users a column at a time: the columnar reader gives the careful reader's table for every file it
+takes, leaves every other file to it (the same table, or the same one-line error), and the text of a
+large base's users made a chunk at a time gives the same records as made once."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import numpy as np
+import pytest
+
+from running import call_main
+from telco_cdr import cdrs, user_table
+from telco_cdr.errors import UserError
+from telco_cdr.identifiers import COUNTRIES
+from telco_cdr.user_table import UserTable, load_users
+from telco_cdr.users import generate_users, read_users
+
+WINDOW = ["--start", "2026-11-01T00:00:00Z", "--end", "2026-11-08T00:00:00Z"]
+
+
+def assert_same_table(a: UserTable, b: UserTable) -> None:
+    for name, want in vars(b).items():
+        got = getattr(a, name)
+        if isinstance(want, list):
+            assert got == want, name
+        else:
+            assert got.dtype == want.dtype and np.array_equal(got, want), name
+
+
+def careful(path) -> UserTable:
+    return UserTable.from_records(read_users(str(path)))
+
+
+@pytest.mark.parametrize("name, countries, seed", [
+    ("users.json", ["US"], 1), ("users.jsonl", ["GB", "DE"], 2), ("users.json.gz", COUNTRIES, 3),
+    ("users.jsonl.zst", ["FR", "IN"], 4), ("users.parquet", COUNTRIES, 5)])
+def test_the_columnar_reader_takes_the_generators_files_and_gives_the_careful_readers_table(tmp_path, name,
+                                                                                           countries, seed):
+    path = tmp_path / name
+    res = call_main("user_generator.py", ["-n", 1500, "--seed", seed, *sum((["--country", c] for c in countries), []),
+                                          "-o", path])
+    assert res.returncode == 0, res.describe()
+    fast = user_table._columnar(str(path), None)
+    assert fast is not None, "left to the careful reader"
+    assert fast.n == 1500 and len(set(fast.plmn_keys)) > 1
+    assert_same_table(fast, careful(path))
+
+
+def lines(users) -> list[str]:
+    return [json.dumps(u, ensure_ascii=False) for u in users]
+
+
+USERS = list(generate_users(40, seed=9, countries=["US", "DE"]))
+
+
+@pytest.mark.parametrize("text", [
+    "\ufeff[\n" + ",\n".join(lines(USERS)) + "\n]\n",  # a byte order mark
+    "[\r\n" + ",\r\n".join(lines(USERS)) + "\r\n]\r\n",  # CRLF
+    "[" + ", ".join(lines(USERS)) + "]",  # one line
+    json.dumps(USERS, indent=2),  # pretty-printed
+    "\n".join(lines(USERS[:20])) + "\n\n  \n" + "\n".join(lines(USERS[20:])),  # blank lines
+    "\n".join(lines(USERS)).replace('"home_tac"', '"extra": {"a": [1, {"b": 2}]}, "home_tac"'),  # nested values
+    "\n".join(lines(USERS)).replace('"first_name": "', '"first_name": "\\u00e9'),  # \u escapes
+    "\n".join(lines(USERS)).replace('"home_city": "', '"home_city": null, "x": "'),  # a null home_city
+    "\n".join(lines(USERS)).replace('"time_zone": "America/New_York", ', ''),  # zones from the city
+])
+def test_odd_but_valid_files_give_the_careful_readers_table(tmp_path, text):
+    path = tmp_path / "users.json"
+    path.write_text(text, encoding="utf-8")
+    assert_same_table(load_users(str(path)), careful(path))
+
+
+@pytest.mark.parametrize("text", [
+    "\n".join(lines(USERS[:2])) + " " + "\n".join(lines(USERS[2:])),  # two users on one line
+    "[\n" + ",\n".join(lines(USERS)) + "\n" + lines(USERS)[0] + "\n]\n",  # a comma missing in the array
+    "[\n" + ",\n".join(lines(USERS)) + ",\n]\n",  # a comma too many
+    "[\n" + ",\n".join(lines(USERS)) + "\n",  # no closing bracket
+    "\n".join(lines(USERS)).replace('"last_name": "', '"last_name": "a\u2028b'),  # a line break of str.splitlines
+    "\n".join(lines(USERS)).replace('"home_tac": 1', '"home_tac": 1.0'),  # 1.0 is not an integer
+    "\n".join(lines(USERS)).replace('"time_zone": "America/New_York"', '"time_zone": ""'),  # not a zone
+    "\n".join(lines(USERS)).replace('"imsi": "3', '"imsi": "9'),  # IMSIs not of their MCC+MNC
+    "\n".join(lines(USERS + USERS[:1])),  # a user twice
+    "\n".join(lines(USERS)).replace('"extra"', '"x"') + "\n" + '{"extra": ' + "[" * 5000 + "]" * 5000 + "}",
+])
+def test_faulty_files_are_refused_with_the_careful_readers_line(tmp_path, text):
+    path = tmp_path / "users.jsonl"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(UserError) as careful_error:
+        read_users(str(path))
+    with pytest.raises(UserError) as error:
+        load_users(str(path))
+    assert str(error.value) == str(careful_error.value)
+
+
+def test_bytes_that_are_not_utf8_in_a_field_no_run_reads_are_refused(tmp_path):
+    path = tmp_path / "users.jsonl.gz"
+    text = "\n".join(lines(USERS)).encode().replace(b'"first_name": "', b'"first_name": "\xff', 1)
+    path.write_bytes(gzip.compress(text))
+    with pytest.raises(UserError, match="not UTF-8"):
+        load_users(str(path))
+
+
+def test_a_truncated_compressed_file_is_refused(tmp_path):
+    path = tmp_path / "users.jsonl.gz"
+    path.write_bytes(gzip.compress("\n".join(lines(USERS)).encode())[:-30])
+    with pytest.raises(UserError, match="gzip"):
+        load_users(str(path))
+
+
+@pytest.mark.parametrize("extra", [[], ["--anomalies", "sim_swap=3,sim_box=1,wangiri=1", "--label-anomalies",
+                                        "--faults", "orphan_user=0.01,duplicate=0.01", "--ledger", "LEDGER"],
+                                   ["--format", "csv"]])
+def test_a_chunks_own_users_text_gives_the_records_of_every_users_text(tmp_path, monkeypatch, extra):
+    """A base over TEXT_TABLES_UP_TO users has each chunk make its own users' text; forced here for a
+    small base, the bytes (and the ledger) are those of the text made once."""
+    users = tmp_path / "users.json"
+    assert call_main("user_generator.py", ["-n", 3000, "--seed", 8, "--country", "US", "--country", "IN",
+                                           "-o", users]).returncode == 0
+    out, suffix = {}, ".csv" if "csv" in extra else ".jsonl"
+    for mode, limit in (("once", cdrs.TEXT_TABLES_UP_TO), ("chunk", 0)):
+        monkeypatch.setattr(cdrs, "TEXT_TABLES_UP_TO", limit)
+        args = [a.replace("LEDGER", str(tmp_path / f"{mode}.ledger")) for a in extra]
+        res = call_main("cdr_generator.py", ["-u", users, "-c", 60000, "--seed", 5, *WINDOW, "-j", 1,
+                                             "-o", tmp_path / f"{mode}{suffix}", *args])
+        assert res.returncode == 0, res.describe()
+        out[mode] = (tmp_path / f"{mode}{suffix}").read_bytes()
+    assert out["chunk"] == out["once"]
+    if extra and extra[0] == "--anomalies":
+        assert (tmp_path / "chunk.ledger").read_bytes() == (tmp_path / "once.ledger").read_bytes()
+        assert b'"sim_swap"' in out["once"]
