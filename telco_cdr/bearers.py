@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 
 from .identifiers import OPERATORS
-from .radio import EUTRAN, GERAN, NR, UTRAN
+from .radio import EUTRAN, GERAN, NR, UTRAN, ByCode
 from .timezones import DAY_MS
 from .traffic import DATA_HOURLY, WEEKDAY, Population, _daily
 
@@ -238,8 +238,8 @@ class _Users:
         plmn = ["".join(p) for p in pop.plmns]
         settings = _settings(pop)
         code = pop.plmn_code
-        self.time_limit = np.array([s.time_limit_s for s in settings], dtype=np.int64)[code]
-        self.volume_limit = np.array([s.volume_limit_bytes for s in settings], dtype=np.float64)[code]
+        self.time_limit = ByCode(np.array([s.time_limit_s for s in settings], dtype=np.int64), code)
+        self.volume_limit = ByCode(np.array([s.volume_limit_bytes for s in settings], dtype=np.float64), code)
         country = {op.plmn: op.country for op in OPERATORS}
         monthly = np.array([MONTHLY_GB.get(country.get(p, ""), MONTHLY_GB_OTHER) for p in plmn])[code]
         # Volume factor: data activity to a small power, scaled so that the mean over devices

@@ -166,9 +166,12 @@ class UserTexts:
               "node_dash")
 
     def __init__(self, pop: Population, users: np.ndarray | None = None):
-        """The texts of ``users`` (sorted user indexes; every user for None)."""
+        """The texts of ``users`` (sorted user indexes; every user for None: none made yet for a
+        base of more than TEXT_TABLES_UP_TO users, whose chunks make their own, see ``of``)."""
         self.pop, self.users = pop, users
         every = users is None
+        if every and pop.n > TEXT_TABLES_UP_TO:
+            return
         users = slice(None) if every else users
 
         def text(values):

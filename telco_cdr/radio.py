@@ -63,6 +63,19 @@ def _running(until: str | None, on: date) -> bool:
     return until is None or on <= date.fromisoformat(until)
 
 
+class ByCode:
+    """Per-user values that depend on the user's network alone: one value per network, taken by the
+    users' network codes (``values[code[users]]``), so that a base of millions holds no array of them."""
+
+    __slots__ = ("values", "code")
+
+    def __init__(self, values: np.ndarray, code: np.ndarray):
+        self.values, self.code = values, code
+
+    def __getitem__(self, users) -> np.ndarray:
+        return self.values[self.code[users]]
+
+
 @dataclass
 class Radio:
     """Per user: what the device and its network offer on the day of the events."""
@@ -72,8 +85,8 @@ class Radio:
     volte: np.ndarray  # the device calls over IMS
     utran: np.ndarray  # its network runs 3G
     geran: np.ndarray  # its network runs 2G
-    nr_share: np.ndarray
-    vonr_share: np.ndarray
+    nr_share: ByCode  # of the user's network (Network.nr_share), by user
+    vonr_share: ByCode
 
     @property
     def cs(self) -> np.ndarray:
@@ -98,8 +111,8 @@ def radio_of(plmns: list[str], code: np.ndarray, lte: np.ndarray, nr: np.ndarray
     geran = np.array([_running(n.geran_until, on) for n in nets], dtype=bool)[code]
     return Radio(lte=np.asarray(lte, bool), nr=np.asarray(nr, bool) & np.asarray(lte, bool),
                  volte=np.asarray(volte, bool) & np.asarray(lte, bool), utran=utran, geran=geran,
-                 nr_share=np.array([n.nr_share for n in nets], dtype=float)[code],
-                 vonr_share=np.array([n.vonr_share for n in nets], dtype=float)[code])
+                 nr_share=ByCode(np.array([n.nr_share for n in nets], dtype=float), code),
+                 vonr_share=ByCode(np.array([n.vonr_share for n in nets], dtype=float), code))
 
 
 def _legacy(radio: Radio, u: np.ndarray) -> np.ndarray:

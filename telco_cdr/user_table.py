@@ -109,7 +109,7 @@ def as_table(users) -> UserTable:
 
 # ---------------------------------------------------------------- reading a file a column at a time
 
-BLOCK = 16 << 20  # bytes of a users file read (and parsed by Arrow) at a time
+BLOCK = 4 << 20  # bytes of a users file read (and parsed by Arrow) at a time
 
 
 def load_users(path: str, progress=None) -> UserTable:
@@ -394,22 +394,24 @@ def _table(batches: Iterator, progress) -> UserTable:
                 and _cell_ids(col["home_cell_id"])):
             raise _NotHere
         uid = col["user_id"]
-        ascii_ = pc.string_is_ascii(uid)
-        if not pc.all(pc.or_(pc.invert(ascii_), pc.match_substring_regex(uid, "^[\x20-\x7e]{1,64}$"))).as_py():
-            raise _NotHere
-        others = pc.filter(uid, pc.invert(ascii_)).to_pylist()  # free text beyond ASCII: Python's own rules
-        if not all(0 < len(v) <= 64 and v.isprintable() for v in others):
-            raise _NotHere
+        if not _printable_ascii(uid, 64):  # free text beyond printable ASCII: Python's own rules
+            if not all(0 < len(v) <= 64 and v.isprintable() for v in uid.to_pylist()):
+                raise _NotHere
         if not pc.all(pc.is_in(col["status"], pa.array(["active", "suspended"]))).as_py() or \
                 not pc.all(pc.is_in(col["plan_type"], pa.array(["prepaid", "postpaid"]))).as_py():
             raise _NotHere
         tac = col["home_tac"]
         if pc.min(tac).as_py() < 0 or pc.max(tac).as_py() > 0xFFFF:
             raise _NotHere
-        plmn = pc.binary_join_element_wise(col["mcc"], col["mnc"], "")
-        six = pc.equal(pc.utf8_length(col["mnc"]), 3)
-        prefix = pc.if_else(six, pc.utf8_slice_codeunits(col["imsi"], 0, 6), pc.utf8_slice_codeunits(col["imsi"], 0, 5))
-        if not pc.all(pc.equal(prefix, plmn)).as_py():
+        imsi = _fixed(col["imsi"], 15)  # (rows, 15) digits
+        mcc, (mnc_data, mnc_at) = _fixed(col["mcc"], 3), _text(col["mnc"])
+        mnc_len = np.diff(mnc_at)
+        three = mnc_len == 3
+        mnc = np.full((len(mnc_len), 3), 48, dtype=np.uint8)  # "0" after a 2-digit MNC
+        mnc[:, :2] = mnc_data[mnc_at[:-1, None] + np.arange(2)]
+        mnc[three, 2] = mnc_data[mnc_at[:-1][three] + 2]
+        if not ((imsi[:, :3] == mcc).all() and (imsi[:, 3:5] == mnc[:, :2]).all()
+                and (imsi[three, 5] == mnc[three, 2]).all()):  # the IMSI starts with its MCC+MNC
             raise _NotHere
         for name in ("plan_id", "segment", "time_zone", "country", "home_city"):
             c = col[name]
@@ -426,11 +428,16 @@ def _table(batches: Iterator, progress) -> UserTable:
         n = batch.num_rows
         parts["user_id"].append(np.array(uid.to_pylist(), dtype=TEXT))
         parts["msisdn"].append(pc.cast(col["msisdn"], pa.int64()).to_numpy())
-        parts["imsi"].append(np.array(col["imsi"].to_pylist(), dtype=TEXT))
-        parts["imei"].append(np.array(col["imei"].to_pylist(), dtype=TEXT))
-        ids.append(uid)
-        imsis.append(pc.cast(col["imsi"], pa.int64()))
-        parts["plmn"].append(_dictionary(pc.binary_join_element_wise(col["mcc"], col["mnc"], "-")))
+        parts["imsi"].append(imsi.view("S15").ravel().astype(TEXT))
+        parts["imei"].append(_fixed(col["imei"], 15).view("S15").ravel().astype(TEXT))
+        ids.append(_hashes(uid))
+        imsis.append(((imsi - 48).astype(np.int64) * _POWERS15).sum(axis=1))
+        # MCC-MNC: a number per distinct text (the MNC's length counts: 01 is not 001)
+        plmn_key = (((mcc - 48).astype(np.int64) * [100, 10, 1]).sum(axis=1) * 10_000 + mnc_len * 1000
+                    + ((mnc - 48).astype(np.int64) * [100, 10, 1]).sum(axis=1) // np.where(three, 1, 10))
+        keys, at = np.unique(plmn_key, return_inverse=True)
+        parts["plmn"].append(([f"{k // 10_000:03d}-{k % 1000:0{k // 1000 % 10}d}" for k in keys.tolist()],
+                              at.astype(np.int32)))
         parts["active"].append(pc.equal(col["status"], "active").to_numpy(zero_copy_only=False))
         parts["prepaid"].append(pc.equal(col["plan_type"], "prepaid").to_numpy(zero_copy_only=False))
 
@@ -453,29 +460,63 @@ def _table(batches: Iterator, progress) -> UserTable:
         raise _NotHere
     if progress:
         progress.phase("checking the users")
-    msisdn = np.concatenate(parts["msisdn"])
-    n = len(msisdn)
-    for values in (pa.array(msisdn), pa.chunked_array(ids), pa.chunked_array(imsis)):  # each unique
-        if pc.count_distinct(values).as_py() != n:
-            raise _NotHere
-    del ids, imsis
-    plmn_keys, plmn_code = _merge(parts["plmn"])
-    zones, zone_code = _merge(parts["zone"])
-    cities, city_code = _merge(parts["city"])
+    def whole(name: str) -> np.ndarray:  # a column's batches as one array, the batches let go at once
+        out = np.concatenate(parts[name])
+        parts[name] = None
+        return out
+
+    msisdn = whole("msisdn")
+    if _repeated(msisdn).size or _repeated(np.concatenate(imsis)).size:
+        raise _NotHere
+    del imsis
+    same_hash = _repeated(np.concatenate(ids))  # users whose user_id's hash another's has too
+    del ids
+    user_id = whole("user_id")
+    if len(set(user_id[same_hash].tolist())) < len(same_hash):
+        raise _NotHere
+    zones, zone_code = _merge(parts.pop("zone"))
     if not all(zone_exists(z) for z in zones):
         raise _NotHere
-    active = np.concatenate(parts["active"])
+    active = whole("active")
     if not active.any():
         raise _NotHere
+    plmn_keys, plmn_code = _merge(parts.pop("plmn"))
+    cities, city_code = _merge(parts.pop("city"))
     return UserTable(
-        user_id=np.concatenate(parts["user_id"]), msisdn=msisdn, imsi=np.concatenate(parts["imsi"]),
-        imei=np.concatenate(parts["imei"]), plmn_keys=plmn_keys, plmn_code=plmn_code, active=active,
-        prepaid=np.concatenate(parts["prepaid"]), business=np.concatenate(parts["business"]),
-        unlimited=np.concatenate(parts["unlimited"]), device_5g=np.concatenate(parts["device_5g"]),
-        device_4g=np.concatenate(parts["device_4g"]), device_volte=np.concatenate(parts["device_volte"]),
-        zones=zones, zone_code=zone_code, cities=cities, city_code=city_code,
-        eci=np.concatenate(parts["eci"]), home_tac=np.concatenate(parts["home_tac"]).astype(np.int64),
+        user_id=user_id, msisdn=msisdn, imsi=whole("imsi"), imei=whole("imei"), plmn_keys=plmn_keys,
+        plmn_code=plmn_code, active=active, prepaid=whole("prepaid"), business=whole("business"),
+        unlimited=whole("unlimited"), device_5g=whole("device_5g"), device_4g=whole("device_4g"),
+        device_volte=whole("device_volte"), zones=zones, zone_code=zone_code, cities=cities, city_code=city_code,
+        eci=whole("eci"), home_tac=whole("home_tac").astype(np.int64),
     )
+
+
+def _repeated(values: np.ndarray) -> np.ndarray:
+    """The indexes of the values that occur more than once (a sort: no hash table of millions)."""
+    order = np.argsort(values, kind="stable")
+    same = values[order[1:]] == values[order[:-1]]
+    out = np.zeros(len(values), dtype=bool)
+    out[order[1:][same]] = True
+    out[order[:-1][same]] = True
+    return np.flatnonzero(out)
+
+
+def _hashes(values) -> np.ndarray:
+    """A 64-bit hash of each value of an Arrow string array (a polynomial of its bytes), made a
+    column at a time."""
+    data, offsets = _text(values)
+    lengths = np.diff(offsets).astype(np.int64)
+    start = np.repeat(offsets[:-1].astype(np.int64), lengths)
+    at = np.arange(offsets[0], offsets[-1], dtype=np.int64)
+    power = _powers(int(lengths.max(initial=0)))[at - start]
+    terms = data[offsets[0]:offsets[-1]].astype(np.uint64) * power + np.uint64(1)
+    return np.add.reduceat(terms, (offsets[:-1] - offsets[0]).astype(np.int64)) if len(terms) else \
+        np.zeros(len(values), dtype=np.uint64)
+
+
+def _powers(k: int) -> np.ndarray:
+    """The first ``k`` powers of _hashes's prime, wrapping at 64 bits."""
+    return np.array([pow(0x100000001B3, i, 1 << 64) for i in range(max(k, 1))], dtype=np.uint64)
 
 
 def _where(column, n: int, test) -> np.ndarray:
@@ -534,6 +575,26 @@ def _merge(parts: list[tuple[list, np.ndarray]]) -> tuple[list, np.ndarray]:
     out = [np.array([at[v] for v in values], dtype=np.int32)[index] if len(values) else index
            for values, index in parts]
     return every, np.concatenate(out) if out else np.zeros(0, dtype=np.int32)
+
+
+_POWERS15 = 10 ** np.arange(14, -1, -1, dtype=np.int64)
+
+
+def _fixed(values, width: int) -> np.ndarray:
+    """An Arrow string array of values ``width`` bytes long each (checked before) as a (rows, width)
+    array of bytes."""
+    data, offsets = _text(values)
+    return data[offsets[0]:offsets[-1]].reshape(len(values), width)
+
+
+def _printable_ascii(values, longest: int) -> bool:
+    """Every value 1 to ``longest`` printable ASCII characters."""
+    data, offsets = _text(values)
+    lengths = np.diff(offsets)
+    if not len(lengths) or lengths.min() < 1 or lengths.max() > longest:
+        return False
+    used = data[offsets[0]:offsets[-1]]
+    return bool(((used >= 0x20) & (used <= 0x7E)).all())
 
 
 def _text(values) -> tuple[np.ndarray, np.ndarray]:
