@@ -85,6 +85,7 @@ NORMAL, ABNORMAL, VOLUME, TIME, NODE, RAT = range(len(RECORD_CLOSING))
 KINDS = ("internet", "ims", "mms")  # the bearers of a device
 INTERNET, IMS, MMS = range(len(KINDS))
 KIND_WEIGHT = (1.0, 0.8, 0.5)  # how much each kind weighs when pairs are drawn (times data activity)
+_KIND_WEIGHT = np.array(KIND_WEIGHT)
 
 # Bearer lifetimes (hours to days: a release on power-off, coverage loss, a detach) and the gap
 # before the device sets the bearer up again; ours.
@@ -490,6 +491,7 @@ def _expected(us: _Users, u: np.ndarray, kind: np.ndarray, window_s: float) -> n
     return np.where(kind == MMS, window_s * MMS_PER_DAY / 86_400, window_s * per_s) + 1
 
 
+PAIRS_A_BLOCK = 1 << 20  # (user, kind) pairs worked on at a time while chains are chosen
 BLOCK_PARTIALS = 400_000  # chains simulated at once while they are chosen: about this many partials (memory)
 KEEP_PARTIALS = 400_000  # a file of at most this many data records keeps them from the choice (12 MB)
 # The columns of simulated partials: when they open, and the rest of them (_open; as Partials has them).
@@ -537,17 +539,26 @@ def choose_chains(pop: Population, seed: int, start_ms: int, end_ms: int, count:
     us = _Users(pop)
     w = us.weight
     users = [np.flatnonzero(w > 0), np.flatnonzero((w > 0) & us.volte), np.flatnonzero(w > 0)]
-    pu = np.concatenate(users)
-    pk = np.concatenate([np.full(len(x), k, dtype=np.int64) for k, x in enumerate(users)])
+    pu = np.concatenate(users).astype(np.int32)  # (small types and a block at a time: a base of millions)
+    pk = np.concatenate([np.full(len(x), k, dtype=np.int8) for k, x in enumerate(users)])
+    del users
     if not len(pu):
         raise ValueError("no user has data activity")
-    weight = w[pu] * np.array(KIND_WEIGHT)[pk]
     # Weighted sampling without replacement (Efraimidis and Spirakis 2006): the largest log(u)/w first.
-    order = np.argsort(-(np.log(_uniform(_pair_keys(seed, pu, pk), 0, 0)) / weight), kind="stable")
+    key = np.empty(len(pu))
+    for b in range(0, len(pu), PAIRS_A_BLOCK):
+        u, k = pu[b:b + PAIRS_A_BLOCK], pk[b:b + PAIRS_A_BLOCK]
+        key[b:b + PAIRS_A_BLOCK] = -(np.log(_uniform(_pair_keys(seed, u, k), 0, 0)) / (w[u] * _KIND_WEIGHT[k]))
+    order = np.argsort(key, kind="stable")
+    del key
     pu, pk = pu[order], pk[order]
+    del order
     window_s = (end_ms - start_ms) / 1000
     curve = _CurveTable(us, start_ms, end_ms)
-    expected_cum = np.cumsum(_expected(us, pu, pk, window_s))
+    expected_cum = np.empty(len(pu))
+    for b in range(0, len(pu), PAIRS_A_BLOCK):
+        expected_cum[b:b + PAIRS_A_BLOCK] = _expected(us, pu[b:b + PAIRS_A_BLOCK], pk[b:b + PAIRS_A_BLOCK], window_s)
+    np.cumsum(expected_cum, out=expected_cum)
     chains: dict[str, list] = {"keys": [], "user": [], "kind": [], "first_charging": []}
     hist = np.zeros(len(edges) + 1, dtype=np.int64)
     # About how many chains the file takes: no more marks than MARK_ENTRIES states of them.
@@ -566,7 +577,7 @@ def choose_chains(pop: Population, seed: int, start_ms: int, end_ms: int, count:
         base = expected_cum[at - 1] if at else 0.0
         stop = int(np.searchsorted(expected_cum, base + min(1.2 * (count - have) + 4, BLOCK_PARTIALS))) + 1
         stop = min(max(stop, at + 1), len(pu))
-        u, kind = pu[at:stop], pk[at:stop]
+        u, kind = pu[at:stop].astype(np.int64), pk[at:stop].astype(np.int64)
         keys = _pair_keys(seed, u, kind, rnd) ^ np.uint64(_GOLDEN)
         block_marks = _Marks(times, len(u)) if n_marks else None
         size = int(1.1 * (expected_cum[stop - 1] - base))

@@ -281,7 +281,7 @@ def cdr_batches(pop: Population, factory: CdrFactory, topics: list[str], block: 
     if plan is not None and shards > 1:
         raise ValueError("--anomalies plans the incidents of one whole stream")
     state = {"next": k, "moved": 0, "last": plan.start_ms if plan is not None else 0}
-    user_ids = np.array(pop.user_ids, dtype=object)
+    user_ids = pop.user_ids  # (text: a base of millions holds no object per user)
 
     def size_of(j: int) -> int:
         return block if max_count is None else max(0, min(block, max_count - j * block))

@@ -321,11 +321,11 @@ def _contacts(rng: np.random.Generator, table: UserTable, active: np.ndarray) ->
     active_idx = np.flatnonzero(active)
     # Cities as integer codes in the order of their names (sorting codes sorts the names).
     city_key = table.city_code
-    on_net = rng.random((n, CONTACT_SLOTS)) < ON_NET_SHARE
+    on_net = _below(rng, n, ON_NET_SHARE)
     contacts = np.full((n, CONTACT_SLOTS), -1, dtype=np.int32)
     if len(active_idx) > 1:
-        pick = active_idx.astype(np.int32)[rng.integers(0, len(active_idx), (n, CONTACT_SLOTS))]
-        same_city = rng.random((n, CONTACT_SLOTS)) < SAME_CITY_SHARE
+        pick = active_idx.astype(np.int32)[rng.integers(0, len(active_idx), (n, CONTACT_SLOTS), dtype=np.int32)]
+        same_city = _below(rng, n, SAME_CITY_SHARE)
         order = np.argsort(city_key[active_idx], kind="stable")
         by_city = active_idx[order].astype(np.int32)
         keys_sorted = city_key[by_city]
@@ -344,7 +344,8 @@ def _contacts(rng: np.random.Generator, table: UserTable, active: np.ndarray) ->
         del pick, same_city, lo, size
     # Off-net contacts: numbers like the user's own (offnet_numbers), none of them a user's.
     off_rows = np.nonzero(contacts < 0)[0].astype(np.int32)
-    low = offnet_digits(rng, msisdn[off_rows])
+    nanp = (msisdn // 10_000_000_000 == 1)[off_rows]
+    low = offnet_digits(rng, nanp)
     users_sorted = np.sort(msisdn)
     marks = _marks(msisdn)
 
@@ -359,13 +360,22 @@ def _contacts(rng: np.random.Generator, table: UserTable, active: np.ndarray) ->
     for _ in range(50):  # only numbers drawn again can clash again
         if not len(clash):
             break
-        low[clash] = offnet_digits(rng, msisdn[off_rows[clash]])
+        low[clash] = offnet_digits(rng, nanp[clash])
         clash = clash[_is_in(numbers(clash), users_sorted, marks)]
     contacts[contacts < 0] = -1 - low
     return contacts
 
 
 ROWS_A_BLOCK = 1 << 18  # users (or numbers) worked on at a time where a whole base would take too much memory
+
+
+def _below(rng: np.random.Generator, n: int, share: float) -> np.ndarray:
+    """``rng.random((n, CONTACT_SLOTS)) < share``, drawn a block of rows at a time (the same numbers)."""
+    out = np.empty((n, CONTACT_SLOTS), dtype=bool)
+    for r0 in range(0, n, ROWS_A_BLOCK):
+        r1 = min(r0 + ROWS_A_BLOCK, n)
+        out[r0:r1] = rng.random((r1 - r0, CONTACT_SLOTS)) < share
+    return out
 
 
 def smsc_of(pop: Population, users: np.ndarray) -> list[str]:
@@ -382,25 +392,24 @@ def offnet_scale(base: np.ndarray) -> np.ndarray:
     return np.where(base // 10_000_000_000 == 1, 10_000_000, 1_000_000)
 
 
-def offnet_digits(rng: np.random.Generator, base: np.ndarray) -> np.ndarray:
-    """The last digits (int32, below offnet_scale) of numbers that look like ``base`` (same country, same area
-    code or mobile prefix) but differ.
+def offnet_digits(rng: np.random.Generator, nanp: np.ndarray) -> np.ndarray:
+    """The last digits (int32, below offnet_scale) of numbers that look like a user's own (same
+    country, same area code or mobile prefix) but differ, ``nanp`` where the number is NANP's.
 
     NANP (country code 1): keep the area code, draw a new exchange (2-9, not N11) and line.
-    Elsewhere: keep all but the last six digits.
+    Elsewhere: keep all but the last six digits.  (int32 draws: the numbers int64 draws give.)
     """
-    nanp = (base // 10_000_000_000) == 1
-    exch = rng.integers(200, 1000, len(base))
-    exch = np.where(exch % 100 == 11, exch + 1, exch).astype(np.int32)
-    line = rng.integers(0, 10_000, len(base)).astype(np.int32)
-    other = rng.integers(0, 1_000_000, len(base)).astype(np.int32)
+    exch = rng.integers(200, 1000, len(nanp), dtype=np.int32)
+    exch = np.where(exch % 100 == 11, exch + 1, exch)
+    line = rng.integers(0, 10_000, len(nanp), dtype=np.int32)
+    other = rng.integers(0, 1_000_000, len(nanp), dtype=np.int32)
     return np.where(nanp, exch * 10_000 + line, other)
 
 
 def offnet_numbers(rng: np.random.Generator, base: np.ndarray) -> np.ndarray:
     """Numbers that look like ``base`` but differ (offnet_digits after the kept digits)."""
     scale = offnet_scale(base)
-    return base // scale * scale + offnet_digits(rng, base)
+    return base // scale * scale + offnet_digits(rng, base // 10_000_000_000 == 1)
 
 
 def _is_in(values: np.ndarray, sorted_set: np.ndarray, marks: np.ndarray | None = None) -> np.ndarray:

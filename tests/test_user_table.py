@@ -130,3 +130,23 @@ def test_a_chunks_own_users_text_gives_the_records_of_every_users_text(tmp_path,
     if extra and extra[0] == "--anomalies":
         assert (tmp_path / "chunk.ledger").read_bytes() == (tmp_path / "once.ledger").read_bytes()
         assert b'"sim_swap"' in out["once"]
+
+
+def test_a_base_worked_on_a_block_at_a_time_gives_the_same_records(tmp_path, monkeypatch):
+    """Contacts and the choice of bearer chains are made a block of users at a time for a large base;
+    with tiny blocks, a run's bytes are those of one block."""
+    from telco_cdr import bearers, traffic
+
+    users = tmp_path / "users.json"
+    assert call_main("user_generator.py", ["-n", 2000, "--seed", 4, "--country", "US", "--country", "GB",
+                                           "-o", users]).returncode == 0
+    out = {}
+    for mode, rows, pairs in (("whole", traffic.ROWS_A_BLOCK, bearers.PAIRS_A_BLOCK), ("blocks", 7, 5)):
+        monkeypatch.setattr(traffic, "ROWS_A_BLOCK", rows)
+        monkeypatch.setattr(bearers, "PAIRS_A_BLOCK", pairs)
+        res = call_main("cdr_generator.py", ["-u", users, "-c", 30000, "--seed", 3, *WINDOW, "-j", 1,
+                                             "-o", tmp_path / f"{mode}.jsonl"])
+        assert res.returncode == 0, res.describe()
+        out[mode] = (tmp_path / f"{mode}.jsonl").read_bytes()
+    assert out["blocks"] == out["whole"]
+    assert out["whole"].count(b'"cdr_type":"data"') > 1000
