@@ -23,7 +23,7 @@ from telco_cdr.faults import summary as fault_summary
 from telco_cdr.output import CODECS, FORMATS, Progress, RecordFramer, atomic_outputs, codec, output_kind
 from telco_cdr.text import plural, size
 from telco_cdr.traffic import build_population, parse_weights
-from telco_cdr.user_table import load_users
+from telco_cdr.user_table import load_users, release_memory
 
 PROG = "cdr_generator.py"
 EXAMPLES = """
@@ -226,6 +226,7 @@ def main(argv: list[str] | None = None) -> int:
         progress.phase(f"modelling the traffic of {plural(n_users, 'user')}")
         pop = build_population(users, args.seed, on=datetime.fromtimestamp(start_ms / 1000, UTC).date())
         del users
+        release_memory()
         if args.output_dir:  # made only once the input is known to be good
             try:
                 os.makedirs(args.output_dir, exist_ok=True)

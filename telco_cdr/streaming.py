@@ -442,7 +442,7 @@ def stream_cdrs(args, stop, prog: str) -> int:
     from .constants import DEFAULT_INTERVAL_S
     from .errors import UserError
     from .traffic import build_population, parse_weights
-    from .user_table import load_users
+    from .user_table import load_users, release_memory
     from .users import generate_users
 
     rate, pace_words = pace(args.rate, args.interval, DEFAULT_INTERVAL_S)
@@ -495,6 +495,7 @@ def stream_cdrs(args, stop, prog: str) -> int:
     pop = build_population(users, args.seed)
     progress.done()
     del users
+    release_memory()
     topics = cdr_topics(args.topic_prefix, args.topic)
     factory = CdrFactory(pop, weights, args.seed, "json", stream=SeedDomain.STREAM_CDRS,
                          labelled=args.label_anomalies)

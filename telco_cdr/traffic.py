@@ -400,10 +400,12 @@ def offnet_digits(rng: np.random.Generator, nanp: np.ndarray) -> np.ndarray:
     Elsewhere: keep all but the last six digits.  (int32 draws: the numbers int64 draws give.)
     """
     exch = rng.integers(200, 1000, len(nanp), dtype=np.int32)
-    exch = np.where(exch % 100 == 11, exch + 1, exch)
-    line = rng.integers(0, 10_000, len(nanp), dtype=np.int32)
+    exch[exch % 100 == 11] += 1  # (in place, and so below: millions of numbers for a large base)
+    exch *= 10_000
+    exch += rng.integers(0, 10_000, len(nanp), dtype=np.int32)  # the line
     other = rng.integers(0, 1_000_000, len(nanp), dtype=np.int32)
-    return np.where(nanp, exch * 10_000 + line, other)
+    other[nanp] = exch[nanp]
+    return other
 
 
 def offnet_numbers(rng: np.random.Generator, base: np.ndarray) -> np.ndarray:
@@ -476,7 +478,7 @@ def build_population(users: UserTable | Sequence[dict], seed: int, on: date | No
     m = len(register_order)
     phase = ((rng.permutation(m) + rng.random(m)) * (REGISTER_PERIOD_S / max(m, 1))).astype(np.int64)
     by_phase = np.argsort(phase, kind="stable")
-    register_order, phase = register_order[by_phase].astype(np.int32), phase[by_phase]
+    register_order, phase = register_order[by_phase].astype(np.int32), phase[by_phase].astype(np.int32)
 
     # Who makes each type's events, zone by zone (no draw from ``rng`` below).
     zones, zone_of = table.zones, table.zone_code
@@ -507,8 +509,8 @@ def build_population(users: UserTable | Sequence[dict], seed: int, on: date | No
     nodes, node_place = _network_nodes(table)
     return Population(
         n=n, user_ids=table.user_id, msisdn=msisdn, imsi=table.imsi, imei=table.imei, plmns=plmns,
-        plmn_code=table.plmn_code, home_enb=(eci >> 8).astype(np.int32), home_sector=(eci & 0xFF).astype(np.uint8),
-        home_tac=home_tac.astype(np.int32), nr=nr, radio=radio, contacts=contacts,
+        plmn_code=table.plmn_code, home_enb=eci >> 8, home_sector=(eci & 0xFF).astype(np.uint8),
+        home_tac=home_tac, nr=nr, radio=radio, contacts=contacts,
         nodes=nodes, node_place=node_place, zones=list(zones), zone_of=zone_of,
         clock=ZoneClock(list(zones)), zone_order=zone_order, zone_bounds=zone_bounds,
         user_cum=user_cum, zone_activity=zone_activity, register_order=register_order, register_phase=phase,

@@ -49,8 +49,8 @@ class UserTable:
     zone_code: np.ndarray  # int32 index into zones
     cities: list  # the distinct home_city texts, sorted ("" for none)
     city_code: np.ndarray  # int32 index into cities
-    eci: np.ndarray  # int64, the home cell's ECI (the last 7 hex digits of home_cell_id)
-    home_tac: np.ndarray  # int64
+    eci: np.ndarray  # int32, the home cell's ECI (the last 7 hex digits of home_cell_id: 28 bits)
+    home_tac: np.ndarray  # int32 (0-65535)
 
     @property
     def n(self) -> int:
@@ -86,8 +86,8 @@ class UserTable:
             device_5g=np.array([u.get("device_5g") is True for u in users], dtype=bool),
             device_4g=flag("device_4g"), device_volte=flag("device_volte"),
             zones=zones, zone_code=zone_code, cities=cities, city_code=city_code,
-            eci=np.array([int(u["home_cell_id"][-7:], 16) for u in users], dtype=np.int64),
-            home_tac=np.array([u["home_tac"] for u in users], dtype=np.int64),
+            eci=np.array([int(u["home_cell_id"][-7:], 16) for u in users], dtype=np.int32),
+            home_tac=np.array([u["home_tac"] for u in users], dtype=np.int32),
         )
 
 
@@ -122,20 +122,23 @@ def load_users(path: str, progress=None) -> UserTable:
         table = None
     if table is None:
         return UserTable.from_records(read_users(path, progress))
-    _release_memory()
+    release_memory()
     return table
 
 
-def _release_memory() -> None:
-    """Give the memory the reading freed back to the system (Arrow's pool and, on glibc, the C heap,
-    which keep freed blocks for reuse): the process then holds what the run needs, not the peak of
-    reading."""
+def release_memory() -> None:
+    """Give the memory freed so far back to the system (Arrow's pool and, on glibc, the C heap, which
+    keep freed blocks for reuse): after reading a large users file, and after modelling its users, the
+    process then holds what the run needs, not the peak of the step before."""
     import ctypes
     import ctypes.util
 
-    import pyarrow as pa
+    try:
+        import pyarrow as pa
 
-    pa.default_memory_pool().release_unused()
+        pa.default_memory_pool().release_unused()
+    except ImportError:
+        pass
     try:
         ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):  # not glibc: its allocator keeps what it keeps
@@ -454,8 +457,8 @@ def _table(batches: Iterator, progress) -> UserTable:
         parts["city"].append(_dictionary(city if city is not None else pa.nulls(n, pa.string()), missing=""))
         cell = col["home_cell_id"]
         hexes = pc.utf8_slice_codeunits(cell, -7, None)
-        parts["eci"].append(_hex7(hexes))
-        parts["home_tac"].append(tac.to_numpy())
+        parts["eci"].append(_hex7(hexes).astype(np.int32))
+        parts["home_tac"].append(tac.to_numpy().astype(np.int32))
     if not parts["msisdn"]:
         raise _NotHere
     if progress:
@@ -487,7 +490,7 @@ def _table(batches: Iterator, progress) -> UserTable:
         plmn_code=plmn_code, active=active, prepaid=whole("prepaid"), business=whole("business"),
         unlimited=whole("unlimited"), device_5g=whole("device_5g"), device_4g=whole("device_4g"),
         device_volte=whole("device_volte"), zones=zones, zone_code=zone_code, cities=cities, city_code=city_code,
-        eci=whole("eci"), home_tac=whole("home_tac").astype(np.int64),
+        eci=whole("eci"), home_tac=whole("home_tac"),
     )
 
 
