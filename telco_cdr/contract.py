@@ -136,7 +136,9 @@ USER = Record("user", "Subscriber", "One mobile subscriber as written by user_ge
           "valid mobile number of the operator's country (libphonenumber).", "servedMSISDN", pattern=E164),
     Field("imsi", "string", "15 digits: MCC + MNC of the operator + MSIN (ITU-T E.212).", "servedIMSI",
           pattern="[0-9]{15}"),
-    Field("imei", "string", "15 digits: TAC of a real device (8) + serial (6) + Luhn check digit (GSMA TS.06).",
+    Field("imei", "string", "15 digits: TAC of a real device (8) + serial (6) + Luhn check digit (GSMA TS.06). "
+          "A TAC numbers 1,000,000 devices: past 800,000 users of one model (a base of millions), the rest "
+          "get the TACs after its own, which no TAC database gives that model.",
           "servedIMEI", pattern="[0-9]{15}"),
     Field("iccid", "string", "SIM card number, 19 digits: 89 + country code + issuer + account + Luhn check "
           "digit (ITU-T E.118).", pattern="89[0-9]{17}"),
