@@ -324,13 +324,16 @@ def _contacts(rng: np.random.Generator, table: UserTable, active: np.ndarray) ->
     on_net = _below(rng, n, ON_NET_SHARE)
     contacts = np.full((n, CONTACT_SLOTS), -1, dtype=np.int32)
     if len(active_idx) > 1:
-        pick = active_idx.astype(np.int32)[rng.integers(0, len(active_idx), (n, CONTACT_SLOTS), dtype=np.int32)]
+        pick = rng.integers(0, len(active_idx), (n, CONTACT_SLOTS), dtype=np.int32)
+        active32 = active_idx.astype(np.int32)
+        for r0 in range(0, n, ROWS_A_BLOCK):  # the draws become users in place
+            pick[r0:r0 + ROWS_A_BLOCK] = active32[pick[r0:r0 + ROWS_A_BLOCK]]
         same_city = _below(rng, n, SAME_CITY_SHARE)
         order = np.argsort(city_key[active_idx], kind="stable")
         by_city = active_idx[order].astype(np.int32)
         keys_sorted = city_key[by_city]
-        lo = np.searchsorted(keys_sorted, city_key, side="left")
-        size = np.searchsorted(keys_sorted, city_key, side="right") - lo
+        lo = np.searchsorted(keys_sorted, city_key, side="left").astype(np.int32)
+        size = np.searchsorted(keys_sorted, city_key, side="right").astype(np.int32) - lo
         for r0 in range(0, n, ROWS_A_BLOCK):
             r = slice(r0, min(r0 + ROWS_A_BLOCK, n))
             offset = (rng.random((r.stop - r0, CONTACT_SLOTS)) * np.maximum(size[r], 1)[:, None]).astype(np.int64)
@@ -342,27 +345,30 @@ def _contacts(rng: np.random.Generator, table: UserTable, active: np.ndarray) ->
             on_net[r] &= ~(chosen == rows)
             contacts[r] = np.where(on_net[r], chosen, -1)
         del pick, same_city, lo, size
-    # Off-net contacts: numbers like the user's own (offnet_numbers), none of them a user's.
-    off_rows = np.nonzero(contacts < 0)[0].astype(np.int32)
-    nanp = (msisdn // 10_000_000_000 == 1)[off_rows]
-    low = offnet_digits(rng, nanp)
+    # Off-net contacts: numbers like the user's own (offnet_numbers), none of them a user's; the
+    # off-net contacts of a block of users are a run of these numbers (row by row, as they are drawn).
+    per_user = np.count_nonzero(contacts < 0, axis=1)
+    first = np.concatenate(([0], np.cumsum(per_user)))
+    low = offnet_digits(rng, np.repeat(msisdn // 10_000_000_000 == 1, per_user))
     users_sorted = np.sort(msisdn)
     marks = _marks(msisdn)
 
-    def numbers(at: np.ndarray) -> np.ndarray:
-        base = msisdn[off_rows[at]]
+    def numbers(at: np.ndarray) -> np.ndarray:  # the numbers of off-net contacts ``at``
+        base = msisdn[np.searchsorted(first, at, side="right") - 1]
         scale = offnet_scale(base)
         return base // scale * scale + low[at]
 
-    clash = np.concatenate([np.flatnonzero(_is_in(numbers(np.arange(i, min(i + ROWS_A_BLOCK, len(low)))),
-                                               users_sorted, marks)) + i for i in range(0, len(low), ROWS_A_BLOCK)]
+    clash = np.concatenate([np.flatnonzero(_is_in(numbers(np.arange(first[r0], first[min(r0 + ROWS_A_BLOCK, n)])),
+                                                  users_sorted, marks)) + first[r0] for r0 in range(0, n, ROWS_A_BLOCK)]
                            or [np.zeros(0, dtype=np.int64)])
     for _ in range(50):  # only numbers drawn again can clash again
         if not len(clash):
             break
-        low[clash] = offnet_digits(rng, nanp[clash])
+        low[clash] = offnet_digits(rng, numbers(clash) // 10_000_000_000 == 1)
         clash = clash[_is_in(numbers(clash), users_sorted, marks)]
-    contacts[contacts < 0] = -1 - low
+    for r0 in range(0, n, ROWS_A_BLOCK):
+        block = contacts[r0:r0 + ROWS_A_BLOCK]
+        block[block < 0] = -1 - low[first[r0]:first[min(r0 + ROWS_A_BLOCK, n)]]
     return contacts
 
 
@@ -400,11 +406,13 @@ def offnet_digits(rng: np.random.Generator, nanp: np.ndarray) -> np.ndarray:
     Elsewhere: keep all but the last six digits.  (int32 draws: the numbers int64 draws give.)
     """
     exch = rng.integers(200, 1000, len(nanp), dtype=np.int32)
-    exch[exch % 100 == 11] += 1  # (in place, and so below: millions of numbers for a large base)
+    for b in range(0, len(exch), ROWS_A_BLOCK):  # (in place, a block at a time: millions of numbers for a large base)
+        e = exch[b:b + ROWS_A_BLOCK]
+        e[e % 100 == 11] += 1
     exch *= 10_000
     exch += rng.integers(0, 10_000, len(nanp), dtype=np.int32)  # the line
     other = rng.integers(0, 1_000_000, len(nanp), dtype=np.int32)
-    other[nanp] = exch[nanp]
+    np.copyto(other, exch, where=nanp)
     return other
 
 
