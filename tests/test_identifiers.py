@@ -176,3 +176,25 @@ def test_home_cell_belongs_to_the_users_plmn(world_users):
         eci = int(cell[len(plmn):], 16)
         assert 0 < eci < 2 ** 28  # 28-bit E-UTRAN cell identity (TS 23.003 §19.6)
         assert 0 <= u["home_tac"] <= 0xFFFF
+
+
+def test_a_number_space_too_small_is_a_one_line_error():
+    """unique_draw gives up with a UserError (the scripts' one line, not a traceback) when the space
+    cannot hold the values asked for."""
+    from telco_cdr.errors import UserError
+    from telco_cdr.identifiers import unique_draw
+
+    rng = np.random.default_rng(1)
+    assert len(set(unique_draw(rng, lambda r, pos: r.integers(0, 100, len(pos)), 60, "IMEIs").tolist())) == 60
+    with pytest.raises(UserError, match="cannot make 101 unique IMEIs"):
+        unique_draw(rng, lambda r, pos: r.integers(0, 100, len(pos)), 101, "IMEIs")
+
+
+def test_a_model_past_its_tacs_serials_gets_the_next_tacs(monkeypatch):
+    """A TAC numbers a million devices: a model's users past TAC_USERS_MAX get the TACs after its own."""
+    from telco_cdr import users
+
+    monkeypatch.setattr(users, "TAC_USERS_MAX", 2)
+    tacs = users._tacs(np.array([3] * 5 + [0] * 2))
+    base3, base0 = int(DEVICES[3].tac), int(DEVICES[0].tac)
+    assert tacs.tolist() == [base3, base3, base3 + 1, base3 + 1, base3 + 2, base0, base0]
