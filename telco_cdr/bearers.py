@@ -246,7 +246,7 @@ class _Users:
         # Volume factor: data activity to a small power, scaled so that the mean over devices
         # drawn by activity (as pairs are) is 1 in each country.
         factor = np.zeros(n)
-        for c in sorted(set(code.tolist())):  # (np.unique would import numpy.ma: 10 ms of start-up)
+        for c in np.flatnonzero(np.bincount(code)).tolist():  # the codes in use (np.unique would import numpy.ma)
             sel = (code == c) & (w > 0)
             if sel.any():
                 f = (w[sel] / w[sel].mean()) ** ACTIVITY_EXPONENT
@@ -538,8 +538,9 @@ def choose_chains(pop: Population, seed: int, start_ms: int, end_ms: int, count:
                           empty.astype(np.int8), empty, 0, np.zeros(len(edges), dtype=np.int64))
     us = _Users(pop)
     w = us.weight
-    users = [np.flatnonzero(w > 0), np.flatnonzero((w > 0) & us.volte), np.flatnonzero(w > 0)]
-    pu = np.concatenate(users).astype(np.int32)  # (small types and a block at a time: a base of millions)
+    some = np.flatnonzero(w > 0).astype(np.int32)  # (small types and a block at a time: a base of millions)
+    users = [some, some[us.volte[some]], some]
+    pu = np.concatenate(users)
     pk = np.concatenate([np.full(len(x), k, dtype=np.int8) for k, x in enumerate(users)])
     del users
     if not len(pu):
@@ -784,8 +785,8 @@ class StreamBearers:
     def __init__(self, pop: Population, seed: int):
         self.us = _Users(pop)
         self.seed = seed
-        self.inst = np.zeros(pop.n, dtype=np.int64)
-        self.next_seq = np.ones(pop.n, dtype=np.int64)
+        self.inst = np.zeros(pop.n, dtype=np.int32)  # (int32: a base of millions)
+        self.next_seq = np.ones(pop.n, dtype=np.int32)
         self._cum = np.cumsum([w for _, w in STREAM_CAUSES])
         self._cum /= self._cum[-1]
 

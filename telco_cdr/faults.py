@@ -295,6 +295,17 @@ class Draws:
         return lo + min(int(self.random() * (hi - lo)), hi - lo - 1)
 
 
+class _Sorted:
+    """A column of text sorted once, for ``value in column`` by binary search."""
+
+    def __init__(self, values):
+        self.values = np.sort(np.asarray(values, dtype=np.dtypes.StringDType()))
+
+    def __contains__(self, value: str) -> bool:
+        at = int(np.searchsorted(self.values, value))
+        return at < len(self.values) and self.values[at] == value
+
+
 class Spoiler:
     """Spoils the lines of one output of a chunk; ``users`` gives the identifiers orphans must avoid
     (user_ids, msisdns, imsis, imeis: sequences of str, or of int for msisdn)."""
@@ -307,13 +318,16 @@ class Spoiler:
         self.csv = fmt == "csv"
         self.headers = headers  # per output: its CSV columns (None for JSON)
         self._users = users
-        self._taken: tuple[set, set, set, set] | None = None
+        self._taken: tuple | None = None
 
     @property
-    def taken(self) -> tuple[set, set, set, set]:
+    def taken(self) -> tuple:
+        """The users' user_ids, MSISDNs, IMSIs and IMEIs, each a column sorted once (``in`` by binary
+        search: no set of millions of objects for a large base)."""
         if self._taken is None:
             u = self._users
-            self._taken = (set(u.user_ids), {str(m) for m in np.asarray(u.msisdn).tolist()}, set(u.imsi), set(u.imei))
+            self._taken = (_Sorted(u.user_ids), _Sorted(np.asarray(u.msisdn).astype(str)), _Sorted(u.imsi),
+                           _Sorted(u.imei))
         return self._taken
 
     def rng(self, chunk: int, output: int) -> np.random.Generator:
