@@ -477,7 +477,6 @@ def build_population(users: UserTable | Sequence[dict], seed: int, on: date | No
     # Activity: heavy-tailed across users, zero for suspended lines.
     activity = np.minimum((1.0 - rng.random(n)) ** (-1.0 / ACTIVITY_PARETO_SHAPE), ACTIVITY_CAP)
     activity = np.where(active & radio.served, activity, 0.0)  # no network, no records
-    data_factor = np.where(unlimited, UNLIMITED_DATA, 1.0)
     contacts = _contacts(rng, table, active)
 
     # IMS re-registration: each active IMS device at its own second of the period (cdrs.REGISTER_PERIOD_S).
@@ -493,27 +492,29 @@ def build_population(users: UserTable | Sequence[dict], seed: int, on: date | No
     zone_order = np.argsort(zone_of, kind="stable").astype(np.int32)
     zone_bounds = np.searchsorted(zone_of[zone_order], np.arange(len(zones) + 1))
     user_cum, zone_activity = [], np.zeros((len(zones), len(CDR_TYPES), 2))
-    for t in range(len(CDR_TYPES)):
-        aff = np.empty(n)
+    for t in range(len(CDR_TYPES)):  # (in place: a base of millions)
+        w = np.empty(n)
         for (segment, plan_type), values in TYPE_AFFINITY.items():
             mask = (business == (segment == "business")) & (prepaid == (plan_type == "prepaid"))
-            aff[mask] = values[t]
-        w = activity * aff * (data_factor if CDR_TYPES[t] == "data" else 1.0)
-        del aff
+            w[mask] = values[t]
+        np.multiply(activity, w, out=w)
+        if CDR_TYPES[t] == "data":
+            w[unlimited] *= UNLIMITED_DATA
         if CDR_TYPES[t] == "voice":
-            w = np.where(radio.can_call, w, 0.0)  # a non-VoLTE phone where 2G and 3G are gone
+            w[~radio.can_call] = 0.0  # a non-VoLTE phone where 2G and 3G are gone
         elif CDR_TYPES[t] == "ims":
-            w = np.where(radio.volte, w, 0.0)  # only IMS devices have IMS records
+            w[~radio.volte] = 0.0  # only IMS devices have IMS records
         cums = []
         for we in range(2):
-            weight = w if we == 0 else w * np.where(business, BUSINESS_WEEKEND, 1.0)
+            if we:
+                w[business] *= BUSINESS_WEEKEND
             cum = np.empty(n + 1)
             cum[0] = 0.0
-            np.cumsum(weight[zone_order], out=cum[1:])
+            np.cumsum(w[zone_order], out=cum[1:])
             cums.append(cum)
             zone_activity[:, t, we] = np.diff(cum[zone_bounds])
         user_cum.append(cums)
-        del w, weight
+        del w
     nodes, node_place = _network_nodes(table)
     return Population(
         n=n, user_ids=table.user_id, msisdn=msisdn, imsi=table.imsi, imei=table.imei, plmns=plmns,
