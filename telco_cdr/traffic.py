@@ -534,11 +534,19 @@ def _network_nodes(table: UserTable) -> tuple[dict, np.ndarray]:
     # Cities numbered in the order they first appear in the file.
     n_cities = len(table.cities)
     first = np.full(n_cities, len(table.city_code), dtype=np.int64)
-    np.minimum.at(first, table.city_code, np.arange(len(table.city_code)))
+    for r0 in range(0, len(table.city_code), ROWS_A_BLOCK):  # (a block at a time: a base of millions)
+        block = table.city_code[r0:r0 + ROWS_A_BLOCK]
+        np.minimum.at(first, block, np.arange(r0, r0 + len(block)))
     city_rank = np.empty(n_cities, dtype=np.int64)
     city_rank[np.argsort(first, kind="stable")] = np.arange(n_cities)
     plmns = ["".join(k.split("-")) for k in table.plmn_keys]
-    pairs, place = np.unique(table.plmn_code.astype(np.int64) * n_cities + table.city_code, return_inverse=True)
+    # The (PLMN, city) pairs that occur, in order, and each user's among them (by counting: no sort).
+    key = table.plmn_code * np.int32(n_cities) + table.city_code
+    pairs = np.flatnonzero(np.bincount(key, minlength=len(plmns) * n_cities))
+    number = np.zeros(len(plmns) * n_cities, dtype=np.int32)
+    number[pairs] = np.arange(len(pairs))
+    place = number[key]
+    del key
     plmn_op = {op.plmn: op for op in OPERATORS}
     per_place = []  # domain, MSC, P-GW, S-CSCF, SMSC (None: no known operator)
     for pair in pairs.tolist():
@@ -546,5 +554,4 @@ def _network_nodes(table: UserTable) -> tuple[dict, np.ndarray]:
         domain, op = ims_domain(pl[:3], pl[3:]), plmn_op.get(pl)
         per_place.append((domain, f"MSC-{pl}-{city % 40 + 1:02d}", f"10.{int(pl[3:]) % 250}.{city % 8}.{16 + city % 4}",
                           f"scscf{city % 4 + 1}.{domain}", op.smsc if op else None))
-    return {name: [p[k] for p in per_place] for k, name in enumerate(("domain", "msc", "pgw", "node", "smsc"))}, \
-        place.astype(np.int32)
+    return {name: [p[k] for p in per_place] for k, name in enumerate(("domain", "msc", "pgw", "node", "smsc"))}, place
