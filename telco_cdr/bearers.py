@@ -242,16 +242,17 @@ class _Users:
         self.time_limit = ByCode(np.array([s.time_limit_s for s in settings], dtype=np.int64), code)
         self.volume_limit = ByCode(np.array([s.volume_limit_bytes for s in settings], dtype=np.float64), code)
         country = {op.plmn: op.country for op in OPERATORS}
-        monthly = np.array([MONTHLY_GB.get(country.get(p, ""), MONTHLY_GB_OTHER) for p in plmn])[code]
+        monthly = np.array([MONTHLY_GB.get(country.get(p, ""), MONTHLY_GB_OTHER) for p in plmn])
         # Volume factor: data activity to a small power, scaled so that the mean over devices
         # drawn by activity (as pairs are) is 1 in each country.
-        factor = np.zeros(n)
+        rate = np.zeros(n)
         for c in np.flatnonzero(np.bincount(code)).tolist():  # the codes in use (np.unique would import numpy.ma)
             sel = (code == c) & (w > 0)
             if sel.any():
                 f = (w[sel] / w[sel].mean()) ** ACTIVITY_EXPONENT
-                factor[sel] = f / (np.sum(w[sel] * f) / np.sum(w[sel]))
-        self.rate = monthly * 1e9 / MONTH_S * factor  # bytes a second at the curve's mean
+                rate[sel] = f / (np.sum(w[sel] * f) / np.sum(w[sel]))
+        rate *= (monthly * 1e9 / MONTH_S)[code]  # (in place: a base of millions; x * y is y * x)
+        self.rate = rate  # bytes a second at the curve's mean
         radio = pop.radio
         self.nr = radio.nr
         self.nr_share = radio.nr_share
