@@ -540,20 +540,29 @@ def choose_chains(pop: Population, seed: int, start_ms: int, end_ms: int, count:
     us = _Users(pop)
     w = us.weight
     some = np.flatnonzero(w > 0).astype(np.int32)  # (small types and a block at a time: a base of millions)
-    users = [some, some[us.volte[some]], some]
-    pu = np.concatenate(users)
-    pk = np.concatenate([np.full(len(x), k, dtype=np.int8) for k, x in enumerate(users)])
-    del users
-    if not len(pu):
+    users = [some, some[us.volte[some]], some]  # the pairs: each kind's users, kind after kind
+    if not len(some):
         raise ValueError("no user has data activity")
+    starts = np.cumsum([0] + [len(x) for x in users])
+
+    def pairs(at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # (user, kind) of pairs ``at``
+        kind = (np.searchsorted(starts, at, side="right") - 1).astype(np.int8)
+        user = np.empty(len(at), dtype=np.int32)
+        for k, x in enumerate(users):
+            sel = kind == k
+            user[sel] = x[at[sel] - starts[k]]
+        return user, kind
+
     # Weighted sampling without replacement (Efraimidis and Spirakis 2006): the largest log(u)/w first.
-    key = np.empty(len(pu))
-    for b in range(0, len(pu), PAIRS_A_BLOCK):
-        u, k = pu[b:b + PAIRS_A_BLOCK], pk[b:b + PAIRS_A_BLOCK]
+    key = np.empty(starts[-1])
+    for b in range(0, starts[-1], PAIRS_A_BLOCK):
+        u, k = pairs(np.arange(b, min(b + PAIRS_A_BLOCK, starts[-1])))
         key[b:b + PAIRS_A_BLOCK] = -(np.log(_uniform(_pair_keys(seed, u, k), 0, 0)) / (w[u] * _KIND_WEIGHT[k]))
     order = np.argsort(key, kind="stable")
     del key
-    pu, pk = pu[order], pk[order]
+    pu, pk = np.empty(len(order), dtype=np.int32), np.empty(len(order), dtype=np.int8)
+    for b in range(0, len(order), PAIRS_A_BLOCK):
+        pu[b:b + PAIRS_A_BLOCK], pk[b:b + PAIRS_A_BLOCK] = pairs(order[b:b + PAIRS_A_BLOCK])
     del order
     window_s = (end_ms - start_ms) / 1000
     curve = _CurveTable(us, start_ms, end_ms)
