@@ -223,9 +223,9 @@ def _settings(pop: Population) -> list[PgwSettings]:
     return [PGW_SETTINGS.get("".join(p), UNKNOWN_PGW) for p in pop.plmns]
 
 
-def internet_apns(pop: Population) -> np.ndarray:
-    """Each user's internet APN, as an index into APNS."""
-    return np.array([APNS.index(s.apn) for s in _settings(pop)], dtype=np.int64)[pop.plmn_code]
+def internet_apns(pop: Population) -> ByCode:
+    """Each user's internet APN, as an index into APNS (by the user's network: ``[users]``)."""
+    return ByCode(np.array([APNS.index(s.apn) for s in _settings(pop)], dtype=np.int64), pop.plmn_code)
 
 
 class _Users:
@@ -492,7 +492,7 @@ def _expected(us: _Users, u: np.ndarray, kind: np.ndarray, window_s: float) -> n
     return np.where(kind == MMS, window_s * MMS_PER_DAY / 86_400, window_s * per_s) + 1
 
 
-PAIRS_A_BLOCK = 1 << 20  # (user, kind) pairs worked on at a time while chains are chosen
+PAIRS_A_BLOCK = 1 << 18  # (user, kind) pairs worked on at a time while chains are chosen
 BLOCK_PARTIALS = 400_000  # chains simulated at once while they are chosen: about this many partials (memory)
 KEEP_PARTIALS = 400_000  # a file of at most this many data records keeps them from the choice (12 MB)
 # The columns of simulated partials: when they open, and the rest of them (_open; as Partials has them).
