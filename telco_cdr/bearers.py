@@ -492,6 +492,52 @@ def _expected(us: _Users, u: np.ndarray, kind: np.ndarray, window_s: float) -> n
     return np.where(kind == MMS, window_s * MMS_PER_DAY / 86_400, window_s * per_s) + 1
 
 
+class _FirstPairs:
+    """The (user, kind) pairs in the order of their keys (smallest first, ties in the order of the
+    pairs), with the running sum of their chains' expected partials: at first only the pairs a file of
+    ``count`` records is likely to reach (those with keys up to a threshold: the same first pairs, in
+    the same order, as sorting all of them gives), all of them once it needs more (``all``).  For a base
+    of millions, no sort of tens of millions of keys, and no arrays of them but the keys."""
+
+    def __init__(self, us, key: np.ndarray, pairs, window_s: float, count: int):
+        self.us, self.key, self.pairs, self.window_s = us, key, pairs, window_s
+        mean = sum(float(np.sum(_expected(us, *pairs(np.arange(b, min(b + PAIRS_A_BLOCK, len(key)))), window_s)))
+                   for b in range(0, len(key), PAIRS_A_BLOCK)) / len(key)
+        want = int(FIRST_PAIRS_MARGIN * (2 * count + 2 * BLOCK_PARTIALS + 4) / mean) + FIRST_PAIRS_MIN
+        if not FIRST_PAIRS or want >= len(key) // 2:
+            self._make(np.argsort(key, kind="stable"), complete=True)
+            return
+        step = max(1, len(key) // (1 << 20))  # a sample of the keys gives the threshold
+        sample = np.sort(key[::step])
+        at = min(len(sample) - 1, 2 * -(-want // step))
+        while True:
+            chosen = np.flatnonzero(key <= sample[at])
+            if len(chosen) >= want or at == len(sample) - 1:
+                break
+            at = min(len(sample) - 1, 2 * at)
+        self._make(chosen[np.argsort(key[chosen], kind="stable")], complete=len(chosen) == len(key))
+
+    def _make(self, order: np.ndarray, complete: bool) -> None:
+        self.complete = complete
+        if complete:
+            self.key = None
+        self.pu, self.pk = np.empty(len(order), dtype=np.int32), np.empty(len(order), dtype=np.int8)
+        self.expected_cum = np.empty(len(order))
+        for b in range(0, len(order), PAIRS_A_BLOCK):
+            u, k = self.pairs(order[b:b + PAIRS_A_BLOCK])
+            self.pu[b:b + PAIRS_A_BLOCK], self.pk[b:b + PAIRS_A_BLOCK] = u, k
+            self.expected_cum[b:b + PAIRS_A_BLOCK] = _expected(self.us, u, k, self.window_s)
+        np.cumsum(self.expected_cum, out=self.expected_cum)
+
+    def all(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if not self.complete:
+            self._make(np.argsort(self.key, kind="stable"), complete=True)
+        return self.pu, self.pk, self.expected_cum
+
+
+FIRST_PAIRS = True  # False: sort every pair at once (the same order; tests compare the two)
+FIRST_PAIRS_MIN = 1 << 16
+FIRST_PAIRS_MARGIN = 4.0  # times the pairs a file is expected to reach
 PAIRS_A_BLOCK = 1 << 18  # (user, kind) pairs worked on at a time while chains are chosen
 BLOCK_PARTIALS = 400_000  # chains simulated at once while they are chosen: about this many partials (memory)
 KEEP_PARTIALS = 400_000  # a file of at most this many data records keeps them from the choice (12 MB)
@@ -558,21 +604,16 @@ def choose_chains(pop: Population, seed: int, start_ms: int, end_ms: int, count:
     for b in range(0, starts[-1], PAIRS_A_BLOCK):
         u, k = pairs(np.arange(b, min(b + PAIRS_A_BLOCK, starts[-1])))
         key[b:b + PAIRS_A_BLOCK] = -(np.log(_uniform(_pair_keys(seed, u, k), 0, 0)) / (w[u] * _KIND_WEIGHT[k]))
-    order = np.argsort(key, kind="stable")
-    del key
-    pu, pk = np.empty(len(order), dtype=np.int32), np.empty(len(order), dtype=np.int8)
-    for b in range(0, len(order), PAIRS_A_BLOCK):
-        pu[b:b + PAIRS_A_BLOCK], pk[b:b + PAIRS_A_BLOCK] = pairs(order[b:b + PAIRS_A_BLOCK])
-    del order
     window_s = (end_ms - start_ms) / 1000
     curve = _CurveTable(us, start_ms, end_ms)
-    expected_cum = np.empty(len(pu))
-    for b in range(0, len(pu), PAIRS_A_BLOCK):
-        expected_cum[b:b + PAIRS_A_BLOCK] = _expected(us, pu[b:b + PAIRS_A_BLOCK], pk[b:b + PAIRS_A_BLOCK], window_s)
-    np.cumsum(expected_cum, out=expected_cum)
+    first = _FirstPairs(us, key, pairs, window_s, count)
+    del key
+    pu, pk, expected_cum = first.pu, first.pk, first.expected_cum
     chains: dict[str, list] = {"keys": [], "user": [], "kind": [], "first_charging": []}
     hist = np.zeros(len(edges) + 1, dtype=np.int64)
     # About how many chains the file takes: no more marks than MARK_ENTRIES states of them.
+    if count > expected_cum[-1]:
+        pu, pk, expected_cum = first.all()
     n_chains = (int(np.searchsorted(expected_cum, count)) + 1 if count <= expected_cum[-1]
                 else len(pu) * -(-count // int(expected_cum[-1])))
     keep = count <= KEEP_PARTIALS
@@ -586,7 +627,10 @@ def choose_chains(pop: Population, seed: int, start_ms: int, end_ms: int, count:
         if at == len(pu):  # every pair taken: another round of chains (only when the window is short)
             at, rnd = 0, rnd + 1
         base = expected_cum[at - 1] if at else 0.0
-        stop = int(np.searchsorted(expected_cum, base + min(1.2 * (count - have) + 4, BLOCK_PARTIALS))) + 1
+        target = base + min(1.2 * (count - have) + 4, BLOCK_PARTIALS)
+        if target > expected_cum[-1]:  # past the first pairs: all of them from here on
+            pu, pk, expected_cum = first.all()
+        stop = int(np.searchsorted(expected_cum, target)) + 1
         stop = min(max(stop, at + 1), len(pu))
         u, kind = pu[at:stop].astype(np.int64), pk[at:stop].astype(np.int64)
         keys = _pair_keys(seed, u, kind, rnd) ^ np.uint64(_GOLDEN)

@@ -156,3 +156,32 @@ def test_a_base_worked_on_a_block_at_a_time_gives_the_same_records(tmp_path, mon
         out[mode] = (tmp_path / f"{mode}.jsonl").read_bytes()
     assert out["blocks"] == out["whole"]
     assert out["whole"].count(b'"cdr_type":"data"') > 1000
+
+
+@pytest.mark.parametrize("margin", [4.0, 0.01], ids=["first-pairs", "past-the-first-pairs"])
+def test_the_first_pairs_give_the_records_of_sorting_every_pair(tmp_path, monkeypatch, margin):
+    """A file's bearer chains come from the pairs with the smallest keys: sorted alone (and all of
+    them once the file needs more) they give the bytes of sorting every pair."""
+    from telco_cdr import bearers
+
+    users = tmp_path / "users.json"
+    assert call_main("user_generator.py", ["-n", 3000, "--seed", 6, "-o", users]).returncode == 0
+    monkeypatch.setattr(bearers, "BLOCK_PARTIALS", 3000)  # small blocks: a file of many
+    monkeypatch.setattr(bearers, "FIRST_PAIRS_MIN", 0)
+    monkeypatch.setattr(bearers, "FIRST_PAIRS_MARGIN", margin)
+    made = []
+    real = bearers._FirstPairs._make
+    monkeypatch.setattr(bearers._FirstPairs, "_make", lambda self, order, complete: made.append(len(order)) or
+                        real(self, order, complete))
+    out = {}
+    for mode, first in (("sorted", False), ("first", True)):
+        monkeypatch.setattr(bearers, "FIRST_PAIRS", first)
+        made.clear()
+        res = call_main("cdr_generator.py", ["-u", users, "-c", 40000, "--seed", 2, *WINDOW, "-j", 1,
+                                             "-o", tmp_path / f"{mode}.jsonl"])
+        assert res.returncode == 0, res.describe()
+        out[mode] = ((tmp_path / f"{mode}.jsonl").read_bytes(), list(made))
+    assert out["first"][0] == out["sorted"][0]
+    everyone = out["sorted"][1][0]
+    assert out["first"][1][0] < everyone  # the first pairs alone at first
+    assert (out["first"][1][-1] == everyone) == (margin < 1)  # and every pair only when the file needs them
