@@ -350,11 +350,10 @@ def write_tables(spark, spec: GenerationSpec, out_dir: str, compression: str | N
     saved = spark.conf.get("spark.sql.parquet.outputTimestampType")
     spark.conf.set("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MILLIS")
     try:
-        from pyspark.sql import functions as F
-
         # the first job builds every chunk once (and keeps them); the records per type are its streams' rows
-        built = {r["type"]: int(r["n"]) for r in raw.groupBy("type").agg(F.sum("records").alias("n")).collect()}
-        counts = [built.get(t, 0) for t in CDR_TYPES]
+        counts = [0] * len(CDR_TYPES)
+        for r in raw.select("type", "records").collect():
+            counts[CDR_TYPES.index(r["type"])] += r["records"]
 
         def write(t: str) -> None:
             typed(raw, t, spec.labelled).write.format(fmt).mode("error").option(
