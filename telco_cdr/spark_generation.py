@@ -2,15 +2,15 @@
 tasks.  The package's second module that imports pyspark (inside its functions, as telco_cdr.spark does).
 
 A run is cut into the chunks of telco_cdr.batch.CdrFileJob (CHUNK_RECORDS records each, chunk ``i``
-drawn from generators seeded by ``(seed, i)``); a Spark task builds a range of chunks and returns
-their records as typed Arrow batches (mapInArrow), one row per record: each type's records are the
-CSV rows the single-process Parquet run writes, read by Arrow against the type's Arrow schema
-(telco_cdr.parquet.table, from the contract) exactly as that run reads them, so every value is the
-single-process run's, and a value its type cannot take, a missing or extra cell, or a null where the
-contract allows none fails the task (so the job) instead of becoming a null.  The rows of all types
-share one wide schema (every CDR field, null where a type lacks it, plus ``chunk`` and ``type``);
-``typed`` takes one type's rows and its own columns.  No JSON text crosses to the JVM and nothing is
-parsed there.
+drawn from generators seeded by ``(seed, i)``); a Spark task builds a range of chunks (mapInArrow) and
+reads each type's records, the CSV rows the single-process Parquet run writes, into typed Arrow
+columns against the type's Arrow schema (telco_cdr.parquet.table, from the contract), exactly as that
+run reads them: every value is the single-process run's, and a value its type cannot take, a missing
+or extra cell, or a null where the contract allows none fails the task (so the job) instead of
+becoming a null.  The task returns a row per chunk and type: (chunk, type, records, an Arrow IPC
+stream of them); ``typed`` opens one type's streams into batches of its own schema (mapInArrow
+again).  No JSON text is made and nothing is parsed in the JVM; write_tables keeps the streams
+(persist) so that each chunk is built once for the five tables.
 
 The job is not shipped (it holds time zones read from files, which do not pickle): its inputs are
 (GenerationSpec: the users and the flags, broadcast), and each executor's Python process builds the
