@@ -7,7 +7,8 @@ real script (or dbldatagen) in a process of its own, started afresh, as a user r
 gives the machine's load average and the CPU time the run's processes took (JVM and Python workers,
 sampled from /proc), which on two shared cores matters more than anything here.  With ``--rounds``
 the runs repeat (in turn, so that neighbours in time are compared) and the medians are quoted.
-Needs requirements-spark.txt and dbldatagen (pip install dbldatagen).
+Needs requirements-spark.txt and dbldatagen (pip install dbldatagen==0.4.0.post1: no dependencies of
+its own; measured with that version).
 
     python bench/bench_spark_generation.py                     # 1,000,000 CDRs of 1,000 users, once
     python bench/bench_spark_generation.py --rounds 3          # medians of three rounds
