@@ -1,7 +1,7 @@
 """Generation on Spark (telco_cdr.spark_generation, cdr_generator.py --spark) on a real local[2] Spark:
 the records Spark's tasks build are the single-process run's, field by field, in a run of several chunks;
 the Parquet and Delta tables the CLI writes hold them too, typed (read back with pyarrow and
-delta-rs, not Spark); a bad
+delta-rs, not Spark); a task fails on a value its type cannot take (without Spark); a bad
 --spark is one line."""
 
 from __future__ import annotations
@@ -186,7 +186,7 @@ def test_a_task_fails_on_a_value_its_type_cannot_take(data, field, value, extra,
     """The tasks read each type's rows against its own Arrow schema: a value the contract's type cannot
     take fails the task (so the job) instead of becoming a null, as from_json's FAILFAST did."""
     _need("pyarrow")
-    _, users, single = data
+    _, users, _ = data
     spec = spark_generation.make_spec(str(users), 2000, SEED, START, END)
     good = _task(spec, spec.job())
     assert sum(t.num_rows for t in good.values()) == 2000
