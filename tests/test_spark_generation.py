@@ -1,7 +1,7 @@
 """Generation on Spark (telco_cdr.spark_generation, cdr_generator.py --spark) on a real local[2] Spark:
 the records Spark's tasks build are the single-process run's, field by field, in a run of several chunks;
 the Parquet and Delta tables the CLI writes hold them too, typed (read back with pyarrow and
-delta-rs, not Spark); a bad
+delta-rs, not Spark); a task fails on a value its type cannot take (without Spark); a bad
 --spark is one line."""
 
 from __future__ import annotations
@@ -103,7 +103,7 @@ def test_spark_tasks_build_the_single_process_records(spark, data):
 @pytest.mark.spark
 def test_a_task_starts_a_large_run_at_a_late_chunk_from_the_marks(spark, data):
     """A run of many data records keeps the chains' states at marks instead: a task that builds chunks
-    120 and 121 alone gives the JSON lines one process gives, simulating every chunk from the first."""
+    120 and 121 alone gives the records one process gives, simulating every chunk from the first."""
     from telco_cdr.batch import CdrFileJob
 
     _, users, _ = data
@@ -111,7 +111,8 @@ def test_a_task_starts_a_large_run_at_a_late_chunk_from_the_marks(spark, data):
     job = spec.job()
     assert job.bearers.partials is None and len(job.bearers.marks) > 0, "the chains' states must be kept at marks"
     raw = spark_generation.raw_records(spark, spec, partitions=1, chunks=range(120, 122))
-    got = {t: [r.value for r in raw.where(raw.type == t).collect()] for t in CDR_TYPES}
+    assert sorted(r.chunk for r in raw.select("chunk").distinct().collect()) == [120, 121]
+    got = {t: [_comparable(r.asDict(), t) for r in spark_generation.typed(raw, t).collect()] for t in CDR_TYPES}
     one = CdrFileJob(job.pop, spec.weights, SEED, spec.start_ms, spec.end_ms, spec.count, "jsonl", split=True)
     assert len(one.bearers.marks) == 0  # one process in order: no marks
     want = {t: [] for t in CDR_TYPES}
@@ -119,10 +120,81 @@ def test_a_task_starts_a_large_run_at_a_late_chunk_from_the_marks(spark, data):
         blobs = one.chunk(i)[1]
         if i >= 120:
             for t, blob in zip(CDR_TYPES, blobs):
-                want[t] += blob.decode().split("\n") if blob else []
+                want[t] += [_comparable(json.loads(line), t) for line in blob.decode().split("\n")] if blob else []
     assert sum(map(len, got.values())) > CHUNK_RECORDS
     for t in CDR_TYPES:
         assert got[t] == want[t], t
+
+
+class _Given:
+    """A broadcast variable's stand-in: what a task of _build_chunks reads."""
+
+    def __init__(self, value):
+        self.value = value
+
+
+class _Spoilt:
+    """A CdrFileJob whose chunks are another's, with one voice record's cell changed: for the tasks'
+    own checks, without Spark."""
+
+    def __init__(self, job, field: str, value: str | None, extra: bool = False):
+        self.job, self.field, self.value, self.extra = job, field, value, extra
+
+    def chunk(self, i):
+        import csv
+        import io
+
+        counts, blobs, spoiled, found = self.job.chunk(i)
+        lines = blobs[0].decode().split("\n")
+        row = next(csv.reader([lines[0]]))
+        if self.extra:
+            row.append("1")
+        else:
+            row[[f.name for f in RECORDS["voice"].fields].index(self.field)] = self.value
+        out = io.StringIO()
+        csv.writer(out, lineterminator="").writerow(row)
+        return counts, [("\n".join([out.getvalue(), *lines[1:]])).encode(), *blobs[1:]], spoiled, found
+
+
+def _task(spec, job):
+    """The records of chunk 0 a task (spark_generation._build_chunks) gives, by type, with ``job`` as the
+    run's job in the task's process."""
+    import pyarrow as pa
+
+    spark_generation._JOBS.clear()
+    spark_generation._JOBS[spec.key] = job
+    try:
+        rows = list(spark_generation._build_chunks(_Given(spec), iter([pa.record_batch([pa.array([0], pa.int32())],
+                                                                                       names=["chunk"])])))
+    finally:
+        spark_generation._JOBS.clear()
+    got = {}
+    for batch in rows:
+        streams = pa.record_batch([batch.column(3)], names=["batch"])
+        for k, t in enumerate(batch.column(1).to_pylist()):
+            got[t] = pa.Table.from_batches(list(spark_generation._open_batches(iter([streams.slice(k, 1)]))))
+    return got
+
+
+@pytest.mark.parametrize("field, value, extra, words", [
+    ("duration_seconds", "12x", False, "'12x'"),  # not an integer
+    ("start_time", "yesterday", False, "'yesterday'"),  # not a time
+    ("cdr_id", "", False, "null in cdr_id"),  # a null where the contract allows none
+    ("cdr_id", None, True, "columns"),  # a cell more than the type has
+])
+def test_a_task_fails_on_a_value_its_type_cannot_take(data, field, value, extra, words):
+    """The tasks read each type's rows against its own Arrow schema: a value the contract's type cannot
+    take fails the task (so the job) instead of becoming a null, as from_json's FAILFAST did."""
+    _need("pyarrow")
+    _, users, _ = data
+    spec = spark_generation.make_spec(str(users), 2000, SEED, START, END)
+    good = _task(spec, spec.job())
+    assert sum(t.num_rows for t in good.values()) == 2000
+    voice = good["voice"].to_pylist()
+    assert voice and all(r["cdr_id"] and r["start_time"] is not None for r in voice)
+    with pytest.raises(RuntimeError, match="do not match their Arrow schema") as e:
+        _task(spec, _Spoilt(spec.job(), field, value, extra))
+    assert words in str(e.value)
 
 
 @pytest.mark.spark
