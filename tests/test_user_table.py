@@ -128,7 +128,7 @@ def test_a_chunks_own_users_text_gives_the_records_of_every_users_text(tmp_path,
     for mode, limit in (("once", cdrs.TEXT_TABLES_UP_TO), ("chunk", 0)):
         monkeypatch.setattr(cdrs, "TEXT_TABLES_UP_TO", limit)
         args = [a.replace("LEDGER", str(tmp_path / f"{mode}.ledger")) for a in extra]
-        res = call_main("cdr_generator.py", ["-u", users, "-c", 60000, "--seed", 5, *WINDOW, "-j", 1,
+        res = call_main("cdr_generator.py", ["-u", users, "-c", 20000, "--seed", 5, *WINDOW, "-j", 1,
                                              "-o", tmp_path / f"{mode}{suffix}", *args])
         assert res.returncode == 0, res.describe()
         out[mode] = (tmp_path / f"{mode}{suffix}").read_bytes()
@@ -150,7 +150,7 @@ def test_a_base_worked_on_a_block_at_a_time_gives_the_same_records(tmp_path, mon
     for mode, rows, pairs in (("whole", traffic.ROWS_A_BLOCK, bearers.PAIRS_A_BLOCK), ("blocks", 7, 5)):
         monkeypatch.setattr(traffic, "ROWS_A_BLOCK", rows)
         monkeypatch.setattr(bearers, "PAIRS_A_BLOCK", pairs)
-        res = call_main("cdr_generator.py", ["-u", users, "-c", 30000, "--seed", 3, *WINDOW, "-j", 1,
+        res = call_main("cdr_generator.py", ["-u", users, "-c", 15000, "--seed", 3, *WINDOW, "-j", 1,
                                              "-o", tmp_path / f"{mode}.jsonl"])
         assert res.returncode == 0, res.describe()
         out[mode] = (tmp_path / f"{mode}.jsonl").read_bytes()
@@ -177,7 +177,7 @@ def test_the_first_pairs_give_the_records_of_sorting_every_pair(tmp_path, monkey
     for mode, first in (("sorted", False), ("first", True)):
         monkeypatch.setattr(bearers, "FIRST_PAIRS", first)
         made.clear()
-        res = call_main("cdr_generator.py", ["-u", users, "-c", 40000, "--seed", 2, *WINDOW, "-j", 1,
+        res = call_main("cdr_generator.py", ["-u", users, "-c", 20000, "--seed", 2, *WINDOW, "-j", 1,
                                              "-o", tmp_path / f"{mode}.jsonl"])
         assert res.returncode == 0, res.describe()
         out[mode] = ((tmp_path / f"{mode}.jsonl").read_bytes(), list(made))
