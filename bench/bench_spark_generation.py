@@ -86,6 +86,17 @@ class TreeCpu:
         return sum(self.seen.values())
 
 
+def summary(cmd: list[str], out: Path, line, what: str):
+    """Run ``cmd`` (run), remove its output folder ``out``, and find its summary ``line`` in its stderr:
+    (wall seconds, CPU seconds, the match); exit with its stderr's end when there is none."""
+    wall, err, cpu = run(cmd)
+    shutil.rmtree(out, ignore_errors=True)
+    m = line.search(err)
+    if not m:
+        sys.exit(f"bench_spark_generation.py: no summary line from {what}:\n{err[-2000:]}")
+    return wall, cpu, m
+
+
 def run(cmd: list[str]) -> tuple[float, str, float | None]:
     """Run ``cmd``; its wall time, stderr and the CPU seconds of its process tree."""
     t0 = time.perf_counter()
@@ -220,12 +231,8 @@ def main() -> int:
                   f"({wall:.1f} s in all{cores(cpu, wall)}; load average {load():.1f})")
             for master in masters:
                 out = tmp / f"ours-{len(ours[master])}"
-                wall, err, cpu = run([sys.executable, str(ROOT / "cdr_generator.py"), "--spark", master, *common,
-                                      "--output-dir", str(out)])
-                shutil.rmtree(out)
-                m = SPARK_LINE.search(err)
-                if not m:
-                    sys.exit(f"bench_spark_generation.py: no summary line from --spark {master}:\n{err[-2000:]}")
+                wall, cpu, m = summary([sys.executable, str(ROOT / "cdr_generator.py"), "--spark", master, *common,
+                                        "--output-dir", str(out)], out, SPARK_LINE, f"--spark {master}")
                 ours[master].append(number(m.group(4)))
                 print(f"  --spark {master}: {m.group(4)} CDRs/s once started ({wall:.1f} s in all, "
                       f"{m.group(3)} s reading the users and starting Spark{cores(cpu, wall)}; load average "
@@ -233,11 +240,8 @@ def main() -> int:
                 if args.no_dbldatagen:
                     continue
                 out = tmp / f"dbl-{len(dbl[master])}"
-                wall, err, cpu = run([sys.executable, __file__, "--dbldatagen-run", master, str(args.count), str(out)])
-                shutil.rmtree(out)
-                m = DBL_LINE.search(err)
-                if not m:
-                    sys.exit(f"bench_spark_generation.py: no summary line from dbldatagen on {master}:\n{err[-2000:]}")
+                wall, cpu, m = summary([sys.executable, __file__, "--dbldatagen-run", master, str(args.count),
+                                        str(out)], out, DBL_LINE, f"dbldatagen on {master}")
                 dbl[master].append(number(m.group(2)))
                 print(f"  dbldatagen {master}: {m.group(2)} rows/s once started ({wall:.1f} s in all{cores(cpu, wall)};"
                       f" load average {load():.1f})")
