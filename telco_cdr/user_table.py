@@ -558,14 +558,12 @@ def _zones(col: dict, n: int) -> tuple[list, np.ndarray]:
     """Each row's zone (time_zone_of): the distinct (time_zone, country, home_city) of the batch
     looked up once each."""
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     keys = []
     for name in ("time_zone", "country", "home_city"):
         c = col[name]
         keys.append(_dictionary(c) if c is not None and not pa.types.is_null(c.type)
                     else ([], np.full(n, -1, dtype=np.int32)))
-    del pc
     if not all(zone_exists(z) for z in keys[0][0]):  # a time_zone given must be one (read_users)
         raise _NotHere
     sizes = [len(k[0]) + 1 for k in keys]
