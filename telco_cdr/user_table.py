@@ -137,13 +137,12 @@ def release_memory() -> None:
     keep freed blocks for reuse): after reading a large users file, and after modelling its users, the
     process then holds what the run needs, not the peak of the step before."""
     import ctypes
-    import ctypes.util
 
     pa = sys.modules.get("pyarrow")  # (not imported for that: a run that did not use it has nothing in its pool)
     if pa is not None:
         pa.default_memory_pool().release_unused()
-    try:
-        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
+    try:  # the C library's symbols as the process has them (find_library would start ldconfig)
+        ctypes.CDLL(None).malloc_trim(0)
     except (OSError, AttributeError):  # not glibc: its allocator keeps what it keeps
         pass
 
