@@ -265,10 +265,10 @@ class Population:
     """The users as arrays, with what the CDR builders need of each, built once per run."""
 
     n: int
-    user_ids: list  # str
+    user_ids: np.ndarray  # text (user_table.TEXT)
     msisdn: np.ndarray  # int64
-    imsi: list  # str
-    imei: list  # str
+    imsi: np.ndarray  # text
+    imei: np.ndarray  # text
     plmns: list  # the distinct (mcc, mnc) of the users
     plmn_code: np.ndarray  # per user: its (mcc, mnc) in plmns
     home_enb: np.ndarray  # int32
@@ -298,18 +298,6 @@ class Population:
         own = self.msisdn[u]
         scale = offnet_scale(own)
         return np.where(onnet, c, -1), np.where(onnet, self.msisdn[np.maximum(c, 0)], own // scale * scale - c - 1)
-
-    @property
-    def contact_user(self) -> np.ndarray:
-        """(n, CONTACT_SLOTS) int64: each contact's user, -1 off-net."""
-        return np.maximum(self.contacts.astype(np.int64), -1)
-
-    @property
-    def contact_num(self) -> np.ndarray:
-        """(n, CONTACT_SLOTS) int64: each contact's E.164 number."""
-        n = self.n
-        return self.contact(np.repeat(np.arange(n), CONTACT_SLOTS), np.tile(np.arange(CONTACT_SLOTS), n))[1].reshape(
-            n, CONTACT_SLOTS)
 
 
 def _contacts(rng: np.random.Generator, table: UserTable, active: np.ndarray) -> np.ndarray:
@@ -454,8 +442,8 @@ def _capability(table: UserTable, given: np.ndarray, tac_flag: str) -> np.ndarra
     if len(unknown):
         known = {d.tac: getattr(d, tac_flag) for d in DEVICES}
         tacs = table.imei[unknown].astype("S8")  # the first 8 digits
-        flag = np.array([known.get(t, True) for t in (v.decode() for v in np.unique(tacs).tolist())], dtype=bool)
-        out[unknown] = flag[np.unique(tacs, return_inverse=True)[1]]
+        distinct, which = np.unique(tacs, return_inverse=True)
+        out[unknown] = np.array([known.get(t.decode(), True) for t in distinct.tolist()], dtype=bool)[which]
     return out
 
 

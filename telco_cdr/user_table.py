@@ -548,8 +548,7 @@ def _dictionary(values, missing: str | None = None) -> tuple[list, np.ndarray]:
 
     if missing is not None:
         values = pc.fill_null(values, missing)
-    encoded = pc.dictionary_encode(values).combine_chunks() if hasattr(values, "chunks") else \
-        pc.dictionary_encode(values)
+    encoded = pc.dictionary_encode(values)
     return encoded.dictionary.to_pylist(), pc.fill_null(encoded.indices, -1).to_numpy().astype(np.int32)
 
 

@@ -185,3 +185,25 @@ def test_the_first_pairs_give_the_records_of_sorting_every_pair(tmp_path, monkey
     everyone = out["sorted"][1][0]
     assert out["first"][1][0] < everyone  # the first pairs alone at first
     assert (out["first"][1][-1] == everyone) == (margin < 1)  # and every pair only when the file needs them
+
+
+def test_without_device_flags_a_user_has_its_tacs():
+    """A user without device_4g / device_volte gets its IMEI's TAC's flags (DEVICES), True for a TAC not
+    there; a user with them keeps its own."""
+    from telco_cdr.identifiers import DEVICES
+    from telco_cdr.traffic import build_population
+
+    users = [dict(u) for u in generate_users(400, seed=12, countries=["US", "IN"])]
+    for i, u in enumerate(users):
+        if i % 2:
+            del u["device_4g"], u["device_volte"]
+        if i % 10 == 1:
+            u["imei"] = "99999999" + u["imei"][8:]  # a TAC not in DEVICES
+    pop = build_population(users, 12)
+    by_tac = {d.tac: d for d in DEVICES}
+    for i, u in enumerate(users):
+        device = by_tac.get(u["imei"][:8])
+        lte = u["device_4g"] if "device_4g" in u else (device.lte if device else True)
+        volte = u["device_volte"] if "device_volte" in u else (device.volte if device else True)
+        assert pop.radio.lte[i] == lte and pop.radio.volte[i] == (volte and lte), i
+    assert not all(pop.radio.lte[1::2]) or not all(pop.radio.volte[1::2])  # some TAC says no
