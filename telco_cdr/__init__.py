@@ -1,3 +1,3 @@
 """telco-cdr-generator: synthetic subscribers and Call Detail Records for streaming pipelines."""
 
-__version__ = "0.3.0"
+__version__ = "0.4.0"

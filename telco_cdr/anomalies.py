@@ -42,7 +42,9 @@ KINDS = ("sim_box", "wangiri", "irsf", "sim_swap", "cell_outage", "data_spike")
 MAX_INCIDENTS = 100  # per kind
 
 VOICE, DATA, SMS = 0, 1, 2  # CDR type indexes (constants.CDR_TYPES)
-ANSWERED, DROPPED, NO_ANSWER, FAILED = 0, 1, 2, 5  # rows of cdrs.VOICE_OUTCOMES
+# Rows of cdrs.VOICE_OUTCOMES (tests/test_anomalies.py holds them equal): answered, dropped (Q.850
+# #41), no answer (#19), and the set-up failure of an outage: network out of order (#38).
+ANSWERED, DROPPED, NO_ANSWER, FAILED = 0, 1, 2, 9
 HOUR_MS, MINUTE_MS = 3_600_000, 60_000
 
 # SIM box: 3-8 SIMs of one operator in one cell for 6-24 hours, each calling at 20 times the rate of
@@ -77,8 +79,10 @@ SIM_SWAP_CALLS = (2, 6)
 SIM_SWAP_TALK = (300.0, 0.6)
 # Cell outage: 20-60 minutes of the local daytime (09:00-21:00, where the run has one) in the
 # busiest cell not out yet (by its users' activity); each call there fails to be set up
-# (cause 34) with this chance, else an answered one drops with that one; every data record that
-# opens there closes abnormally (causeForRecClosing 4).
+# (Q.850 #38, network out of order) with this chance, else an answered one drops with that one; a
+# call that reached its callee (an MT record, or an MO one with its MT leg) cannot fail to be set
+# up: answered, it drops instead.  Every data record that opens there closes abnormally
+# (causeForRecClosing 4).
 OUTAGE_MINUTES = (20, 60)
 OUTAGE_FAIL, OUTAGE_DROP = 0.6, 0.5
 OUTAGE_LOCAL_HOURS, OUTAGE_TRIES = (9, 21), 50
@@ -169,9 +173,10 @@ class AnomalyPlan:
     def __init__(self, pop, counts: dict[str, int], seed: int, start_ms: int, end_ms: int, voice_per_hour: float,
                  data_users: np.ndarray, voice_outcome_ring: np.ndarray, stream: bool = False):
         """``voice_per_hour``: the run's calls an hour; ``data_users``: users with internet bearers
-        in the run; ``voice_outcome_ring``: (lo, hi) ringing seconds per voice outcome
-        (cdrs.VOICE_OUTCOMES).  ``stream``: the chunks are a stream's, whose records end a delivery
-        delay before they are sent: a planned record is made of the nearest row whatever its time."""
+        in the run; ``voice_outcome_ring``: (lo, hi) seconds from an MO call's start to its answer or
+        release per voice outcome (cdrs.outcome_rings).  ``stream``: the chunks are a stream's, whose
+        records end a delivery delay before they are sent: a planned record is made of the nearest row
+        whatever its time."""
         self.strict = not stream
         self.pop, self.seed = pop, seed
         self.start_ms, self.end_ms = start_ms, end_ms
@@ -468,9 +473,12 @@ class AnomalyPlan:
                 here = inside & (enb == e) & (sector == s) & (pop.plmn_code[rows.u] == plmn)
                 calls = np.flatnonzero(here & (rows.types == VOICE) & (incident < 0))
                 r = rng.random(len(calls))
-                fail = calls[r < OUTAGE_FAIL]
+                voice_legs = np.bincount(rows.call[rows.types == VOICE], minlength=n)
+                reached = ~rows.mo[calls] | (voice_legs[rows.call[calls]] > 1)  # its MT record is written
+                fail = calls[(r < OUTAGE_FAIL) & ~reached]
                 answered = rows.outcome[calls] == ANSWERED
-                drop = calls[(r >= OUTAGE_FAIL) & answered & (rng.random(len(calls)) < OUTAGE_DROP)]
+                drop = calls[answered & ((r < OUTAGE_FAIL) & reached
+                                         | (r >= OUTAGE_FAIL) & (rng.random(len(calls)) < OUTAGE_DROP))]
                 rows.outcome[fail], rows.talk[fail] = FAILED, 0
                 lo, hi = self.ring_range[FAILED]
                 rows.ring[fail] = lo + rng.random(len(fail)) * (hi - lo)
@@ -483,8 +491,9 @@ class AnomalyPlan:
                     mate = by_call[rows.call]
                     legs = np.flatnonzero((mate >= 0) & ((rows.types == VOICE) | is_twin))
                     src = mate[legs]
-                    rows.outcome[legs], rows.ring[legs], rows.talk[legs] = (rows.outcome[src], rows.ring[src],
-                                                                           rows.talk[src])
+                    rows.outcome[legs], rows.talk[legs] = rows.outcome[src], rows.talk[src]
+                    same_leg = rows.mo[legs] == rows.mo[src]  # its INVITE record: the same ringing (a failure's)
+                    rows.ring[legs] = np.where(same_leg, rows.ring[src], rows.ring[legs])
                     incident[legs] = k
                 bearers = np.flatnonzero(here & (rows.types == DATA))
                 if len(bearers):

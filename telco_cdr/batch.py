@@ -26,7 +26,7 @@ import numpy as np
 
 from .anomalies import AnomalyPlan
 from .bearers import INTERNET, BearerPlan, BearerRun, Partials, choose_chains
-from .cdrs import DATA, VOICE, VOICE_OUTCOMES, CdrFactory
+from .cdrs import DATA, VOICE, CdrFactory, outcome_rings
 from .constants import CDR_TYPES, CHUNK_RECORDS, SeedDomain
 from .delivery import ArrivalQueue, DeliveryDelay, delay_rng
 from .errors import RunError
@@ -81,7 +81,7 @@ class CdrFileJob:
             hours = max(self.end_ms - self.start_ms, 1) / 3_600_000
             self.plan = AnomalyPlan(self.pop, self.anomalies, self.seed, self.start_ms, self.end_ms,
                                     voice_records / hours, self.bearers.user[self.bearers.kind == INTERNET],
-                                    np.array([(o[5], o[6]) for o in VOICE_OUTCOMES], dtype=float))
+                                    outcome_rings())
             self.anomaly_ids = [[] for _ in self.plan.incidents]
         self.spoiler = None
         self.fault_counts = [0] * len(FAULT_KINDS)  # the faults written, per kind (after write_cdr_file)

@@ -61,17 +61,67 @@ from .traffic import (
 
 VOICE, DATA, SMS, VOIP, IMS = range(5)
 
-# Voice outcomes (telco-reference.md: answer-seizure ratio higher for mobile-to-mobile, drop rate
-# 0.1-2 %); causeForTerm values and Q.850 causes from 3GPP TS 32.298 and ITU-T Q.850.
-# (call_result, weight, cause_for_termination, Q.850 code, Q.850 text, ringing seconds lo, hi)
+# Call flow (telco-reference.md "The network of 2026").  An MT leg starts once the call is set up
+# to the callee's phone, 1-5 s after its MO leg (the reference's "a few seconds" of call setup,
+# issue 11's 1-5 s): CALL_SETUP_MS, drawn uniformly, whole milliseconds.
+CALL_SETUP_MS = (1000, 5000)
+# The no reply condition timer of call forwarding on no reply: 5 to 30 s in steps of 5 (3GPP TS
+# 22.082 section 3.1; TS 24.082), 20 s unless the subscriber set another (3GPP TS 27.007 +CCFC
+# <time>: default 20).  (seconds, share of the callees with voicemail): most keep the default;
+# the shares of the others are ours.
+NO_REPLY_TIMERS = ((15, 0.15), (20, 0.65), (25, 0.10), (30, 0.10))
+NO_REPLY_MAX_S = 30
+# Voice outcomes (telco-reference.md "The network of 2026": answer-seizure ratio higher for
+# mobile-to-mobile, drop rate 0.1-2 %); causeForTerm values from 3GPP TS 32.298, causes and their
+# names from ITU-T Q.850 (section 2.2.7; its "normal, unspecified" and "interworking, unspecified"
+# without the comma, so that no CSV field of a fixed value needs quoting, telco_cdr.layout).  A
+# call_result may have several causes; each row is one.
+# (call_result, weight, cause_for_termination, Q.850 code, Q.850 text, alerting seconds lo, hi)
+# The seconds are those after the call setup (CALL_SETUP_MS) until the answer or the release: an MO
+# record's ringing is setup + alerting, an MT record's the alerting alone (its leg starts once set up).
 VOICE_OUTCOMES = (
-    ("answered", 0.785, "normalRelease", 16, "normal call clearing", 3, 15),
-    ("dropped", 0.010, "abnormalRelease", 41, "temporary failure", 3, 15),
-    ("no_answer", 0.090, "unsuccessfulCallAttempt", 19, "no answer from user", 20, 45),
-    ("busy", 0.050, "unsuccessfulCallAttempt", 17, "user busy", 2, 6),
-    ("unreachable", 0.045, "unsuccessfulCallAttempt", 18, "no user responding", 5, 15),
-    ("failed", 0.020, "unsuccessfulCallAttempt", 34, "no circuit/channel available", 1, 4),
+    ("answered", 0.790, "normalRelease", 16, "normal call clearing", 2, 12),
+    # a radio link lost mid-call: Q.850 #41 (temporary failure, "not likely to last a long period")
+    ("dropped", 0.010, "abnormalRelease", 41, "temporary failure", 2, 12),
+    # the callee's phone rings until the caller gives up or the network's no-answer supervision ends
+    # it: at most the longest no-reply timer, 30 s (TS 22.082/24.082 call forwarding on no reply)
+    ("no_answer", 0.045, "unsuccessfulCallAttempt", 19, "no answer from user", 8, NO_REPLY_MAX_S),
+    # forwarded on no reply to the callee's voicemail, which answers (the caller leaves a message):
+    # the alerting is the no-reply timer (NO_REPLY_TIMERS); about half the calls that ring out reach
+    # voicemail (telco-reference.md: "often forwarded"; no published share, this one is ours)
+    ("voicemail", 0.045, "normalRelease", 16, "normal call clearing", 20, 20),
+    ("busy", 0.040, "unsuccessfulCallAttempt", 17, "user busy", 0.2, 2),
+    # the callee declines a ringing call while not busy (Q.850 #21, the UE's 603 Decline, RFC 3261
+    # 21.6.2; 3GPP counts a rejection as user-determined user busy, TS 22.001): a busy outcome
+    ("busy", 0.008, "unsuccessfulCallAttempt", 21, "call rejected", 2, 10),
+    # a switched-off phone or one out of radio contact: Q.850 #20 (subscriber absent: "a mobile
+    # station has logged off, radio contact is not obtained"), not #18 (which needs a phone that got
+    # the call set-up and did not respond)
+    ("unreachable", 0.035, "unsuccessfulCallAttempt", 20, "subscriber absent", 0.5, 6),
+    # the callee's access fails during set-up (Q.850 #27: "the interface to the destination is not
+    # functioning correctly")
+    ("unreachable", 0.005, "unsuccessfulCallAttempt", 27, "destination out of order", 3, 8),
+    # set-up failures, the call never reaches the callee (Q.850 section 2.2.7):
+    ("failed", 0.008, "unsuccessfulCallAttempt", 34, "no circuit/channel available", 0, 2),  # congestion
+    ("failed", 0.004, "unsuccessfulCallAttempt", 38, "network out of order", 0, 2),  # a node or link down
+    ("failed", 0.003, "unsuccessfulCallAttempt", 31, "normal unspecified", 0, 3),  # no other cause applies
+    ("failed", 0.002, "unsuccessfulCallAttempt", 102, "recovery on timer expiry", 4, 10),  # a set-up timer ran out
+    # calls to numbers of other networks alone (OFF_NET_ONLY): a number not in service, or a transit
+    # network that gives no cause
+    ("failed", 0.002, "unsuccessfulCallAttempt", 1, "unallocated (unassigned) number", 0, 2),
+    ("failed", 0.001, "unsuccessfulCallAttempt", 127, "interworking unspecified", 0, 3),
 )
+# The outcomes whose call reached the callee's phone (it rang, or answered busy or declined): only
+# these have an MT record (the callee's MSC or terminating MMTel AS writes one once the call is
+# delivered there, TS 32.298 MTCallRecord, TS 32.275); a call that never got there has none.
+REACHES_CALLEE = ("answered", "dropped", "no_answer", "voicemail", "busy")
+# The outcomes with talk time: answered by the callee, or by the callee's voicemail.
+TALK_RESULTS = ("answered", "dropped", "voicemail")
+# Causes only a number of another network gets: a user of the file has a number in service.
+OFF_NET_ONLY = (1, 127)
+# A message left on voicemail: the greeting and a short message, median 20 s, at most 3 minutes
+# (voicemail systems cap a message at 2-3 minutes; the median is ours).
+VOICEMAIL_MU, VOICEMAIL_SIGMA, VOICEMAIL_MAX_S = np.log(20.0), 0.6, 180
 # Call duration: log-normal, mu 4.0 and sigma 1.2 give a median near 55 s and a mean near
 # 110 s (telco-reference.md, after de Melo et al. ECML-PKDD 2010 and CTIA averages).
 VOICE_MU, VOICE_SIGMA, VOICE_MAX_S = 4.0, 1.2, 4 * 3600
@@ -87,7 +137,8 @@ CODECS = (("OPUS", 0.45, 0), ("AMR-WB", 0.20, 2), ("G.711", 0.20, 4), ("G.722", 
 
 # IMS: outcomes of the SIP methods of S-CSCF records (traffic.IMS_METHODS; RFC 3261 status codes).
 IMS_STATUS = {
-    "INVITE": ((200, 0.86), (486, 0.05), (480, 0.04), (487, 0.03), (408, 0.01), (503, 0.01)),
+    "INVITE": ((200, 0.86), (486, 0.05), (480, 0.04), (487, 0.03), (408, 0.01), (503, 0.006), (603, 0.002),
+               (404, 0.001), (502, 0.0005), (504, 0.0005), (500, 0.0005)),  # and INVITE_STATUS's
     "REGISTER": ((200, 0.95), (401, 0.04), (403, 0.01)),
     "MESSAGE": ((200, 0.55), (202, 0.43), (404, 0.02)),
     "SUBSCRIBE": ((200, 0.97), (489, 0.03)),
@@ -105,10 +156,11 @@ IMS_SERVICES = {
 # same of a call carried by IMS (the MMTel AS's record, TS 32.275).
 RECORD_TYPES = (("mtCallRecord", "moCallRecord", "mmtelRecord", "mmtelRecord"), ("pgwRecord", "pgwRecord"),
                 ("mtSMSRecord", "moSMSRecord"), ("voipRecord", "voipRecord"), ("sCSCFRecord", "sCSCFRecord"))
-# The final SIP response of a call's INVITE by its outcome (VOICE_OUTCOMES, RFC 3261): a dropped call
-# was answered; an unanswered one ends 480 after the no-reply timer.
-INVITE_STATUS = {"answered": 200, "dropped": 200, "no_answer": 480, "busy": 486, "unreachable": 480,
-                 "failed": 503}
+# The final SIP response of a call's INVITE by its Q.850 cause (VOICE_OUTCOMES), as RFC 3398
+# section 8.2.6.1 maps causes to SIP responses, except #21, the UE's own 603 Decline (RFC 3261
+# 21.6.2).  A dropped call was answered; one forwarded to voicemail is answered by it (200).
+INVITE_STATUS = {16: 200, 41: 200, 19: 480, 17: 486, 21: 603, 20: 480, 27: 502, 34: 503, 38: 503, 31: 480,
+                 102: 504, 1: 404, 127: 500}
 
 DIRECTIONS = ("MT", "MO")  # by mobile-originated
 SMS_ENCODINGS = ("GSM-7", "UCS-2")  # TS 23.038, by UCS-2
@@ -130,7 +182,40 @@ def _draw(rng, cum, n):
     return np.minimum(np.searchsorted(cum, rng.random(n), side="right"), len(cum) - 1)
 
 
-_OUTCOME_CUM = _table(VOICE_OUTCOMES)
+def _cum(weights) -> np.ndarray:
+    """Cumulative shares that end at exactly 1.0 (a row of weight 0, last or not, is never drawn)."""
+    cum = np.cumsum(np.asarray(weights, dtype=float))
+    return cum / cum[-1]
+
+
+def _pick(cum: np.ndarray, r: np.ndarray) -> np.ndarray:
+    return np.searchsorted(cum, r, side="right")
+
+
+_RESULT = np.array([o[0] for o in VOICE_OUTCOMES])
+_OUTCOME_WEIGHT = np.array([o[1] for o in VOICE_OUTCOMES])
+_REACHES = np.isin(_RESULT, REACHES_CALLEE)  # by outcome
+_TALKS = np.isin(_RESULT, TALK_RESULTS)
+_ON_NET_OK = ~np.isin([o[3] for o in VOICE_OUTCOMES], OFF_NET_ONLY)
+# An MO call's outcome (to a number of another network, or to a user of the file), and a lone MT
+# record's (its call reached the callee): the table's shares among the outcomes that can be.
+_OUTCOME_CUM, _OUTCOME_CUM_ON_NET = _cum(_OUTCOME_WEIGHT), _cum(_OUTCOME_WEIGHT * _ON_NET_OK)
+_OUTCOME_CUM_MT = _cum(_OUTCOME_WEIGHT * _REACHES)
+_ALERT_LO = np.array([o[5] for o in VOICE_OUTCOMES], dtype=float)
+_ALERT_HI = np.array([o[6] for o in VOICE_OUTCOMES], dtype=float)
+DROPPED, VOICEMAIL = list(_RESULT).index("dropped"), list(_RESULT).index("voicemail")
+ABSENT = [o[3] for o in VOICE_OUTCOMES].index(20)  # a callee whose phone has no network (subscriber absent)
+_NO_REPLY_S = np.array([t for t, _ in NO_REPLY_TIMERS], dtype=float)
+_NO_REPLY_CUM = _cum([w for _, w in NO_REPLY_TIMERS])
+
+
+def outcome_rings() -> np.ndarray:
+    """(lo, hi) seconds from an MO record's start to its answer or release, per outcome: the call
+    setup and the alerting (telco_cdr.anomalies plants calls with them)."""
+    lo, hi = CALL_SETUP_MS
+    return np.column_stack((_ALERT_LO + lo / 1000, _ALERT_HI + hi / 1000))
+
+
 _SMS_CUM, _CODEC_CUM = _table(SMS_RESULTS), _table(CODECS)
 
 
@@ -293,26 +378,44 @@ class CdrFactory:
         cp_user, cp_num = pop.contact(u, slot)
         mo = rng.random(n) < 0.5
 
-        # Voice outcome and durations for every row (only voice rows, and the INVITEs of their
-        # calls, use them).
-        outcome = _draw(rng, _OUTCOME_CUM, n)
-        ring_lo = np.array([o[5] for o in VOICE_OUTCOMES])[outcome]
-        ring_hi = np.array([o[6] for o in VOICE_OUTCOMES])[outcome]
-        ring = ring_lo + rng.random(n) * (ring_hi - ring_lo)
+        # Voice outcome and times for every row (only voice rows, and the INVITEs of their calls, use
+        # them): an MO call's outcome (causes of other networks' numbers only to those; a user of the
+        # file whose phone has no network is absent), a lone MT record's among those that reach the
+        # callee.  ``ring``: seconds from the record's start to the answer or release, for an MO record
+        # the call setup and the alerting, for an MT record the alerting (its leg starts when set up).
+        r = rng.random(n)
+        onnet = cp_user >= 0
+        outcome = np.where(mo, np.where(onnet, _pick(_OUTCOME_CUM_ON_NET, r), _pick(_OUTCOME_CUM, r)),
+                           _pick(_OUTCOME_CUM_MT, r))
+        outcome[mo & onnet & ~radio.can_call[np.maximum(cp_user, 0)]] = ABSENT
+        voicemail = outcome == VOICEMAIL
+        alert = _ALERT_LO[outcome] + rng.random(n) * (_ALERT_HI[outcome] - _ALERT_LO[outcome])
+        alert = np.where(voicemail, _NO_REPLY_S[_pick(_NO_REPLY_CUM, rng.random(n))], alert)
+        alert = np.floor(alert * 1000) / 1000  # whole ms, so that both legs of a call end at the same ms
+        setup_ms = rng.integers(CALL_SETUP_MS[0], CALL_SETUP_MS[1] + 1, n)
+        ring = np.where(mo, alert + setup_ms / 1000, alert)
         talk = np.minimum(rng.lognormal(VOICE_MU, VOICE_SIGMA, n), VOICE_MAX_S)
-        talk = np.where(outcome == 1, talk * 0.5, talk)
-        talk = np.where(outcome <= 1, np.maximum(talk, 1.0), 0.0).astype(np.int64)
+        talk = np.where(outcome == DROPPED, talk * 0.5, talk)
+        message = np.minimum(rng.lognormal(VOICEMAIL_MU, VOICEMAIL_SIGMA, n), VOICEMAIL_MAX_S)
+        talk = np.where(voicemail, message, talk)
+        talk = np.where(_TALKS[outcome], np.maximum(talk, 1.0), 0.0).astype(np.int64)
         call = np.arange(n)  # the call a row belongs to (its ICID): its own, or its twin's
         caller = u.copy()  # whose S-CSCF names the call's ICID: the calling user's, where on-net
         method = np.full(n, -1)
         ims_rows = np.flatnonzero(types == IMS)
         method[ims_rows] = ims_methods(rng, self.curve.local_of(u[ims_rows], start[ims_rows]))
 
-        # MT twins: an on-net MO call appears a second time, as the callee's MT record, in place
-        # of another voice row (so the type mix stays as weighted).
+        # MT twins: an on-net MO call that reached the callee appears a second time, as the callee's
+        # MT record, in place of another voice row (so the type mix stays as weighted).  Its leg
+        # starts when the call is set up, ``setup_ms`` after the MO leg, and ends with it; in a file,
+        # only calls whose MT leg starts before the chunk's last record (so chunks stay in time
+        # order).  ``closing`` (a stream): the times given are the ends, the legs' common time.
         is_voice = types == VOICE
         reachable = (cp_user >= 0) & radio.can_call[np.maximum(cp_user, 0)]  # an on-net callee with a network
-        src = np.flatnonzero(is_voice & mo & reachable & (rng.random(n) < TWIN_SHARE))
+        twinned = is_voice & mo & reachable & _REACHES[outcome] & (rng.random(n) < TWIN_SHARE)
+        if not closing and n:
+            twinned &= start + setup_ms <= start.max()
+        src = np.flatnonzero(twinned)
         not_src = is_voice.copy()
         not_src[src] = False
         others = np.flatnonzero(not_src)
@@ -321,8 +424,8 @@ class CdrFactory:
             src = src[:k]
             tgt = rng.permutation(others)[:k]
             u[tgt], cp_user[tgt], cp_num[tgt] = cp_user[src], u[src], pop.msisdn[u[src]]
-            start[tgt], mo[tgt] = start[src], False
-            outcome[tgt], ring[tgt], talk[tgt] = outcome[src], ring[src], talk[src]
+            start[tgt], mo[tgt] = start[src] + (0 if closing else setup_ms[src]), False
+            outcome[tgt], ring[tgt], talk[tgt] = outcome[src], alert[src], talk[src]
             call[tgt], caller[tgt] = call[src], u[src]
         tech, rat = voice_technologies(rng, radio, u)
         rat = np.where(is_voice, rat, bearer_rats(rng, radio, u))
@@ -484,7 +587,7 @@ class CdrFactory:
 
     def _voice(self, c: _Ctx):
         calling, called = self._parties(c)
-        ring_ms = (c.ring * 1000).astype(np.int64)
+        ring_ms = np.rint(c.ring * 1000).astype(np.int64)
         ims = c.tech != CS
         return ring_ms + c.talk * 1000, {
             "record_type": Pick(self.record_type[VOICE], ims.view(np.int8) * 2 + c.mo.view(np.int8)),
@@ -573,7 +676,7 @@ class CdrFactory:
         talk = np.clip(rng.lognormal(VOICE_MU, VOICE_SIGMA, k), 1, VOICE_MAX_S).astype(np.int64)
         talk = np.where(twin, c.talk, talk)
         dur = np.where((method == _INVITE) & (status == 200), talk, 0)
-        end_ms = np.where(twin, (c.ring * 1000).astype(np.int64) + dur * 1000, dur * 1000)
+        end_ms = np.where(twin, np.rint(c.ring * 1000).astype(np.int64) + dur * 1000, dur * 1000)
         # Access: Wi-Fi for VoWiFi, NR for VoNR, else the device's bearer (NR or LTE; IMS needs one).
         c.rat = np.where(service == _VOWIFI, WLAN, np.where(service == _VONR, NR,
                          np.where((c.rat == NR) & pop.radio.nr[c.u], NR, EUTRAN)))
@@ -615,7 +718,7 @@ _TAC_OR_NULL, _LAC_OR_NULL = np.concatenate((DEC, _NULLS)), np.concatenate((_NUL
 _IMS_STATUS_TABLE = {m: (np.array([x for x, _ in rows]), _table(rows)) for m, rows in IMS_STATUS.items()}
 _IMS_SERVICE_TABLE = {m: (np.array([_SERVICES.index(x) for x, _ in rows]), _table(rows))
                       for m, rows in IMS_SERVICES.items()}
-_INVITE_STATUS = np.array([INVITE_STATUS[o[0]] for o in VOICE_OUTCOMES])
+_INVITE_STATUS = np.array([INVITE_STATUS[o[3]] for o in VOICE_OUTCOMES])
 _APN_TEXT = text_array(list(APNS))
 _IMS_APN, _MMS_APN = APNS.index(IMS_APN), APNS.index(MMS_APN)
 _CLOSING_TEXT = text_array(RECORD_CLOSING)

@@ -40,11 +40,14 @@ from .cdrs import (
     IMS_SERVICES,
     IMS_STATUS,
     MOS_RANGE,
+    REACHES_CALLEE,
     RECORD_TYPES,
     ROLES_OF_NODE,
     SMS_ENCODINGS,
     SMS_RESULTS,
+    TALK_RESULTS,
     VOICE_OUTCOMES,
+    VOICEMAIL_MAX_S,
 )
 from .constants import CDR_TYPES
 from .identifiers import CITIES, COUNTRIES, OPERATORS, msisdn_pattern
@@ -278,12 +281,18 @@ CELL_RULES = (
 # ---------------------------------------------------------------- the five CDR types
 
 _OUTCOMES = [dict(zip(("result", "weight", "cause", "code", "text", "ring_lo", "ring_hi"), o)) for o in VOICE_OUTCOMES]
-_ANSWERED = ("answered", "dropped")  # the outcomes with talk time (cdrs.CdrFactory.build)
+_RESULTS = {r: [o for o in _OUTCOMES if o["result"] == r] for r in _values(VOICE_OUTCOMES)}  # a result's causes
+_CAUSE_TEXT = {o["code"]: o["text"] for o in _OUTCOMES}
+# the longest talk time of a result (cdrs.CdrFactory.build: a dropped call's is cut, voicemail's a message)
+_TALK_MAX = {"answered": MAX_CALL_S, "dropped": MAX_CALL_S // 2, "voicemail": VOICEMAIL_MAX_S}
+assert set(_TALK_MAX) == set(TALK_RESULTS)
 
 VOICE = Record("voice", "Voice CDR", "A call: the MMTel record (TS 32.275) of a call carried by IMS (VoLTE, VoNR, "
                "VoWiFi), whose S-CSCF INVITE records in `ims` share its `icid`, or the MSC's MOCallRecord / "
                "MTCallRecord of a circuit-switched call. An on-net MO call usually has its MT twin, the callee's "
-               "record of the same call, in the same output.",
+               "record of the same call, in the same output: it starts when the call is set up to the callee's "
+               "phone, 1 to 5 s after the MO record, and ends with it. A call that never reached the callee's phone "
+               "(`unreachable`, `failed`) has no MT record.",
                _common("voice") + (
     Field("call_direction", "string", "`MO` (the subscriber called; `moCallRecord` when circuit-switched) or `MT` "
           "(was called; `mtCallRecord`).", values=_MO_MT),
@@ -296,14 +305,19 @@ VOICE = Record("voice", "Voice CDR", "A call: the MMTel record (TS 32.275) of a 
           "callingNumber", pattern=E164),
     Field("called_number", "string", "E.164 number of the callee, without `+` (the subscriber's for MT).",
           "calledNumber", pattern=E164),
-    Field("answer_time", "timestamp", "When the call was answered; null (empty in CSV) when it was not.",
+    Field("answer_time", "timestamp", "When the call was answered (for `voicemail`, by the voicemail, after the "
+          "no-reply timer of at most 30 s); null (empty in CSV) when it was not.",
           "answerTime", nullable=True),
     Field("duration_seconds", "integer", "Seconds from answer to release, at most 4 hours; 0 when unanswered.",
           "callDuration", minimum=0, maximum=MAX_CALL_S),
-    Field("call_result", "string", f"{_or(_values(VOICE_OUTCOMES))}.", values=_values(VOICE_OUTCOMES)),
-    Field("cause_for_termination", "string", "`normalRelease`, `abnormalRelease` (dropped) or "
-          "`unsuccessfulCallAttempt`.", "causeForTerm", values=_values(VOICE_OUTCOMES, 2)),
-    Field("release_cause_code", "integer", f"ITU-T Q.850 cause: {_or(_values(VOICE_OUTCOMES, 3), quote=False)}.",
+    Field("call_result", "string", f"{_or(_values(VOICE_OUTCOMES))}: `voicemail` is a call forwarded on no reply "
+          "to the callee's voicemail, which answered it (the caller's message is the duration). `unreachable` "
+          "and `failed` calls never reached the callee's phone, so they have no MT record.",
+          values=_values(VOICE_OUTCOMES)),
+    Field("cause_for_termination", "string", "`normalRelease` (answered, voicemail), `abnormalRelease` (dropped) "
+          "or `unsuccessfulCallAttempt`.", "causeForTerm", values=_values(VOICE_OUTCOMES, 2)),
+    Field("release_cause_code", "integer", "ITU-T Q.850 cause by `call_result`: "
+          + "; ".join(f"{r} {_or([o['code'] for o in rows], quote=False)}" for r, rows in _RESULTS.items()) + ".",
           "diagnostics", values=_values(VOICE_OUTCOMES, 3)),
     Field("release_cause", "string", f"The Q.850 cause's name (`{VOICE_OUTCOMES[0][4]}`, ...).",
           values=_values(VOICE_OUTCOMES, 4)),
@@ -319,14 +333,14 @@ VOICE = Record("voice", "Voice CDR", "A call: the MMTel record (TS 32.275) of a 
     *(Rule({"voice_technology": tech}, {"rat_type": {"const": RATS[TECHNOLOGY_RAT[i]]}})
       for i, tech in enumerate(VOICE_TECHNOLOGIES) if tech != "CS"),
 ) + tuple(
-    Rule({"call_result": o["result"]}, {
-        "cause_for_termination": {"const": o["cause"]}, "release_cause_code": {"const": o["code"]},
-        "release_cause": {"const": o["text"]},
-        **({"answer_time": {"type": "string"},
-            "duration_seconds": {"minimum": 1, **({"maximum": MAX_CALL_S // 2} if o["result"] == "dropped" else {})}}
-           if o["result"] in _ANSWERED else {"answer_time": {"type": "null"}, "duration_seconds": {"const": 0}})})
-    for o in _OUTCOMES
-))
+    Rule({"call_result": r}, {
+        "cause_for_termination": {"const": rows[0]["cause"]},
+        "release_cause_code": {"enum": [o["code"] for o in rows]},
+        **({"answer_time": {"type": "string"}, "duration_seconds": {"minimum": 1, "maximum": _TALK_MAX[r]}}
+           if r in TALK_RESULTS else {"answer_time": {"type": "null"}, "duration_seconds": {"const": 0}})})
+    for r, rows in _RESULTS.items()
+) + tuple(Rule({"release_cause_code": code}, {"release_cause": {"const": text}}) for code, text in _CAUSE_TEXT.items())
++ (Rule({"call_direction": "MT"}, {"call_result": {"enum": list(REACHES_CALLEE)}}),))
 
 _PLMN_OF = {op.plmn: op for op in OPERATORS}
 _RELEASES = ["normalRelease", "abnormalRelease"]

@@ -527,7 +527,7 @@ def stream_plan(pop: Population, weights: dict, args, factory: CdrFactory, start
     from the end time of the records sent now (or at ``start_ms``, --start-at), at the pace of
     --rate or --interval."""
     from .anomalies import AnomalyPlan
-    from .cdrs import VOICE_OUTCOMES
+    from .cdrs import outcome_rings
     from .cli import pace
     from .constants import DEFAULT_INTERVAL_S
 
@@ -539,7 +539,7 @@ def stream_plan(pop: Population, weights: dict, args, factory: CdrFactory, start
     data_w = np.zeros(pop.n)
     data_w[pop.zone_order] = np.diff(pop.user_cum[CDR_TYPES.index("data")][0])
     return AnomalyPlan(pop, args.anomalies, args.seed, start, start + int(horizon_s * 1000), rate * 3600 * voice,
-                       np.flatnonzero(data_w > 0), np.array([(o[5], o[6]) for o in VOICE_OUTCOMES], dtype=float),
+                       np.flatnonzero(data_w > 0), outcome_rings(),
                        stream=True)
 
 

@@ -264,6 +264,41 @@ def test_cell_outage_calls_fail_many_times_the_usual_rate(run):
     assert closed and set(closed) == {"abnormalRelease"}, "the data records of the cells close abnormally"
 
 
+def test_anomalies_keep_the_call_flow(run):
+    """Planted calls and an outage's failures follow the call flow of every call
+    (tests/test_call_flow.py): an outage fails calls at set-up as network out of order (Q.850 #38),
+    and only calls that never reached the callee, so no MT record is of a failed or unreachable
+    call; the two legs of a call still end alike, the MT leg 1-5 s after the MO leg."""
+    voice = list(run.voice())
+    assert not [r["cdr_id"] for r in voice if r["call_direction"] == "MT" and r["call_result"] in ("failed",
+                                                                                                   "unreachable")]
+    outage_ids = {i for e in run.incidents("cell_outage") for i in e["cdr_ids"]}
+    failed = [r for r in voice if r["cdr_id"] in outage_ids and r["call_result"] == "failed"]
+    assert len(failed) >= 3 and {r["release_cause_code"] for r in failed} == {38}, Counter(
+        r["release_cause_code"] for r in failed)
+    legs = defaultdict(dict)
+    for r in voice:
+        if r["icid"]:
+            legs[r["icid"]][r["call_direction"]] = r
+    pairs = [(x["MO"], x["MT"]) for x in legs.values() if len(x) == 2]
+    in_outage = [p for p in pairs if p[0]["cdr_id"] in outage_ids or p[1]["cdr_id"] in outage_ids]
+    assert pairs and in_outage
+    for mo, mt in pairs:
+        assert 1000 <= ms(mt["start_time"]) - ms(mo["start_time"]) <= 5000, (mo["cdr_id"], mt["cdr_id"])
+        assert (mo["end_time"], mo["call_result"], mo["duration_seconds"]) == \
+               (mt["end_time"], mt["call_result"], mt["duration_seconds"]), (mo["cdr_id"], mt["cdr_id"])
+
+
+def test_the_outcome_rows_named_here_are_the_generators():
+    """anomalies.py names rows of cdrs.VOICE_OUTCOMES by number (it cannot import cdrs)."""
+    from telco_cdr import anomalies, cdrs
+
+    rows = cdrs.VOICE_OUTCOMES
+    assert (rows[anomalies.ANSWERED][0], rows[anomalies.DROPPED][0], rows[anomalies.NO_ANSWER][0]) == \
+           ("answered", "dropped", "no_answer")
+    assert (rows[anomalies.FAILED][0], rows[anomalies.FAILED][3]) == ("failed", 38)
+
+
 def test_data_spike_volume_many_times_the_lines_usual(run):
     (e,) = run.incidents("data_spike")
     (user,) = e["user_ids"]

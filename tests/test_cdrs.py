@@ -12,8 +12,10 @@ import pytest
 
 import helpers
 
-# ITU-T Q.850 causes for each outcome name (telco-reference.md); causeForTerm per TS 32.298.
-UNSUCCESSFUL_Q850 = {"no_answer": 19, "busy": 17, "unreachable": 18, "failed": 34}
+# ITU-T Q.850 causes for each outcome name (telco-reference.md; tests/test_call_flow.py has them
+# all); causeForTerm per TS 32.298.
+UNSUCCESSFUL_Q850 = {"no_answer": {19}, "busy": {17, 21}, "unreachable": {20, 27}, "failed": {1, 31, 34, 38, 102, 127}}
+TALKED = ("answered", "dropped", "voicemail")  # answered by the callee, or by the callee's voicemail
 SIP_URI = re.compile(r"sip:\+(\d+)@")
 # The tests of helpers.us_week (here and in test_traffic.py) run in one pytest-xdist process, which
 # makes the data set once.
@@ -127,18 +129,20 @@ def test_off_net_counterparties_are_valid_e164(ds):
 
 def test_mt_twins_of_on_net_calls(ds):
     voice = ds.of_type("voice")
-    mt = {(c["user_id"], c["calling_number"], c["start_time"]): c for c in voice if c["call_direction"] == "MT"}
+    # the MT leg starts when the call is set up, 1-5 s after the MO leg, and ends with it
+    mt = {(c["user_id"], c["calling_number"], c["end_time"]): c for c in voice if c["call_direction"] == "MT"}
     on_net_mo = [c for c in voice if c["call_direction"] == "MO" and c["called_number"] in ds.by_msisdn]
     assert on_net_mo
     twins = 0
     for a in on_net_mo:
         callee = ds.by_msisdn[a["called_number"]]
-        b = mt.get((callee["user_id"], a["msisdn"], a["start_time"]))
+        b = mt.get((callee["user_id"], a["msisdn"], a["end_time"]))
         if b is None:
             continue
         twins += 1
         assert b["called_number"] == callee["msisdn"]
-        assert b["end_time"] == a["end_time"], (a["cdr_id"], b["cdr_id"])
+        assert 1000 <= helpers.iso_ms(b["start_time"]) - helpers.iso_ms(a["start_time"]) <= 5000, (a["cdr_id"],
+                                                                                                  b["cdr_id"])
         assert (b["call_result"], b["duration_seconds"], b["answer_time"]) == \
                (a["call_result"], a["duration_seconds"], a["answer_time"])
     assert twins / len(on_net_mo) > 0.5, (twins, len(on_net_mo))
@@ -159,7 +163,7 @@ def test_answered_call_durations_match_published_averages(us):
 def test_answered_calls_have_consistent_times(us):
     for c in us.of_type("voice"):
         start, end = helpers.iso_ms(c["start_time"]), helpers.iso_ms(c["end_time"])
-        if c["call_result"] in ("answered", "dropped"):
+        if c["call_result"] in TALKED:
             assert c["answer_time"] is not None, c
             ans = helpers.iso_ms(c["answer_time"])
             assert start <= ans <= end
@@ -177,8 +181,8 @@ def test_unanswered_calls_have_zero_duration_and_matching_causes(us):
         if r in UNSUCCESSFUL_Q850:
             assert c["duration_seconds"] == 0, c
             assert c["cause_for_termination"] == "unsuccessfulCallAttempt", c
-            assert c["release_cause_code"] == UNSUCCESSFUL_Q850[r], c
-        elif r == "answered":
+            assert c["release_cause_code"] in UNSUCCESSFUL_Q850[r], c
+        elif r in ("answered", "voicemail"):
             assert (c["cause_for_termination"], c["release_cause_code"]) == ("normalRelease", 16), c
         elif r == "dropped":
             assert c["cause_for_termination"] == "abnormalRelease", c
@@ -257,7 +261,8 @@ def test_voip_mos_falls_with_latency_and_jitter(us):
 def test_session_identifiers_are_unique(us):
     values = [c["sip_call_id"] for c in us.of_type("voip")]
     assert values and len(set(values)) == len(values)
-    # An ICID names one IMS session: only the originating and terminating records of one call share it.
+    # An ICID names one IMS session: only the originating and terminating records of one call share it,
+    # the terminating one starting when the call is set up to the callee, 1-5 s later.
     by_icid = defaultdict(list)
     for c in us.of_type("ims"):
         by_icid[c["icid"]].append(c)
@@ -265,7 +270,8 @@ def test_session_identifiers_are_unique(us):
     for shared in (v for v in by_icid.values() if len(v) > 1):
         assert len(shared) == 2 and {c["sip_method"] for c in shared} == {"INVITE"}, shared
         assert {c["role_of_node"] for c in shared} == {"originating", "terminating"}, shared
-        assert len({c["start_time"] for c in shared}) == 1, shared
+        o, t = sorted(shared, key=lambda c: c["role_of_node"] != "originating")
+        assert 1000 <= helpers.iso_ms(t["start_time"]) - helpers.iso_ms(o["start_time"]) <= 5000, shared
     ids = [c["cdr_id"] for c in us.cdrs]
     assert len(set(ids)) == len(ids)
 
