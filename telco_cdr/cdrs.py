@@ -89,10 +89,11 @@ VOICE_OUTCOMES = (
     # forwarded on no reply to the callee's voicemail, which answers (the caller leaves a message):
     # the alerting is the no-reply timer (NO_REPLY_TIMERS); about half the calls that ring out reach
     # voicemail (telco-reference.md: "often forwarded"; no published share, this one is ours)
-    ("voicemail", 0.045, "normalRelease", 16, "normal call clearing", 20, 20),
+    ("voicemail", 0.045, "normalRelease", 16, "normal call clearing", 15, NO_REPLY_MAX_S),
     ("busy", 0.040, "unsuccessfulCallAttempt", 17, "user busy", 0.2, 2),
-    # the callee declines a ringing call while not busy (Q.850 #21, the UE's 603 Decline, RFC 3261
-    # 21.6.2; 3GPP counts a rejection as user-determined user busy, TS 22.001): a busy outcome
+    # the callee declines a ringing call while not busy (Q.850 #21; in IMS the UE's 603 Decline, RFC
+    # 3261 21.6.2): a busy outcome, as the handset's "user busy" (user determined user busy, 3GPP TS
+    # 22.001 annex C.3; the MSC takes #17 and #21 from the handset alike, GSM 09.02 COMPLETE_CALL_IN)
     ("busy", 0.008, "unsuccessfulCallAttempt", 21, "call rejected", 2, 10),
     # a switched-off phone or one out of radio contact: Q.850 #20 (subscriber absent: "a mobile
     # station has logged off, radio contact is not obtained"), not #18 (which needs a phone that got
@@ -125,7 +126,7 @@ VOICEMAIL_MU, VOICEMAIL_SIGMA, VOICEMAIL_MAX_S = np.log(20.0), 0.6, 180
 # Call duration: log-normal, mu 4.0 and sigma 1.2 give a median near 55 s and a mean near
 # 110 s (telco-reference.md, after de Melo et al. ECML-PKDD 2010 and CTIA averages).
 VOICE_MU, VOICE_SIGMA, VOICE_MAX_S = 4.0, 1.2, 4 * 3600
-TWIN_SHARE = 0.8  # on-net MO calls whose MT twin is in the same output
+TWIN_SHARE = 0.8  # on-net MO calls that reached the callee whose MT twin is in the same output
 HOME_CELL_SHARE = 0.6  # events in the user's home cell; the rest in neighbouring cells
 
 # Data records are partial records of bearers (telco_cdr.bearers: APNs, closing causes, volumes).
