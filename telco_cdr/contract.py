@@ -136,15 +136,20 @@ USER = Record("user", "Subscriber", "One mobile subscriber as written by user_ge
     Field("first_name", "string", "Given name, from Faker's name lists of the operator's country.", text=True),
     Field("last_name", "string", "Family name, from Faker's name lists of the operator's country.", text=True),
     Field("msisdn", "string", "E.164 number without `+` (country code and national number, 8 to 15 digits), a "
-          "valid mobile number of the operator's country (libphonenumber).", "servedMSISDN", pattern=E164),
+          "valid mobile number of the operator's country (libphonenumber); in GB, DE, FR and IN from a number "
+          "block that libphonenumber's carrier data gives the operator, in the US from the home city's area "
+          "codes.", "servedMSISDN", pattern=E164),
     Field("imsi", "string", "15 digits: MCC + MNC of the operator + MSIN (ITU-T E.212).", "servedIMSI",
           pattern="[0-9]{15}"),
     Field("imei", "string", "15 digits: TAC of a real device (8) + serial (6) + Luhn check digit (GSMA TS.06). "
-          "A TAC numbers 1,000,000 devices: past 800,000 users of one model (a base of millions), the rest "
-          "get the TACs after its own, which no TAC database gives that model.",
+          "Most models have several TACs (up to 16, from public TAC lists), and a long tail of models gives a "
+          "large base hundreds of TACs. A TAC numbers 1,000,000 devices: past 800,000 users of one TAC (a base "
+          "of more than ten million), the rest get the TACs after it, which no TAC database gives that model.",
           "servedIMEI", pattern="[0-9]{15}"),
-    Field("iccid", "string", "SIM card number, 19 digits: 89 + country code + issuer + account + Luhn check "
-          "digit (ITU-T E.118).", pattern="89[0-9]{17}"),
+    Field("iccid", "string", "SIM card number (ITU-T E.118): the operator's real issuer identification number "
+          "(89 + country code + issuer id: T-Mobile US 8901260, AT&T 8901410, Verizon 891480, Vodafone UK "
+          "894410, ...) + account + Luhn check digit; 20 digits for the US operators, 19 for the others.",
+          pattern="89[0-9]{17,18}"),
     Field("mcc", "string", "Mobile Country Code of the home network (ITU-T E.212).", "mCC-MNC (its MCC)",
           values=tuple(sorted({op.mcc for op in OPERATORS}))),
     Field("mnc", "string", "Mobile Network Code of the home network, 2 or 3 digits as listed.",
@@ -183,8 +188,7 @@ USER = Record("user", "Subscriber", "One mobile subscriber as written by user_ge
     Rule({"operator": op.name}, {
         "mcc": {"const": op.mcc}, "mnc": {"const": op.mnc}, "country": {"const": op.country},
         "imsi": {"pattern": f"^{op.plmn}[0-9]{{{15 - len(op.plmn)}}}$"},
-        "iccid": {"pattern": f"^89{op.country_code}{op.iccid_issuer}"
-                             f"[0-9]{{{17 - len(op.country_code + op.iccid_issuer)}}}$"},
+        "iccid": {"pattern": f"^{op.iccid_prefix}[0-9]{{{op.iccid_digits - len(op.iccid_prefix)}}}$"},
         "home_cell_id": {"pattern": f"^{op.plmn}[0-9A-F]{{7}}$"},
         "msisdn": {"pattern": f"^{msisdn_pattern(op)}$"}})
     for op in OPERATORS

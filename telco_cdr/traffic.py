@@ -440,7 +440,7 @@ def _capability(table: UserTable, given: np.ndarray, tac_flag: str) -> np.ndarra
     out = given == 1
     unknown = np.flatnonzero(given < 0)
     if len(unknown):
-        known = {d.tac: getattr(d, tac_flag) for d in DEVICES}
+        known = {t: getattr(d, tac_flag) for d in DEVICES for t in d.tacs}
         tacs = table.imei[unknown].astype("S8")  # the first 8 digits
         distinct, which = np.unique(tacs, return_inverse=True)
         out[unknown] = np.array([known.get(t.decode(), True) for t in distinct.tolist()], dtype=bool)[which]

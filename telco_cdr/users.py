@@ -65,18 +65,27 @@ def _pick(rng: np.random.Generator, cum: np.ndarray, n: int) -> np.ndarray:
     return np.minimum(np.searchsorted(cum, rng.random(n), side="right"), len(cum) - 1)
 
 
-# A TAC numbers at most 1,000,000 devices (6-digit serials); a base with more users of a model than
-# this (a few million users) gives the rest of them the next TACs, TAC_USERS_MAX users each.  DEVICES
-# holds one real TAC per model; those next ones are not in a TAC database (README, "Identifiers").
+# A TAC numbers at most 1,000,000 devices (6-digit serials); a base with more users of one TAC than
+# this (tens of millions of users) gives the rest of them the next TACs, TAC_USERS_MAX users each.
+# Those next ones are not in a TAC database (README, "Identifiers").
 TAC_USERS_MAX = 800_000
 
+# Every TAC of DEVICES, its device, and the share of users it has: the device's weight spread over
+# its TACs as 1, 1/2, 1/3, ... (the first TAC of a model, its main production, the most common).
+_TAC_INT = np.array([int(t) for d in DEVICES for t in d.tacs], dtype=np.int64)
+_TAC_DEVICE = np.array([i for i, d in enumerate(DEVICES) for _ in d.tacs], dtype=np.int64)
+_TAC_WEIGHT = np.array([d.weight * (1 / (k + 1)) / sum(1 / (j + 1) for j in range(len(d.tacs)))
+                        for d in DEVICES for k in range(len(d.tacs))])
+_TAC_CUM = np.cumsum(_TAC_WEIGHT / _TAC_WEIGHT.sum())
 
-def _tacs(device: np.ndarray) -> np.ndarray:
-    """Each user's TAC (int): its device's, or for a model's users past TAC_USERS_MAX the next TACs."""
-    tac = np.array([int(d.tac) for d in DEVICES], dtype=np.int64)[device]
-    counts = np.bincount(device, minlength=len(DEVICES))
-    for d in np.flatnonzero(counts > TAC_USERS_MAX).tolist():
-        users = np.flatnonzero(device == d)
+
+def _tacs(tac_index: np.ndarray) -> np.ndarray:
+    """Each user's TAC (int): its TAC of DEVICES (an index into _TAC_INT), or for the users of a
+    TAC past TAC_USERS_MAX the next TACs."""
+    tac = _TAC_INT[tac_index]
+    counts = np.bincount(tac_index, minlength=len(_TAC_INT))
+    for t in np.flatnonzero(counts > TAC_USERS_MAX).tolist():
+        users = np.flatnonzero(tac_index == t)
         tac[users] += np.arange(len(users)) // TAC_USERS_MAX
     return tac
 
@@ -147,8 +156,8 @@ def _generate(num_users: int, seed: int, op_ids: np.ndarray) -> Iterator[dict]:
         plan[sel] = idx[_pick(rng, np.cumsum(w / w.sum()), len(sel))]
     suspended = rng.random(n) < np.where(is_prepaid, SUSPENDED_SHARE["prepaid"], SUSPENDED_SHARE["postpaid"])
 
-    dw = np.array([d.weight for d in DEVICES])
-    device = _pick(rng, np.cumsum(dw / dw.sum()), n)
+    tac_index = _pick(rng, _TAC_CUM, n)  # the device with its TAC
+    device = _TAC_DEVICE[tac_index]
     activation = rng.integers(0, ACTIVATION_DAYS, n)
 
     first = np.empty(n, dtype=object)
@@ -166,19 +175,26 @@ def _generate(num_users: int, seed: int, op_ids: np.ndarray) -> Iterator[dict]:
     imsi = unique_draw(rng, lambda r, pos: plmn_int[pos] * msin_scale[pos] + r.integers(0, msin_scale[pos]),
                        n, "IMSIs")
 
-    tac_int = _tacs(device)
+    tac_int = _tacs(tac_index)
     imei_payload = unique_draw(rng, lambda r, pos: tac_int[pos] * 1_000_000 + r.integers(0, 1_000_000, len(pos)),
                                n, "IMEIs")
     imei = imei_payload * 10 + luhn_digits(imei_payload, 14)
 
-    # ICCID (ITU-T E.118): 89 + country code + issuer + account, 18 digits, then a Luhn digit.
-    iccid_prefix = np.array([int("89" + OPERATORS[i].country_code + OPERATORS[i].iccid_issuer) for i in op],
-                            dtype=np.int64)
-    acc_scale = np.array([10 ** (18 - len("89" + OPERATORS[i].country_code + OPERATORS[i].iccid_issuer))
-                          for i in op], dtype=np.int64)
-    iccid_payload = unique_draw(rng, lambda r, pos: iccid_prefix[pos] * acc_scale[pos] + r.integers(0, acc_scale[pos]),
-                                n, "ICCIDs")
-    iccid = iccid_payload * 10 + luhn_digits(iccid_payload, 18)
+    # ICCID (ITU-T E.118): the issuer's IIN (89 + country code + issuer id) + account, then a Luhn
+    # digit; 19 or 20 digits by issuer.  A 20-digit ICCID exceeds int64: the digit is appended as text.
+    iin = np.array([int(o.iccid_prefix) for o in OPERATORS], dtype=np.int64)  # per operator
+    acc_scale = np.array([10 ** (o.iccid_digits - 1 - len(o.iccid_prefix)) for o in OPERATORS], dtype=np.int64)
+
+    def iccid_draw(r: np.random.Generator, pos: np.ndarray) -> np.ndarray:
+        o = op[pos]
+        return iin[o] * acc_scale[o] + r.integers(0, acc_scale[o])
+
+    iccid_payload = unique_draw(rng, iccid_draw, n, "ICCIDs")
+    iccid_check = np.empty(n, dtype=np.int64)
+    for digits in sorted({o.iccid_digits for o in OPERATORS}):
+        sel = np.isin(op, [i for i, o in enumerate(OPERATORS) if o.iccid_digits == digits])
+        if sel.any():
+            iccid_check[sel] = luhn_digits(iccid_payload[sel], digits - 1)
 
     # Home cell: each city has its own eNodeB id range per operator, sized by population;
     # a tracking area groups 32 neighbouring eNodeBs.
@@ -191,40 +207,50 @@ def _generate(num_users: int, seed: int, op_ids: np.ndarray) -> Iterator[dict]:
     tac = 1000 + city * 100 + (enb - enb_base[city]) // 32
 
     width = max(7, len(str(n)))
-    for i in range(n):
-        o = OPERATORS[op[i]]
-        d = DEVICES[device[i]]
-        p = PLANS[plan[i]]
-        c = CITIES[city[i]]
-        yield {  # the fields of telco_cdr.contract.USER, in its order (tested)
-            "user_id": f"U{i + 1:0{width}d}",
-            "first_name": first[i],
-            "last_name": last[i],
-            "msisdn": str(msisdn[i]),
-            "imsi": str(imsi[i]),
-            "imei": str(imei[i]),
-            "iccid": str(iccid[i]),
-            "mcc": o.mcc,
-            "mnc": o.mnc,
-            "operator": o.name,
-            "country": o.country,
-            "device_make": d.make,
-            "device_model": d.model,
-            "device_5g": d.nr,
-            "device_4g": d.lte,
-            "device_volte": d.volte,
-            "plan_id": p.plan_id,
-            "plan_name": p.plan_name,
-            "plan_type": p.plan_type,
-            "segment": p.segment,
-            "status": "suspended" if suspended[i] else "active",
-            "activation_date": (ACTIVATION_FIRST + timedelta(days=int(activation[i]))).isoformat(),
-            "home_city": c.name,
-            "home_region": c.region,
-            "time_zone": c.zone,
-            "home_cell_id": ecgi(o.plmn, int(eci[i])),
-            "home_tac": int(tac[i]),
-        }
+    for start in range(0, n, _TEXT_BLOCK):
+        # the numbers as text a block at a time (Python's ints format faster than numpy's scalars)
+        stop = min(n, start + _TEXT_BLOCK)
+        msisdn_text = list(map(str, msisdn[start:stop].tolist()))
+        imsi_text = list(map(str, imsi[start:stop].tolist()))
+        imei_text = [f"{v:015d}" for v in imei[start:stop].tolist()]  # TACs of reporting body 01 begin with 0
+        iccid_text = [f"{p}{c}" for p, c in zip(iccid_payload[start:stop].tolist(), iccid_check[start:stop].tolist())]
+        for j, i in enumerate(range(start, stop)):
+            o = OPERATORS[op[i]]
+            d = DEVICES[device[i]]
+            p = PLANS[plan[i]]
+            c = CITIES[city[i]]
+            yield {  # the fields of telco_cdr.contract.USER, in its order (tested)
+                "user_id": f"U{i + 1:0{width}d}",
+                "first_name": first[i],
+                "last_name": last[i],
+                "msisdn": msisdn_text[j],
+                "imsi": imsi_text[j],
+                "imei": imei_text[j],
+                "iccid": iccid_text[j],
+                "mcc": o.mcc,
+                "mnc": o.mnc,
+                "operator": o.name,
+                "country": o.country,
+                "device_make": d.make,
+                "device_model": d.model,
+                "device_5g": d.nr,
+                "device_4g": d.lte,
+                "device_volte": d.volte,
+                "plan_id": p.plan_id,
+                "plan_name": p.plan_name,
+                "plan_type": p.plan_type,
+                "segment": p.segment,
+                "status": "suspended" if suspended[i] else "active",
+                "activation_date": (ACTIVATION_FIRST + timedelta(days=int(activation[i]))).isoformat(),
+                "home_city": c.name,
+                "home_region": c.region,
+                "time_zone": c.zone,
+                "home_cell_id": ecgi(o.plmn, int(eci[i])),
+                "home_tac": int(tac[i]),
+            }
+
+
+_TEXT_BLOCK = 1 << 14  # users whose numbers are turned into text at once
 
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": "))

@@ -200,7 +200,7 @@ def test_without_device_flags_a_user_has_its_tacs():
         if i % 10 == 1:
             u["imei"] = "99999999" + u["imei"][8:]  # a TAC not in DEVICES
     pop = build_population(users, 12)
-    by_tac = {d.tac: d for d in DEVICES}
+    by_tac = {t: d for d in DEVICES for t in d.tacs}
     for i, u in enumerate(users):
         device = by_tac.get(u["imei"][:8])
         lte = u["device_4g"] if "device_4g" in u else (device.lte if device else True)
