@@ -199,3 +199,125 @@ def test_a_tac_past_its_serials_gets_the_next_tacs(monkeypatch):
     tacs = users._tacs(np.array([3] * 5 + [0] * 2))
     base3, base0 = int(users._TAC_INT[3]), int(users._TAC_INT[0])
     assert tacs.tolist() == [base3, base3, base3 + 1, base3 + 1, base3 + 2, base0, base0]
+
+
+# ---------------------------------------------------------------- issue 11, item 6: TACs, ICCID issuers, number blocks
+
+# The names libphonenumber's carrier data gives each operator's number blocks (E-Plus is part of
+# Telefónica Germany since 2014; Vodafone India and Idea merged as Vodafone Idea in 2018).
+CARRIER_OF = {
+    "Vodafone UK": {"Vodafone"}, "O2 UK": {"O2"}, "EE": {"EE"},
+    "Telekom Deutschland": {"T-Mobile"}, "Vodafone DE": {"Vodafone"}, "O2 Telefonica DE": {"O2", "Eplus"},
+    "Orange France": {"Orange France"}, "SFR": {"SFR"}, "Bouygues Telecom": {"Bouygues"},
+    "Airtel Delhi": {"Airtel"}, "Vodafone Idea Mumbai": {"Vodafone", "Idea"},
+}
+
+# ICCID issuer identification numbers as the ITU's list (Operational Bulletin 1295) and the operators'
+# SIMs show them (NANP issuers write the country code 1 as 01), and the ICCID lengths.
+ISSUER_OF = {
+    "T-Mobile US": ("8901260", 20), "AT&T Mobility": ("8901410", 20), "Verizon Wireless": ("891480", 20),
+    "Vodafone UK": ("894410", 19), "O2 UK": ("894411", 19), "EE": ("894430", 19),
+    "Telekom Deutschland": ("894902", 19), "Vodafone DE": ("894920", 19), "O2 Telefonica DE": ("894922", 19),
+    "Orange France": ("893301", 19), "SFR": ("893310", 19), "Bouygues Telecom": ("893320", 19),
+    "Airtel Delhi": ("899110", 19), "Vodafone Idea Mumbai": ("899130", 19),
+}
+
+
+@pytest.fixture(scope="module")
+def large_bases():
+    """Two bases of 100,000 users: every country (seed 21), and the US alone (seed 22)."""
+    return [list(generate_users(100_000, seed=21, countries=list(COUNTRIES))),
+            list(generate_users(100_000, seed=22, countries=["US"]))]
+
+
+def test_the_tacs_of_the_device_table_are_distinct_8_digit_codes():
+    tacs = [t for d in DEVICES for t in d.tacs]
+    assert all(len(t) == 8 and t.isdigit() for t in tacs)
+    assert len(set(tacs)) == len(tacs), "a TAC listed for two models"
+    assert len({(d.make, d.model) for d in DEVICES}) == len(DEVICES)
+
+
+def test_a_large_base_shows_hundreds_of_tacs(large_bases):
+    by_tac = {t: d for d in DEVICES for t in d.tacs}
+    for users in large_bases:
+        tacs = {u["imei"][:8] for u in users}
+        assert len(tacs) >= 300, len(tacs)
+        for u in users[:5000]:
+            d = by_tac[u["imei"][:8]]
+            assert (d.make, d.model, d.nr, d.lte, d.volte) == (
+                u["device_make"], u["device_model"], u["device_5g"], u["device_4g"], u["device_volte"])
+
+
+def test_popular_models_have_several_tacs_each(large_bases):
+    """Most models with many users show several TACs, and no one TAC carries nearly all of them."""
+    import collections
+
+    for users in large_bases:
+        tacs_of = collections.defaultdict(collections.Counter)
+        for u in users:
+            tacs_of[(u["device_make"], u["device_model"])][u["imei"][:8]] += 1
+        popular = [m for m, c in tacs_of.items() if sum(c.values()) >= 1000]
+        assert len(popular) >= 20
+        several = [m for m in popular if len(tacs_of[m]) >= 3]
+        assert len(several) >= len(popular) // 2, (len(several), len(popular))
+        for m in several:
+            counts = tacs_of[m]
+            assert max(counts.values()) < 0.8 * sum(counts.values()), (m, counts.most_common(3))
+
+
+def test_model_popularity_is_heavy_tailed(large_bases):
+    """A few models hold most users, and a long tail of models each holds very few."""
+    import collections
+
+    for users in large_bases:
+        n = len(users)
+        counts = sorted(collections.Counter((u["device_make"], u["device_model"]) for u in users).values(),
+                        reverse=True)
+        assert len(counts) >= 80, len(counts)
+        assert sum(counts[:10]) > 0.35 * n  # the head
+        assert counts[0] < 0.15 * n  # no one model is the base
+        tail = [c for c in counts if c < 0.002 * n]
+        assert len(tail) >= len(counts) // 3, (len(tail), len(counts))  # the long tail
+        assert sum(tail) < 0.1 * n
+        assert max(counts[:5]) > 20 * min(counts)
+
+
+@pytest.mark.parametrize("seed", [5, 6, 7])
+def test_iccid_carries_the_operators_issuer_id_and_luhn(seed):
+    users = list(generate_users(3000, seed=seed, countries=list(COUNTRIES)))
+    seen = set()
+    for u in users:
+        prefix, length = ISSUER_OF[u["operator"]]
+        assert u["iccid"].startswith(prefix), (u["operator"], u["iccid"])
+        assert len(u["iccid"]) == length and u["iccid"].isdigit(), u["iccid"]
+        assert std_luhn.is_valid(u["iccid"]), u["iccid"]
+        seen.add(u["operator"])
+    assert seen == set(ISSUER_OF)
+    assert any(u["iccid"].startswith("8901260") for u in users)  # T-Mobile US SIMs begin 8901260
+
+
+@pytest.mark.parametrize("seed", [5, 6, 7])
+@pytest.mark.parametrize("country", ["GB", "DE", "FR", "IN"])
+def test_msisdn_lies_in_a_number_block_of_the_users_operator(seed, country):
+    """libphonenumber's carrier data (the independent oracle) names the user's operator for every number."""
+    from phonenumbers import carrier
+
+    users = list(generate_users(2000, seed=seed, countries=[country]))
+    blocks = {}
+    for u in users:
+        num = phonenumbers.parse("+" + u["msisdn"])
+        name = carrier.name_for_number(num, "en")
+        assert name in CARRIER_OF[u["operator"]], (u["msisdn"], name, u["operator"])
+        assert phonenumbers.is_valid_number(num) and phonenumbers.number_type(num) in MOBILE_TYPES, u["msisdn"]
+        national = str(num.national_number)
+        blocks.setdefault(u["operator"], set()).add(national[:4])
+    assert set(blocks) == {op.name for op in OPERATORS if op.country == country}
+    for name, prefixes in blocks.items():
+        assert len(prefixes) >= 3, (name, prefixes)  # numbers spread over the operator's blocks
+
+
+def test_us_msisdns_stay_valid_nanp_numbers():
+    """libphonenumber has no US carrier data: US numbers keep the home city's area codes."""
+    for u in generate_users(2000, seed=31, countries=["US"]):
+        num = phonenumbers.parse("+" + u["msisdn"])
+        assert phonenumbers.is_valid_number(num) and phonenumbers.region_code_for_number(num) == "US", u["msisdn"]
