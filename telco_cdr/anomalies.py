@@ -345,9 +345,13 @@ class AnomalyPlan:
         data_w = np.zeros(pop.n)
         data_w[pop.zone_order] = np.diff(pop.user_cum[DATA][0])
         cells, inverse = np.unique(key, return_inverse=True)
-        load = np.bincount(inverse, weights=self.voice_w + data_w, minlength=len(cells))
+        # the calls of users who can call (a device without VoLTE makes none where 2G and 3G are gone):
+        # the busiest cell is the one with the most calls to fail, its data the tie-break
+        voice = np.where(pop.radio.can_call, self.voice_w, 0.0)
+        calls = np.bincount(inverse, weights=voice, minlength=len(cells))
+        data = np.bincount(inverse, weights=data_w, minlength=len(cells))
         used = {(i.cell[0] << 32) | (i.cell[1] << 8) | i.cell[2] for i in self.incidents if i.kind == "cell_outage"}
-        busiest = [c for c in np.argsort(-load, kind="stable").tolist() if int(cells[c]) not in used][:1]
+        busiest = [c for c in np.lexsort((-data, -calls)).tolist() if int(cells[c]) not in used][:1]
         if not busiest:
             start, end = self._window(rng, *OUTAGE_MINUTES, unit_ms=MINUTE_MS)
             return Incident("cell_outage", start, end, np.zeros(0, dtype=np.int64)), []
