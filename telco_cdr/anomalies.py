@@ -78,7 +78,7 @@ SIM_SWAP_OTP = (3, 10)
 SIM_SWAP_CALLS = (2, 6)
 SIM_SWAP_TALK = (300.0, 0.6)
 # Cell outage: 20-60 minutes of the local daytime (09:00-21:00, where the run has one) in the
-# busiest cell not out yet (by its users' activity); each call there fails to be set up
+# busiest cell not out yet (by the calls of its users who can call); each call there fails to be set up
 # (Q.850 #38, network out of order) with this chance, else an answered one drops with that one; a
 # call that reached its callee (an MT record, or an MO one with its MT leg) cannot fail to be set
 # up: answered, it drops instead.  Every data record that opens there closes abnormally
