@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import phonenumbers
 from phonenumbers import PhoneNumberType
 from phonenumbers.carrierdata import CARRIER_DATA
 
-sys.path.insert(0, ".")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from telco_cdr.identifiers import OPERATORS, nsn_length  # noqa: E402
 
 # The names libphonenumber's carrier data gives each operator's blocks: E-Plus has been part of
@@ -80,18 +81,23 @@ def _blocks(country: str, cc: str, prefix: str, rng: np.random.Generator, depth:
     return []
 
 
-def main() -> None:
+def blocks_of(op) -> list[str]:
+    """The national prefixes of ``op``'s number blocks (an Operator of GB, DE, FR or IN)."""
     rng = np.random.default_rng(0)
+    cc, ours = op.country_code, set(CARRIER_NAMES[op.name])
+    keys = _carrier_keys(cc)
+    mine = sorted(k for k, name in keys.items() if name in ours)
+    blocks = sorted({b for k in mine for p in _exclusive(k, ours, keys) for b in _blocks(op.country, cc, p, rng)})
+    # a block inside another of ours adds nothing
+    return [b for b in blocks if not any(b != o and b.startswith(o) for o in blocks)]
+
+
+def main() -> None:
     print(f"# phonenumbers {phonenumbers.__version__} (libphonenumber's carrier data)")
     for op in OPERATORS:
         if op.name not in CARRIER_NAMES:
             continue
-        cc, ours = op.country_code, set(CARRIER_NAMES[op.name])
-        keys = _carrier_keys(cc)
-        mine = sorted(k for k, name in keys.items() if name in ours)
-        blocks = sorted({b for k in mine for p in _exclusive(k, ours, keys) for b in _blocks(op.country, cc, p, rng)})
-        # a block inside another of ours adds nothing
-        blocks = [b for b in blocks if not any(b != o and b.startswith(o) for o in blocks)]
+        blocks = blocks_of(op)
         lines = textwrap.wrap(" ".join(blocks), 100)
         print(f'    "{op.plmn}": (  # {op.name}: {len(blocks)} blocks')
         for i, line in enumerate(lines):

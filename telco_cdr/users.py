@@ -66,7 +66,8 @@ def _pick(rng: np.random.Generator, cum: np.ndarray, n: int) -> np.ndarray:
 
 
 # A TAC numbers at most 1,000,000 devices (6-digit serials); a base with more users of one TAC than
-# this (tens of millions of users) gives the rest of them the next TACs, TAC_USERS_MAX users each.
+# this (past about 11.6 million users for the most common TAC) gives the rest of them the next TACs,
+# TAC_USERS_MAX users each.
 # Those next ones are not in a TAC database (README, "Identifiers").
 TAC_USERS_MAX = 800_000
 

@@ -321,3 +321,15 @@ def test_us_msisdns_stay_valid_nanp_numbers():
     for u in generate_users(2000, seed=31, countries=["US"]):
         num = phonenumbers.parse("+" + u["msisdn"])
         assert phonenumbers.is_valid_number(num) and phonenumbers.region_code_for_number(num) == "US", u["msisdn"]
+
+
+def test_the_number_blocks_are_those_of_the_pinned_libphonenumber():
+    """identifiers.MOBILE_BLOCKS is what scripts/number_blocks.py derives from the installed phonenumbers'
+    carrier data (a newer phonenumbers that moves blocks between carriers fails here: run the script)."""
+    import runpy
+    from pathlib import Path
+
+    script = runpy.run_path(str(Path(__file__).parent.parent / "scripts" / "number_blocks.py"))
+    for op in OPERATORS:
+        if op.country in ("GB", "DE", "FR", "IN"):
+            assert script["blocks_of"](op) == list(op.blocks), op.name
