@@ -68,7 +68,7 @@ def _pick(rng: np.random.Generator, cum: np.ndarray, n: int) -> np.ndarray:
 # A TAC numbers at most 1,000,000 devices (6-digit serials); a base with more users of one TAC than
 # this (past about 11.6 million users for the most common TAC) gives the rest of them the next TACs,
 # TAC_USERS_MAX users each.
-# Those next ones are not in a TAC database (README, "Identifiers").
+# Those next ones are not in a TAC database (README, record reference: `imei`).
 TAC_USERS_MAX = 800_000
 
 # Every TAC of DEVICES, its device, and the share of users it has: the device's weight spread over
