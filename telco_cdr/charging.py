@@ -87,6 +87,7 @@ DEFAULT_COUNTRY = "US"  # the rates and currency of a user of an MCC not listed
 # The rate tables as integers (1/SCALE units), by country in COUNTRIES' order.
 _FIELDS = ("voice_min", "sms", "data_mb", "roam_voice_min", "roam_sms", "roam_data_mb", "intl_voice_min", "intl_sms")
 RATE_TABLE = {f: np.array([round(getattr(RATES[c], f) * SCALE) for c in COUNTRIES], dtype=np.int64) for f in _FIELDS}
+COUNTRY_INDEX = {c: i for i, c in enumerate(COUNTRIES)}
 CURRENCY_OF = np.array([CURRENCIES.index(CURRENCY[c]) for c in COUNTRIES], dtype=np.int8)  # by country
 MT_PAYS_OF = np.array([c in MT_PAYS for c in COUNTRIES])
 NEVER = np.uint16(65535)  # an allowance that does not run out in the cycle (unlimited, or usage below it)
