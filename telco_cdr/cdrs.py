@@ -15,7 +15,18 @@ import numpy as np
 from .anomalies import KINDS as ANOMALY_KINDS
 from .anomalies import AnomalyPlan, Rows
 from .bearers import APNS, IMS_APN, INTERNET, MMS, MMS_APN, RECORD_CLOSING, Partials, StreamBearers, internet_apns
-from .charging import CURRENCIES, CURRENCY_OF, DATA_S, MT_PAYS_OF, SMS_S, VOICE_S, charge, cycle_position, international
+from .charging import (
+    CURRENCIES,
+    CURRENCY_OF,
+    DATA_S,
+    MT_PAYS_OF,
+    SCALE,
+    SMS_S,
+    VOICE_S,
+    charge,
+    cycle_position,
+    international,
+)
 from .constants import CDR_TYPES, SeedDomain
 from .layout import (
     DEC,
@@ -29,7 +40,6 @@ from .layout import (
     Nullable,
     Pick,
     dec,
-    decimal4,
     fixed,
     hex64,
     text_array,
@@ -625,7 +635,12 @@ class CdrFactory:
         where = cycle_position(self.curve.local_of(u, c.start), tariffs.billing_day[u])
         in_bundle = ~tariffs.prepaid[u] & (where < tariffs.exhaust[u, service])
         amount = charge(service, units, country, in_bundle, roaming, intl, payable)
-        return {"charge_amount": decimal4(amount), "currency": Pick(_CURRENCY_TEXT, CURRENCY_OF[country])}
+        # The whole part, then the decimals and the currency by one index: neighbouring picks by one
+        # index are joined into one piece (with the text between), so a record has one piece fewer.
+        whole = dec(amount // SCALE)
+        at = (amount % SCALE) * len(CURRENCIES) + CURRENCY_OF[country]
+        return {"charge_amount": (*(whole if isinstance(whole, tuple) else (whole,)), Pick(_DECIMALS_BY_AT, at)),
+                "currency": Pick(_CURRENCY_BY_AT, at)}
 
     def _data(self, c: _Ctx):
         j, p = c.partial, c.partials
@@ -756,7 +771,9 @@ _DIRECTION_TEXT = text_array(DIRECTIONS)
 _OUTCOME_TEXT = {k: text_array([str(o[k]) for o in VOICE_OUTCOMES]) for k in (0, 2, 3, 4)}
 _SMS_TEXT = text_array([r[0] for r in SMS_RESULTS])
 _DELIVERED = [r[0] for r in SMS_RESULTS].index("delivered")
-_CURRENCY_TEXT = text_array(list(CURRENCIES))
+# An amount's point and 4 decimals, and its currency, by ``decimals * len(CURRENCIES) + currency``.
+_DECIMALS_BY_AT = np.repeat(text_array([f".{i:04d}" for i in range(SCALE)]), len(CURRENCIES))
+_CURRENCY_BY_AT = np.tile(text_array(list(CURRENCIES)), SCALE)
 _CODEC_TEXT = text_array([x[0] for x in CODECS])
 _CODEC_IMPAIRMENT = np.array([x[2] for x in CODECS])
 

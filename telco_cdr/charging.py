@@ -134,16 +134,29 @@ def expected_usage(country: np.ndarray, service: int, weight: np.ndarray) -> np.
 
 def cycle_position(local_ms: np.ndarray, day: np.ndarray) -> np.ndarray:
     """Where local times fall in their billing cycles (cycles from day ``day`` of a month to the same
-    day of the next, at local midnight), in 1/65535 of the cycle: 0 at its start."""
+    day of the next, at local midnight), in 1/65535 of the cycle: 0 at its start.  The calendar of the
+    few days and months the times span is worked out once (small tables), not per record."""
     local_ms = np.asarray(local_ms, dtype=np.int64)
+    if not len(local_ms):
+        return np.zeros(0, dtype=np.int64)
     days = local_ms // DAY_MS
-    month = days.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
-    first = month.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
+    first_day = int(days.min())
+    span = np.arange(first_day, int(days.max()) + 1)
+    span_month = span.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
+    span_dom = span - _month_start(span_month) + 1  # day of the month
     day = day.astype(np.int64)
-    month -= (days - first + 1) < day  # before this month's billing day: the cycle began last month
-    begin = month.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64) + day - 1
-    end = (month + 1).astype("datetime64[M]").astype("datetime64[D]").astype(np.int64) + day - 1
-    return ((local_ms - begin * DAY_MS) * 65535 // ((end - begin) * DAY_MS)).astype(np.int64)
+    at = days - first_day
+    month = span_month[at] - (span_dom[at] < day)  # before this month's billing day: the cycle began last month
+    first_month = int(month.min())
+    starts = _month_start(np.arange(first_month, int(month.max()) + 2))
+    begin = starts[month - first_month] + day - 1
+    end = starts[month - first_month + 1] + day - 1
+    return (local_ms - begin * DAY_MS) * 65535 // ((end - begin) * DAY_MS)
+
+
+def _month_start(months: np.ndarray) -> np.ndarray:
+    """The first day (days since 1970) of months (months since 1970-01)."""
+    return months.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
 
 
 def international(own: np.ndarray, other: np.ndarray) -> np.ndarray:

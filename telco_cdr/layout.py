@@ -123,14 +123,6 @@ def dec(values: np.ndarray) -> Pick | tuple | np.ndarray:
     return text_array([b"%d" % v for v in values.tolist()])
 
 
-def decimal4(values: np.ndarray) -> tuple:
-    """Decimal text with 4 decimals of integers in 1/10000 (an amount of money, telco_cdr.charging):
-    the whole part as :func:`dec` gives it, a point and the 4 decimals from a table (no text per number)."""
-    values = np.asarray(values, dtype=np.int64)
-    whole = dec(values // 10_000)
-    return (*(whole if isinstance(whole, tuple) else (whole,)), b".", Pick(_PAD4, values % 10_000))
-
-
 def fixed(values: np.ndarray, decimals: int) -> np.ndarray:
     """Fixed-point text with ``decimals`` (1 or 2) decimals."""
     scaled = np.rint(np.asarray(values) * 10**decimals).astype(np.int64)

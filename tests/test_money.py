@@ -317,3 +317,16 @@ def test_international_numbers_are_told_by_their_country_code():
     own = np.array([12125550100, 12125550100, 447700900123, 447700900123, 919812345678, 33612345678])
     other = np.array([13105550100, 447700900124, 447700900999, 12125550100, 918812345678, 4915112345678])
     assert charging.international(own, other).tolist() == [False, True, False, True, False, True]
+
+
+def test_a_billing_cycle_runs_from_the_billing_day_to_the_same_day_of_the_next_month():
+    def ms(text):
+        return helpers.iso_ms(text + "Z")
+
+    t = np.array([ms("2026-03-05T00:00:00"), ms("2026-03-04T23:59:59"), ms("2026-02-05T00:00:00"),
+                  ms("2026-12-31T12:00:00"), ms("2027-01-01T00:00:00"), ms("2026-02-16T12:00:00")])
+    got = charging.cycle_position(t, np.array([5, 5, 5, 28, 1, 2])) / 65535
+    assert got[0] == got[2] == got[4] == 0  # a cycle's first moment
+    assert got[1] == pytest.approx(1, abs=1e-4)  # Feb 5 to Mar 5: the last second
+    assert got[3] == pytest.approx(3.5 / 31, abs=1e-4)  # Dec 28 to Jan 28
+    assert got[5] == pytest.approx(14.5 / 28, abs=1e-4)  # Feb 2 to Mar 2 (28 days in 2026)
