@@ -632,15 +632,22 @@ class CdrFactory:
         else:
             payable = payable & (c.mo | MT_PAYS_OF[country] | roaming)
             intl = c.mo & international(self.pop.msisdn[u], c.cp_num)
-        where = cycle_position(self.curve.local_of(u, c.start), tariffs.billing_day[u])
-        in_bundle = ~tariffs.prepaid[u] & (where < tariffs.exhaust[u, service])
-        amount = charge(service, units, country, in_bundle, roaming, intl, payable)
-        # The whole part, then the decimals and the currency by one index: neighbouring picks by one
-        # index are joined into one piece (with the text between), so a record has one piece fewer.
-        whole = dec(amount // SCALE)
-        at = (amount % SCALE) * len(CURRENCIES) + CURRENCY_OF[country]
-        return {"charge_amount": (*(whole if isinstance(whole, tuple) else (whole,)), Pick(_DECIMALS_BY_AT, at)),
-                "currency": Pick(_CURRENCY_BY_AT, at)}
+        made: list = []
+
+        def text(start: np.ndarray) -> tuple:  # once the record's start is known (a stream's moves back)
+            if not made:
+                where = cycle_position(self.curve.local_of(u, start), tariffs.billing_day[u])
+                in_bundle = ~tariffs.prepaid[u] & (where < tariffs.exhaust[u, service])
+                amount = charge(service, units, country, in_bundle, roaming, intl, payable)
+                # The whole part, then the decimals and the currency by one index: neighbouring picks by
+                # one index are joined into one piece (with the text between): one piece fewer a record.
+                whole = dec(amount // SCALE)
+                at = (amount % SCALE) * len(CURRENCIES) + CURRENCY_OF[country]
+                made.extend(((*(whole if isinstance(whole, tuple) else (whole,)), Pick(_DECIMALS_BY_AT, at)),
+                             Pick(_CURRENCY_BY_AT, at)))
+            return made
+
+        return {"charge_amount": lambda start: text(start)[0], "currency": lambda start: text(start)[1]}
 
     def _data(self, c: _Ctx):
         j, p = c.partial, c.partials
