@@ -330,3 +330,20 @@ def test_a_billing_cycle_runs_from_the_billing_day_to_the_same_day_of_the_next_m
     assert got[1] == pytest.approx(1, abs=1e-4)  # Feb 5 to Mar 5: the last second
     assert got[3] == pytest.approx(3.5 / 31, abs=1e-4)  # Dec 28 to Jan 28
     assert got[5] == pytest.approx(14.5 / 28, abs=1e-4)  # Feb 2 to Mar 2 (28 days in 2026)
+
+
+def test_a_plan_the_generator_does_not_know_has_no_bundle(tmp_path):
+    """A users file's own plan ids (not the generator's): no allowance known, so every unit is rated."""
+    path = helpers.write_users(tmp_path / "u.json", 800, seed=71, countries=["GB", "FR"])
+    users = helpers.load_records(path)
+    for u in users[::2]:
+        u["plan_id"] = "CORP-" + u["plan_id"]
+    path.write_text(json.dumps(users), encoding="utf-8")
+    cdrs = helpers.load_records(helpers.write_cdrs(path, tmp_path / "c.jsonl", 8000, 71, helpers.WEEK_START,
+                                                   helpers.WEEK_END, "--weights", MIX))
+    ds = helpers.DataSet(path, tmp_path / "c.jsonl", users, cdrs)
+    rows = [r for r in _rated(ds) if ds.by_id[r["user_id"]]["plan_id"].startswith("CORP-") and _payable(ds, r)
+            and not _international(ds, r)]
+    assert len(rows) > 500 and {ds.by_id[r["user_id"]]["plan_type"] for r in rows} == {"prepaid", "postpaid"}
+    for r in rows:
+        assert _e4(r["charge_amount"]) == _base(ds, r) > 0, r["cdr_id"]
