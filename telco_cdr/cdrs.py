@@ -34,6 +34,7 @@ from .layout import (
     HEX3,
     HEX4,
     HEX4_LOWER,
+    MERGE_MAX,
     POS,
     Columns,
     Literal,
@@ -641,7 +642,8 @@ class CdrFactory:
                 amount = charge(service, units, country, in_bundle, roaming, intl, payable)
                 # The whole part, then the decimals and the currency by one index: neighbouring picks by
                 # one index are joined into one piece (with the text between): one piece fewer a record.
-                whole = dec(amount // SCALE)
+                whole = amount // SCALE  # (a table small enough that the text before joins its entries)
+                whole = Pick(_WHOLE, whole) if not len(whole) or whole.max() < len(_WHOLE) else dec(whole)
                 at = (amount % SCALE) * len(CURRENCIES) + CURRENCY_OF[country]
                 made.extend(((*(whole if isinstance(whole, tuple) else (whole,)), Pick(_DECIMALS_BY_AT, at)),
                              Pick(_CURRENCY_BY_AT, at)))
@@ -779,6 +781,7 @@ _OUTCOME_TEXT = {k: text_array([str(o[k]) for o in VOICE_OUTCOMES]) for k in (0,
 _SMS_TEXT = text_array([r[0] for r in SMS_RESULTS])
 _DELIVERED = [r[0] for r in SMS_RESULTS].index("delivered")
 # An amount's point and 4 decimals, and its currency, by ``decimals * len(CURRENCIES) + currency``.
+_WHOLE = DEC[:MERGE_MAX].copy()  # an amount's whole part, most of them
 _DECIMALS_BY_AT = np.repeat(text_array([f".{i:04d}" for i in range(SCALE)]), len(CURRENCIES))
 _CURRENCY_BY_AT = np.tile(text_array(list(CURRENCIES)), SCALE)
 _CODEC_TEXT = text_array([x[0] for x in CODECS])
