@@ -15,6 +15,18 @@ import numpy as np
 from .anomalies import KINDS as ANOMALY_KINDS
 from .anomalies import AnomalyPlan, Rows
 from .bearers import APNS, IMS_APN, INTERNET, MMS, MMS_APN, RECORD_CLOSING, Partials, StreamBearers, internet_apns
+from .charging import (
+    CURRENCIES,
+    CURRENCY_OF,
+    DATA_S,
+    MT_PAYS_OF,
+    SCALE,
+    SMS_S,
+    VOICE_S,
+    charge,
+    cycle_position,
+    international,
+)
 from .constants import CDR_TYPES, SeedDomain
 from .layout import (
     DEC,
@@ -22,6 +34,7 @@ from .layout import (
     HEX3,
     HEX4,
     HEX4_LOWER,
+    MERGE_MAX,
     POS,
     Columns,
     Literal,
@@ -604,7 +617,39 @@ class CdrFactory:
             "release_cause_code": Pick(_OUTCOME_TEXT[3], c.outcome),
             "release_cause": Pick(_OUTCOME_TEXT[4], c.outcome),
             "msc_id": Nullable(Pick(c.texts.msc, c.tu), ~ims),
+            **self._money(c, VOICE_S, (c.talk + 59) // 60, c.talk > 0),
         }
+
+    def _money(self, c: _Ctx, service: int, units: np.ndarray, payable: np.ndarray) -> dict:
+        """``charge_amount`` and ``currency`` of rows of ``service`` (telco_cdr.charging: VOICE_S for voice
+        and VoIP) with ``units`` to rate where ``payable`` (a call with talk time, a delivered SMS, an
+        internet bearer's record); an MT call or SMS is payable only where the called party pays or
+        when roaming.  No draw: the other fields' bytes do not depend on these."""
+        tariffs, u = self.pop.tariffs, c.u
+        country = tariffs.country[u]
+        roaming = np.zeros(len(u), dtype=bool) if c.roaming is None else c.roaming
+        if service == DATA_S:
+            intl = roaming  # (unused for data)
+        else:
+            payable = payable & (c.mo | MT_PAYS_OF[country] | roaming)
+            intl = c.mo & international(self.pop.msisdn[u], c.cp_num)
+        made: list = []
+
+        def text(start: np.ndarray) -> tuple:  # once the record's start is known (a stream's moves back)
+            if not made:
+                where = cycle_position(self.curve.local_of(u, start), tariffs.billing_day[u])
+                in_bundle = ~tariffs.prepaid[u] & (where < tariffs.exhaust[u, service])
+                amount = charge(service, units, country, in_bundle, roaming, intl, payable)
+                # The whole part, then the decimals and the currency by one index: neighbouring picks by
+                # one index are joined into one piece (with the text between): one piece fewer a record.
+                whole = amount // SCALE  # (a table small enough that the text before joins its entries)
+                whole = Pick(_WHOLE, whole) if not len(whole) or whole.max() < len(_WHOLE) else dec(whole)
+                at = (amount % SCALE) * len(CURRENCIES) + CURRENCY_OF[country]
+                made.extend(((*(whole if isinstance(whole, tuple) else (whole,)), Pick(_DECIMALS_BY_AT, at)),
+                             Pick(_CURRENCY_BY_AT, at)))
+            return made
+
+        return {"charge_amount": lambda start: text(start)[0], "currency": lambda start: text(start)[1]}
 
     def _data(self, c: _Ctx):
         j, p = c.partial, c.partials
@@ -616,6 +661,7 @@ class CdrFactory:
             "uplink_bytes": dec(p["up"][j]), "downlink_bytes": dec(p["down"][j]), "duration_seconds": Pick(DEC, dur),
             "charging_id": dec(p["charging"][j]), "record_sequence_number": dec(p["seq"][j]),
             "pgw_address": Pick(c.texts.pgw, c.tu), "cause_for_record_closing": Pick(_CLOSING_TEXT, p["cause"][j]),
+            **self._money(c, DATA_S, -(-(p["up"][j].astype(np.int64) + p["down"][j]) // 1000), kind == INTERNET),
         }
 
     def _sms(self, c: _Ctx):
@@ -632,6 +678,7 @@ class CdrFactory:
             "receiver_number": receiver,
             "message_length": Pick(DEC, length), "encoding": Pick(_ENCODING_TEXT, ucs2.view(np.int8)),
             "delivery_status": Pick(_SMS_TEXT, result), "smsc_address": Pick(c.texts.smsc, c.tu),
+            **self._money(c, SMS_S, np.ones(k, dtype=np.int64), result == _DELIVERED),
         }
 
     def _voip(self, c: _Ctx):
@@ -654,6 +701,7 @@ class CdrFactory:
             "callee_uri": (b"sip:+", callee, b"@", dom, b";user=phone"),
             "codec": Pick(_CODEC_TEXT, codec), "duration_seconds": Pick(DEC, dur), "latency_ms": dec(latency),
             "jitter_ms": fixed(jitter, 1), "packet_loss_pct": fixed(loss, 2), "mos": fixed(mos, 2),
+            **self._money(c, VOICE_S, (dur + 59) // 60, dur > 0),
         }
 
     def _ims(self, c: _Ctx):
@@ -731,6 +779,11 @@ _DIRECTION_TEXT = text_array(DIRECTIONS)
 # VOICE_OUTCOMES' text columns: call_result, causeForTerm, Q.850 code and name
 _OUTCOME_TEXT = {k: text_array([str(o[k]) for o in VOICE_OUTCOMES]) for k in (0, 2, 3, 4)}
 _SMS_TEXT = text_array([r[0] for r in SMS_RESULTS])
+_DELIVERED = [r[0] for r in SMS_RESULTS].index("delivered")
+# An amount's point and 4 decimals, and its currency, by ``decimals * len(CURRENCIES) + currency``.
+_WHOLE = DEC[:MERGE_MAX].copy()  # an amount's whole part, most of them
+_DECIMALS_BY_AT = np.repeat(text_array([f".{i:04d}" for i in range(SCALE)]), len(CURRENCIES))
+_CURRENCY_BY_AT = np.tile(text_array(list(CURRENCIES)), SCALE)
 _CODEC_TEXT = text_array([x[0] for x in CODECS])
 _CODEC_IMPAIRMENT = np.array([x[2] for x in CODECS])
 
@@ -767,3 +820,6 @@ class _Ctx:
     partials: dict | None = None  # the chunk's partial records' columns (telco_cdr.bearers)
     texts: UserTexts | None = None  # the chunk's users' own text
     tu: np.ndarray | None = None  # each row's user in ``texts``
+    # Roaming rows (charging's surcharge): none yet; the roaming item of issue 11 sets the rows whose
+    # serving network is not the home one.
+    roaming: np.ndarray | None = None

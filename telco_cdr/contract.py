@@ -49,6 +49,8 @@ from .cdrs import (
     VOICE_OUTCOMES,
     VOICEMAIL_MAX_S,
 )
+from .charging import CURRENCIES, CURRENCY
+from .charging import DECIMALS as CHARGE_DECIMALS
 from .constants import CDR_TYPES
 from .identifiers import CITIES, COUNTRIES, OPERATORS, msisdn_pattern
 from .radio import RATS, TECHNOLOGY_RAT, VOICE_TECHNOLOGIES
@@ -184,6 +186,14 @@ USER = Record("user", "Subscriber", "One mobile subscriber as written by user_ge
           "28-bit ECI in 7 upper-case hex digits (TS 23.003 §19.6).", "location.cellId", pattern=ECGI),
     Field("home_tac", "integer", "Tracking area code of the home cell, 0 to 65535.",
           "location.locationAreaCode (in E-UTRAN the tracking area code)", minimum=0, maximum=65535),
+    Field("data_allowance_gb", "integer", "The plan's data allowance per billing cycle, GB; null for unlimited; 0 "
+          "on prepaid (pay-as-you-go) plans.", nullable=True, minimum=0),
+    Field("voice_allowance_minutes", "integer", "The plan's voice minutes per billing cycle; null for unlimited; 0 "
+          "on prepaid plans.", nullable=True, minimum=0),
+    Field("sms_allowance", "integer", "The plan's SMS per billing cycle; null for unlimited; 0 on prepaid plans.",
+          nullable=True, minimum=0),
+    Field("billing_day", "integer", "Day of the month the billing cycle starts (local midnight), 1 to 28; the "
+          "allowances are per cycle.", minimum=1, maximum=28),
 ), tuple(
     Rule({"operator": op.name}, {
         "mcc": {"const": op.mcc}, "mnc": {"const": op.mnc}, "country": {"const": op.country},
@@ -194,7 +204,9 @@ USER = Record("user", "Subscriber", "One mobile subscriber as written by user_ge
     for op in OPERATORS
 ) + tuple(
     Rule({"plan_id": p.plan_id}, {"plan_name": {"const": p.plan_name}, "plan_type": {"const": p.plan_type},
-                                  "segment": {"const": p.segment}})
+                                  "segment": {"const": p.segment}, "data_allowance_gb": {"const": p.data_gb},
+                                  "voice_allowance_minutes": {"const": p.voice_minutes},
+                                  "sms_allowance": {"const": p.sms}})
     for p in PLANS
 ))
 
@@ -259,6 +271,20 @@ def _common(t: str) -> tuple[Field, ...]:
         Field("ms_time_zone", "string", "The subscriber's UTC offset at `start_time`, daylight saving included "
               "(`+01:00`, `-07:00`, `+05:30`): the local time of the record is `start_time` plus this.",
               gpp["ms_time_zone"], pattern="[+-][0-9]{2}:[0-5][0-9]"),
+    )
+
+
+def _money(what: str) -> tuple[Field, ...]:
+    """The charging fields of a rated CDR type (telco_cdr.charging), last among its fields."""
+    return (
+        Field("charge_amount", "number", f"What the record costs the subscriber, in `currency`, with "
+              f"{CHARGE_DECIMALS} decimals (a JSON number; a double in Avro, Spark and Parquet: cast to "
+              f"DECIMAL(18,{CHARGE_DECIMALS}) to sum exactly). {what} Postpaid usage inside the plan's "
+              "allowance of the billing cycle is 0, usage past it and prepaid usage is rated per unit at the "
+              "operator's country's rates; roaming and calls or SMS to international numbers add a surcharge "
+              "per unit. Illustrative rates (README, Money).", minimum=0),
+        Field("currency", "string", "ISO 4217 currency of the subscriber's operator's country: "
+              f"{_or([f'{CURRENCY[c]} ({c})' for c in COUNTRIES], quote=False)}.", values=CURRENCIES),
     )
 
 
@@ -328,7 +354,8 @@ VOICE = Record("voice", "Voice CDR", "A call: the MMTel record (TS 32.275) of a 
     Field("msc_id", "string", "The MSC that wrote a circuit-switched record, `MSC-<MCC+MNC>-<01..40>`; null for an "
           "IMS-carried call.", "recordingEntity / mSCAddress", nullable=True,
           pattern="MSC-[0-9]{5,6}-(0[1-9]|[1-3][0-9]|40)"),
-), CELL_RULES + (
+) + _money("Voice per started minute of `duration_seconds`; 0 for a call without talk time; an MT call is free "
+           "(calling party pays) but in the US and when roaming."), CELL_RULES + (
     _direction_rule("call_direction", "voice", {"voice_technology": "CS"}),
     Rule({"call_direction": "MT", "voice_technology": "CS"}, {"record_type": {"const": "mtCallRecord"}}),
     Rule({"voice_technology": "CS"},
@@ -373,7 +400,8 @@ DATA = Record("data", "Data CDR", "A partial record of a bearer on the PGW (PGWR
           "`normalRelease` (0) or `abnormalRelease` (4), the bearer's release; `volumeLimit` (16); `timeLimit` "
           "(17), after the operator's time limit; `servingNodeChange` (18); `rATChange` (22), between NR and LTE.",
           "causeForRecClosing", values=RECORD_CLOSING),
-), CELL_RULES + (
+) + _money(f"Data per started kB (1000 bytes) of `uplink_bytes` + `downlink_bytes` at the per-MB rate, rounded "
+           f"up; the `{IMS_APN}` and `{MMS_APN}` APNs are zero-rated (0)."), CELL_RULES + (
     Rule({"cause_for_record_closing": "timeLimit"}, {"duration_seconds": {"enum": list(TIME_LIMITS_S)}}),
     Rule({"apn": MMS_APN}, {"record_sequence_number": {"const": 1}, "cause_for_record_closing": {"enum": _RELEASES},
                             "uplink_bytes": {"maximum": MMS_BYTES[2]}, "downlink_bytes": {"maximum": MMS_BYTES[2]}}),
@@ -399,7 +427,9 @@ SMS = Record("sms", "SMS CDR", "A short message (MOSMSRecord / MTSMSRecord).", _
     Field("delivery_status", "string", f"{_or(_values(SMS_RESULTS))}.", "smsResult", values=_values(SMS_RESULTS)),
     Field("smsc_address", "string", "E.164 address of the operator's SMS centre, with `+`.", "serviceCentre",
           pattern=r"\+" + E164),
-), CELL_RULES + (_direction_rule("direction", "sms"), Rule({"encoding": "UCS-2"}, {"message_length": {"maximum": 70}})))
+) + _money("Per message `delivered`; 0 for one not delivered; an MT message is free but in the US and when "
+           "roaming."), CELL_RULES + (_direction_rule("direction", "sms"),
+                                      Rule({"encoding": "UCS-2"}, {"message_length": {"maximum": 70}})))
 
 _SIP_URI = rf"sip:\+{E164}@{IMS_DOMAIN}"
 
@@ -420,7 +450,8 @@ VOIP = Record("voip", "VoIP CDR", "An over-the-top or enterprise VoIP call with 
     Field("packet_loss_pct", "number", "Packets lost, percent (0 to 40), two decimals.", minimum=0, maximum=40),
     Field("mos", "number", "Mean opinion score, 1.0 to 4.5, from the ITU-T G.107 E-model of the delay, jitter, "
           "loss and codec.", minimum=MOS_RANGE[0], maximum=MOS_RANGE[1]),
-), CELL_RULES)
+) + _money("VoIP as voice minutes (an enterprise line billed by the operator), per started minute; an MT call "
+           "is free but in the US and when roaming."), CELL_RULES)
 
 _METHODS = _values(IMS_METHODS)
 _SERVICES = tuple(dict.fromkeys(s for m in _METHODS for s, _ in IMS_SERVICES[m]))
@@ -489,7 +520,11 @@ for _record in RECORDS.values():
 for _t in CDR_TYPES:
     if CDRS[_t].names[:len(COMMON_FIELDS)] != COMMON_FIELDS:
         raise _layout.LayoutError(f"{_t}: the common fields must come first, in order")
-CSV_COLUMNS: tuple[str, ...] = _layout.check_columns(CDRS.values())
+# The columns of a CSV of all types; the charging fields (0.4.0) last, after every older column, so
+# that a CSV of all types keeps the places of the columns before them.
+_MONEY_COLUMNS = ("charge_amount", "currency")
+CSV_COLUMNS: tuple[str, ...] = tuple(c for c in _layout.check_columns(CDRS.values()) if c not in _MONEY_COLUMNS) \
+    + _MONEY_COLUMNS
 OPTIONAL_COLUMNS: tuple[str, ...] = (ANOMALY.name,)  # after CSV_COLUMNS, when asked for
 
 

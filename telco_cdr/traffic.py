@@ -13,6 +13,16 @@ from datetime import UTC, date, datetime
 
 import numpy as np
 
+from .charging import (
+    DATA_S,
+    SMS_S,
+    VOICE_S,
+    Tariffs,
+    billing_day,
+    country_of_plmns,
+    exhaust_fraction,
+    expected_usage,
+)
 from .constants import CDR_TYPES, DEFAULT_WEIGHTS, SeedDomain
 from .errors import UserError
 from .identifiers import DEVICES, OPERATORS, ims_domain
@@ -289,6 +299,7 @@ class Population:
     zone_activity: np.ndarray  # (zone, type, weekend): the summed activity of the zone's users
     register_order: np.ndarray  # the active IMS users, by the second of the hour they re-register at
     register_phase: np.ndarray  # that second, in the same order
+    tariffs: Tariffs | None = None  # what rating needs of each user (telco_cdr.charging)
 
 
     def contact(self, u: np.ndarray, slot: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -480,6 +491,8 @@ def build_population(users: UserTable | Sequence[dict], seed: int, on: date | No
     zone_order = np.argsort(zone_of, kind="stable").astype(np.int32)
     zone_bounds = np.searchsorted(zone_of[zone_order], np.arange(len(zones) + 1))
     user_cum, zone_activity = [], np.zeros((len(zones), len(CDR_TYPES), 2))
+    country = country_of_plmns(table.plmn_keys)[table.plmn_code]
+    exhaust = np.empty((n, 3), dtype=np.uint16)  # (charging: when each allowance runs out in a cycle)
     for t in range(len(CDR_TYPES)):  # (in place: a base of millions)
         w = np.empty(n)
         for (segment, plan_type), values in TYPE_AFFINITY.items():
@@ -492,6 +505,11 @@ def build_population(users: UserTable | Sequence[dict], seed: int, on: date | No
             w[~radio.can_call] = 0.0  # a non-VoLTE phone where 2G and 3G are gone
         elif CDR_TYPES[t] == "ims":
             w[~radio.volte] = 0.0  # only IMS devices have IMS records
+        service = {"voice": VOICE_S, "sms": SMS_S, "data": DATA_S}.get(CDR_TYPES[t])
+        if service is not None:  # a weekday's weight: the user's usage of the service against the others'
+            expected = expected_usage(country, service, w)
+            exhaust[:, service] = exhaust_fraction(_allowance(table.plan_code, service), expected)
+            del expected
         cums = []
         for we in range(2):
             if we:
@@ -511,7 +529,19 @@ def build_population(users: UserTable | Sequence[dict], seed: int, on: date | No
         nodes=nodes, node_place=node_place, zones=list(zones), zone_of=zone_of,
         clock=ZoneClock(list(zones)), zone_order=zone_order, zone_bounds=zone_bounds,
         user_cum=user_cum, zone_activity=zone_activity, register_order=register_order, register_phase=phase,
+        tariffs=Tariffs(country=country, prepaid=prepaid, billing_day=billing_day(msisdn), exhaust=exhaust),
     )
+
+
+def _allowance(plan_code: np.ndarray, service: int) -> np.ndarray:
+    """Each user's allowance of ``service`` (charging: voice minutes, SMS, data MB; inf for unlimited)
+    by its plan (users.PLANS); a plan not in PLANS has none (0: every unit rated)."""
+    from .users import PLANS
+
+    get = {VOICE_S: lambda p: p.voice_minutes, SMS_S: lambda p: p.sms, DATA_S: lambda p: p.data_gb}[service]
+    scale = 1000 if service == DATA_S else 1
+    values = [np.inf if get(p) is None else get(p) * scale for p in PLANS]
+    return np.array(values + [0.0], dtype=np.float32)[plan_code]  # -1: the appended 0
 
 
 def _network_nodes(table: UserTable) -> tuple[dict, np.ndarray]:

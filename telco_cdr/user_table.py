@@ -21,12 +21,14 @@ import numpy as np
 
 from .identifiers import CITIES, COUNTRY_TIME_ZONE
 from .timezones import zone_exists
+from .users import PLANS
 
 TEXT = np.dtypes.StringDType()  # variable-length text: 16 bytes a value up to 15 bytes long, no object each
 # The fields a UserTable is made of (the others of a users file are not read).
 FIELDS = ("user_id", "msisdn", "imsi", "imei", "mcc", "mnc", "status", "plan_type", "plan_id", "segment",
           "device_5g", "device_4g", "device_volte", "time_zone", "country", "home_city", "home_cell_id", "home_tac")
 _CITY_ZONES = {(c.country, c.name): c.zone for c in CITIES}
+_PLAN_INDEX = {p.plan_id: i for i, p in enumerate(PLANS)}
 
 
 @dataclass
@@ -43,6 +45,7 @@ class UserTable:
     prepaid: np.ndarray  # bool
     business: np.ndarray  # bool: segment == "business"
     unlimited: np.ndarray  # bool: "UNL" in the plan_id
+    plan_code: np.ndarray  # int8: the plan_id's place in users.PLANS (its allowances), -1 for another plan
     device_5g: np.ndarray  # bool: device_5g is true
     device_4g: np.ndarray  # int8: 1 true, 0 false, -1 not a boolean (the TAC decides: traffic.build_population)
     device_volte: np.ndarray  # int8, as device_4g
@@ -84,6 +87,8 @@ class UserTable:
             prepaid=np.array([u["plan_type"] == "prepaid" for u in users], dtype=bool),
             business=np.array([u.get("segment") == "business" for u in users], dtype=bool),
             unlimited=np.array(["UNL" in str(u.get("plan_id", "")) for u in users], dtype=bool),
+            plan_code=np.array([_PLAN_INDEX.get(u.get("plan_id"), -1) if isinstance(u.get("plan_id"), str) else -1
+                                for u in users], dtype=np.int8),
             device_5g=np.array([u.get("device_5g") is True for u in users], dtype=bool),
             device_4g=flag("device_4g"), device_volte=flag("device_volte"),
             zones=zones, zone_code=zone_code, cities=cities, city_code=city_code,
@@ -388,8 +393,8 @@ def _table(batches: Iterator, progress) -> UserTable:
     import pyarrow.compute as pc
 
     parts: dict[str, list] = {name: [] for name in ("user_id", "msisdn", "imsi", "imei", "plmn", "active", "prepaid",
-                                                    "business", "unlimited", "device_5g", "device_4g", "device_volte",
-                                                    "zone", "city", "eci", "home_tac")}
+                                                    "business", "unlimited", "plan", "device_5g", "device_4g",
+                                                    "device_volte", "zone", "city", "eci", "home_tac")}
     ids, imsis = [], []  # Arrow arrays, for the check that they are unique
     for batch in batches:
         if not batch.num_rows:
@@ -455,6 +460,10 @@ def _table(batches: Iterator, progress) -> UserTable:
 
         parts["business"].append(_where(col["segment"], n, lambda c: pc.equal(c, "business")))
         parts["unlimited"].append(_where(col["plan_id"], n, lambda c: pc.match_substring(c, "UNL")))
+        plan = col["plan_id"]
+        parts["plan"].append(np.full(n, -1, dtype=np.int8) if plan is None or pa.types.is_null(plan.type) else
+                             pc.fill_null(pc.index_in(plan, value_set=pa.array([p.plan_id for p in PLANS])), -1)
+                             .to_numpy(zero_copy_only=False).astype(np.int8))
         parts["device_5g"].append(_where(col["device_5g"], n, lambda c: c))
         for name in ("device_4g", "device_volte"):
             c = col[name]
@@ -497,8 +506,9 @@ def _table(batches: Iterator, progress) -> UserTable:
     return UserTable(
         user_id=user_id, msisdn=msisdn, imsi=whole("imsi"), imei=whole("imei"), plmn_keys=plmn_keys,
         plmn_code=plmn_code, active=active, prepaid=whole("prepaid"), business=whole("business"),
-        unlimited=whole("unlimited"), device_5g=whole("device_5g"), device_4g=whole("device_4g"),
-        device_volte=whole("device_volte"), zones=zones, zone_code=zone_code, cities=cities, city_code=city_code,
+        unlimited=whole("unlimited"), plan_code=whole("plan"), device_5g=whole("device_5g"),
+        device_4g=whole("device_4g"), device_volte=whole("device_volte"), zones=zones, zone_code=zone_code,
+        cities=cities, city_code=city_code,
         eci=whole("eci"), home_tac=whole("home_tac"),
     )
 

@@ -12,6 +12,7 @@ from datetime import date, timedelta
 
 import numpy as np
 
+from .charging import billing_day
 from .constants import DEFAULT_SEED, SeedDomain
 from .errors import UserError
 from .identifiers import CITIES, COUNTRIES, DEVICES, OPERATORS, ecgi, luhn_digits, msisdn_drawer, unique_draw
@@ -26,19 +27,27 @@ class Plan:
     plan_type: str  # prepaid | postpaid
     segment: str  # consumer | business
     weight: float  # share within its plan type
+    # Allowances per billing cycle (None: unlimited).  Prepaid plans are pay-as-you-go here (the
+    # number in the name is the usual monthly top-up): no bundle, every unit rated (telco_cdr.charging).
+    data_gb: int | None = 0
+    voice_minutes: int | None = 0
+    sms: int | None = 0
 
 
 # Tariff plans modelled on the public price lists of the operators in identifiers.OPERATORS
-# (prepaid bundles, postpaid tiers, unlimited and business lines); names are generic.
+# (prepaid bundles, postpaid tiers, unlimited and business lines); names are generic, and so are the
+# allowances (of the order of 2025's postpaid tiers: a capped tier, a family and a business bundle,
+# unlimited plans; illustrative, not one operator's).
 PLANS: tuple[Plan, ...] = (
     Plan("PRE-10", "Prepaid Smart 10", "prepaid", "consumer", 0.55),
     Plan("PRE-25", "Prepaid Plus 25", "prepaid", "consumer", 0.45),
-    Plan("POST-40", "Essentials 40", "postpaid", "consumer", 0.34),
-    Plan("POST-UNL", "Unlimited Plus", "postpaid", "consumer", 0.30),
-    Plan("POST-FAM", "Family Share", "postpaid", "consumer", 0.22),
-    Plan("BIZ-PRO", "Business Pro", "postpaid", "business", 0.09),
-    Plan("BIZ-UNL", "Business Unlimited", "postpaid", "business", 0.05),
+    Plan("POST-40", "Essentials 40", "postpaid", "consumer", 0.34, 12, 600, 500),
+    Plan("POST-UNL", "Unlimited Plus", "postpaid", "consumer", 0.30, None, None, None),
+    Plan("POST-FAM", "Family Share", "postpaid", "consumer", 0.22, 25, None, None),
+    Plan("BIZ-PRO", "Business Pro", "postpaid", "business", 0.09, 30, 1000, None),
+    Plan("BIZ-UNL", "Business Unlimited", "postpaid", "business", 0.05, None, None, None),
 )
+PLAN_INDEX = {p.plan_id: i for i, p in enumerate(PLANS)}
 
 # Share of prepaid lines by country (GSMA Intelligence / national regulators' market reports).
 PREPAID_SHARE = {"US": 0.22, "GB": 0.30, "DE": 0.40, "FR": 0.20, "IN": 0.93}
@@ -206,6 +215,7 @@ def _generate(num_users: int, seed: int, op_ids: np.ndarray) -> Iterator[dict]:
     sector = rng.integers(1, 4, n)
     eci = enb * 256 + sector
     tac = 1000 + city * 100 + (enb - enb_base[city]) // 32
+    cycle_day = billing_day(msisdn)  # no draw: the fields above are as they were
 
     width = max(7, len(str(n)))
     for start in range(0, n, _TEXT_BLOCK):
@@ -248,6 +258,10 @@ def _generate(num_users: int, seed: int, op_ids: np.ndarray) -> Iterator[dict]:
                 "time_zone": c.zone,
                 "home_cell_id": ecgi(o.plmn, int(eci[i])),
                 "home_tac": int(tac[i]),
+                "data_allowance_gb": p.data_gb,
+                "voice_allowance_minutes": p.voice_minutes,
+                "sms_allowance": p.sms,
+                "billing_day": int(cycle_day[i]),
             }
 
 

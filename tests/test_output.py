@@ -102,7 +102,7 @@ def test_output_dir_is_the_single_file_split_by_type(tmp_path, users, fmt):
         single = [{k: "" if v is None else str(v) for k, v in r.items()} for r in single]
         for r in union:
             for k, v in r.items():
-                if k in ("jitter_ms", "packet_loss_pct", "mos"):
+                if k in ("jitter_ms", "packet_loss_pct", "mos", "charge_amount"):
                     r[k] = str(float(v))
     assert sorted(union, key=key) == sorted(single, key=key)
 
