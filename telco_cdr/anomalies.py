@@ -77,15 +77,15 @@ SIM_SWAP_HOURS = (2, 12)
 SIM_SWAP_OTP = (3, 10)
 SIM_SWAP_CALLS = (2, 6)
 SIM_SWAP_TALK = (300.0, 0.6)
-# Cell outage: 20-60 minutes of the local daytime (09:00-21:00, where the run has one) in the
-# busiest cell not out yet (by its users' activity); each call there fails to be set up
-# (Q.850 #38, network out of order) with this chance, else an answered one drops with that one; a
-# call that reached its callee (an MT record, or an MO one with its MT leg) cannot fail to be set
-# up: answered, it drops instead.  Every data record that opens there closes abnormally
-# (causeForRecClosing 4).
+# Cell outage: 20-60 minutes of the local evening (19:00-22:00, where the run has one: the cell's
+# users are home then, telco_cdr.mobility) in the busiest home cell not out yet (by its users'
+# activity); each call there fails to be set up (Q.850 #38, network out of order) with this chance,
+# else an answered one drops with that one; a call that reached its callee (an MT record, or an MO
+# one with its MT leg) cannot fail to be set up: answered, it drops instead.  Every data record
+# that opens there closes abnormally (causeForRecClosing 4).
 OUTAGE_MINUTES = (20, 60)
 OUTAGE_FAIL, OUTAGE_DROP = 0.6, 0.5
-OUTAGE_LOCAL_HOURS, OUTAGE_TRIES = (9, 21), 50
+OUTAGE_LOCAL_HOURS, OUTAGE_TRIES = (19, 22), 50
 # Data spike: 1-6 hours of 20-100 times the volumes of the line's internet records.
 SPIKE_HOURS = (1, 6)
 SPIKE_FACTOR = (20, 100)
@@ -353,7 +353,7 @@ class AnomalyPlan:
             return Incident("cell_outage", start, end, np.zeros(0, dtype=np.int64)), []
         home = np.flatnonzero(key == cells[busiest[0]])
         u = int(home[0])
-        for _ in range(OUTAGE_TRIES):  # in the cell's local daytime, where the window has one
+        for _ in range(OUTAGE_TRIES):  # in the cell's local evening, where the window has one
             start, end = self._window(rng, *OUTAGE_MINUTES, unit_ms=MINUTE_MS)
             local_h = (start + int(pop.clock.offsets(pop.zone_of[u], np.array([start]))[0])) // HOUR_MS % 24
             if OUTAGE_LOCAL_HOURS[0] <= local_h < OUTAGE_LOCAL_HOURS[1]:

@@ -33,6 +33,7 @@ from .layout import (
     text_array,
     timestamp,
 )
+from .mobility import NEAR, serving_cells
 from .radio import (
     CS,
     CS_RATS,
@@ -127,7 +128,6 @@ VOICEMAIL_MU, VOICEMAIL_SIGMA, VOICEMAIL_MAX_S = np.log(20.0), 0.6, 180
 # 110 s (telco-reference.md, after de Melo et al. ECML-PKDD 2010 and CTIA averages).
 VOICE_MU, VOICE_SIGMA, VOICE_MAX_S = 4.0, 1.2, 4 * 3600
 TWIN_SHARE = 0.8  # on-net MO calls that reached the callee whose MT twin is in the same output
-HOME_CELL_SHARE = 0.6  # events in the user's home cell; the rest in neighbouring cells
 
 # Data records are partial records of bearers (telco_cdr.bearers: APNs, closing causes, volumes).
 
@@ -331,6 +331,11 @@ class CdrFactory:
     def rng(self, chunk_index: int) -> np.random.Generator:
         return np.random.default_rng(np.random.SeedSequence([self.stream, self.seed, chunk_index]))
 
+    def mobility_rng(self, chunk_index: int) -> np.random.Generator:
+        """Where chunk ``chunk_index``'s users are (telco_cdr.mobility): a generator of its own, so that
+        the rest of each record is drawn from ``rng`` as before."""
+        return np.random.default_rng(np.random.SeedSequence([SeedDomain.MOBILITY, self.stream, self.seed, chunk_index]))
+
     def bearer_rng(self, chunk_index: int) -> np.random.Generator:
         """A stream's data records of chunk ``chunk_index``: how their bearers move on (a generator of
         their own, so that a shard can move the bearers past another shard's chunk by drawing its
@@ -473,11 +478,12 @@ class CdrFactory:
         position[order] = np.arange(n)
         call = position[call]
 
-        # Serving cell: the home cell, or a neighbouring one in the same area.
-        home = rng.random(n) < HOME_CELL_SHARE
-        off = rng.integers(-6, 7, n)
-        enb = np.clip(pop.home_enb[u] + np.where(home, 0, off), 1, (1 << 20) - 1)
-        sector = np.where(home, pop.home_sector[u], rng.integers(1, 4, n))
+        # Serving cell: where the user is at the event's local time (telco_cdr.mobility: home by night,
+        # near work in weekday working hours, on the way between), its own cell or a neighbour.
+        stay, off, near_sector = rng.random(n), rng.integers(-NEAR, NEAR + 1, n), rng.integers(1, 4, n)
+        local = start + pop.clock.offsets(pop.zone_of[u], start)
+        enb, sector = serving_cells(self.mobility_rng(chunk_index), pop.anchors, pop.home_enb, pop.home_sector, u,
+                                    local, stay, off, near_sector)
         tac = np.clip(pop.home_tac[u] + (enb >> 5) - (pop.home_enb[u] >> 5), 0, 0xFFFF)
         ident = None  # with a swapped SIM in the chunk: each row's in the identity tables
         if anomalies is not None:

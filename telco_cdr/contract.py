@@ -244,7 +244,9 @@ def _common(t: str) -> tuple[Field, ...]:
               "an NR Cell Global Identity (9 hex digits of the 36-bit NCI, TS 23.003 §19.6A); on `UTRAN` or `GERAN` a "
               "Cell Global Identity (4 hex digits of the location area code, 4 of the cell id, TS 23.003 §4.3); "
               "else an E-UTRAN Cell Global Identity (7 hex digits of the 28-bit ECI, TS 23.003 §19.6; on `WLAN` the "
-              "last LTE cell). The home site or a neighbouring one.", gpp["cell_id"],
+              "last LTE cell). Where the user is at the record's local time: at night the home cell or a neighbour, in "
+              "weekday working hours near the user's work anchor, in commute hours a site on the way between.",
+              gpp["cell_id"],
               pattern="[0-9]{5,6}[0-9A-F]{7,9}"),
         Field("rat_type", "string", f"Radio access of the record: {_or(RATS)} (TS 29.274 names; `WLAN` is Wi-Fi), as "
               "the device, its network on that day and the service allow.", gpp["rat_type"], values=RATS),
