@@ -481,9 +481,9 @@ class CdrFactory:
         # Serving cell: where the user is at the event's local time (telco_cdr.mobility: home by night,
         # near work in weekday working hours, on the way between), its own cell or a neighbour.
         stay, off, near_sector = rng.random(n), rng.integers(-NEAR, NEAR + 1, n), rng.integers(1, 4, n)
-        local = start + pop.clock.offsets(pop.zone_of[u], start)
+        offsets = pop.clock.offsets(pop.zone_of[u], start)  # the UTC offsets at the starts (ms_time_zone's too)
         enb, sector = serving_cells(self.mobility_rng(chunk_index), pop.anchors, pop.home_enb, pop.home_sector, u,
-                                    local, stay, off, near_sector)
+                                    start + offsets, stay, off, near_sector)
         tac = np.clip(pop.home_tac[u] + (enb >> 5) - (pop.home_enb[u] >> 5), 0, 0xFFFF)
         ident = None  # with a swapped SIM in the chunk: each row's in the identity tables
         if anomalies is not None:
@@ -495,10 +495,11 @@ class CdrFactory:
         distinct = pop.clock.distinct_offsets()  # every zone's, so the table is the same chunk after chunk
         zone_text = text_array(offset_text(distinct))
 
-        def start_fields(users, at):  # start_time and ms_time_zone of records of ``users`` starting ``at``
-            return timestamp(at), Pick(zone_text, np.searchsorted(distinct, pop.clock.offsets(pop.zone_of[users], at)))
+        def start_fields(users, at, offsets=None):  # start_time and ms_time_zone of ``users``' records starting ``at``
+            offsets = pop.clock.offsets(pop.zone_of[users], at) if offsets is None else offsets
+            return timestamp(at), Pick(zone_text, np.searchsorted(distinct, offsets))
         if not closing:  # the chunk's at once (with ``closing``, a type's once its durations are known)
-            start_s, ms_time_zone = start_fields(u, start)
+            start_s, ms_time_zone = start_fields(u, start, offsets)
         ends = np.empty(n, dtype=np.int64)
         pos = Pick(POS, np.arange(n)) if n <= len(POS) else text_array([f"{i:06x}" for i in range(n)])
         tag = Literal(f"{self.run_tag}{chunk_index:08x}-".encode())

@@ -37,7 +37,7 @@ EVENING_COMMUTE = (17, 19)
 # Share of events in the anchor's own cell (the rest in neighbouring cells), by where the user is.
 AT_HOME_NIGHT = 0.85  # asleep or at home: the home cell (the phone on the bedside table)
 AT_WORK = 0.7  # the work cell: meetings and lunch are nearby
-AT_HOME_EVENING = 0.6  # evenings: out now and then
+AT_HOME_EVENING = 0.6  # evenings, and a commuter's morning before leaving: home, out now and then
 DAYTIME_AROUND_HOME = 0.45  # weekends and users without a work anchor: errands, visits
 PATH_SHARE = 0.6  # a commuter's events in commute hours that are on the way (the rest before leaving)
 NEAR = 6  # neighbouring cells: up to this many sites either way (as the home cell's neighbours always were)
@@ -81,8 +81,32 @@ def draw_anchors(seed: int, home_enb: np.ndarray, home_sector: np.ndarray) -> An
     return Anchors(work_off, work_sector, reach)
 
 
-def _within(hour: np.ndarray, span: tuple[int, int]) -> np.ndarray:
-    return (hour >= span[0]) & (hour < span[1])
+# Where a user is, by (commuter on a weekday, local hour): a state each, and per state the share of
+# events in the anchor's own cell, whether the anchor is work, whether a neighbour may be anywhere in
+# the user's reach (by day around home), and whether the user may be on the way.
+NIGHT_S, WORK_S, MORNING_S, EVENING_S, DAYTIME_S, HOME_EVENING_S = range(6)
+_SHARE = np.array([AT_HOME_NIGHT, AT_WORK, AT_HOME_EVENING, AT_WORK, DAYTIME_AROUND_HOME, AT_HOME_EVENING])
+_TO_WORK = np.array([False, True, False, True, False, False])  # the evening commute leaves from work
+_WANDER = np.array([False, False, False, False, True, False])
+_ON_WAY = np.array([False, False, True, True, False, False])
+
+
+def _states() -> np.ndarray:
+    state = np.full((2, 24), HOME_EVENING_S, dtype=np.int8)
+    for commuter in (0, 1):
+        for h in range(24):
+            if NIGHT[0] <= h < NIGHT[1]:
+                state[commuter, h] = NIGHT_S
+            elif h < EVENING_COMMUTE[1]:
+                state[commuter, h] = DAYTIME_S
+                if commuter:
+                    for span, st in ((WORK_HOURS, WORK_S), (MORNING_COMMUTE, MORNING_S), (EVENING_COMMUTE, EVENING_S)):
+                        if span[0] <= h < span[1]:
+                            state[commuter, h] = st
+    return state
+
+
+_STATE = _states().reshape(-1)  # [commuter * 24 + hour]
 
 
 def serving_cells(rng: np.random.Generator, anchors: Anchors, home_enb: np.ndarray, home_sector: np.ndarray,
@@ -92,29 +116,22 @@ def serving_cells(rng: np.random.Generator, anchors: Anchors, home_enb: np.ndarr
     as if UTC): ``stay`` (uniform [0, 1)) decides the anchor's own cell against a neighbour,
     ``off`` (-NEAR..NEAR) the neighbour, ``sector`` (1-3) a neighbour's sector; ``rng`` draws the
     rest (where on the way a commuter is)."""
-    day, ms = np.divmod(local_ms, DAY_MS)
-    hour = ms // HOUR_MS
-    weekday = (day + 3) % 7 < 5  # 1970-01-01 was a Thursday
-    home_e, home_s = home_enb[u].astype(np.int64), home_sector[u]
-    work_e, work_s = home_e + anchors.work_off[u], anchors.work_sector[u]
-    commuter = (anchors.work_off[u] != 0) & weekday
-    night = _within(hour, NIGHT)
-    at_work = commuter & _within(hour, WORK_HOURS)
-    morning, evening = commuter & _within(hour, MORNING_COMMUTE), commuter & _within(hour, EVENING_COMMUTE)
-    daytime = ~night & (hour < EVENING_COMMUTE[1]) & ~at_work & ~morning & ~evening  # then evening, at home
-    share = np.where(night, AT_HOME_NIGHT, np.where(at_work | evening, AT_WORK,
-                                                    np.where(daytime, DAYTIME_AROUND_HOME, AT_HOME_EVENING)))
-    # the anchor: work in work hours and in the evening commute before leaving, else home
-    to_work = at_work | evening
-    anchor_e, anchor_s = np.where(to_work, work_e, home_e), np.where(to_work, work_s, home_s)
+    hour = local_ms // HOUR_MS % 24
+    weekday = (local_ms // DAY_MS + 3) % 7 < 5  # 1970-01-01 was a Thursday
+    work_off = anchors.work_off[u]
+    state = _STATE[((work_off != 0) & weekday) * 24 + hour]
+    home_e = home_enb[u].astype(np.int64)
+    to_work = _TO_WORK[state]
+    anchor_e = home_e + np.where(to_work, work_off, 0)
+    anchor_s = np.where(to_work, anchors.work_sector[u], home_sector[u])
     # a neighbour: near the anchor, or by day around home anywhere within the user's reach
-    step = np.where(daytime, np.rint(off * (anchors.reach[u] / NEAR)), off).astype(np.int64)
-    there = stay < share
+    step = np.where(_WANDER[state], np.rint(off * (anchors.reach[u] / NEAR)).astype(np.int64), off)
+    there = stay < _SHARE[state]
     enb = np.where(there, anchor_e, anchor_e + step)
     sec = np.where(there, anchor_s, sector)
     # on the way: a site between home and work (a commuter's commute hours)
     way = rng.random(len(u))
-    on_path = (morning | evening) & (rng.random(len(u)) < PATH_SHARE)
-    enb = np.where(on_path, home_e + np.rint(way * (work_e - home_e)).astype(np.int64), enb)
+    on_path = _ON_WAY[state] & (rng.random(len(u)) < PATH_SHARE)
+    enb = np.where(on_path, home_e + np.rint(way * work_off).astype(np.int64), enb)
     sec = np.where(on_path, sector, sec)
     return np.clip(enb, 1, MAX_ENB), sec
