@@ -427,12 +427,14 @@ class AnomalyPlan:
         return np.array(at, dtype=np.int64), np.array(kept, dtype=np.int64)
 
     def shape(self, rng, rows: Rows, incident: np.ndarray, enb: np.ndarray, sector: np.ndarray, tac: np.ndarray,
-              data_row: np.ndarray, partials: dict, is_twin: np.ndarray) -> tuple[dict, np.ndarray | None]:
+              data_row: np.ndarray, partials: dict, is_twin: np.ndarray,
+              abroad: np.ndarray | None = None) -> tuple[dict, np.ndarray | None]:
         """Change the sorted rows of a chunk for the incidents with a place, a line or a window:
         the SIM box's cell, the outage, the spike, the swapped SIM.  Marks their rows in
         ``incident``; returns the partial records' columns (changed copies where changed) and,
         where a swapped SIM's rows are in the chunk, each row's index into the identity tables
-        (users, then the swapped SIMs: see ``identity_tables``), else None."""
+        (users, then the swapped SIMs: see ``identity_tables``), else None.  ``abroad`` (per row: its
+        user is roaming, telco_cdr.roaming): no outage's cell; a SIM box's rows are brought home (cleared)."""
         pop = self.pop
         n = len(rows.types)
         ident = None
@@ -451,6 +453,8 @@ class AnomalyPlan:
                 _, e, s, tc = inc.cell
                 enb[sel], sector[sel], tac[sel] = e, s, tc
                 incident[sel] = k
+                if abroad is not None:
+                    abroad[sel] = False
             elif inc.kind == "sim_swap":
                 sel = np.flatnonzero(inside & (rows.u == inc.users[0]))
                 if len(sel):
@@ -471,6 +475,8 @@ class AnomalyPlan:
             elif inc.kind == "cell_outage":
                 plmn, e, s, _ = inc.cell
                 here = inside & (enb == e) & (sector == s) & (pop.plmn_code[rows.u] == plmn)
+                if abroad is not None:
+                    here &= ~abroad
                 calls = np.flatnonzero(here & (rows.types == VOICE) & (incident < 0))
                 r = rng.random(len(calls))
                 voice_legs = np.bincount(rows.call[rows.types == VOICE], minlength=n)
