@@ -77,15 +77,15 @@ SIM_SWAP_HOURS = (2, 12)
 SIM_SWAP_OTP = (3, 10)
 SIM_SWAP_CALLS = (2, 6)
 SIM_SWAP_TALK = (300.0, 0.6)
-# Cell outage: 20-60 minutes of the local daytime (09:00-21:00, where the run has one) in the
-# busiest cell not out yet (by the calls of its users who can call); each call there fails to be set up
-# (Q.850 #38, network out of order) with this chance, else an answered one drops with that one; a
-# call that reached its callee (an MT record, or an MO one with its MT leg) cannot fail to be set
-# up: answered, it drops instead.  Every data record that opens there closes abnormally
-# (causeForRecClosing 4).
+# Cell outage: 20-60 minutes of the local evening (19:00-22:00, where the run has one: the cell's
+# users are home then, telco_cdr.mobility) in the busiest home cell not out yet (by the calls of its
+# users who can call); each call there fails to be set up (Q.850 #38, network out of order) with this
+# chance, else an answered one drops with that one; a call that reached its callee (an MT record, or
+# an MO one with its MT leg) cannot fail to be set up: answered, it drops instead.  Every data record
+# that opens there closes abnormally (causeForRecClosing 4).
 OUTAGE_MINUTES = (20, 60)
 OUTAGE_FAIL, OUTAGE_DROP = 0.6, 0.5
-OUTAGE_LOCAL_HOURS, OUTAGE_TRIES = (9, 21), 50
+OUTAGE_LOCAL_HOURS, OUTAGE_TRIES = (19, 22), 50
 # Data spike: 1-6 hours of 20-100 times the volumes of the line's internet records.
 SPIKE_HOURS = (1, 6)
 SPIKE_FACTOR = (20, 100)
@@ -357,7 +357,7 @@ class AnomalyPlan:
             return Incident("cell_outage", start, end, np.zeros(0, dtype=np.int64)), []
         home = np.flatnonzero(key == cells[busiest[0]])
         u = int(home[0])
-        for _ in range(OUTAGE_TRIES):  # in the cell's local daytime, where the window has one
+        for _ in range(OUTAGE_TRIES):  # in the cell's local evening, where the window has one
             start, end = self._window(rng, *OUTAGE_MINUTES, unit_ms=MINUTE_MS)
             local_h = (start + int(pop.clock.offsets(pop.zone_of[u], np.array([start]))[0])) // HOUR_MS % 24
             if OUTAGE_LOCAL_HOURS[0] <= local_h < OUTAGE_LOCAL_HOURS[1]:
@@ -431,12 +431,14 @@ class AnomalyPlan:
         return np.array(at, dtype=np.int64), np.array(kept, dtype=np.int64)
 
     def shape(self, rng, rows: Rows, incident: np.ndarray, enb: np.ndarray, sector: np.ndarray, tac: np.ndarray,
-              data_row: np.ndarray, partials: dict, is_twin: np.ndarray) -> tuple[dict, np.ndarray | None]:
+              data_row: np.ndarray, partials: dict, is_twin: np.ndarray,
+              abroad: np.ndarray | None = None) -> tuple[dict, np.ndarray | None]:
         """Change the sorted rows of a chunk for the incidents with a place, a line or a window:
         the SIM box's cell, the outage, the spike, the swapped SIM.  Marks their rows in
         ``incident``; returns the partial records' columns (changed copies where changed) and,
         where a swapped SIM's rows are in the chunk, each row's index into the identity tables
-        (users, then the swapped SIMs: see ``identity_tables``), else None."""
+        (users, then the swapped SIMs: see ``identity_tables``), else None.  ``abroad`` (per row: its
+        user is roaming, telco_cdr.roaming): no outage's cell; a SIM box's rows are brought home (cleared)."""
         pop = self.pop
         n = len(rows.types)
         ident = None
@@ -455,6 +457,8 @@ class AnomalyPlan:
                 _, e, s, tc = inc.cell
                 enb[sel], sector[sel], tac[sel] = e, s, tc
                 incident[sel] = k
+                if abroad is not None:
+                    abroad[sel] = False
             elif inc.kind == "sim_swap":
                 sel = np.flatnonzero(inside & (rows.u == inc.users[0]))
                 if len(sel):
@@ -475,6 +479,8 @@ class AnomalyPlan:
             elif inc.kind == "cell_outage":
                 plmn, e, s, _ = inc.cell
                 here = inside & (enb == e) & (sector == s) & (pop.plmn_code[rows.u] == plmn)
+                if abroad is not None:
+                    here &= ~abroad
                 calls = np.flatnonzero(here & (rows.types == VOICE) & (incident < 0))
                 r = rng.random(len(calls))
                 voice_legs = np.bincount(rows.call[rows.types == VOICE], minlength=n)

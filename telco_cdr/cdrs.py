@@ -46,6 +46,7 @@ from .layout import (
     text_array,
     timestamp,
 )
+from .mobility import NEAR, serving_cells
 from .radio import (
     CS,
     CS_RATS,
@@ -60,6 +61,7 @@ from .radio import (
     nr_cell,
     voice_technologies,
 )
+from .roaming import AT_BASE
 from .timezones import offset_text
 from .traffic import (
     CONTACT_SLOTS,
@@ -73,6 +75,7 @@ from .traffic import (
 )
 
 VOICE, DATA, SMS, VOIP, IMS = range(5)
+_BOOLEAN = text_array(["false", "true"])
 
 # Call flow (telco-reference.md "The network of 2026").  An MT leg starts once the call is set up
 # to the callee's phone, 1-5 s after its MO leg (the reference's "a few seconds" of call setup,
@@ -140,7 +143,6 @@ VOICEMAIL_MU, VOICEMAIL_SIGMA, VOICEMAIL_MAX_S = np.log(20.0), 0.6, 180
 # 110 s (telco-reference.md, after de Melo et al. ECML-PKDD 2010 and CTIA averages).
 VOICE_MU, VOICE_SIGMA, VOICE_MAX_S = 4.0, 1.2, 4 * 3600
 TWIN_SHARE = 0.8  # on-net MO calls that reached the callee whose MT twin is in the same output
-HOME_CELL_SHARE = 0.6  # events in the user's home cell; the rest in neighbouring cells
 
 # Data records are partial records of bearers (telco_cdr.bearers: APNs, closing causes, volumes).
 
@@ -326,6 +328,10 @@ class CdrFactory:
         # The user's own fields, one text per user (free text is escaped by the layout, once).
         self.texts = UserTexts(pop)
         self.record_type = [text_array(list(pair)) for pair in RECORD_TYPES]
+        # The serving networks: the users' PLMNs, then the visited ones (telco_cdr.roaming)
+        networks = [*pop.plmns, *zip(pop.trips.mcc, pop.trips.mnc)]
+        self.net_mcc, self.net_mnc = text_array([m for m, _ in networks]), text_array([c for _, c in networks])
+        self.net_plmn = text_array([m + c for m, c in networks])
         base = np.random.default_rng(np.random.SeedSequence([SeedDomain.RUN_IDS, stream, seed])).integers(0, 2**62, 3)
         self.run_tag = f"{int(base[0]) & 0xFFFFFFFF:08x}-"
         self.charging_base = int(base[1]) % 2**32
@@ -343,6 +349,11 @@ class CdrFactory:
 
     def rng(self, chunk_index: int) -> np.random.Generator:
         return np.random.default_rng(np.random.SeedSequence([self.stream, self.seed, chunk_index]))
+
+    def mobility_rng(self, chunk_index: int) -> np.random.Generator:
+        """Where chunk ``chunk_index``'s users are (telco_cdr.mobility): a generator of its own, so that
+        the rest of each record is drawn from ``rng`` as before."""
+        return np.random.default_rng(np.random.SeedSequence([SeedDomain.MOBILITY, self.stream, self.seed, chunk_index]))
 
     def bearer_rng(self, chunk_index: int) -> np.random.Generator:
         """A stream's data records of chunk ``chunk_index``: how their bearers move on (a generator of
@@ -486,26 +497,49 @@ class CdrFactory:
         position[order] = np.arange(n)
         call = position[call]
 
-        # Serving cell: the home cell, or a neighbouring one in the same area.
-        home = rng.random(n) < HOME_CELL_SHARE
-        off = rng.integers(-6, 7, n)
-        enb = np.clip(pop.home_enb[u] + np.where(home, 0, off), 1, (1 << 20) - 1)
-        sector = np.where(home, pop.home_sector[u], rng.integers(1, 4, n))
+        # Serving cell: where the user is at the event's local time (telco_cdr.mobility: home by night,
+        # near work in weekday working hours, on the way between), its own cell or a neighbour.
+        stay, off, near_sector = rng.random(n), rng.integers(-NEAR, NEAR + 1, n), rng.integers(1, 4, n)
+        offsets = pop.clock.offsets(pop.zone_of[u], start)  # the UTC offsets at the starts (ms_time_zone's too)
+        enb, sector = serving_cells(self.mobility_rng(chunk_index), pop.anchors, pop.home_enb, pop.home_sector, u,
+                                    start + offsets, stay, off, near_sector)
         tac = np.clip(pop.home_tac[u] + (enb >> 5) - (pop.home_enb[u] >> 5), 0, 0xFFFF)
+        # Abroad (telco_cdr.roaming): the visited network's cells around the trip's base, its time zone.
+        net = pop.plmn_code[u].astype(np.int64)  # the serving network: the home PLMN, or len(plmns) + a visited one
+        visited, base = pop.trips.where(net, u, start)
+        abroad = np.flatnonzero(visited >= 0)
+        if len(abroad):
+            net[abroad] = len(pop.plmns) + visited[abroad]
+            enb[abroad] = base[abroad] + np.where(stay[abroad] < AT_BASE, 0, off[abroad])
+            sector[abroad] = near_sector[abroad]
+            tac[abroad] = enb[abroad] >> 5
+            offsets[abroad] = pop.trips.offsets(visited[abroad], start[abroad])
         ident = None  # with a swapped SIM in the chunk: each row's in the identity tables
         if anomalies is not None:
             incident = incident[order]
+            away = visited >= 0  # the incidents' cells are at home: a SIM box's SIMs are brought home
             partials, ident = anomalies.shape(arng, Rows(types, u, cp_user, cp_num, mo, start, outcome, ring, talk,
                                                          call, caller, tech, rat), incident, enb, sector, tac, drow,
-                                              partials, twin_of_call)
+                                              partials, twin_of_call, away)
+            home = np.flatnonzero((visited >= 0) & ~away)
+            if len(home):
+                visited[home], net[home] = -1, pop.plmn_code[u[home]]
+                offsets[home] = pop.clock.offsets(pop.zone_of[u[home]], start[home])
 
-        distinct = pop.clock.distinct_offsets()  # every zone's, so the table is the same chunk after chunk
+        # every zone's offsets, the visited ones' too, so the table is the same chunk after chunk
+        seen = pop.trips.distinct_offsets(int(start.min()), int(start.max())) if n else ()
+        distinct = np.array(sorted({*pop.clock.distinct_offsets().tolist(), *seen}), dtype=np.int64)
         zone_text = text_array(offset_text(distinct))
 
-        def start_fields(users, at):  # start_time and ms_time_zone of records of ``users`` starting ``at``
-            return timestamp(at), Pick(zone_text, np.searchsorted(distinct, pop.clock.offsets(pop.zone_of[users], at)))
+        def start_fields(rows, at, offsets=None):  # start_time and ms_time_zone of records ``rows`` starting ``at``
+            if offsets is None:
+                offsets = pop.clock.offsets(pop.zone_of[u[rows]], at)
+                away = visited[rows] >= 0
+                if away.any():
+                    offsets[away] = pop.trips.offsets(visited[rows][away], at[away])
+            return timestamp(at), Pick(zone_text, np.searchsorted(distinct, offsets))
         if not closing:  # the chunk's at once (with ``closing``, a type's once its durations are known)
-            start_s, ms_time_zone = start_fields(u, start)
+            start_s, ms_time_zone = start_fields(slice(None), start, offsets)
         ends = np.empty(n, dtype=np.int64)
         pos = Pick(POS, np.arange(n)) if n <= len(POS) else text_array([f"{i:06x}" for i in range(n)])
         tag = Literal(f"{self.run_tag}{chunk_index:08x}-".encode())
@@ -526,11 +560,12 @@ class CdrFactory:
             ctx.outcome, ctx.ring, ctx.talk, ctx.tech = outcome[idx], ring[idx], talk[idx], tech[idx]
             ctx.method, ctx.twin, ctx.call, ctx.caller = method[idx], twin_of_call[idx], call[idx], caller[idx]
             ctx.partial, ctx.partials = drow[idx], partials
+            ctx.roaming = visited[idx] >= 0
             dur_ms, values = builders[t](ctx)
             values.setdefault("record_type", Pick(self.record_type[t], ctx.mo.view(np.int8)))
             if closing:  # started its duration before the time given; the times that follow the start with it
                 start[idx] -= dur_ms
-                start_time, zone = start_fields(ui, start[idx])
+                start_time, zone = start_fields(idx, start[idx])
             else:
                 start_time, zone = tuple(p[idx] if isinstance(p, Pick) else p for p in start_s), ms_time_zone[idx]
             ends[idx] = start[idx] + dur_ms
@@ -539,8 +574,9 @@ class CdrFactory:
             values.update(
                 cdr_id=(tag, pos[idx]), end_time=timestamp(ends[idx]), user_id=Pick(texts.user_id, ctx.tu),
                 msisdn=Pick(texts.msisdn, ctx.tu), imsi=Pick(texts.imsi, ctx.tu), imei=Pick(texts.imei, ctx.tu),
-                cell_mcc=Pick(texts.mcc, ctx.tu), cell_mnc=Pick(texts.mnc, ctx.tu),
-                **self._cell(Pick(texts.plmn, ctx.tu), ctx.rat, enb[idx], sector[idx], tac[idx]),
+                cell_mcc=Pick(self.net_mcc, net[idx]), cell_mnc=Pick(self.net_mnc, net[idx]),
+                roaming=Pick(_BOOLEAN, ctx.roaming.view(np.int8)),
+                **self._cell(Pick(self.net_plmn, net[idx]), ctx.rat, enb[idx], sector[idx], tac[idx]),
             )
             if self.labelled:
                 kinds = (np.full(len(idx), -1) if incident is None
@@ -820,6 +856,4 @@ class _Ctx:
     partials: dict | None = None  # the chunk's partial records' columns (telco_cdr.bearers)
     texts: UserTexts | None = None  # the chunk's users' own text
     tu: np.ndarray | None = None  # each row's user in ``texts``
-    # Roaming rows (charging's surcharge): none yet; the roaming item of issue 11 sets the rows whose
-    # serving network is not the home one.
-    roaming: np.ndarray | None = None
+    roaming: np.ndarray | None = None  # the rows whose user is abroad (telco_cdr.roaming; charging's surcharge)

@@ -59,3 +59,4 @@ class SeedDomain(IntEnum):
     DELIVERY = 8  # each record's delay after its end before it arrives (telco_cdr.delivery)
     ANOMALIES = 9  # the incidents of --anomalies and the records they take (telco_cdr.anomalies)
     STREAM_BEARERS = 10  # how a stream chunk's data records move their users' bearers on (CdrFactory.bearer_rng)
+    MOBILITY = 11  # the users' work anchors, and where each event's user is (telco_cdr.mobility)

@@ -256,11 +256,16 @@ def _common(t: str) -> tuple[Field, ...]:
         Field("cell_mcc", "string", "MCC of the serving network.", gpp["cell_mcc"], pattern="[0-9]{3}"),
         Field("cell_mnc", "string", "MNC of the serving network, 2 or 3 digits.", gpp["cell_mnc"],
               pattern="[0-9]{2,3}"),
+        Field("roaming", "boolean", "The subscriber is abroad, in a visited network (`cell_mcc`, `cell_mnc` and "
+              "`cell_id` are the visited network's, `ms_time_zone` the visited country's): a few per cent of users "
+              "travel for days at a time.", "ours (servedPLMN other than the home PLMN)"),
         Field("cell_id", "string", "Serving cell, `cell_mcc` + `cell_mnc` digits and then, by `rat_type`: on `NR` "
               "an NR Cell Global Identity (9 hex digits of the 36-bit NCI, TS 23.003 §19.6A); on `UTRAN` or `GERAN` a "
               "Cell Global Identity (4 hex digits of the location area code, 4 of the cell id, TS 23.003 §4.3); "
               "else an E-UTRAN Cell Global Identity (7 hex digits of the 28-bit ECI, TS 23.003 §19.6; on `WLAN` the "
-              "last LTE cell). The home site or a neighbouring one.", gpp["cell_id"],
+              "last LTE cell). Where the user is at the record's local time: at night the home cell or a neighbour, in "
+              "weekday working hours near the user's work anchor, in commute hours a site on the way between.",
+              gpp["cell_id"],
               pattern="[0-9]{5,6}[0-9A-F]{7,9}"),
         Field("rat_type", "string", f"Radio access of the record: {_or(RATS)} (TS 29.274 names; `WLAN` is Wi-Fi), as "
               "the device, its network on that day and the service allow.", gpp["rat_type"], values=RATS),
@@ -269,7 +274,8 @@ def _common(t: str) -> tuple[Field, ...]:
         Field("location_area_code", "integer", "Location area code of the serving 2G/3G cell, 0 to 65535; null on "
               "LTE, NR and Wi-Fi.", gpp["location_area_code"], nullable=True, minimum=0, maximum=65535),
         Field("ms_time_zone", "string", "The subscriber's UTC offset at `start_time`, daylight saving included "
-              "(`+01:00`, `-07:00`, `+05:30`): the local time of the record is `start_time` plus this.",
+              "(`+01:00`, `-07:00`, `+05:30`): the local time of the record is `start_time` plus this (abroad, the "
+              "visited country's).",
               gpp["ms_time_zone"], pattern="[+-][0-9]{2}:[0-5][0-9]"),
     )
 
@@ -406,11 +412,12 @@ DATA = Record("data", "Data CDR", "A partial record of a bearer on the PGW (PGWR
     Rule({"apn": MMS_APN}, {"record_sequence_number": {"const": 1}, "cause_for_record_closing": {"enum": _RELEASES},
                             "uplink_bytes": {"maximum": MMS_BYTES[2]}, "downlink_bytes": {"maximum": MMS_BYTES[2]}}),
 ) + tuple(
-    Rule({"cell_mcc": _PLMN_OF[plmn].mcc, "cell_mnc": _PLMN_OF[plmn].mnc},
+    Rule({"cell_mcc": _PLMN_OF[plmn].mcc, "cell_mnc": _PLMN_OF[plmn].mnc, "roaming": False},
          {"apn": {"enum": [pgw.apn, IMS_APN, MMS_APN]}, "duration_seconds": {"maximum": pgw.time_limit_s}})
     for plmn, pgw in PGW_SETTINGS.items() if plmn in _PLMN_OF
 ) + tuple(
-    Rule({"cell_mcc": _PLMN_OF[plmn].mcc, "cell_mnc": _PLMN_OF[plmn].mnc, "cause_for_record_closing": "timeLimit"},
+    Rule({"cell_mcc": _PLMN_OF[plmn].mcc, "cell_mnc": _PLMN_OF[plmn].mnc, "roaming": False,
+          "cause_for_record_closing": "timeLimit"},
          {"duration_seconds": {"const": pgw.time_limit_s}})
     for plmn, pgw in PGW_SETTINGS.items() if plmn in _PLMN_OF
 ))

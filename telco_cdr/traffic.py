@@ -26,7 +26,9 @@ from .charging import (
 from .constants import CDR_TYPES, DEFAULT_WEIGHTS, SeedDomain
 from .errors import UserError
 from .identifiers import DEVICES, OPERATORS, ims_domain
+from .mobility import Anchors, draw_anchors
 from .radio import Radio, radio_of
+from .roaming import Trips, home_countries
 from .timezones import DAY_MS, ZoneClock
 from .user_table import UserTable, as_table
 
@@ -284,6 +286,8 @@ class Population:
     home_enb: np.ndarray  # int32
     home_sector: np.ndarray  # uint8
     home_tac: np.ndarray  # int32
+    anchors: Anchors  # the work anchors (telco_cdr.mobility)
+    trips: Trips  # who is abroad when (telco_cdr.roaming)
     nr: np.ndarray  # 5G-capable device
     radio: Radio  # what each user's device and network offer on the day of the events
     contacts: np.ndarray  # (n, CONTACT_SLOTS) int32: a user of the file (>= 0), else -1 - an off-net number's
@@ -522,9 +526,11 @@ def build_population(users: UserTable | Sequence[dict], seed: int, on: date | No
         user_cum.append(cums)
         del w
     nodes, node_place = _network_nodes(table)
+    home_enb, home_sector = eci >> 8, (eci & 0xFF).astype(np.uint8)
     return Population(
         n=n, user_ids=table.user_id, msisdn=msisdn, imsi=table.imsi, imei=table.imei, plmns=plmns,
-        plmn_code=table.plmn_code, home_enb=eci >> 8, home_sector=(eci & 0xFF).astype(np.uint8),
+        plmn_code=table.plmn_code, home_enb=home_enb, home_sector=home_sector,
+        anchors=draw_anchors(seed, home_enb, home_sector), trips=Trips(seed, home_countries(plmns)),
         home_tac=home_tac, nr=nr, radio=radio, contacts=contacts,
         nodes=nodes, node_place=node_place, zones=list(zones), zone_of=zone_of,
         clock=ZoneClock(list(zones)), zone_order=zone_order, zone_bounds=zone_bounds,

@@ -29,7 +29,8 @@ RUNS = {
     "de_fr_in": (("DE", "FR", "IN"), 22, "2026-06-10T00:00:00Z", "2026-06-12T00:00:00Z"),
 }
 # Enough records that the busiest home cell (one user's, of 1,500) has a handful of calls in a 20-minute
-# outage and an on-net call among them (120,000 left too few for 0.4.0's users)
+# outage and an on-net call among them (120,000 left too few for 0.4.0's users, who are home only part
+# of the day: telco_cdr.mobility)
 COUNT = 300_000
 
 

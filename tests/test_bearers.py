@@ -47,6 +47,9 @@ def _bearers(ds) -> dict[int, list[dict]]:
 
 
 def _plmn(c: dict) -> str:
+    """The PGW's network: the serving one, or abroad the home one (home-routed roaming: the IMSI's)."""
+    if c["roaming"]:
+        return next(p for p in PGW_SETTINGS if c["imsi"].startswith(p))
     return c["cell_mcc"] + c["cell_mnc"]
 
 

@@ -307,9 +307,13 @@ def _site(c, plmn_digits: int) -> int | None:
     return {"NR": rest >> 14, "EUTRAN": rest >> 8, "WLAN": rest >> 8}.get(c["rat_type"])
 
 
-def test_cells_belong_to_the_users_network_and_mostly_home(ds):
+def test_cells_belong_to_the_users_network_and_often_home(ds):
+    """Every cell is of the user's network; the home cell has a large share (nights, evenings and weekends
+    there: test_mobility measures it by the hour)."""
     home = lte = 0
     for c in ds.cdrs:
+        if c["roaming"]:  # abroad: a visited network's cell (tests/test_roaming.py)
+            continue
         u = ds.by_id[c["user_id"]]
         plmn = u["mcc"] + u["mnc"]
         assert (c["cell_mcc"], c["cell_mnc"]) == (u["mcc"], u["mnc"]), c
@@ -319,13 +323,16 @@ def test_cells_belong_to_the_users_network_and_mostly_home(ds):
             assert 0 <= c["tracking_area_code"] <= 0xFFFF
             lte += 1
             home += c["cell_id"] == u["home_cell_id"]
-    assert lte > 0.5 * len(ds.cdrs) and home / lte > 0.5
+    assert lte > 0.5 * len(ds.cdrs) and 0.25 < home / lte < 0.6
 
 
-def test_away_cells_are_near_home(ds):
-    # Neighbouring cells: the site (eNodeB, or the gNB beside it) stays close to the home one.
+def test_away_cells_are_mostly_near_home(ds):
+    """The site (eNodeB, or the gNB beside it) is mostly near the home one: the work anchors and the
+    day's wandering are a few km away for most users, far for a few (mobility's heavy tail)."""
     far = sites = 0
     for c in ds.cdrs:
+        if c["roaming"]:
+            continue
         u = ds.by_id[c["user_id"]]
         n = len(u["mcc"] + u["mnc"])
         site = _site(c, n)
@@ -333,7 +340,7 @@ def test_away_cells_are_near_home(ds):
             continue
         sites += 1
         far += abs(site - (int(u["home_cell_id"][n:], 16) >> 8)) > 64
-    assert sites and far / sites < 0.01
+    assert sites and 0.001 < far / sites < 0.15
 
 
 def test_users_talk_to_a_small_circle(us):

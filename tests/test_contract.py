@@ -82,7 +82,7 @@ def _with_field(record: Record, extra: Field) -> Record:
 
 
 @pytest.mark.parametrize("extra, words", [
-    (Field("roaming", "bool", "Roaming or not."), "type 'bool'"),
+    (Field("abroad", "bool", "Abroad or not."), "type 'bool'"),
     (Field("note", "string", "A note."), "a string field needs"),
     (Field("msc_id", "string", "Twice.", pattern="x"), "described twice"),
     (Field("Bad-Name", "integer", "Not snake_case."), "snake_case"),

@@ -96,12 +96,13 @@ def _base(ds, r) -> int:
 
 def _payable(ds, r) -> bool:
     """Something to rate, and by the subscriber: an MT call or SMS is free but in the US (mobile party
-    pays; nothing roams in this data)."""
-    return _units(r) > 0 and (r["cdr_type"] == "data" or _mo(r) or _country(ds, r) == "US")
+    pays) and abroad."""
+    return _units(r) > 0 and (r["cdr_type"] == "data" or _mo(r) or _country(ds, r) == "US" or r["roaming"])
 
 
-def _rated(ds):
-    return [r for r in ds.cdrs if r["cdr_type"] in RATED]
+def _rated(ds, roaming: bool = False):
+    """The rated records made at home (with ``roaming``, those made abroad)."""
+    return [r for r in ds.cdrs if r["cdr_type"] in RATED and r["roaming"] == roaming]
 
 
 def _service(r) -> str:
@@ -249,9 +250,27 @@ def test_international_calls_and_messages_add_a_surcharge(ds):
     assert {r["charge_amount"] for r in incoming} <= {0}  # the caller pays an international call
 
 
-# ---------------------------------------------------------------- roaming: a constructed case
-# Nothing roams in today's data (roaming is another item of issue 11): the records of a chunk are
-# built as if every one roamed, and each must cost its base plus units x the roaming surcharge.
+# ---------------------------------------------------------------- roaming
+
+def test_records_abroad_add_the_roaming_surcharge(ds):
+    """A call, SMS or VoIP call abroad (incoming too) costs its base (0 in a postpaid bundle) plus units
+    x the roaming surcharge, plus the international one for an MO one to another country."""
+    rows = [r for r in _rated(ds, roaming=True) if r["cdr_type"] != "data" and _units(r)]
+    assert len(rows) >= 30, len(rows)
+    for r in rows:
+        c, sms = _country(ds, r), r["cdr_type"] == "sms"
+        extra = _units(r) * _rate(c, "roam_sms" if sms else "roam_voice_min")
+        if _mo(r) and _international(ds, r):
+            extra += _units(r) * _rate(c, "intl_sms" if sms else "intl_voice_min")
+        got = _e4(r["charge_amount"])
+        if ds.by_id[r["user_id"]]["plan_type"] == "prepaid":
+            assert got == _base(ds, r) + extra, r["cdr_id"]
+        else:
+            assert got in (extra, _base(ds, r) + extra), r["cdr_id"]
+
+
+# A constructed case too: the records of a chunk built as if every one roamed each cost its base plus
+# units x the roaming surcharge.
 
 def test_roaming_adds_a_surcharge_per_unit(monkeypatch):
     from datetime import date
@@ -282,9 +301,9 @@ def test_roaming_adds_a_surcharge_per_unit(monkeypatch):
     country = {u["user_id"]: u["country"] for u in users}
     checked = 0
     for h, a in zip(home, away):
-        assert {k: v for k, v in h.items() if k != "charge_amount"} == {k: v for k, v in a.items()
-                                                                        if k != "charge_amount"}
-        if h["cdr_type"] not in RATED:
+        mine = ("charge_amount", "roaming")
+        assert {k: v for k, v in h.items() if k not in mine} == {k: v for k, v in a.items() if k not in mine}
+        if h["cdr_type"] not in RATED or h["roaming"]:
             continue
         c = country[h["user_id"]]
         sms = h["cdr_type"] == "sms"

@@ -74,7 +74,9 @@ def test_formats_carry_the_same_records(tmp_path, users):
             cell = row[key]
             if value is None:
                 assert cell == "", (key, rec["cdr_id"])
-            elif isinstance(value, bool) or not isinstance(value, (int, float)):
+            elif isinstance(value, bool):
+                assert cell == json.dumps(value), (key, rec["cdr_id"])  # true / false
+            elif not isinstance(value, (int, float)):
                 assert cell == str(value), (key, rec["cdr_id"])
             else:
                 assert math.isclose(float(cell), value), (key, rec["cdr_id"])
@@ -99,7 +101,8 @@ def test_output_dir_is_the_single_file_split_by_type(tmp_path, users, fmt):
         union += part
     key = lambda r: r["cdr_id"]  # noqa: E731
     if fmt == "csv":  # CSV cells are text; compare them with the JSON values as text
-        single = [{k: "" if v is None else str(v) for k, v in r.items()} for r in single]
+        single = [{k: "" if v is None else json.dumps(v) if isinstance(v, bool) else str(v) for k, v in r.items()}
+                  for r in single]
         for r in union:
             for k, v in r.items():
                 if k in ("jitter_ms", "packet_loss_pct", "mos", "charge_amount"):

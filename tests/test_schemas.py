@@ -56,7 +56,7 @@ def _types(prop: dict) -> set:
 
 def csv_record(row: dict, cdr_type: str) -> dict:
     """A CSV row as the record its type's schema describes: numbers converted where the schema
-    says integer/number, an empty cell null where the field may be null, and the columns of
+    says integer/number/boolean, an empty cell null where the field may be null, and the columns of
     other CDR types (which must be blank) left out."""
     props = SCHEMAS[cdr_type]["properties"]
     rec = {}
@@ -71,6 +71,8 @@ def csv_record(row: dict, cdr_type: str) -> dict:
             rec[name] = int(cell)
         elif "number" in types:
             rec[name] = float(cell)
+        elif "boolean" in types:
+            rec[name] = {"true": True, "false": False}[cell]  # JSON's words, nothing else
         else:
             rec[name] = cell
     return rec
