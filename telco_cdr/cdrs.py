@@ -507,6 +507,7 @@ class CdrFactory:
         # Abroad (telco_cdr.roaming): the visited network's cells around the trip's base, its time zone.
         net = pop.plmn_code[u].astype(np.int64)  # the serving network: the home PLMN, or len(plmns) + a visited one
         visited, base = pop.trips.where(net, u, start)
+        like_home = pop.trips.like_home(net, visited)
         abroad = np.flatnonzero(visited >= 0)
         if len(abroad):
             net[abroad] = len(pop.plmns) + visited[abroad]
@@ -561,6 +562,7 @@ class CdrFactory:
             ctx.method, ctx.twin, ctx.call, ctx.caller = method[idx], twin_of_call[idx], call[idx], caller[idx]
             ctx.partial, ctx.partials = drow[idx], partials
             ctx.roaming = visited[idx] >= 0
+            ctx.surcharged = ctx.roaming & ~like_home[idx]  # abroad and priced so (not roam like at home)
             dur_ms, values = builders[t](ctx)
             values.setdefault("record_type", Pick(self.record_type[t], ctx.mo.view(np.int8)))
             if closing:  # started its duration before the time given; the times that follow the start with it
@@ -663,7 +665,7 @@ class CdrFactory:
         when roaming.  No draw: the other fields' bytes do not depend on these."""
         tariffs, u = self.pop.tariffs, c.u
         country = tariffs.country[u]
-        roaming = np.zeros(len(u), dtype=bool) if c.roaming is None else c.roaming
+        roaming = np.zeros(len(u), dtype=bool) if c.surcharged is None else c.surcharged
         if service == DATA_S:
             intl = roaming  # (unused for data)
         else:
@@ -856,4 +858,5 @@ class _Ctx:
     partials: dict | None = None  # the chunk's partial records' columns (telco_cdr.bearers)
     texts: UserTexts | None = None  # the chunk's users' own text
     tu: np.ndarray | None = None  # each row's user in ``texts``
-    roaming: np.ndarray | None = None  # the rows whose user is abroad (telco_cdr.roaming; charging's surcharge)
+    roaming: np.ndarray | None = None  # the rows whose user is abroad (telco_cdr.roaming)
+    surcharged: np.ndarray | None = None  # of those, the ones priced as roaming (charging's surcharge)

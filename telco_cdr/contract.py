@@ -177,7 +177,8 @@ USER = Record("user", "Subscriber", "One mobile subscriber as written by user_ge
     Field("activation_date", "date", f"Date the line was activated, {ACTIVATION_FIRST} to {ACTIVATION_LAST}.",
           pattern=f"({'|'.join(map(str, range(ACTIVATION_FIRST.year, ACTIVATION_LAST.year + 1)))})"
                   "-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"),
-    Field("home_city", "string", "The city the subscriber lives in (one of the country's largest).", text=True),
+    Field("home_city", "string", "The city the subscriber lives in (one of the country's largest; in India one "
+          "of its operator's licence circle: 404-10 Delhi, 404-20 Mumbai).", text=True),
     Field("home_region", "string", "State, nation or region of the city.", text=True),
     Field("time_zone", "string", "The IANA time zone of the home city (US cities in their own zones), in which "
           "the subscriber's daily and weekly curves run, daylight saving included.",

@@ -29,6 +29,10 @@ class Operator:
     iccid_prefix: str  # the operator's ICCID issuer identification number: 89 + country code + issuer id
     iccid_digits: int  # length of its ICCIDs, Luhn check digit included (19 or 20)
     smsc: str  # E.164 address of the operator's SMS centre (synthetic)
+    # Where its subscribers live: the cities of its licence area (India's MNCs are per licence circle,
+    # telco-reference.md "Roaming"; DoT's list of circles: 404-10 is Airtel's Delhi circle, 404-20
+    # Vodafone's Mumbai circle); empty: the whole country.
+    circle: tuple[str, ...] = ()
 
     @property
     def plmn(self) -> str:
@@ -66,8 +70,8 @@ OPERATORS: tuple[Operator, ...] = (
     Operator("208", "01", "Orange France", "FR", "33", 0.40, "893301", 19, "33689004000"),
     Operator("208", "10", "SFR", "FR", "33", 0.30, "893310", 19, "33609001390"),
     Operator("208", "20", "Bouygues Telecom", "FR", "33", 0.30, "893320", 19, "33660003000"),
-    Operator("404", "10", "Airtel Delhi", "IN", "91", 0.55, "899110", 19, "919810051914"),
-    Operator("404", "20", "Vodafone Idea Mumbai", "IN", "91", 0.45, "899130", 19, "919820005444"),
+    Operator("404", "10", "Airtel Delhi", "IN", "91", 0.55, "899110", 19, "919810051914", ("Delhi",)),
+    Operator("404", "20", "Vodafone Idea Mumbai", "IN", "91", 0.45, "899130", 19, "919820005444", ("Mumbai",)),
 )
 
 # Mobile number blocks of each operator of GB, DE, FR and IN, as national prefixes: the blocks

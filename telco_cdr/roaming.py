@@ -59,6 +59,10 @@ DESTINATIONS = {
     "FR": {"ES": 35, "IT": 25, "GB": 12, "DE": 10, "US": 10, "AE": 8},
     "IN": {"AE": 40, "SG": 20, "US": 15, "GB": 15, "DE": 5, "FR": 5},
 }
+# Roam like at home (Regulation (EU) 2022/612, before it 2015/2120 from June 2017): a subscriber of an
+# EU/EEA network pays domestic prices in another EU/EEA country's network; the UK left in 2020 and
+# its operators charge for roaming again.  The countries of our tables in the EU:
+EU = ("DE", "FR", "ES", "IT", "AT")
 TRIP_SHARE = 0.02  # users starting a trip abroad in a week: with last week's trips, about 3 % away in a week
 TRIP_DAYS = (2, 7)  # a trip's length, days (uniform)
 WEEK_MS, DAY_MS, HOUR_MS = 7 * 86_400_000, 86_400_000, 3_600_000
@@ -101,6 +105,8 @@ class Trips:
             self.cum[c] = np.cumsum(w) / w.sum() if w.sum() else np.zeros(len(VISITED))
         self.travels = self.cum[:, -1] > 0  # PLMNs whose users travel (their country has destinations)
         self.clock = ZoneClock([v.zone for v in VISITED])
+        self.eu_home = np.array([c in EU for c in plmn_countries] or [False])
+        self.eu_visited = np.array([v.country in EU for v in VISITED])
         self.mcc = [v.mcc for v in VISITED]
         self.mnc = [v.mnc for v in VISITED]
 
@@ -138,6 +144,11 @@ class Trips:
             site = _unit(self._hash(u[rows], w[rows], 5))
             base[rows] = HOTEL_SITES[0] + (site * (HOTEL_SITES[1] - HOTEL_SITES[0])).astype(np.int64)
         return dest, base
+
+    def like_home(self, plmn: np.ndarray, dest: np.ndarray) -> np.ndarray:
+        """Per record: abroad, but priced as at home (roam like at home: an EU network's subscriber in
+        another EU network)."""
+        return (dest >= 0) & self.eu_home[plmn] & self.eu_visited[np.maximum(dest, 0)]
 
     def offsets(self, dest: np.ndarray, t_ms: np.ndarray) -> np.ndarray:
         """The UTC offsets (ms) of the visited networks ``dest`` at ``t_ms``."""

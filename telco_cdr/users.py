@@ -146,6 +146,7 @@ def _generate(num_users: int, seed: int, op_ids: np.ndarray) -> Iterator[dict]:
     country_of = rng.integers(0, len(op_countries), n)
     op = np.empty(n, dtype=np.int64)
     city = np.empty(n, dtype=np.int64)
+    circle_rng = np.random.default_rng(np.random.SeedSequence([SeedDomain.USERS, seed, 1]))  # the others' draws stay
     for ci, country in enumerate(op_countries):
         sel = np.flatnonzero(country_of == ci)
         ops_here = np.array([i for i in op_ids if OPERATORS[i].country == country])
@@ -154,6 +155,12 @@ def _generate(num_users: int, seed: int, op_ids: np.ndarray) -> Iterator[dict]:
         cities_here = np.array([i for i, c in enumerate(CITIES) if c.country == country])
         w = np.array([CITIES[i].weight for i in cities_here])
         city[sel] = cities_here[_pick(rng, np.cumsum(w / w.sum()), len(sel))]
+        for o in ops_here.tolist():  # an operator licensed for a circle: its users live there
+            if OPERATORS[o].circle:
+                mine = sel[op[sel] == o]
+                inside = np.array([i for i in cities_here if CITIES[i].name in OPERATORS[o].circle])
+                wc = np.array([CITIES[i].weight for i in inside])
+                city[mine] = inside[_pick(circle_rng, np.cumsum(wc / wc.sum()), len(mine))]
 
     # Plan: prepaid share by country, then a plan of that type by weight.
     prepaid_share = np.array([PREPAID_SHARE[OPERATORS[i].country] for i in op])

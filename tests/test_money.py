@@ -252,10 +252,19 @@ def test_international_calls_and_messages_add_a_surcharge(ds):
 
 # ---------------------------------------------------------------- roaming
 
+# EU/EEA networks of the visited countries (MCC): roam like at home (Regulation (EU) 2022/612) for a
+# subscriber of an EU network (here DE and FR), not for a British one since 2021.
+EU_MCC, EU_HOMES = {"262", "208", "214", "222", "232"}, {"DE", "FR"}
+
+
+def _like_home(ds, r) -> bool:
+    return _country(ds, r) in EU_HOMES and r["cell_mcc"] in EU_MCC
+
+
 def test_records_abroad_add_the_roaming_surcharge(ds):
     """A call, SMS or VoIP call abroad (incoming too) costs its base (0 in a postpaid bundle) plus units
     x the roaming surcharge, plus the international one for an MO one to another country."""
-    rows = [r for r in _rated(ds, roaming=True) if r["cdr_type"] != "data" and _units(r)]
+    rows = [r for r in _rated(ds, roaming=True) if r["cdr_type"] != "data" and _units(r) and not _like_home(ds, r)]
     assert len(rows) >= 30, len(rows)
     for r in rows:
         c, sms = _country(ds, r), r["cdr_type"] == "sms"
@@ -267,6 +276,27 @@ def test_records_abroad_add_the_roaming_surcharge(ds):
             assert got == _base(ds, r) + extra, r["cdr_id"]
         else:
             assert got in (extra, _base(ds, r) + extra), r["cdr_id"]
+
+
+def test_eu_subscribers_roam_like_at_home_in_the_eu_and_british_ones_do_not(ds):
+    """A German or French subscriber in another EU network pays what it would at home: no roaming
+    surcharge, incoming calls and SMS free, prepaid MO units x the domestic rate.  A British one there
+    pays the roaming surcharge (the UK left the EU)."""
+    abroad = [r for r in _rated(ds, roaming=True) if _units(r) and r["cdr_type"] != "data"]
+    eu = [r for r in abroad if _like_home(ds, r)]
+    british = [r for r in abroad if _country(ds, r) == "GB" and r["cell_mcc"] in EU_MCC]
+    assert len(eu) + len(british) >= 10, (len(eu), len(british))
+    for r in eu:
+        got = _e4(r["charge_amount"])
+        if not _mo(r):
+            assert got == 0, r["cdr_id"]
+        elif ds.by_id[r["user_id"]]["plan_type"] == "prepaid" and not _international(ds, r):
+            assert got == _base(ds, r), r["cdr_id"]
+        else:
+            assert got <= _base(ds, r) + _units(r) * _rate(_country(ds, r), "intl_voice_min"), r["cdr_id"]
+    for r in british:
+        sms = r["cdr_type"] == "sms"
+        assert _e4(r["charge_amount"]) >= _units(r) * _rate("GB", "roam_sms" if sms else "roam_voice_min"), r
 
 
 # A constructed case too: the records of a chunk built as if every one roamed each cost its base plus
@@ -292,7 +322,7 @@ def test_roaming_adds_a_surcharge_per_unit(monkeypatch):
             money = factory._money
 
             def roam(c, *args):
-                c.roaming = np.ones(len(c.u), dtype=bool)
+                c.roaming = c.surcharged = np.ones(len(c.u), dtype=bool)
                 return money(c, *args)
             monkeypatch.setattr(factory, "_money", roam)
         return [json.loads(line) for line in factory.build(0, 0, times).lines]

@@ -160,3 +160,17 @@ def trips_country(d: int) -> str:
     from telco_cdr.roaming import VISITED
 
     return VISITED[d].country
+
+
+@pytest.mark.parametrize("seed", [3, 17])
+def test_indian_subscribers_live_in_their_mncs_licence_circle(tmp_path, seed):
+    """India's MNCs are licensed per circle (DoT): a 404-10 (Airtel Delhi) subscriber lives in the Delhi
+    circle, a 404-20 (Vodafone Idea Mumbai) one in the Mumbai circle; other countries' operators are
+    national, their users in many cities."""
+    users = helpers.load_records(helpers.write_users(tmp_path / "u.json", 3000, seed=seed, countries=["IN", "GB"]))
+    circles = {("404", "10"): {"Delhi"}, ("404", "20"): {"Mumbai"}}
+    seen = defaultdict(set)
+    for u in users:
+        seen[u["mcc"], u["mnc"]].add(u["home_city"])
+    assert seen[("404", "10")] == circles[("404", "10")] and seen[("404", "20")] == circles[("404", "20")], seen
+    assert all(len(cities) > 5 for plmn, cities in seen.items() if plmn[0] == "234"), seen
