@@ -96,7 +96,12 @@ NEVER = np.uint16(65535)  # an allowance that does not run out in the cycle (unl
 def billing_day(msisdn) -> np.ndarray:
     """Each user's billing day, 1 to 28 (every month has it), from its number: the same for the
     users file and the CDRs."""
-    return (np.asarray(msisdn, dtype=np.int64) % 28 + 1).astype(np.int8)
+    msisdn = np.asarray(msisdn, dtype=np.int64)
+    flat = msisdn.reshape(-1)
+    out = np.empty(flat.shape, dtype=np.int8)
+    for lo in range(0, len(out), EXHAUST_BLOCK):  # (a block at a time: no int64 array of a base of millions)
+        out[lo:lo + EXHAUST_BLOCK] = flat[lo:lo + EXHAUST_BLOCK] % 28 + 1
+    return out.reshape(msisdn.shape)
 
 
 def country_of_plmns(plmn_keys: list[str]) -> np.ndarray:
@@ -123,13 +128,36 @@ def exhaust_fraction(allowance: np.ndarray, expected: np.ndarray) -> np.ndarray:
     return np.minimum(np.floor(np.nan_to_num(frac, nan=1.0) * 65535), 65535).astype(np.uint16)
 
 
-def expected_usage(country: np.ndarray, service: int, weight: np.ndarray) -> np.ndarray:
+def expected_usage(country: np.ndarray, service: int, weight: np.ndarray, mean: float | None = None) -> np.ndarray:
     """A user's expected usage of ``service`` per cycle: its country's average times its activity for
-    the service relative to the mean of the users who have any (``weight``, from the traffic model)."""
+    the service relative to the mean of the users who have any (``weight``, from the traffic model;
+    ``mean``: that mean, when ``weight`` is a block of the users)."""
     w = np.asarray(weight, dtype=np.float64)
-    mean = w[w > 0].mean() if (w > 0).any() else 1.0
+    if mean is None:
+        mean = positive_mean(w)
     avg = np.array([AVG_MONTHLY[c][service] * (1000 if service == DATA_S else 1) for c in COUNTRIES])  # data in MB
     return avg[country] * (w / mean)
+
+
+def positive_mean(weight: np.ndarray) -> float:
+    """The mean of the positive entries of ``weight`` (>= 0), 1.0 if none; no copy of it is made."""
+    k = np.count_nonzero(weight)
+    return float(weight.sum()) / k if k else 1.0
+
+
+EXHAUST_BLOCK = 1 << 18  # users at a time (a base of millions makes no float arrays of every user)
+
+
+def exhaust_column(country: np.ndarray, allowance_of_plan: np.ndarray, plan: np.ndarray, service: int,
+                   weight: np.ndarray, out: np.ndarray) -> None:
+    """``out`` (a column of Tariffs.exhaust): when each user's allowance of ``service`` runs out in a cycle,
+    from its plan's allowance (``allowance_of_plan[plan]``) and its expected usage (weight), a block of
+    users at a time."""
+    mean = positive_mean(weight)
+    for lo in range(0, len(weight), EXHAUST_BLOCK):
+        hi = lo + EXHAUST_BLOCK
+        expected = expected_usage(country[lo:hi], service, weight[lo:hi], mean)
+        out[lo:hi] = exhaust_fraction(allowance_of_plan[plan[lo:hi]], expected)
 
 
 def cycle_position(local_ms: np.ndarray, day: np.ndarray) -> np.ndarray:

@@ -20,8 +20,7 @@ from .charging import (
     Tariffs,
     billing_day,
     country_of_plmns,
-    exhaust_fraction,
-    expected_usage,
+    exhaust_column,
 )
 from .constants import CDR_TYPES, DEFAULT_WEIGHTS, SeedDomain
 from .errors import UserError
@@ -511,9 +510,7 @@ def build_population(users: UserTable | Sequence[dict], seed: int, on: date | No
             w[~radio.volte] = 0.0  # only IMS devices have IMS records
         service = {"voice": VOICE_S, "sms": SMS_S, "data": DATA_S}.get(CDR_TYPES[t])
         if service is not None:  # a weekday's weight: the user's usage of the service against the others'
-            expected = expected_usage(country, service, w)
-            exhaust[:, service] = exhaust_fraction(_allowance(table.plan_code, service), expected)
-            del expected
+            exhaust_column(country, _allowance(service), table.plan_code, service, w, exhaust[:, service])
         cums = []
         for we in range(2):
             if we:
@@ -539,7 +536,7 @@ def build_population(users: UserTable | Sequence[dict], seed: int, on: date | No
     )
 
 
-def _allowance(plan_code: np.ndarray, service: int) -> np.ndarray:
+def _allowance(service: int) -> np.ndarray:
     """Each user's allowance of ``service`` (charging: voice minutes, SMS, data MB; inf for unlimited)
     by its plan (users.PLANS); a plan not in PLANS has none (0: every unit rated)."""
     from .users import PLANS
@@ -547,7 +544,7 @@ def _allowance(plan_code: np.ndarray, service: int) -> np.ndarray:
     get = {VOICE_S: lambda p: p.voice_minutes, SMS_S: lambda p: p.sms, DATA_S: lambda p: p.data_gb}[service]
     scale = 1000 if service == DATA_S else 1
     values = [np.inf if get(p) is None else get(p) * scale for p in PLANS]
-    return np.array(values + [0.0], dtype=np.float32)[plan_code]  # -1: the appended 0
+    return np.array(values + [0.0], dtype=np.float32)  # by plan code; -1: the appended 0
 
 
 def _network_nodes(table: UserTable) -> tuple[dict, np.ndarray]:

@@ -36,8 +36,8 @@ class Users:
 
 def _typed(schema: dict, cells: dict) -> tuple[dict, list[str]]:
     """A CSV row's cells as JSON values by the schema's types: an empty cell is null where the
-    field may be null, else absent.  Returns the record and the cells that are not numbers where
-    numbers belong."""
+    field may be null, else absent.  Returns the record and the cells that are not numbers (or
+    booleans) where numbers (booleans) belong."""
     rec, bad = {}, []
     for name, prop in schema["properties"].items():
         cell = cells.get(name, "")
@@ -47,8 +47,11 @@ def _typed(schema: dict, cells: dict) -> tuple[dict, list[str]]:
                 rec[name] = None
             continue
         try:
-            rec[name] = int(cell) if "integer" in types else float(cell) if "number" in types else cell
-        except ValueError:
+            if "boolean" in types:
+                rec[name] = {"true": True, "false": False}[cell]
+            else:
+                rec[name] = int(cell) if "integer" in types else float(cell) if "number" in types else cell
+        except (ValueError, KeyError):
             bad.append(name)
     return rec, bad
 

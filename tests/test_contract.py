@@ -153,6 +153,8 @@ def _typed(cdr_type: str, row: dict) -> dict:
             rec[f.name] = int(cell)
         elif f.type == "number":
             rec[f.name] = float(cell)
+        elif f.type == "boolean":
+            rec[f.name] = {"true": True, "false": False}[cell]  # JSON's words, nothing else
         else:
             rec[f.name] = cell
     return rec
