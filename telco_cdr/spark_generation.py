@@ -72,15 +72,13 @@ def check_master(master: str) -> str:
 TABLE_FORMATS = {"parquet": "Parquet", "delta": "Delta Lake"}
 
 
-def require(delta: bool = False) -> None:
-    """Refuse in one line when pyspark (or pyarrow, which carries the records to the JVM; with ``delta``,
-    delta-spark) is not installed."""
-    for module, what in (("pyspark", "--spark"), ("pyarrow", "--spark"), *((("delta", "--format delta"),)
-                                                                          if delta else ())):
+def require() -> None:
+    """Refuse in one line when pyspark (or pyarrow, which the tasks write with) is not installed."""
+    for module in ("pyspark", "pyarrow"):
         try:
             __import__(module)
         except ImportError:
-            raise UserError(f"{what} needs the {module} package: pip install -r requirements-spark.txt") from None
+            raise UserError(f"--spark needs the {module} package: pip install -r requirements-spark.txt") from None
 
 
 @dataclass(frozen=True)
@@ -311,27 +309,19 @@ def _ship_package(sc) -> None:
 
 # ---------------------------------------------------------------- cdr_generator.py --spark
 
-def session(master: str, app: str = "cdr_generator", delta: bool = False):
-    """A SparkSession on ``master`` (session time zone UTC; with ``delta``, Delta Lake's extension and
-    catalog, its jars fetched by Spark from Maven Central the first time, as delta-spark's
-    configure_spark_with_delta_pip does) and whether it was started here (so is to be stopped here),
-    or the session already active in this process (a notebook's, a test's); RunError in one line if
-    Spark cannot start."""
+def session(master: str, app: str = "cdr_generator"):
+    """A SparkSession on ``master`` (session time zone UTC; its Python workers started: warm_up) and
+    whether it was started here (so is to be stopped here), or the session already active in this
+    process (a notebook's, a test's); RunError in one line if Spark cannot start."""
     from pyspark.sql import SparkSession
 
     active = SparkSession.getActiveSession()
     if active is not None:
         return active, False
     try:
-        builder = (SparkSession.builder.master(master).appName(app)
-                   .config("spark.sql.session.timeZone", "UTC").config("spark.ui.showConsoleProgress", "false"))
-        if delta:
-            from delta import configure_spark_with_delta_pip
-
-            builder = configure_spark_with_delta_pip(
-                builder.config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
-                .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog"))
-        spark = builder.getOrCreate()
+        spark = (SparkSession.builder.master(master).appName(app)
+                 .config("spark.sql.session.timeZone", "UTC").config("spark.ui.showConsoleProgress", "false")
+                 .getOrCreate())
     except Exception as e:  # noqa: BLE001 - the JVM's failures come as many classes
         raise RunError(f"Spark could not start on {master!r}: {_first_line(e)}") from None
     spark.sparkContext.setLogLevel("ERROR")

@@ -233,6 +233,34 @@ def test_a_writing_task_fails_on_a_bad_value_and_leaves_no_file(tmp_path, data, 
 
 
 @pytest.mark.spark
+def test_one_task_writes_the_single_process_files_byte_for_byte(spark, data, tmp_path):
+    """The tasks write with the single-process run's Parquet writer: one task writing every chunk gives
+    each type's file of ``cdr_generator.py --format parquet --output-dir``, byte for byte; two tasks
+    give the same row groups, cut between two files."""
+    import pyarrow.parquet as pq
+
+    _, users, _ = data
+    rc = helpers.cdr_main("--users-file", users, "--count", COUNT, "--seed", SEED, "--start", START, "--end", END,
+                          "--output-dir", tmp_path / "single", "--format", "parquet", *EXTRA)
+    assert rc == 0
+    spec = spark_generation.make_spec(str(users), COUNT, SEED, START, END, anomalies=EXTRA[1], label_anomalies=True)
+    for partitions in (1, 2):
+        out = tmp_path / f"tasks-{partitions}"
+        spark_generation.write_tables(spark, spec, str(out), partitions=partitions)
+        for t in CDR_TYPES:
+            single = (tmp_path / "single" / f"{t}.parquet").read_bytes()
+            parts = sorted((out / t).iterdir())
+            if partitions == 1:
+                assert [p.name for p in parts] == ["part-00000.parquet"]
+                assert parts[0].read_bytes() == single, t
+            else:
+                assert [p.name for p in parts] == ["part-00000.parquet", "part-00001.parquet"], t
+                groups = [f.read_row_group(g) for f in map(pq.ParquetFile, parts) for g in range(f.num_row_groups)]
+                want = pq.ParquetFile(tmp_path / "single" / f"{t}.parquet")
+                assert groups == [want.read_row_group(g) for g in range(want.num_row_groups)], t
+
+
+@pytest.mark.spark
 def test_a_type_without_records_is_an_empty_table_of_its_schema(spark, data, tmp_path):
     """Five records: some types get none, and still have a table (Parquet and Delta) with their columns."""
     _need("deltalake")
