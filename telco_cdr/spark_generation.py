@@ -309,10 +309,11 @@ def _ship_package(sc) -> None:
 
 # ---------------------------------------------------------------- cdr_generator.py --spark
 
-def session(master: str, app: str = "cdr_generator"):
-    """A SparkSession on ``master`` (session time zone UTC; its Python workers started: warm_up) and
-    whether it was started here (so is to be stopped here), or the session already active in this
-    process (a notebook's, a test's); RunError in one line if Spark cannot start."""
+def session(master: str, app: str = "cdr_generator", spec: GenerationSpec | None = None):
+    """A SparkSession on ``master`` (session time zone UTC; its Python workers started, with ``spec``'s
+    job built in them: warm_up) and whether it was started here (so is to be stopped here), or the
+    session already active in this process (a notebook's, a test's); RunError in one line if Spark
+    cannot start."""
     from pyspark.sql import SparkSession
 
     active = SparkSession.getActiveSession()
@@ -326,29 +327,39 @@ def session(master: str, app: str = "cdr_generator"):
         raise RunError(f"Spark could not start on {master!r}: {_first_line(e)}") from None
     spark.sparkContext.setLogLevel("ERROR")
     try:
-        warm_up(spark)
+        warm_up(spark, spec)
     except Exception as e:  # noqa: BLE001
         spark.stop()
         raise RunError(f"Spark started on {master!r} but its Python workers did not: {_first_line(e)}") from None
     return spark, True
 
 
-def _imports(batches):
-    """A task of warm_up: this package's generation and Parquet modules imported (with numpy and pyarrow)."""
+def _ready(spec_bc, items):
+    """A task of warm_up: this package's generation and Parquet modules imported (with numpy and
+    pyarrow), and the run's job built (and kept: _job_of) where there is one."""
     from . import batch, parquet  # noqa: F401
 
     parquet.require("--spark")
-    yield from batches
+    if spec_bc is not None:
+        _job_of(spec_bc.value)
+    yield from items
 
 
-def warm_up(spark) -> None:
-    """Start Spark's Python workers (one per core) with this package imported, by a job of a task per core
-    that does nothing else: the first Python job of a session pays the JVM's first plan and the workers'
-    start (about 2.4 s on local[1] here), which belong to starting Spark, not to a run's records."""
+def warm_up(spark, spec: GenerationSpec | None = None) -> None:
+    """Start Spark's Python workers (one per core), with this package imported and, given ``spec``, its
+    job built, by a job of a task per core that does nothing else: the first Python job of a session
+    pays the JVM's first plan and the workers' start (about 2.4 s on local[1] here), and each worker
+    models the users once, all of which belong to starting the run (as one process reads and models
+    the users before it writes its first record), not to making its records."""
     sc = spark.sparkContext
     _ship_package(sc)
     n = max(1, sc.defaultParallelism)
-    spark.range(0, n, 1, n).mapInArrow(_imports, "id BIGINT").collect()
+    spec_bc = sc.broadcast(spec) if spec is not None else None
+    try:
+        sc.parallelize(range(n), n).mapPartitions(lambda items: _ready(spec_bc, items)).collect()
+    finally:
+        if spec_bc is not None:
+            spec_bc.destroy()
 
 
 def _first_line(e: BaseException) -> str:
@@ -356,19 +367,16 @@ def _first_line(e: BaseException) -> str:
     return text[0] if text else type(e).__name__
 
 
-def _write_parts(spec_bc, folder: str, compression, batches):
-    """A task (mapInArrow) of write_tables: the chunks of its batches (a contiguous range), built in
-    order and written by the task itself as one Parquet file per CDR type, ``folder/<type>/part-<first
-    chunk>.parquet``, exactly as the single-process run writes a type's file (telco_cdr.parquet: a row
-    group per chunk, checked against the contract's schema, times as UTC milliseconds); the file
-    appears only when complete (a retried task writes it again, whole).  Yields a row per file: its
-    type, name and records."""
-    import pyarrow as pa
-
+def _write_parts(spec_bc, folder: str, compression, numbers):
+    """A task of write_tables: chunks ``numbers`` (a contiguous range), built in order and written by
+    the task itself as one Parquet file per CDR type, ``folder/<type>/part-<first chunk>.parquet``,
+    exactly as the single-process run writes a type's file (telco_cdr.parquet: a row group per
+    chunk, checked against the contract's schema, times as UTC milliseconds); the file appears only
+    when complete (a retried task writes it again, whole).  Yields (type, file name, records) per file."""
     from .parquet import ParquetFile, arrow_schema, table
 
     spec = spec_bc.value
-    numbers = [i for batch in batches for i in batch.column(0).to_pylist()]
+    numbers = list(numbers)
     if not numbers:
         return
     job = _job_of(spec)
@@ -394,14 +402,10 @@ def _write_parts(spec_bc, folder: str, compression, batches):
         for out in outs.values():
             out.abort()
         raise
-    types = sorted(outs)
-    yield pa.RecordBatch.from_arrays([pa.array([CDR_TYPES[t] for t in types], pa.string()),
-                                      pa.array([name] * len(types), pa.string()),
-                                      pa.array([rows[t] for t in types], pa.int64())],
-                                     names=["type", "file", "records"])
+    for t in sorted(outs):
+        yield CDR_TYPES[t], name, rows[t]
 
 
-PARTS_SCHEMA = "type STRING, file STRING, records BIGINT"
 
 
 def delta_log(folder: str, schema_json: str, files: dict) -> None:
@@ -449,7 +453,6 @@ def write_tables(spark, spec: GenerationSpec, out_dir: str, compression: str | N
     local[N]; a shared mount such as /dbfs/... on a cluster).  The tables are written into a
     temporary folder of ``out_dir`` and moved into place only when all are written: a failed run
     leaves no table half-written (an earlier table of the same name stays until then)."""
-    from pyspark.sql import functions as F
 
     from .parquet import ParquetFile, arrow_schema
 
@@ -464,21 +467,22 @@ def write_tables(spark, spec: GenerationSpec, out_dir: str, compression: str | N
             os.makedirs(os.path.join(tmp, t))
         _ship_package(sc)
         spec_bc = sc.broadcast(spec)
-        numbers = spark.range(0, everything, 1, partitions).select(F.col("id").cast("int").alias("chunk"))
+        # contiguous ranges of chunk numbers, one per task (as spark.range cuts them)
+        ranges = [range(everything * k // partitions, everything * (k + 1) // partitions) for k in range(partitions)]
         codec = compression or None
         try:
-            parts = numbers.mapInArrow(lambda batches: _write_parts(spec_bc, tmp, codec, batches),
-                                       PARTS_SCHEMA).collect()
+            parts = sc.parallelize(ranges, partitions).mapPartitions(
+                lambda it: (row for r in it for row in _write_parts(spec_bc, tmp, codec, r))).collect()
         except BaseException:  # a task failed, or Ctrl+C / SIGTERM: no task goes on writing
             sc.cancelAllJobs()
             raise
         finally:
             spec_bc.destroy()
         counts = [0] * len(CDR_TYPES)
-        for r in parts:
-            counts[CDR_TYPES.index(r["type"])] += r["records"]
+        for t, _, records in parts:
+            counts[CDR_TYPES.index(t)] += records
         for t in CDR_TYPES:
-            files = {r["file"]: r["records"] for r in parts if r["type"] == t}
+            files = {name: records for kind, name, records in parts if kind == t}
             if not files:  # a type without records: a table of its schema
                 ParquetFile(os.path.join(tmp, t, "part-00000.parquet"), arrow_schema(t, spec.labelled),
                             compression).commit()

@@ -203,12 +203,10 @@ def test_a_writing_task_fails_on_a_bad_value_and_leaves_no_file(tmp_path, data, 
     them: a value the contract's type cannot take fails the task, and none of its files, whole or
     partial, stays behind (a good task's files are there, named by their first chunk)."""
     _need("pyarrow")
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
     _, users, _ = data
     spec = spark_generation.make_spec(str(users), 2 * CHUNK_RECORDS, SEED, START, END)
-    chunks = pa.record_batch([pa.array([0, 1], pa.int32())], names=["chunk"])
 
     def write(job, folder):
         for t in CDR_TYPES:
@@ -216,14 +214,14 @@ def test_a_writing_task_fails_on_a_bad_value_and_leaves_no_file(tmp_path, data, 
         spark_generation._JOBS.clear()
         spark_generation._JOBS[spec.key] = job
         try:
-            return list(spark_generation._write_parts(_Given(spec), str(folder), None, iter([chunks])))
+            return list(spark_generation._write_parts(_Given(spec), str(folder), None, range(2)))
         finally:
             spark_generation._JOBS.clear()
 
     rows = write(spec.job(), tmp_path / "good")
     files = {t: sorted(p.name for p in (tmp_path / "good" / t).iterdir()) for t in CDR_TYPES}
     assert files == {t: ["part-00000.parquet"] for t in CDR_TYPES}
-    written = {r["type"]: r["records"] for batch in rows for r in batch.to_pylist()}
+    written = {t: records for t, _, records in rows}
     assert written == {t: pq.read_metadata(tmp_path / "good" / t / "part-00000.parquet").num_rows for t in CDR_TYPES}
     assert sum(written.values()) == 2 * CHUNK_RECORDS
     assert pq.read_metadata(tmp_path / "good" / "voice" / "part-00000.parquet").num_row_groups == 2, "a group a chunk"
