@@ -43,9 +43,9 @@ examples:
   python cdr_generator.py --count 1000000 --output cdrs.jsonl --start 2026-11-01 --end 2026-11-08 \\
       --anomalies sim_box=1,wangiri=1,cell_outage=2 --ledger truth.jsonl        # fraud and outages to find
   python cdr_generator.py --spark 'local[2]' --count 1000000 --start 2026-11-01 --output-dir lake/ \\
-      --format parquet   # built by Spark tasks: lake/voice/, lake/data/, ... Spark Parquet tables
+      --format parquet   # built and written by Spark tasks: lake/voice/, lake/data/, ... Parquet tables
   python cdr_generator.py --spark 'local[2]' --count 1000000 --start 2026-11-01 --output-dir lake/ \\
-      --format delta     # Delta Lake tables (needs delta-spark; its jars come from Maven Central once)
+      --format delta     # Delta Lake tables (their logs written by this script: no Delta jars needed)
 
 The name says the format: .json, .jsonl/.ndjson, .csv, then .gz or .zst to compress, or
 .parquet (its columns compressed inside: snappy, or --compression gzip|zstd); other formats
@@ -72,7 +72,9 @@ order.  The records are those of --order event, byte for byte; only their order 
 k8s://... on a cluster; needs pyspark and pyarrow) and writes one table (a folder) per CDR type into
 --output-dir, Parquet or with --format delta Delta Lake, typed by the contract's Spark schema, times
 as timestamps: the same records as the run without --spark, for the same users, flags and --seed.
-Not with --faults, --ledger, --order arrival or --workers.
+Each task writes its files itself, so --output-dir must be a folder every executor sees (on a
+cluster, a shared mount such as /dbfs/... or /Volumes/...).  Not with --faults, --ledger, --order
+arrival or --workers.
 
 --anomalies kinds (each a number of incidents, planted in the records): sim_box (a few SIMs in one
 cell making many short calls to distinct numbers), wangiri (one-ring calls from premium numbers,
@@ -152,7 +154,7 @@ def on_spark(args, weights: dict, start_ms: int, end_ms: int, anomalies) -> int:
                         "system (on a cluster, one every executor sees too), not to a URL")
     if os.path.exists(args.output_dir) and not os.path.isdir(args.output_dir):
         raise UserError(f"--output-dir {args.output_dir!r} exists and is not a folder")
-    spark_generation.require(delta=fmt == "delta")
+    spark_generation.require()
     t0 = time.monotonic()
     users = load_users(args.users_file)
     spec = spark_generation.GenerationSpec(users, args.count, args.seed, start_ms, end_ms, weights,
@@ -161,14 +163,14 @@ def on_spark(args, weights: dict, start_ms: int, end_ms: int, anomalies) -> int:
         os.makedirs(args.output_dir, exist_ok=True)
     except OSError as e:
         raise UserError(f"--output-dir {args.output_dir!r} cannot be made: {e.strerror}") from None
-    spark, owned = spark_generation.session(master, PROG, delta=fmt == "delta")
+    spark, owned = spark_generation.session(master, PROG, spec)  # its workers model the users too
     t1 = time.monotonic()
     try:
         totals = spark_generation.write_tables(spark, spec, args.output_dir, args.compression, fmt=fmt)
+        t2 = time.monotonic()  # the tables are in place (stopping Spark is not part of the run's rate)
     finally:
         if owned:
             spark.stop()
-    t2 = time.monotonic()
     done = sum(totals)
     mix = ", ".join(f"{t} {n:,}" for t, n in zip(CDR_TYPES, totals))
     print(f"{PROG}: wrote {plural(done, 'CDR')} to {args.output_dir} ({spark_generation.TABLE_FORMATS[fmt]} tables, "

@@ -2,15 +2,22 @@
 tasks.  The package's second module that imports pyspark (inside its functions, as telco_cdr.spark does).
 
 A run is cut into the chunks of telco_cdr.batch.CdrFileJob (CHUNK_RECORDS records each, chunk ``i``
-drawn from generators seeded by ``(seed, i)``); a Spark task builds a range of chunks (mapInArrow) and
-reads each type's records, the CSV rows the single-process Parquet run writes, into typed Arrow
-columns against the type's Arrow schema (telco_cdr.parquet.table, from the contract), exactly as that
-run reads them: every value is the single-process run's, and a value its type cannot take, a missing
-or extra cell, or a null where the contract allows none fails the task (so the job) instead of
-becoming a null.  The task returns a row per chunk and type: (chunk, type, records, an Arrow IPC
-stream of them); ``typed`` opens one type's streams into batches of its own schema (mapInArrow
-again).  No JSON text is made and nothing is parsed in the JVM; write_tables keeps the streams
-(persist) so that each chunk is built once for the five tables.
+drawn from generators seeded by ``(seed, i)``); a Spark task takes a contiguous range of chunks.
+
+- ``write_tables`` (cdr_generator.py --spark): each task builds its chunks and writes them itself, a
+  Parquet file per CDR type, exactly as the single-process run writes a type's file
+  (telco_cdr.parquet: each chunk's CSV rows read into typed Arrow columns against the type's schema,
+  a row group per chunk); the driver then adds a Delta log for --format delta.  Nothing but chunk
+  numbers and file names passes through the JVM, so Spark's share of the work is scheduling: on
+  local[1] a run takes about the single process's time once Spark's Python workers are up
+  (bench/bench_spark_generation.py).
+- ``raw_records`` / ``typed`` / ``cdr_dataframe(s)`` (notebooks): the tasks return each chunk's
+  records as Arrow IPC streams, typed the same way, which Spark opens into DataFrames of the
+  contract's Spark schema (mapInArrow both ways; no JSON text, nothing parsed in the JVM).
+
+Either way every value is the single-process run's, and a value its type cannot take, a missing or
+extra cell, or a null where the contract allows none fails the task (so the job) instead of
+becoming a null.
 
 The job is not shipped (it holds time zones read from files, which do not pickle): its inputs are
 (GenerationSpec: the users and the flags, broadcast), and each executor's Python process builds the
@@ -28,7 +35,6 @@ import os
 import re
 import shutil
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -63,18 +69,16 @@ def check_master(master: str) -> str:
 
 
 # The table formats --spark writes, and their names in the summary.
-TABLE_FORMATS = {"parquet": "Spark Parquet", "delta": "Delta Lake"}
+TABLE_FORMATS = {"parquet": "Parquet", "delta": "Delta Lake"}
 
 
-def require(delta: bool = False) -> None:
-    """Refuse in one line when pyspark (or pyarrow, which carries the records to the JVM; with ``delta``,
-    delta-spark) is not installed."""
-    for module, what in (("pyspark", "--spark"), ("pyarrow", "--spark"), *((("delta", "--format delta"),)
-                                                                          if delta else ())):
+def require() -> None:
+    """Refuse in one line when pyspark (or pyarrow, which the tasks write with) is not installed."""
+    for module in ("pyspark", "pyarrow"):
         try:
             __import__(module)
         except ImportError:
-            raise UserError(f"{what} needs the {module} package: pip install -r requirements-spark.txt") from None
+            raise UserError(f"--spark needs the {module} package: pip install -r requirements-spark.txt") from None
 
 
 @dataclass(frozen=True)
@@ -305,31 +309,57 @@ def _ship_package(sc) -> None:
 
 # ---------------------------------------------------------------- cdr_generator.py --spark
 
-def session(master: str, app: str = "cdr_generator", delta: bool = False):
-    """A SparkSession on ``master`` (session time zone UTC; with ``delta``, Delta Lake's extension and
-    catalog, its jars fetched by Spark from Maven Central the first time, as delta-spark's
-    configure_spark_with_delta_pip does) and whether it was started here (so is to be stopped here),
-    or the session already active in this process (a notebook's, a test's); RunError in one line if
-    Spark cannot start."""
+def session(master: str, app: str = "cdr_generator", spec: GenerationSpec | None = None):
+    """A SparkSession on ``master`` (session time zone UTC; its Python workers started, with ``spec``'s
+    job built in them: warm_up) and whether it was started here (so is to be stopped here), or the
+    session already active in this process (a notebook's, a test's); RunError in one line if Spark
+    cannot start."""
     from pyspark.sql import SparkSession
 
     active = SparkSession.getActiveSession()
     if active is not None:
         return active, False
     try:
-        builder = (SparkSession.builder.master(master).appName(app)
-                   .config("spark.sql.session.timeZone", "UTC").config("spark.ui.showConsoleProgress", "false"))
-        if delta:
-            from delta import configure_spark_with_delta_pip
-
-            builder = configure_spark_with_delta_pip(
-                builder.config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
-                .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog"))
-        spark = builder.getOrCreate()
+        spark = (SparkSession.builder.master(master).appName(app)
+                 .config("spark.sql.session.timeZone", "UTC").config("spark.ui.showConsoleProgress", "false")
+                 .getOrCreate())
     except Exception as e:  # noqa: BLE001 - the JVM's failures come as many classes
         raise RunError(f"Spark could not start on {master!r}: {_first_line(e)}") from None
     spark.sparkContext.setLogLevel("ERROR")
+    try:
+        warm_up(spark, spec)
+    except Exception as e:  # noqa: BLE001
+        spark.stop()
+        raise RunError(f"Spark started on {master!r} but its Python workers did not: {_first_line(e)}") from None
     return spark, True
+
+
+def _ready(spec_bc, items):
+    """A task of warm_up: this package's generation and Parquet modules imported (with numpy and
+    pyarrow), and the run's job built (and kept: _job_of) where there is one."""
+    from . import batch, parquet  # noqa: F401
+
+    parquet.require("--spark")
+    if spec_bc is not None:
+        _job_of(spec_bc.value)
+    yield from items
+
+
+def warm_up(spark, spec: GenerationSpec | None = None) -> None:
+    """Start Spark's Python workers (one per core), with this package imported and, given ``spec``, its
+    job built, by a job of a task per core that does nothing else: the first Python job of a session
+    pays the JVM's first plan and the workers' start (about 2.4 s on local[1] here), and each worker
+    models the users once, all of which belong to starting the run (as one process reads and models
+    the users before it writes its first record), not to making its records."""
+    sc = spark.sparkContext
+    _ship_package(sc)
+    n = max(1, sc.defaultParallelism)
+    spec_bc = sc.broadcast(spec) if spec is not None else None
+    try:
+        sc.parallelize(range(n), n).mapPartitions(lambda items: _ready(spec_bc, items)).collect()
+    finally:
+        if spec_bc is not None:
+            spec_bc.destroy()
 
 
 def _first_line(e: BaseException) -> str:
@@ -337,41 +367,128 @@ def _first_line(e: BaseException) -> str:
     return text[0] if text else type(e).__name__
 
 
+def _write_parts(spec_bc, folder: str, compression, numbers):
+    """A task of write_tables: chunks ``numbers`` (a contiguous range), built in order and written by
+    the task itself as one Parquet file per CDR type, ``folder/<type>/part-<first chunk>.parquet``,
+    exactly as the single-process run writes a type's file (telco_cdr.parquet: a row group per
+    chunk, checked against the contract's schema, times as UTC milliseconds); the file appears only
+    when complete (a retried task writes it again, whole).  Yields (type, file name, records) per file."""
+    from .parquet import ParquetFile, arrow_schema, table
+
+    spec = spec_bc.value
+    numbers = list(numbers)
+    if not numbers:
+        return
+    job = _job_of(spec)
+    schemas = [arrow_schema(t, spec.labelled) for t in CDR_TYPES]
+    name = f"part-{numbers[0]:05d}.parquet"
+    outs: dict[int, ParquetFile] = {}
+    rows = [0] * len(CDR_TYPES)
+    try:
+        for i in numbers:
+            _, blobs, _, _ = job.chunk(i)
+            for t, blob in enumerate(blobs):
+                if not blob:
+                    continue
+                out = outs.get(t)
+                if out is None:
+                    out = outs[t] = ParquetFile(os.path.join(folder, CDR_TYPES[t], name), schemas[t], compression)
+                got = table(blob, schemas[t], "csv")
+                out.write_table(got)
+                rows[t] += got.num_rows
+        for out in outs.values():
+            out.commit()
+    except BaseException:
+        for out in outs.values():
+            out.abort()
+        raise
+    for t in sorted(outs):
+        yield CDR_TYPES[t], name, rows[t]
+
+
+
+
+def delta_log(folder: str, schema_json: str, files: dict) -> None:
+    """Make ``folder``, a folder of Parquet ``files`` ({name: records}), a Delta Lake table: its first
+    commit (``_delta_log/00000000000000000000.json``) adds the files as they are, with a record count
+    each (Delta protocol: protocol reader 1 / writer 2, metaData with the Spark schema ``schema_json``, an
+    ``add`` action per file; https://github.com/delta-io/delta/blob/master/PROTOCOL.md).  ``folder`` is
+    not yet where readers look (write_tables moves it there when every table is whole)."""
+    import json
+    import time
+
+    from . import __version__
+
+    now = int(time.time() * 1000)
+    actions = [
+        {"commitInfo": {"timestamp": now, "operation": "WRITE", "isBlindAppend": True,
+                        "operationParameters": {"mode": "ErrorIfExists", "partitionBy": "[]"},
+                        "engineInfo": f"telco-cdr-generator/{__version__}"}},
+        {"protocol": {"minReaderVersion": 1, "minWriterVersion": 2}},
+        {"metaData": {"id": str(uuid.uuid4()), "format": {"provider": "parquet", "options": {}},
+                      "schemaString": schema_json, "partitionColumns": [], "configuration": {}, "createdTime": now}},
+    ]
+    for name in sorted(files):
+        st = os.stat(os.path.join(folder, name))
+        actions.append({"add": {"path": name, "partitionValues": {}, "size": st.st_size,
+                                "modificationTime": int(st.st_mtime * 1000), "dataChange": True,
+                                "stats": json.dumps({"numRecords": files[name]}, separators=(",", ":"))}})
+    log = os.path.join(folder, "_delta_log")
+    os.mkdir(log)
+    with open(os.path.join(log, "00000000000000000000.json"), "w", encoding="utf-8") as fh:
+        fh.write("".join(json.dumps(a, separators=(",", ":")) + "\n" for a in actions))
+
+
 def write_tables(spark, spec: GenerationSpec, out_dir: str, compression: str | None = None,
                  partitions: int | None = None, fmt: str = "parquet") -> list[int]:
-    """Write one table (a folder) per CDR type into ``out_dir`` (voice/, data/, ...), Spark Parquet or
-    with ``fmt`` delta Delta Lake (the session must have Delta: session(delta=True)), typed by the
-    contract's schema, times as TIMESTAMP_MILLIS (UTC instants); return the records per type.  The
-    tables are written into a temporary folder of ``out_dir`` and moved into place only when all are
-    written: a failed run leaves no table half-written (an earlier table of the same name stays until
-    then).  The records are kept (memory, then disk: Arrow IPC streams, IPC_CODEC) for the five writes,
-    so each chunk is built once; the five writes run side by side."""
-    from pyspark import StorageLevel
+    """Write one table (a folder) per CDR type into ``out_dir`` (voice/, data/, ...), Parquet or with
+    ``fmt`` delta Delta Lake, typed by the contract's schema, times as UTC millisecond timestamps;
+    return the records per type.
 
-    raw = raw_records(spark, spec, partitions).persist(StorageLevel.MEMORY_AND_DISK)
-    tmp = os.path.join(out_dir, f".spark-{uuid.uuid4().hex[:12]}.tmp")
-    saved = spark.conf.get("spark.sql.parquet.outputTimestampType")
-    spark.conf.set("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MILLIS")
+    Spark tasks build the chunks and write the Parquet files themselves (``_write_parts``: a file per
+    task and type, named by its first chunk, so the files in name order are the single-process run's
+    records in order); for Delta the driver then makes each folder a Delta table (delta_log: a commit
+    that adds the files as they are; no Delta jars needed).  The JVM only schedules the tasks: no
+    records pass through it.  ``out_dir`` must be a folder every executor sees (this machine's with
+    local[N]; a shared mount such as /dbfs/... on a cluster).  The tables are written into a
+    temporary folder of ``out_dir`` and moved into place only when all are written: a failed run
+    leaves no table half-written (an earlier table of the same name stays until then)."""
+
+    from .parquet import ParquetFile, arrow_schema
+
+    everything = n_chunks(spec.count)
+    sc = spark.sparkContext
+    if partitions is None:
+        partitions = max(sc.defaultParallelism, -(-everything // CHUNKS_PER_TASK))
+    partitions = max(1, min(int(partitions), everything))
+    tmp = os.path.abspath(os.path.join(out_dir, f".spark-{uuid.uuid4().hex[:12]}.tmp"))
     try:
-        # the first job builds every chunk once (and keeps them); the records per type are its streams' rows
+        for t in CDR_TYPES:
+            os.makedirs(os.path.join(tmp, t))
+        _ship_package(sc)
+        spec_bc = sc.broadcast(spec)
+        # contiguous ranges of chunk numbers, one per task (as spark.range cuts them)
+        ranges = [range(everything * k // partitions, everything * (k + 1) // partitions) for k in range(partitions)]
+        codec = compression or None
+        try:
+            parts = sc.parallelize(ranges, partitions).mapPartitions(
+                lambda it: (row for r in it for row in _write_parts(spec_bc, tmp, codec, r))).collect()
+        except BaseException:  # a task failed, or Ctrl+C / SIGTERM: no task goes on writing
+            sc.cancelAllJobs()
+            raise
+        finally:
+            spec_bc.destroy()
         counts = [0] * len(CDR_TYPES)
-        for r in raw.select("type", "records").collect():
-            counts[CDR_TYPES.index(r["type"])] += r["records"]
-
-        def write(t: str) -> None:
-            typed(raw, t, spec.labelled).write.format(fmt).mode("error").option(
-                "compression", compression or "snappy").save(os.path.join(tmp, t))
-
-        # the five writes at once (a thread each, Spark's jobs side by side): the cores stay busy through a
-        # job's planning, its last tasks and its commit
-        with ThreadPoolExecutor(len(CDR_TYPES)) as pool:
-            futures = [pool.submit(write, t) for t in CDR_TYPES]
-            try:
-                for done in futures:
-                    done.result()
-            except BaseException:  # a write failed, or Ctrl+C / SIGTERM: the others stop too, not run to the end
-                spark.sparkContext.cancelAllJobs()
-                raise
+        for t, _, records in parts:
+            counts[CDR_TYPES.index(t)] += records
+        for t in CDR_TYPES:
+            files = {name: records for kind, name, records in parts if kind == t}
+            if not files:  # a type without records: a table of its schema
+                ParquetFile(os.path.join(tmp, t, "part-00000.parquet"), arrow_schema(t, spec.labelled),
+                            compression).commit()
+                files = {"part-00000.parquet": 0}
+            if fmt == "delta":
+                delta_log(os.path.join(tmp, t), record_schema(t, spec.labelled, nullable=True).json(), files)
         for t in CDR_TYPES:
             final = os.path.join(out_dir, t)
             if os.path.isdir(final):
@@ -385,6 +502,4 @@ def write_tables(spark, spec: GenerationSpec, out_dir: str, compression: str | N
             raise
         raise RunError(f"Spark could not write the tables: {_first_line(e)}") from None
     finally:
-        spark.conf.set("spark.sql.parquet.outputTimestampType", saved)
-        raw.unpersist()
         shutil.rmtree(tmp, ignore_errors=True)

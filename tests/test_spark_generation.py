@@ -1,8 +1,8 @@
 """Generation on Spark (telco_cdr.spark_generation, cdr_generator.py --spark) on a real local[2] Spark:
 the records Spark's tasks build are the single-process run's, field by field, in a run of several chunks;
 the Parquet and Delta tables the CLI writes hold them too, typed (read back with pyarrow and
-delta-rs, not Spark); a task fails on a value its type cannot take (without Spark); a bad
---spark is one line."""
+delta-rs, and the Delta tables by Spark with Delta Lake's jars too); a task fails on a value its type
+cannot take and leaves no file (without Spark); a bad --spark is one line."""
 
 from __future__ import annotations
 
@@ -197,6 +197,87 @@ def test_a_task_fails_on_a_value_its_type_cannot_take(data, field, value, extra,
     assert words in str(e.value)
 
 
+@pytest.mark.parametrize("field, value", [("duration_seconds", "12x"), ("cdr_id", "")])
+def test_a_writing_task_fails_on_a_bad_value_and_leaves_no_file(tmp_path, data, field, value):
+    """write_tables' tasks (_write_parts) check each type's rows against its Arrow schema as they write
+    them: a value the contract's type cannot take fails the task, and none of its files, whole or
+    partial, stays behind (a good task's files are there, named by their first chunk)."""
+    _need("pyarrow")
+    import pyarrow.parquet as pq
+
+    _, users, _ = data
+    spec = spark_generation.make_spec(str(users), 2 * CHUNK_RECORDS, SEED, START, END)
+
+    def write(job, folder):
+        for t in CDR_TYPES:
+            (folder / t).mkdir(parents=True)
+        spark_generation._JOBS.clear()
+        spark_generation._JOBS[spec.key] = job
+        try:
+            return list(spark_generation._write_parts(_Given(spec), str(folder), None, range(2)))
+        finally:
+            spark_generation._JOBS.clear()
+
+    rows = write(spec.job(), tmp_path / "good")
+    files = {t: sorted(p.name for p in (tmp_path / "good" / t).iterdir()) for t in CDR_TYPES}
+    assert files == {t: ["part-00000.parquet"] for t in CDR_TYPES}
+    written = {t: records for t, _, records in rows}
+    assert written == {t: pq.read_metadata(tmp_path / "good" / t / "part-00000.parquet").num_rows for t in CDR_TYPES}
+    assert sum(written.values()) == 2 * CHUNK_RECORDS
+    assert pq.read_metadata(tmp_path / "good" / "voice" / "part-00000.parquet").num_row_groups == 2, "a group a chunk"
+    with pytest.raises(RuntimeError, match="do not match their Arrow schema"):
+        write(_Spoilt(spec.job(), field, value), tmp_path / "bad")
+    assert [p for p in (tmp_path / "bad").rglob("*") if p.is_file()] == []
+
+
+@pytest.mark.spark
+def test_one_task_writes_the_single_process_files_byte_for_byte(spark, data, tmp_path):
+    """The tasks write with the single-process run's Parquet writer: one task writing every chunk gives
+    each type's file of ``cdr_generator.py --format parquet --output-dir``, byte for byte; two tasks
+    give the same row groups, cut between two files."""
+    import pyarrow.parquet as pq
+
+    _, users, _ = data
+    rc = helpers.cdr_main("--users-file", users, "--count", COUNT, "--seed", SEED, "--start", START, "--end", END,
+                          "--output-dir", tmp_path / "single", "--format", "parquet", *EXTRA)
+    assert rc == 0
+    spec = spark_generation.make_spec(str(users), COUNT, SEED, START, END, anomalies=EXTRA[1], label_anomalies=True)
+    for partitions in (1, 2):
+        out = tmp_path / f"tasks-{partitions}"
+        spark_generation.write_tables(spark, spec, str(out), partitions=partitions)
+        for t in CDR_TYPES:
+            single = (tmp_path / "single" / f"{t}.parquet").read_bytes()
+            parts = sorted((out / t).iterdir())
+            if partitions == 1:
+                assert [p.name for p in parts] == ["part-00000.parquet"]
+                assert parts[0].read_bytes() == single, t
+            else:
+                assert [p.name for p in parts] == ["part-00000.parquet", "part-00001.parquet"], t
+                groups = [f.read_row_group(g) for f in map(pq.ParquetFile, parts) for g in range(f.num_row_groups)]
+                want = pq.ParquetFile(tmp_path / "single" / f"{t}.parquet")
+                assert groups == [want.read_row_group(g) for g in range(want.num_row_groups)], t
+
+
+@pytest.mark.spark
+def test_a_type_without_records_is_an_empty_table_of_its_schema(spark, data, tmp_path):
+    """Five records: some types get none, and still have a table (Parquet and Delta) with their columns."""
+    _need("deltalake")
+    import pyarrow.parquet as pq
+    from deltalake import DeltaTable
+
+    _, users, _ = data
+    spec = spark_generation.make_spec(str(users), 5, SEED, START, END)
+    for fmt in ("parquet", "delta"):
+        counts = spark_generation.write_tables(spark, spec, str(tmp_path / fmt), fmt=fmt)
+        assert sum(counts) == 5 and 0 in counts
+        assert sorted(p.name for p in (tmp_path / fmt).iterdir()) == sorted(CDR_TYPES), "nothing else left"
+        for t, n in zip(CDR_TYPES, counts):
+            table = (DeltaTable(str(tmp_path / fmt / t)).to_pyarrow_table() if fmt == "delta"
+                     else pq.read_table(tmp_path / fmt / t))
+            assert table.num_rows == n, (fmt, t)
+            assert table.column_names == [f.name for f in RECORDS[t].fields], (fmt, t)
+
+
 @pytest.mark.spark
 def test_users_dataframe_has_the_contract_types(spark, data):
     _, users, _ = data
@@ -232,7 +313,7 @@ def test_cli_writes_a_typed_table_per_type(data, fmt):
     """The script in its own process, as a user runs it: Spark started on local[2], stopped after."""
     import pyarrow as pa
 
-    _need("pyspark", "pyarrow", *(("delta", "deltalake") if fmt == "delta" else ()))
+    _need("pyspark", "pyarrow", *(("deltalake",) if fmt == "delta" else ()))
     d, users, single = data
     out = d / f"lake-{fmt}"
     res = run_script("cdr_generator.py", "--spark", "local[2]", "--users-file", users, "--count", COUNT, "--seed", SEED,
@@ -254,6 +335,54 @@ def test_cli_writes_a_typed_table_per_type(data, fmt):
         first = table.to_pylist()[0]["start_time"]
         assert first.tzinfo is not None and first.astimezone(UTC) in {
             datetime.fromisoformat(r["start_time"].replace("Z", "+00:00")) for r in single[t]}
+
+
+# Reads Delta tables with Spark and Delta Lake's own jars (those pipelines/run_local.py fetches once):
+# prints {type: [rows, dtypes]} as JSON.
+DELTA_SPARK_READ = """
+import json, sys
+sys.path.insert(0, "pipelines")
+import run_local
+from pyspark.sql import SparkSession
+spark = (SparkSession.builder.master("local[1]").config("spark.jars", ",".join(run_local.jars()))
+         .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
+         .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog")
+         .config("spark.ui.enabled", "false").config("spark.sql.session.timeZone", "UTC").getOrCreate())
+got = {}
+for t in sys.argv[2:]:
+    df = spark.read.format("delta").load(sys.argv[1] + "/" + t)
+    got[t] = [df.count(), df.dtypes]
+spark.stop()
+print(json.dumps(got))
+"""
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+def test_delta_tables_are_read_by_delta_lake_on_spark(data, tmp_path):
+    """The Delta logs the script writes itself are Delta Lake's: Spark with Delta's jars reads every
+    table, with the contract's types and all its records."""
+    import subprocess
+    import sys
+
+    from telco_cdr.spark_generation import record_schema
+
+    _need("pyspark", "pyarrow")
+    _, users, single = data
+    out = tmp_path / "lake"
+    res = run_script("cdr_generator.py", "--spark", "local[1]", "--users-file", users, "--count", COUNT, "--seed",
+                     SEED, "--start", START, "--end", END, "--output-dir", out, "--format", "delta", *EXTRA,
+                     timeout=400)
+    assert res.returncode == 0, res.describe()
+    read = subprocess.run([sys.executable, "-c", DELTA_SPARK_READ, str(out), *CDR_TYPES], capture_output=True,
+                          text=True, timeout=600, cwd=helpers.ROOT)
+    assert read.returncode == 0, read.stderr[-3000:]
+    got = json.loads(read.stdout.strip().splitlines()[-1])
+    for t in CDR_TYPES:
+        rows, dtypes = got[t]
+        assert rows == len(single[t]), t
+        assert [tuple(d) for d in dtypes] == [(f.name, f.dataType.simpleString())
+                                              for f in record_schema(t, labelled=True).fields], t
 
 
 @pytest.mark.parametrize("args, words", [
