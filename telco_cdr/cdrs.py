@@ -330,8 +330,12 @@ class CdrFactory:
         self.record_type = [text_array(list(pair)) for pair in RECORD_TYPES]
         # The serving networks: the users' PLMNs, then the visited ones (telco_cdr.roaming)
         networks = [*pop.plmns, *zip(pop.trips.mcc, pop.trips.mnc)]
-        self.net_mcc, self.net_mnc = text_array([m for m, _ in networks]), text_array([c for _, c in networks])
-        self.net_plmn = text_array([m + c for m, c in networks])
+        # by one index, network * 2 + roaming, so that the layout joins cell_mcc, cell_mnc, roaming and the
+        # cell's PLMN digits (neighbours in a record) into one piece
+        self.net_mcc = np.repeat(text_array([m for m, _ in networks]), 2)
+        self.net_mnc = np.repeat(text_array([c for _, c in networks]), 2)
+        self.net_plmn = np.repeat(text_array([m + c for m, c in networks]), 2)
+        self.net_roaming = np.tile(_BOOLEAN, len(networks))
         base = np.random.default_rng(np.random.SeedSequence([SeedDomain.RUN_IDS, stream, seed])).integers(0, 2**62, 3)
         self.run_tag = f"{int(base[0]) & 0xFFFFFFFF:08x}-"
         self.charging_base = int(base[1]) % 2**32
@@ -571,14 +575,15 @@ class CdrFactory:
             else:
                 start_time, zone = tuple(p[idx] if isinstance(p, Pick) else p for p in start_s), ms_time_zone[idx]
             ends[idx] = start[idx] + dur_ms
+            serving = net[idx] * 2 + ctx.roaming  # the serving network and whether it is abroad, one index
             values.update({k: v(start[idx]) for k, v in values.items() if callable(v)})  # times after the start
             values.update(start_time=start_time, ms_time_zone=zone)
             values.update(
                 cdr_id=(tag, pos[idx]), end_time=timestamp(ends[idx]), user_id=Pick(texts.user_id, ctx.tu),
                 msisdn=Pick(texts.msisdn, ctx.tu), imsi=Pick(texts.imsi, ctx.tu), imei=Pick(texts.imei, ctx.tu),
-                cell_mcc=Pick(self.net_mcc, net[idx]), cell_mnc=Pick(self.net_mnc, net[idx]),
-                roaming=Pick(_BOOLEAN, ctx.roaming.view(np.int8)),
-                **self._cell(Pick(self.net_plmn, net[idx]), ctx.rat, enb[idx], sector[idx], tac[idx]),
+                cell_mcc=Pick(self.net_mcc, serving), cell_mnc=Pick(self.net_mnc, serving),
+                roaming=Pick(self.net_roaming, serving),
+                **self._cell(Pick(self.net_plmn, serving), ctx.rat, enb[idx], sector[idx], tac[idx]),
             )
             if self.labelled:
                 kinds = (np.full(len(idx), -1) if incident is None
