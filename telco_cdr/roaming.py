@@ -71,6 +71,7 @@ HOTEL_SITES = (1000, 60000)  # the eNB ids of a traveller's base abroad (drawn p
 AT_BASE = 0.5  # a traveller's events in the base's own cell; the rest in neighbouring ones (sightseeing)
 
 _M64 = np.uint64(0xFFFFFFFFFFFFFFFF)
+_TRIP_BELOW = np.uint64(int(TRIP_SHARE * 2**64))  # a (user, week) hash below this: a trip begins that week
 
 
 def _mix(x: np.ndarray) -> np.ndarray:
@@ -114,7 +115,7 @@ class Trips:
         with np.errstate(over="ignore"):
             x = (self.seed * np.uint64(0x9E3779B97F4A7C15) + u.astype(np.uint64) * np.uint64(0xD1B54A32D192ED03)
                  + week.astype(np.uint64) * np.uint64(0x8CB92BA72F3D8DD7) + np.uint64(salt))
-        return _mix(_mix(x))
+        return _mix(x)
 
     def where(self, plmn: np.ndarray, u: np.ndarray, t_ms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per record of user ``u`` (of home PLMN ``plmn``, its index in Population.plmns) at ``t_ms``:
@@ -127,9 +128,18 @@ class Trips:
             return dest, base
         week = (t - MONDAY_MS) // WEEK_MS
         country = np.asarray(plmn, dtype=np.int64)
+        travels = self.travels[country]
+        with np.errstate(over="ignore"):
+            user_key = u.astype(np.uint64) * np.uint64(0xD1B54A32D192ED03) + self.seed * np.uint64(0x9E3779B97F4A7C15)
         for back in (1, 0):  # a trip of the week before, then one of this week (which wins)
             w = week - back
-            goes = np.flatnonzero(self.travels[country] & (_unit(self._hash(u, w, 1)) < TRIP_SHARE))
+            # whether the user starts a trip in week w: one mixing round of (user, week) against the share
+            with np.errstate(over="ignore"):
+                x = user_key + w.astype(np.uint64) * np.uint64(0x8CB92BA72F3D8DD7)
+                x ^= x >> np.uint64(31)
+                x *= np.uint64(0xBF58476D1CE4E5B9)
+                x ^= x >> np.uint64(29)
+            goes = np.flatnonzero((x < _TRIP_BELOW) & travels)
             if not len(goes):
                 continue
             ug, wg = u[goes], w[goes]

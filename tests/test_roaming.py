@@ -116,16 +116,22 @@ def test_travellers_go_where_their_country_travels(run):
             assert top / sum(where.values()) > 0.5, (country, where)
 
 
-def test_data_abroad_is_home_routed(run):
-    """A roaming data record keeps the home operator's APN and PGW (home-routed roaming)."""
+def test_data_abroad_is_home_routed(tmp_path):
+    """A roaming data record keeps the home operator's APN and PGW (home-routed roaming).  A run of its
+    own, of few users and mostly data, so that travellers' bearers run through their trips."""
+    users = helpers.write_users(tmp_path / "u.json", 400, seed=41, countries=["GB", "DE", "IN"])
+    cdrs = helpers.write_cdrs(users, tmp_path / "c.jsonl", 150_000, 41, "2026-11-09T00:00:00Z",
+                              "2026-11-16T00:00:00Z", "--weights", "voice=0.1,data=0.8,sms=0.05,voip=0.03,ims=0.02")
+    ds = helpers.DataSet(users, cdrs, helpers.load_records(users), helpers.load_records(cdrs))
     home_apns = defaultdict(set)
-    for c in run.of_type("data"):
+    for c in ds.of_type("data"):
         if not c["roaming"]:
             home_apns[c["user_id"]].add((c["apn"], c["pgw_address"]))
     checked = 0
-    for c in run.of_type("data"):
+    for c in ds.of_type("data"):
         if c["roaming"] and c["apn"] not in ("ims", "mms") and home_apns[c["user_id"]]:
             assert (c["apn"], c["pgw_address"]) in home_apns[c["user_id"]], c
+            assert c["cell_mcc"] + c["cell_mnc"] != ds.by_id[c["user_id"]]["mcc"] + ds.by_id[c["user_id"]]["mnc"]
             checked += 1
     assert checked > 20, checked
 
