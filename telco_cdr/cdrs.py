@@ -407,27 +407,35 @@ class CdrFactory:
         cp_user, cp_num = pop.contact(u, slot)
         mo = rng.random(n) < 0.5
 
-        # Voice outcome and times for every row (only voice rows, and the INVITEs of their calls, use
-        # them): an MO call's outcome (causes of other networks' numbers only to those; a user of the
-        # file whose phone has no network is absent), a lone MT record's among those that reach the
-        # callee.  ``ring``: seconds from the record's start to the answer or release, for an MO record
-        # the call setup and the alerting, for an MT record the alerting (its leg starts when set up).
-        r = rng.random(n)
-        onnet = cp_user >= 0
-        outcome = np.where(mo, np.where(onnet, _pick(_OUTCOME_CUM_ON_NET, r), _pick(_OUTCOME_CUM, r)),
-                           _pick(_OUTCOME_CUM_MT, r))
-        outcome[mo & onnet & ~radio.can_call[np.maximum(cp_user, 0)]] = ABSENT
-        voicemail = outcome == VOICEMAIL
-        alert = _ALERT_LO[outcome] + rng.random(n) * (_ALERT_HI[outcome] - _ALERT_LO[outcome])
-        alert = np.where(voicemail, _NO_REPLY_S[_pick(_NO_REPLY_CUM, rng.random(n))], alert)
-        alert = np.floor(alert * 1000) / 1000  # whole ms, so that both legs of a call end at the same ms
-        setup_ms = rng.integers(CALL_SETUP_MS[0], CALL_SETUP_MS[1] + 1, n)
+        # Voice outcome and times of the rows of calls (voice rows, and IMS rows, whose INVITEs are calls'
+        # records; the other rows keep zeros): an MO call's outcome (causes of other networks' numbers
+        # only to those; a user of the file whose phone has no network is absent), a lone MT record's
+        # among those that reach the callee.  ``ring``: seconds from the record's start to the answer or
+        # release, for an MO record the call setup and the alerting, for an MT record the alerting (its
+        # leg starts when set up).
+        calls = np.flatnonzero((types == VOICE) | (types == IMS))
+        nc = len(calls)
+        c_mo, c_peer = mo[calls], cp_user[calls]
+        r = rng.random(nc)
+        c_onnet = c_peer >= 0
+        oc = np.where(c_mo, np.where(c_onnet, _pick(_OUTCOME_CUM_ON_NET, r), _pick(_OUTCOME_CUM, r)),
+                      _pick(_OUTCOME_CUM_MT, r))
+        oc[c_mo & c_onnet & ~radio.can_call[np.maximum(c_peer, 0)]] = ABSENT
+        voicemail = oc == VOICEMAIL
+        alert_c = _ALERT_LO[oc] + rng.random(nc) * (_ALERT_HI[oc] - _ALERT_LO[oc])
+        alert_c = np.where(voicemail, _NO_REPLY_S[_pick(_NO_REPLY_CUM, rng.random(nc))], alert_c)
+        alert_c = np.floor(alert_c * 1000) / 1000  # whole ms, so that both legs of a call end at the same ms
+        setup_c = rng.integers(CALL_SETUP_MS[0], CALL_SETUP_MS[1] + 1, nc)
+        talk_c = np.minimum(rng.lognormal(VOICE_MU, VOICE_SIGMA, nc), VOICE_MAX_S)
+        talk_c = np.where(oc == DROPPED, talk_c * 0.5, talk_c)
+        message = np.minimum(rng.lognormal(VOICEMAIL_MU, VOICEMAIL_SIGMA, nc), VOICEMAIL_MAX_S)
+        talk_c = np.where(voicemail, message, talk_c)
+        outcome = np.zeros(n, dtype=oc.dtype)
+        outcome[calls] = oc
+        alert, setup_ms, talk = np.zeros(n), np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
+        alert[calls], setup_ms[calls] = alert_c, setup_c
+        talk[calls] = np.where(_TALKS[oc], np.maximum(talk_c, 1.0), 0.0)
         ring = np.where(mo, alert + setup_ms / 1000, alert)
-        talk = np.minimum(rng.lognormal(VOICE_MU, VOICE_SIGMA, n), VOICE_MAX_S)
-        talk = np.where(outcome == DROPPED, talk * 0.5, talk)
-        message = np.minimum(rng.lognormal(VOICEMAIL_MU, VOICEMAIL_SIGMA, n), VOICEMAIL_MAX_S)
-        talk = np.where(voicemail, message, talk)
-        talk = np.where(_TALKS[outcome], np.maximum(talk, 1.0), 0.0).astype(np.int64)
         call = np.arange(n)  # the call a row belongs to (its ICID): its own, or its twin's
         caller = u.copy()  # whose S-CSCF names the call's ICID: the calling user's, where on-net
         method = np.full(n, -1)
@@ -576,7 +584,8 @@ class CdrFactory:
                 start_time, zone = tuple(p[idx] if isinstance(p, Pick) else p for p in start_s), ms_time_zone[idx]
             ends[idx] = start[idx] + dur_ms
             serving = net[idx] * 2 + ctx.roaming  # the serving network and whether it is abroad, one index
-            values.update({k: v(start[idx]) for k, v in values.items() if callable(v)})  # times after the start
+            at = start[idx]
+            values.update({k: v(at) for k, v in values.items() if callable(v)})  # times after the start
             values.update(start_time=start_time, ms_time_zone=zone)
             values.update(
                 cdr_id=(tag, pos[idx]), end_time=timestamp(ends[idx]), user_id=Pick(texts.user_id, ctx.tu),

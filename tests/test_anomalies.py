@@ -282,7 +282,8 @@ def test_anomalies_keep_the_call_flow(run):
                                                                                                    "unreachable")]
     outage_ids = {i for e in run.incidents("cell_outage") for i in e["cdr_ids"]}
     failed = [r for r in voice if r["cdr_id"] in outage_ids and r["call_result"] == "failed"]
-    assert len(failed) >= 3 and {r["release_cause_code"] for r in failed} == {38}, Counter(
+    # (a few in a run's two outages of one user's cell; the run of its own below has more)
+    assert failed and {r["release_cause_code"] for r in failed} == {38}, Counter(
         r["release_cause_code"] for r in failed)
     legs = defaultdict(dict)
     for r in voice:
@@ -323,6 +324,9 @@ def test_outage_calls_that_reached_the_callee_end_alike_on_both_legs(tmp_path):
         assert (mo["end_time"], mo["call_result"], mo["duration_seconds"]) == \
                (mt["end_time"], mt["call_result"], mt["duration_seconds"]), (mo["cdr_id"], mt["cdr_id"])
     assert any(mo["call_result"] == "dropped" for mo, _ in in_outage)
+    failed = [r for r in voice if r["cdr_id"] in outage_ids and r["call_result"] == "failed"]
+    assert len(failed) >= 5 and {r["release_cause_code"] for r in failed} == {38}, len(failed)
+    assert not [r for r in failed if r["call_direction"] == "MT"], "an MT record is of a call that reached the callee"
 
 
 def test_the_outcome_rows_named_here_are_the_generators():
