@@ -513,8 +513,9 @@ class CdrFactory:
         # near work in weekday working hours, on the way between), its own cell or a neighbour.
         stay, off, near_sector = rng.random(n), rng.integers(-NEAR, NEAR + 1, n), rng.integers(1, 4, n)
         offsets = pop.clock.offsets(pop.zone_of[u], start)  # the UTC offsets at the starts (ms_time_zone's too)
+        home_local = start + offsets  # local times at home (mobility's hours, money's billing cycles)
         enb, sector = serving_cells(self.mobility_rng(chunk_index), pop.anchors, pop.home_enb, pop.home_sector, u,
-                                    start + offsets, stay, off, near_sector)
+                                    home_local, stay, off, near_sector)
         tac = np.clip(pop.home_tac[u] + (enb >> 5) - (pop.home_enb[u] >> 5), 0, 0xFFFF)
         # Abroad (telco_cdr.roaming): the visited network's cells around the trip's base, its time zone.
         net = pop.plmn_code[u].astype(np.int64)  # the serving network: the home PLMN, or len(plmns) + a visited one
@@ -574,6 +575,7 @@ class CdrFactory:
             ctx.method, ctx.twin, ctx.call, ctx.caller = method[idx], twin_of_call[idx], call[idx], caller[idx]
             ctx.partial, ctx.partials = drow[idx], partials
             ctx.roaming = visited[idx] >= 0
+            ctx.home_local = None if closing else home_local[idx]  # (a stream's starts move back: found again)
             ctx.surcharged = ctx.roaming & ~like_home[idx]  # abroad and priced so (not roam like at home)
             dur_ms, values = builders[t](ctx)
             values.setdefault("record_type", Pick(self.record_type[t], ctx.mo.view(np.int8)))
@@ -689,7 +691,8 @@ class CdrFactory:
 
         def text(start: np.ndarray) -> tuple:  # once the record's start is known (a stream's moves back)
             if not made:
-                where = cycle_position(self.curve.local_of(u, start), tariffs.billing_day[u])
+                local = self.curve.local_of(u, start) if c.home_local is None else c.home_local
+                where = cycle_position(local, tariffs.billing_day[u])
                 in_bundle = ~tariffs.prepaid[u] & (where < tariffs.exhaust[u, service])
                 amount = charge(service, units, country, in_bundle, roaming, intl, payable)
                 # The whole part, then the decimals and the currency by one index: neighbouring picks by
@@ -874,3 +877,4 @@ class _Ctx:
     tu: np.ndarray | None = None  # each row's user in ``texts``
     roaming: np.ndarray | None = None  # the rows whose user is abroad (telco_cdr.roaming)
     surcharged: np.ndarray | None = None  # of those, the ones priced as roaming (charging's surcharge)
+    home_local: np.ndarray | None = None  # the rows' local start times at home (ms as if UTC), where known
