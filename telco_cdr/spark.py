@@ -77,10 +77,11 @@ def _fragment_broken(c, fragment: dict):
 
     conds = []
     for key, v in fragment.items():
-        if key == "const":
-            conds.append(c.isNull() | (c != F.lit(v)))
-        elif key == "enum":
-            conds.append(c.isNull() | ~c.isin(list(v)))
+        if key == "const":  # (a null const: the value must be null)
+            conds.append(c.isNotNull() if v is None else c.isNull() | (c != F.lit(v)))
+        elif key == "enum":  # (null allowed only where the enum lists it)
+            values = [x for x in v if x is not None]
+            conds.append(F.when(c.isNull(), F.lit(None not in v)).otherwise(~c.isin(values) if values else F.lit(True)))
         elif key == "pattern":
             conds.append(c.isNotNull() & ~c.rlike(v))
         elif key == "minimum":
