@@ -5,7 +5,9 @@ single-process run of the same flags, and dbldatagen (Databricks Labs' Spark dat
 comparable table of 20 columns to Parquet on the same masters, side by side.  Each figure comes from the
 real script (or dbldatagen) in a process of its own, started afresh, as a user runs it; each line
 gives the machine's load average and the CPU time the run's processes took (JVM and Python workers,
-sampled from /proc), which on two shared cores matters more than anything here.  With ``--rounds``
+sampled from /proc), which on two shared cores matters more than anything here.  Each round also
+measures the machine's ceiling for the work: the two halves of the run's chunks (what local[2]'s two
+tasks build) written by two plain processes without Spark, one after the other and side by side.  With ``--rounds``
 the runs repeat (in turn, so that neighbours in time are compared) and the medians are quoted.
 Needs requirements-spark.txt and dbldatagen (pip install dbldatagen==0.4.0.post1: no dependencies of
 its own; measured with that version).
@@ -189,9 +191,53 @@ def median(xs: list[float]) -> float:
     return statistics.median(xs) if xs else float("nan")
 
 
+# ---------------------------------------------------------------- the machine's ceiling, without Spark
+
+def tasks_main(users: str, count: int, lo: int, hi: int, out: str) -> int:
+    """One plain process doing what a --spark task does for chunks [lo, hi) (spark_generation's
+    _write_parts, the same job and files), timed from its first chunk: prints its seconds."""
+    sys.path.insert(0, str(ROOT))
+    from telco_cdr import spark_generation as sg
+
+    class Given:  # a broadcast variable's stand-in
+        value = sg.make_spec(users, count, 42, WINDOW[1], WINDOW[3])
+
+    sg._job_of(Given.value)  # the users modelled first, as the session's warm-up does
+    for t in sg.CDR_TYPES:
+        os.makedirs(os.path.join(out, t), exist_ok=True)
+    t0 = time.perf_counter()
+    list(sg._write_parts(Given, out, None, range(lo, hi)))
+    print(f"{time.perf_counter() - t0:.3f}")
+    return 0
+
+
+def ceiling(users: Path, count: int, tmp: Path) -> float:
+    """What two cores give this work without Spark: the two halves of a run's chunks (what local[2]'s two
+    tasks build) one after the other in one process each, then side by side; the sum of the first two
+    times over the longer of the second two."""
+    sys.path.insert(0, str(ROOT))
+    from telco_cdr.spark_generation import n_chunks
+
+    n = n_chunks(count)
+    halves = [(0, n // 2), (n // 2, n)]
+
+    def cmd(k: int, lo: int, hi: int) -> list[str]:
+        return [sys.executable, __file__, "--tasks-run", str(users), str(count), str(lo), str(hi), str(tmp / f"t{k}")]
+
+    alone = [float(subprocess.run(cmd(k, lo, hi), capture_output=True, text=True, check=True).stdout)
+             for k, (lo, hi) in enumerate(halves)]
+    procs = [subprocess.Popen(cmd(k, lo, hi), stdout=subprocess.PIPE, text=True) for k, (lo, hi) in enumerate(halves)]
+    beside = [float(p.communicate()[0]) for p in procs]
+    for k in range(2):
+        shutil.rmtree(tmp / f"t{k}", ignore_errors=True)
+    return sum(alone) / max(beside)
+
+
 def main() -> int:
     if len(sys.argv) == 5 and sys.argv[1] == "--dbldatagen-run":  # a run of its own (as the script's)
         return dbldatagen_main(sys.argv[2], int(sys.argv[3]), sys.argv[4])
+    if len(sys.argv) == 7 and sys.argv[1] == "--tasks-run":  # the ceiling's processes
+        return tasks_main(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), sys.argv[6])
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--count", type=int, default=1_000_000,
                    help="CDRs (and dbldatagen rows) per run (default: 1,000,000)")
@@ -209,7 +255,7 @@ def main() -> int:
         except ImportError:
             sys.exit("bench_spark_generation.py: needs dbldatagen (pip install dbldatagen), or give --no-dbldatagen")
     tmp = Path(tempfile.mkdtemp(prefix="bench-spark-"))
-    one, ours, dbl = [], {m: [] for m in masters}, {m: [] for m in masters}
+    one, ours, dbl, ceilings = [], {m: [] for m in masters}, {m: [] for m in masters}, []
     try:
         users = tmp / "users.json"
         run([sys.executable, str(ROOT / "user_generator.py"), "--num-users", str(args.num_users), "--output",
@@ -245,13 +291,16 @@ def main() -> int:
                 dbl[master].append(number(m.group(2)))
                 print(f"  dbldatagen {master}: {m.group(2)} rows/s once started ({wall:.1f} s in all{cores(cpu, wall)};"
                       f" load average {load():.1f})")
-        report(args, masters, slots, one, ours, dbl)
+            ceilings.append(ceiling(users, args.count, tmp))
+            print(f"  without Spark, the two tasks' chunks in two plain processes side by side: {ceilings[-1]:.2f}x "
+                  f"one after the other (load average {load():.1f})")
+        report(args, masters, slots, one, ours, dbl, ceilings)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return 0
 
 
-def report(args, masters, slots, one, ours, dbl) -> None:
+def report(args, masters, slots, one, ours, dbl, ceilings) -> None:
     what = "median of the rounds" if args.rounds > 1 else "one round"
     print(f"\nsummary ({what}; load average now {' '.join(f'{x:.1f}' for x in os.getloadavg())}):")
     single = median(one)
@@ -269,7 +318,7 @@ def report(args, masters, slots, one, ours, dbl) -> None:
         line = f"  scaling {b} / {a}: ours {ratio:.2f}x (target {TARGET_SCALING}x)"
         if dbl[a] and dbl[b]:
             line += f", dbldatagen {median([y / x for x, y in zip(dbl[a], dbl[b])]):.2f}x"
-        print(line)
+        print(line + f"; the machine's ceiling for this work (two plain processes): {median(ceilings):.2f}x")
         best = max(median(ours[m]) / slots[m] / single for m in masters if slots[m])
         print(f"  per core: best {best:.0%} of the single process (target {TARGET_PER_CORE:.0%})")
 

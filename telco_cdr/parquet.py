@@ -136,10 +136,9 @@ class ParquetFile(AtomicFile):
     def write_unit(self, pieces: list, always: bool = False) -> None:
         text = b"".join(pieces)
         if text.strip():
-            self.write_table(table(text, self.schema, self.kind))
+            self._write(table(text, self.schema, self.kind))
 
-    def write_table(self, t) -> None:
-        """``t`` (a pyarrow Table of the file's schema) as one row group."""
+    def _write(self, t) -> None:
         try:
             self._writer.write_table(t, row_group_size=t.num_rows)
         except OSError as e:  # pyarrow's own I/O error around ours

@@ -50,13 +50,13 @@ _MASTER = re.compile(r"local|local\[([1-9]\d*|\*)(,[1-9]\d*)?\]|local-cluster\[\
 PARSE_OPTIONS = {"mode": "FAILFAST", "timestampFormat": "yyyy-MM-dd'T'HH:mm:ss.SSSXXX", "dateFormat": "yyyy-MM-dd"}
 # What raw_records' tasks return: a row per chunk and CDR type, its records as an Arrow IPC stream.
 RAW_SCHEMA = "chunk INT, type STRING, records INT, batch BINARY"
-# The codec of the typed records' Arrow IPC streams between the tasks that build them and those that write them
-# (kept by Spark in between: lz4 makes them less than half the size, about 160 bytes a record, for about 0.4 s
-# of a task's time per 1,000,000 records).
+# The codec of the typed records' Arrow IPC streams between the tasks that build them and the DataFrames that
+# open them (cdr_dataframes keeps them persisted: lz4 makes them less than half the size, about 160 bytes a
+# record, for about 0.4 s of a task's time per 1,000,000 records).
 IPC_CODEC = "lz4"
-# Chunks a task builds at most by default: fewer tasks save the walks from the marks to their first chunks,
-# and each table's write has a part file, a Parquet writer and a Python runner per task (1,000,000 CDRs, 123
-# chunks, on local[1]: 2 tasks took about 11 CPU seconds once Spark was warm, 8 tasks (at most 16 chunks) 16).
+# Chunks a task builds at most by default (at least one task per core): fewer tasks save the walks from the
+# marks to their first chunks and each task's first chunk, and write fewer part files (a file per task and
+# type); more tasks than cores only where a run is large enough to need them.
 CHUNKS_PER_TASK = 64
 
 
@@ -373,29 +373,28 @@ def _write_parts(spec_bc, folder: str, compression, numbers):
     exactly as the single-process run writes a type's file (telco_cdr.parquet: a row group per
     chunk, checked against the contract's schema, times as UTC milliseconds); the file appears only
     when complete (a retried task writes it again, whole).  Yields (type, file name, records) per file."""
-    from .parquet import ParquetFile, arrow_schema, table
+    from .parquet import ParquetFile, arrow_schema
 
     spec = spec_bc.value
     numbers = list(numbers)
     if not numbers:
         return
     job = _job_of(spec)
-    schemas = [arrow_schema(t, spec.labelled) for t in CDR_TYPES]
     name = f"part-{numbers[0]:05d}.parquet"
     outs: dict[int, ParquetFile] = {}
     rows = [0] * len(CDR_TYPES)
     try:
         for i in numbers:
-            _, blobs, _, _ = job.chunk(i)
+            counts, blobs, _, _ = job.chunk(i)  # (no --faults with --spark: a line is a record)
             for t, blob in enumerate(blobs):
                 if not blob:
                     continue
                 out = outs.get(t)
                 if out is None:
-                    out = outs[t] = ParquetFile(os.path.join(folder, CDR_TYPES[t], name), schemas[t], compression)
-                got = table(blob, schemas[t], "csv")
-                out.write_table(got)
-                rows[t] += got.num_rows
+                    out = outs[t] = ParquetFile(os.path.join(folder, CDR_TYPES[t], name),
+                                                arrow_schema(CDR_TYPES[t], spec.labelled), compression)
+                out.write_unit([blob])
+                rows[t] += counts[t]
         for out in outs.values():
             out.commit()
     except BaseException:
@@ -404,8 +403,6 @@ def _write_parts(spec_bc, folder: str, compression, numbers):
         raise
     for t in sorted(outs):
         yield CDR_TYPES[t], name, rows[t]
-
-
 
 
 def delta_log(folder: str, schema_json: str, files: dict) -> None:
@@ -453,7 +450,6 @@ def write_tables(spark, spec: GenerationSpec, out_dir: str, compression: str | N
     local[N]; a shared mount such as /dbfs/... on a cluster).  The tables are written into a
     temporary folder of ``out_dir`` and moved into place only when all are written: a failed run
     leaves no table half-written (an earlier table of the same name stays until then)."""
-
     from .parquet import ParquetFile, arrow_schema
 
     everything = n_chunks(spec.count)
@@ -469,10 +465,9 @@ def write_tables(spark, spec: GenerationSpec, out_dir: str, compression: str | N
         spec_bc = sc.broadcast(spec)
         # contiguous ranges of chunk numbers, one per task (as spark.range cuts them)
         ranges = [range(everything * k // partitions, everything * (k + 1) // partitions) for k in range(partitions)]
-        codec = compression or None
         try:
             parts = sc.parallelize(ranges, partitions).mapPartitions(
-                lambda it: (row for r in it for row in _write_parts(spec_bc, tmp, codec, r))).collect()
+                lambda it: (row for r in it for row in _write_parts(spec_bc, tmp, compression, r))).collect()
         except BaseException:  # a task failed, or Ctrl+C / SIGTERM: no task goes on writing
             sc.cancelAllJobs()
             raise

@@ -277,7 +277,7 @@ def test_a_failed_write_leaves_no_file(users, tmp_path, monkeypatch):
         written.append(t.num_rows)
         self._writer.write_table(t, row_group_size=t.num_rows)
 
-    monkeypatch.setattr(parquet.ParquetFile, "write_table", fail_second)
+    monkeypatch.setattr(parquet.ParquetFile, "_write", fail_second)
     res = call_main("cdr_generator.py", ["-u", users, "-c", COUNT, *WINDOW, "-o", tmp_path / "c.parquet"])
     line = assert_clean_error(res, 1, "no space left")
     assert written and "c.parquet" in line
