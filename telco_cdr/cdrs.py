@@ -28,6 +28,7 @@ from .charging import (
     international,
 )
 from .constants import CDR_TYPES, SeedDomain
+from .counterparties import INTERNATIONAL, KINDS, MOBILE, NO_NETWORK, SERVICE, SERVICE_SHARE, SERVICE_TEXT, USER
 from .layout import (
     DEC,
     HEX2,
@@ -64,8 +65,6 @@ from .radio import (
 from .roaming import AT_BASE
 from .timezones import offset_text
 from .traffic import (
-    CONTACT_SLOTS,
-    CONTACT_ZIPF,
     IMS_METHODS,
     REGISTER_PERIOD_S,
     Population,
@@ -142,6 +141,13 @@ VOICEMAIL_MU, VOICEMAIL_SIGMA, VOICEMAIL_MAX_S = np.log(20.0), 0.6, 180
 # Call duration: log-normal, mu 4.0 and sigma 1.2 give a median near 55 s and a mean near
 # 110 s (telco-reference.md, after de Melo et al. ECML-PKDD 2010 and CTIA averages).
 VOICE_MU, VOICE_SIGMA, VOICE_MAX_S = 4.0, 1.2, 4 * 3600
+# Retries and call-backs (telco-reference.md: "failed calls are often retried within minutes, and missed
+# calls called back"): shares and delays (lognormal mu and sigma of seconds after the call's start) are ours:
+# a retry after about a minute and a half, a call back after about a quarter of an hour.
+RETRY_SHARE, RETRY_DELAY_S = 0.5, (np.log(90.0), 0.7)
+CALLBACK_SHARE, CALLBACK_DELAY_S = 0.45, (np.log(900.0), 1.0)
+RETRIED = ("busy", "no_answer", "unreachable", "failed")  # an MO call that did not get through
+MISSED = ("no_answer", "voicemail", "busy")  # a call its callee did not take
 TWIN_SHARE = 0.8  # on-net MO calls that reached the callee whose MT twin is in the same output
 
 # Data records are partial records of bearers (telco_cdr.bearers: APNs, closing causes, volumes).
@@ -185,8 +191,6 @@ ROLES_OF_NODE = ("terminating", "originating")  # role-of-Node, by originating
 ACCESS_NETWORKS = ("IEEE-802.11", "3GPP-NR", "3GPP-E-UTRAN-FDD")
 MOS_RANGE = (1.0, 4.5)  # the E-model's scale of mean opinion scores (ITU-T G.107)
 
-_SLOT_CUM = np.cumsum(np.arange(1, CONTACT_SLOTS + 1) ** -CONTACT_ZIPF)
-_SLOT_CUM /= _SLOT_CUM[-1]
 
 
 def _table(rows, weight_at=1):
@@ -212,6 +216,7 @@ _RESULT = np.array([o[0] for o in VOICE_OUTCOMES])
 _OUTCOME_WEIGHT = np.array([o[1] for o in VOICE_OUTCOMES])
 _REACHES = np.isin(_RESULT, REACHES_CALLEE)  # by outcome
 _TALKS = np.isin(_RESULT, TALK_RESULTS)
+_RETRIED, _MISSED = np.isin(_RESULT, RETRIED), np.isin(_RESULT, MISSED)
 _ON_NET_OK = ~np.isin([o[3] for o in VOICE_OUTCOMES], OFF_NET_ONLY)
 # An MO call's outcome (to a number of another network, or to a user of the file), and a lone MT
 # record's (its call reached the callee): the table's shares among the outcomes that can be.
@@ -233,6 +238,41 @@ def outcome_rings() -> np.ndarray:
 
 
 _SMS_CUM, _CODEC_CUM = _table(SMS_RESULTS), _table(CODECS)
+
+
+def _follow_ups(rng, rows, outcome, start, u, cp_user, cp_num, cp_kind, cp_net, mo, pop) -> np.ndarray:
+    """Retries and call-backs among voice rows ``rows`` (in time order) with outcomes ``outcome``: an MO
+    call that did not get through is tried again (RETRY_SHARE) RETRY_DELAY_S after it; a call the user
+    missed (an MT record, or a user of the file who missed an MO call) is called back (CALLBACK_SHARE)
+    CALLBACK_DELAY_S after it.  Each takes the place of the first voice row at or after that time that
+    is neither a call followed up nor taken; the arrays change in place; returns the rows taken."""
+    if len(rows) < 2:
+        return np.zeros(0, dtype=np.int64)
+    m, peer = mo[rows], cp_user[rows]
+    retry = m & _RETRIED[outcome] & (rng.random(len(rows)) < RETRY_SHARE)
+    missed = _MISSED[outcome] & (~m | (peer >= 0)) & (rng.random(len(rows)) < CALLBACK_SHARE)
+    missed &= ~retry
+    delay = np.where(retry, rng.lognormal(*RETRY_DELAY_S, len(rows)), rng.lognormal(*CALLBACK_DELAY_S, len(rows)))
+    src = np.flatnonzero(retry | missed)
+    at = np.searchsorted(start[rows], start[rows[src]] + (delay[src] * 1000).astype(np.int64))
+    keep = at < len(rows)
+    src, at = src[keep], at[keep]
+    busy = np.zeros(len(rows), dtype=bool)  # the sources stay as they are
+    busy[np.flatnonzero(retry | missed)] = True
+    keep = ~busy[at]
+    src, at = src[keep], at[keep]
+    at, first = np.unique(at, return_index=True)  # one follow-up per row taken
+    src = src[first]
+    s, t = rows[src], rows[at]
+    back = missed[src] & m[src]  # a user of the file who missed an MO call calls its caller back
+    caller = np.where(back, cp_user[s], u[s])
+    u_t = caller
+    cp_user[t] = np.where(back, u[s], cp_user[s])
+    cp_num[t] = np.where(back, pop.msisdn[u[s]], cp_num[s])
+    cp_kind[t] = np.where(back, USER, cp_kind[s])
+    cp_net[t] = np.where(back, pop.counterparties.plmn_net[pop.plmn_code[u[s]]], cp_net[s])
+    u[t], mo[t] = u_t, True
+    return t
 
 
 @dataclass
@@ -336,6 +376,11 @@ class CdrFactory:
         self.net_mnc = np.repeat(text_array([c for _, c in networks]), 2)
         self.net_plmn = np.repeat(text_array([m + c for m, c in networks]), 2)
         self.net_roaming = np.tile(_BOOLEAN, len(networks))
+        # counterparty_type and counterparty_network by kind * (networks + 1) + network (the last: none)
+        self.cp_networks = pop.counterparties.networks
+        width = len(self.cp_networks) + 1
+        self.cp_kind_text = np.repeat(text_array(list(KINDS)), width)
+        self.cp_net_text = np.tile(np.array([*text_array(self.cp_networks), None], dtype=object), len(KINDS))
         base = np.random.default_rng(np.random.SeedSequence([SeedDomain.RUN_IDS, stream, seed])).integers(0, 2**62, 3)
         self.run_tag = f"{int(base[0]) & 0xFFFFFFFF:08x}-"
         self.charging_base = int(base[1]) % 2**32
@@ -403,9 +448,15 @@ class CdrFactory:
         drow = np.full(n, -1, dtype=np.int64)  # a data row's partial (in ``partials``)
         data_rows = np.flatnonzero(types == DATA)
         drow[data_rows] = np.arange(len(data_rows))
-        slot = _draw(rng, _SLOT_CUM, n)
-        cp_user, cp_num = pop.contact(u, slot)
+        cp_user, cp_num, cp_kind, cp_net = pop.contact(u, rng.random(n), types == SMS)
         mo = rng.random(n) < 0.5
+        # A few calls go to the operator's own service numbers (voicemail, customer care), all dialled.
+        service = np.flatnonzero((types == VOICE) & (rng.random(n) < SERVICE_SHARE))
+        if len(service):
+            code = pop.counterparties.services(u[service], rng.random(len(service)))
+            service = service[code < 0]
+            cp_user[service], cp_num[service], mo[service] = -1, code[code < 0], True
+            cp_kind[service], cp_net[service] = SERVICE, NO_NETWORK
 
         # Voice outcome and times of the rows of calls (voice rows, and IMS rows, whose INVITEs are calls'
         # records; the other rows keep zeros): an MO call's outcome (causes of other networks' numbers
@@ -415,12 +466,23 @@ class CdrFactory:
         # leg starts when set up).
         calls = np.flatnonzero((types == VOICE) | (types == IMS))
         nc = len(calls)
-        c_mo, c_peer = mo[calls], cp_user[calls]
         r = rng.random(nc)
-        c_onnet = c_peer >= 0
-        oc = np.where(c_mo, np.where(c_onnet, _pick(_OUTCOME_CUM_ON_NET, r), _pick(_OUTCOME_CUM, r)),
-                      _pick(_OUTCOME_CUM_MT, r))
-        oc[c_mo & c_onnet & ~radio.can_call[np.maximum(c_peer, 0)]] = ABSENT
+
+        def outcomes():
+            c_mo, c_peer = mo[calls], cp_user[calls]
+            c_onnet = (c_peer >= 0) | (cp_kind[calls] == SERVICE)  # a number in service
+            oc = np.where(c_mo, np.where(c_onnet, _pick(_OUTCOME_CUM_ON_NET, r), _pick(_OUTCOME_CUM, r)),
+                          _pick(_OUTCOME_CUM_MT, r))
+            oc[c_mo & c_onnet & ~radio.can_call[np.maximum(c_peer, 0)]] = ABSENT
+            return oc
+
+        oc = outcomes()
+        # Failed calls tried again and missed calls called back: later voice rows become those calls,
+        # whose outcomes are then their own.
+        followed = _follow_ups(rng, calls[types[calls] == VOICE], oc[types[calls] == VOICE], start, u, cp_user,
+                               cp_num, cp_kind, cp_net, mo, pop)
+        if len(followed):
+            oc = outcomes()
         voicemail = oc == VOICEMAIL
         alert_c = _ALERT_LO[oc] + rng.random(nc) * (_ALERT_HI[oc] - _ALERT_LO[oc])
         alert_c = np.where(voicemail, _NO_REPLY_S[_pick(_NO_REPLY_CUM, rng.random(nc))], alert_c)
@@ -455,12 +517,14 @@ class CdrFactory:
         src = np.flatnonzero(twinned)
         not_src = is_voice.copy()
         not_src[src] = False
+        not_src[followed] = False  # (a retry or a call back stays what it is)
         others = np.flatnonzero(not_src)
         k = min(len(src), len(others))
         if k:
             src = src[:k]
             tgt = rng.permutation(others)[:k]
             u[tgt], cp_user[tgt], cp_num[tgt] = cp_user[src], u[src], pop.msisdn[u[src]]
+            cp_kind[tgt], cp_net[tgt] = USER, pop.counterparties.plmn_net[pop.plmn_code[u[src]]]
             start[tgt], mo[tgt] = start[src] + (0 if closing else setup_ms[src]), False
             outcome[tgt], ring[tgt], talk[tgt] = outcome[src], alert[src], talk[src]
             call[tgt], caller[tgt] = call[src], u[src]
@@ -482,7 +546,7 @@ class CdrFactory:
         k = min(len(legs), len(invites))
         if k:
             legs, invites = legs[:k], invites[:k]
-            for arr in (u, cp_user, cp_num, start, mo, outcome, ring, talk, call, caller, tech, rat):
+            for arr in (u, cp_user, cp_num, cp_kind, cp_net, start, mo, outcome, ring, talk, call, caller, tech, rat):
                 arr[invites] = arr[legs]
         twin_of_call = np.zeros(n, dtype=bool)
         twin_of_call[invites[:k]] = True
@@ -501,10 +565,17 @@ class CdrFactory:
             arng = anomalies.rng(chunk_index)
             incident = anomalies.plant(arng, *bounds, Rows(types, u, cp_user, cp_num, mo, start, outcome, ring, talk,
                                                           call, caller, tech, rat), radio)
+            planted = np.flatnonzero(incident >= 0)  # their other parties: users, or numbers by their country
+            cp_kind[planted] = np.where(cp_user[planted] >= 0, USER,
+                                        np.where(international(pop.msisdn[u[planted]], cp_num[planted]),
+                                                 INTERNATIONAL, MOBILE))
+            cp_net[planted] = np.where(cp_user[planted] >= 0,
+                                       pop.counterparties.plmn_net[pop.plmn_code[np.maximum(cp_user[planted], 0)]],
+                                       NO_NETWORK)
         order = np.argsort(start, kind="stable")
-        (types, u, cp_user, cp_num, mo, start, outcome, ring, talk, call, caller, tech, rat, method,
-         twin_of_call, drow) = (a[order] for a in (types, u, cp_user, cp_num, mo, start, outcome, ring, talk, call,
-                                                   caller, tech, rat, method, twin_of_call, drow))
+        (types, u, cp_user, cp_num, cp_kind, cp_net, mo, start, outcome, ring, talk, call, caller, tech, rat, method,
+         twin_of_call, drow) = (a[order] for a in (types, u, cp_user, cp_num, cp_kind, cp_net, mo, start, outcome,
+                                                   ring, talk, call, caller, tech, rat, method, twin_of_call, drow))
         position = np.empty_like(order)  # where each row went: a call's number is its first row's place
         position[order] = np.arange(n)
         call = position[call]
@@ -570,7 +641,7 @@ class CdrFactory:
             ui = u[idx]
             ctx = _Ctx(rng, idx, ui, cp_num[idx], mo[idx], start[idx], first_index, rat=rat[idx].copy())
             ctx.texts, ctx.tu = texts, texts.at(ui)  # one index for every per-user column: neighbours are joined
-            ctx.cp_user = cp_user[idx]
+            ctx.cp_user, ctx.cp_kind, ctx.cp_net = cp_user[idx], cp_kind[idx], cp_net[idx]
             ctx.outcome, ctx.ring, ctx.talk, ctx.tech = outcome[idx], ring[idx], talk[idx], tech[idx]
             ctx.method, ctx.twin, ctx.call, ctx.caller = method[idx], twin_of_call[idx], call[idx], caller[idx]
             ctx.partial, ctx.partials = drow[idx], partials
@@ -641,8 +712,15 @@ class CdrFactory:
         other = np.empty(len(onnet), dtype=object)
         other[onnet] = c.texts.msisdn[c.texts.at(c.cp_user[onnet])]
         off = np.flatnonzero(~onnet)
-        other[off] = [b"%d" % v for v in c.cp_num[off].tolist()]
+        other[off] = [b"%d" % v if v > 0 else _SERVICE_BYTES[-1 - v] for v in c.cp_num[off].tolist()]
         return other
+
+    def _counterparty(self, c: _Ctx) -> dict:
+        """counterparty_type and counterparty_network by one index (the layout joins them into one piece)."""
+        none = len(self.cp_networks)
+        at = c.cp_kind.astype(np.int64) * (none + 1) + np.where(c.cp_net < 0, none, c.cp_net)
+        return {"counterparty_type": Pick(self.cp_kind_text, at),
+                "counterparty_network": Nullable(Pick(self.cp_net_text, at))}
 
     def _icid(self, c: _Ctx) -> tuple:
         """The IMS Charging Identifier of each row's call, as pieces: the caller's S-CSCF and the
@@ -663,6 +741,7 @@ class CdrFactory:
             "voice_technology": Pick(_TECH_TEXT, c.tech), "icid": Nullable(self._icid(c), ims),
             "calling_number": calling,
             "called_number": called,
+            **self._counterparty(c),
             "answer_time": lambda start: Nullable(timestamp(start + ring_ms), c.talk > 0),  # of build()'s start
             "duration_seconds": Pick(DEC, c.talk),
             # one table row each: neighbouring picks by one index are joined into one piece
@@ -686,7 +765,7 @@ class CdrFactory:
             intl = roaming  # (unused for data)
         else:
             payable = payable & (c.mo | MT_PAYS_OF[country] | roaming)
-            intl = c.mo & international(self.pop.msisdn[u], c.cp_num)
+            intl = c.mo & (c.cp_kind == INTERNATIONAL)
         made: list = []
 
         def text(start: np.ndarray) -> tuple:  # once the record's start is known (a stream's moves back)
@@ -730,7 +809,7 @@ class CdrFactory:
         sender, receiver = self._parties(c)
         return delay, {
             "direction": Pick(_DIRECTION_TEXT, c.mo.view(np.int8)), "sender_number": sender,
-            "receiver_number": receiver,
+            "receiver_number": receiver, **self._counterparty(c),
             "message_length": Pick(DEC, length), "encoding": Pick(_ENCODING_TEXT, ucs2.view(np.int8)),
             "delivery_status": Pick(_SMS_TEXT, result), "smsc_address": Pick(c.texts.smsc, c.tu),
             **self._money(c, SMS_S, np.ones(k, dtype=np.int64), result == _DELIVERED),
@@ -753,7 +832,7 @@ class CdrFactory:
         return dur * 1000, {
             "call_direction": Pick(_DIRECTION_TEXT, c.mo.view(np.int8)), "sip_call_id": (hex64(*ids), b"@", dom),
             "caller_uri": (b"sip:+", caller, b"@", dom, b";user=phone"),
-            "callee_uri": (b"sip:+", callee, b"@", dom, b";user=phone"),
+            "callee_uri": (b"sip:+", callee, b"@", dom, b";user=phone"), **self._counterparty(c),
             "codec": Pick(_CODEC_TEXT, codec), "duration_seconds": Pick(DEC, dur), "latency_ms": dec(latency),
             "jitter_ms": fixed(jitter, 1), "packet_loss_pct": fixed(loss, 2), "mos": fixed(mos, 2),
             **self._money(c, VOICE_S, (dur + 59) // 60, dur > 0),
@@ -818,6 +897,7 @@ _CELL_THIRD = np.append(HEX2, np.array([b""], dtype=object))  # the NCI's last 2
 _CELL_THIRD_BY_RAT = np.repeat(_CELL_THIRD, len(RATS))  # by third * len(RATS) + rat
 _RAT_BY_THIRD = np.tile(text_array(RATS), len(_CELL_THIRD))  # the same index
 _NULLS = np.full(65536, None, dtype=object)
+_SERVICE_BYTES = [t.encode() for t in SERVICE_TEXT]
 _TAC_OR_NULL, _LAC_OR_NULL = np.concatenate((DEC, _NULLS)), np.concatenate((_NULLS, DEC))  # by TAC, or 65536 + LAC
 _IMS_STATUS_TABLE = {m: (np.array([x for x, _ in rows]), _table(rows)) for m, rows in IMS_STATUS.items()}
 _IMS_SERVICE_TABLE = {m: (np.array([_SERVICES.index(x) for x, _ in rows]), _table(rows))
@@ -863,6 +943,8 @@ class _Ctx:
     first_index: int
     rat: np.ndarray  # the serving RAT (radio.RATS); a builder may change it
     cp_user: np.ndarray | None = None  # the other party's user (on-net), else -1
+    cp_kind: np.ndarray | None = None  # the other party's kind (counterparties.KINDS)
+    cp_net: np.ndarray | None = None  # its serving network (counterparties.networks), or -1
     outcome: np.ndarray | None = None  # the voice call's (VOICE_OUTCOMES), and its ringing and talk time
     ring: np.ndarray | None = None
     talk: np.ndarray | None = None

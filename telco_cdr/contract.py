@@ -52,6 +52,7 @@ from .cdrs import (
 from .charging import CURRENCIES, CURRENCY
 from .charging import DECIMALS as CHARGE_DECIMALS
 from .constants import CDR_TYPES
+from .counterparties import KINDS as COUNTERPARTY_KINDS
 from .identifiers import CITIES, COUNTRIES, OPERATORS, msisdn_pattern
 from .radio import RATS, TECHNOLOGY_RAT, VOICE_TECHNOLOGIES
 from .users import ACTIVATION_FIRST, ACTIVATION_LAST, PLANS
@@ -124,6 +125,9 @@ def _or(values, quote: bool = True) -> str:
 
 
 E164 = "[1-9][0-9]{7,14}"
+# A number a subscriber dials or is called from: E.164, or an operator's service short code
+# (telco_cdr.counterparties.SERVICE_NUMBERS: voicemail, customer care).
+DIALLED = r"([1-9][0-9]{7,14}|\*?[0-9]{3,5})"
 _MO_MT = tuple(reversed(DIRECTIONS))
 IMS_DOMAIN = r"ims\.mnc[0-9]{3}\.mcc[0-9]{3}\.3gppnetwork\.org"
 ECGI = "[0-9]{5,6}[0-9A-F]{7}"
@@ -295,6 +299,25 @@ def _money(what: str) -> tuple[Field, ...]:
     )
 
 
+def _counterparty(what: str) -> tuple[Field, ...]:
+    """Who the other party of a call or message is (telco_cdr.counterparties)."""
+    return (
+        Field("counterparty_type", "string", f"The other party of the {what}: `user` (a user of the users file, "
+              "whose `msisdn` the number is), `mobile` (a mobile number of another subscriber of the country), "
+              "`fixed` (a fixed line of the subscriber's city), `international` (a number abroad), `service` (the "
+              "operator's voicemail or customer care) or `short_code` (an application's short code or "
+              "alphanumeric sender).", "ours", values=COUNTERPARTY_KINDS),
+        Field("counterparty_network", "string", "The network serving the other party, MCC and MNC as one "
+              "number (`23410`), for a `user` or a `mobile`; null for the others. About 12 % of mobile numbers are "
+              "ported: their number block names another operator than the one serving them.", "ours",
+              nullable=True, pattern="[0-9]{5,6}"),
+    )
+
+
+_COUNTERPARTY_RULES = tuple(Rule({"counterparty_type": k}, {"counterparty_network": {"const": None}})
+                            for k in COUNTERPARTY_KINDS if k not in ("user", "mobile"))
+
+
 def _direction_rule(direction_field: str, t: str, when: dict | None = None) -> Rule:
     mt, mo = RECORD_TYPES[CDR_TYPES.index(t)][:2]
     return Rule({direction_field: "MO", **(when or {})}, {"record_type": {"const": mo}},
@@ -338,10 +361,11 @@ VOICE = Record("voice", "Voice CDR", "A call: the MMTel record (TS 32.275) of a 
     Field("icid", "string", "IMS Charging Identifier of an IMS-carried call, the same in its S-CSCF records in "
           "`ims` and in the other leg's record; null for a circuit-switched call.", "iMS-Charging-Identifier",
           nullable=True, pattern=f"scscf[1-4]\\.{IMS_DOMAIN}-[0-9a-f]{{12}}"),
-    Field("calling_number", "string", "E.164 number of the caller, without `+` (the subscriber's for MO).",
-          "callingNumber", pattern=E164),
-    Field("called_number", "string", "E.164 number of the callee, without `+` (the subscriber's for MT).",
-          "calledNumber", pattern=E164),
+    Field("calling_number", "string", "E.164 number of the caller, without `+` (the subscriber's for MO); an "
+          "operator's service number calls from its short code.", "callingNumber", pattern=DIALLED),
+    Field("called_number", "string", "E.164 number of the callee, without `+` (the subscriber's for MT), or the "
+          "short code of an operator's service number as dialled (`121`, `*86`).", "calledNumber", pattern=DIALLED),
+    *_counterparty("call"),
     Field("answer_time", "timestamp", "When the call was answered (for `voicemail`, by the voicemail, after the "
           "no-reply timer of at most 30 s); null (empty in CSV) when it was not.",
           "answerTime", nullable=True),
@@ -362,7 +386,7 @@ VOICE = Record("voice", "Voice CDR", "A call: the MMTel record (TS 32.275) of a 
           "IMS-carried call.", "recordingEntity / mSCAddress", nullable=True,
           pattern="MSC-[0-9]{5,6}-(0[1-9]|[1-3][0-9]|40)"),
 ) + _money("Voice per started minute of `duration_seconds`; 0 for a call without talk time; an MT call is free "
-           "(calling party pays) but in the US and when roaming."), CELL_RULES + (
+           "(calling party pays) but in the US and when roaming."), CELL_RULES + _COUNTERPARTY_RULES + (
     _direction_rule("call_direction", "voice", {"voice_technology": "CS"}),
     Rule({"call_direction": "MT", "voice_technology": "CS"}, {"record_type": {"const": "mtCallRecord"}}),
     Rule({"voice_technology": "CS"},
@@ -430,13 +454,14 @@ SMS = Record("sms", "SMS CDR", "A short message (MOSMSRecord / MTSMSRecord).", _
           pattern=E164),
     Field("receiver_number", "string", "E.164 number of the receiver, without `+`.",
           "destinationNumber (MO); servedMSISDN (MT)", pattern=E164),
+    *_counterparty("message"),
     Field("message_length", "integer", "Characters, 1 to 160 (1 to 70 in UCS-2).", minimum=1, maximum=160),
     Field("encoding", "string", "`GSM-7` or `UCS-2` (TS 23.038).", values=SMS_ENCODINGS),
     Field("delivery_status", "string", f"{_or(_values(SMS_RESULTS))}.", "smsResult", values=_values(SMS_RESULTS)),
     Field("smsc_address", "string", "E.164 address of the operator's SMS centre, with `+`.", "serviceCentre",
           pattern=r"\+" + E164),
 ) + _money("Per message `delivered`; 0 for one not delivered; an MT message is free but in the US and when "
-           "roaming."), CELL_RULES + (_direction_rule("direction", "sms"),
+           "roaming."), CELL_RULES + _COUNTERPARTY_RULES + (_direction_rule("direction", "sms"),
                                       Rule({"encoding": "UCS-2"}, {"message_length": {"maximum": 70}})))
 
 _SIP_URI = rf"sip:\+{E164}@{IMS_DOMAIN}"
@@ -451,6 +476,7 @@ VOIP = Record("voip", "VoIP CDR", "An over-the-top or enterprise VoIP call with 
           "ours (as list-Of-Calling-Party-Address)", pattern=_SIP_URI + ";user=phone"),
     Field("callee_uri", "string", "The same for the callee.", "ours (as called-Party-Address)",
           pattern=_SIP_URI + ";user=phone"),
+    *_counterparty("call"),
     Field("codec", "string", f"{_or(_values(CODECS))}.", values=_values(CODECS)),
     Field("duration_seconds", "integer", "Seconds of the call, 1 to 4 hours.", minimum=1, maximum=MAX_CALL_S),
     Field("latency_ms", "integer", "One-way network delay, milliseconds.", minimum=0),
@@ -459,7 +485,7 @@ VOIP = Record("voip", "VoIP CDR", "An over-the-top or enterprise VoIP call with 
     Field("mos", "number", "Mean opinion score, 1.0 to 4.5, from the ITU-T G.107 E-model of the delay, jitter, "
           "loss and codec.", minimum=MOS_RANGE[0], maximum=MOS_RANGE[1]),
 ) + _money("VoIP as voice minutes (an enterprise line billed by the operator), per started minute; an MT call "
-           "is free but in the US and when roaming."), CELL_RULES)
+           "is free but in the US and when roaming."), CELL_RULES + _COUNTERPARTY_RULES)
 
 _METHODS = _values(IMS_METHODS)
 _SERVICES = tuple(dict.fromkeys(s for m in _METHODS for s, _ in IMS_SERVICES[m]))

@@ -22,7 +22,9 @@ from .charging import (
     country_of_plmns,
     exhaust_column,
 )
+from .circles import Circles, draw_circles
 from .constants import CDR_TYPES, DEFAULT_WEIGHTS, SeedDomain
+from .counterparties import USER, Counterparties
 from .errors import UserError
 from .identifiers import DEVICES, OPERATORS, ims_domain
 from .mobility import Anchors, draw_anchors
@@ -69,13 +71,9 @@ TYPE_AFFINITY = {
 UNLIMITED_DATA = 1.8  # plans with "UNL" in their id use this much more data
 BUSINESS_WEEKEND = 0.35  # business lines on weekends
 
-CONTACT_SLOTS = 8  # a small circle of contacts per user
 # IMS re-registration: a device refreshes its registration this often, whatever it does (GSMA
 # IR.92 leaves the timer to the operator; 3600 s is a common setting).
 REGISTER_PERIOD_S = 3600
-CONTACT_ZIPF = 1.3  # slot k is called in proportion to k ** -CONTACT_ZIPF
-ON_NET_SHARE = 0.35  # contacts who are users of the file too
-SAME_CITY_SHARE = 0.7  # on-net contacts from the user's own city
 
 
 def parse_weights(text: str | None) -> dict[str, float]:
@@ -289,8 +287,8 @@ class Population:
     trips: Trips  # who is abroad when (telco_cdr.roaming)
     nr: np.ndarray  # 5G-capable device
     radio: Radio  # what each user's device and network offer on the day of the events
-    contacts: np.ndarray  # (n, CONTACT_SLOTS) int32: a user of the file (>= 0), else -1 - an off-net number's
-    # last digits (offnet_digits: the rest are the user's own); see contact()
+    circles: Circles  # whom each user calls and texts (telco_cdr.circles)
+    counterparties: Counterparties  # their numbers outside the file (telco_cdr.counterparties)
     nodes: dict  # the network nodes of each place (domain, msc, pgw, node, smsc): key -> list[str], by place
     node_place: np.ndarray  # int32 per user: its place (PLMN and home city) in nodes
     zones: list  # the distinct IANA time zones of the users
@@ -305,85 +303,24 @@ class Population:
     tariffs: Tariffs | None = None  # what rating needs of each user (telco_cdr.charging)
 
 
-    def contact(self, u: np.ndarray, slot: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Contact ``slot`` of users ``u``: the user it is (-1 for one off-net) and its number."""
-        c = self.contacts[u, slot].astype(np.int64)
-        onnet = c >= 0
-        own = self.msisdn[u]
-        scale = offnet_scale(own)
-        return np.where(onnet, c, -1), np.where(onnet, self.msisdn[np.maximum(c, 0)], own // scale * scale - c - 1)
-
-
-def _contacts(rng: np.random.Generator, table: UserTable, active: np.ndarray) -> np.ndarray:
-    """A small circle per user (Population.contacts): part on-net (mostly the same city), the rest
-    off-net.  Draws whole arrays from ``rng`` (the last one a block of rows at a time, which draws the
-    same numbers) and keeps them small, so that a base of millions needs no more than a few bytes a
-    contact."""
-    n, msisdn = table.n, table.msisdn
-    active_idx = np.flatnonzero(active)
-    # Cities as integer codes in the order of their names (sorting codes sorts the names).
-    city_key = table.city_code
-    on_net = _below(rng, n, ON_NET_SHARE)
-    contacts = np.full((n, CONTACT_SLOTS), -1, dtype=np.int32)
-    if len(active_idx) > 1:
-        pick = rng.integers(0, len(active_idx), (n, CONTACT_SLOTS), dtype=np.int32)
-        active32 = active_idx.astype(np.int32)
-        for r0 in range(0, n, ROWS_A_BLOCK):  # the draws become users in place
-            pick[r0:r0 + ROWS_A_BLOCK] = active32[pick[r0:r0 + ROWS_A_BLOCK]]
-        same_city = _below(rng, n, SAME_CITY_SHARE)
-        order = np.argsort(city_key[active_idx], kind="stable")
-        by_city = active_idx[order].astype(np.int32)
-        keys_sorted = city_key[by_city]
-        lo = np.searchsorted(keys_sorted, city_key, side="left").astype(np.int32)
-        size = np.searchsorted(keys_sorted, city_key, side="right").astype(np.int32) - lo
-        for r0 in range(0, n, ROWS_A_BLOCK):
-            r = slice(r0, min(r0 + ROWS_A_BLOCK, n))
-            offset = (rng.random((r.stop - r0, CONTACT_SLOTS)) * np.maximum(size[r], 1)[:, None]).astype(np.int64)
-            local = np.where(size[r, None] > 0, by_city[np.minimum(lo[r, None] + offset, len(by_city) - 1)], pick[r])
-            chosen = np.where(same_city[r], local, pick[r])
-            rows = np.arange(r0, r.stop)[:, None]
-            own = chosen == rows
-            chosen = np.where(own, pick[r], chosen)
-            on_net[r] &= ~(chosen == rows)
-            contacts[r] = np.where(on_net[r], chosen, -1)
-        del pick, same_city, lo, size
-    # Off-net contacts: numbers like the user's own (offnet_numbers), none of them a user's; the
-    # off-net contacts of a block of users are a run of these numbers (row by row, as they are drawn).
-    per_user = np.count_nonzero(contacts < 0, axis=1)
-    first = np.concatenate(([0], np.cumsum(per_user)))
-    low = offnet_digits(rng, np.repeat(msisdn // 10_000_000_000 == 1, per_user))
-    users_sorted = np.sort(msisdn)
-    marks = _marks(msisdn)
-
-    def numbers(at: np.ndarray) -> np.ndarray:  # the numbers of off-net contacts ``at``
-        base = msisdn[np.searchsorted(first, at, side="right") - 1]
-        scale = offnet_scale(base)
-        return base // scale * scale + low[at]
-
-    clash = np.concatenate([np.flatnonzero(_is_in(numbers(np.arange(first[r0], first[min(r0 + ROWS_A_BLOCK, n)])),
-                                                  users_sorted, marks)) + first[r0] for r0 in range(0, n, ROWS_A_BLOCK)]
-                           or [np.zeros(0, dtype=np.int64)])
-    for _ in range(50):  # only numbers drawn again can clash again
-        if not len(clash):
-            break
-        low[clash] = offnet_digits(rng, numbers(clash) // 10_000_000_000 == 1)
-        clash = clash[_is_in(numbers(clash), users_sorted, marks)]
-    for r0 in range(0, n, ROWS_A_BLOCK):
-        block = contacts[r0:r0 + ROWS_A_BLOCK]
-        block[block < 0] = -1 - low[first[r0]:first[min(r0 + ROWS_A_BLOCK, n)]]
-    return contacts
+    def contact(self, u: np.ndarray, x: np.ndarray, sms: np.ndarray) -> tuple[np.ndarray, ...]:
+        """The contact each of users ``u`` reaches (rank drawn by uniforms ``x``; ``sms``: by a text, so a
+        fixed line's owner on a mobile instead): the user it is (-1 for one outside the file), its number,
+        its kind (counterparties.KINDS) and its serving network (an index into counterparties.networks,
+        or -1)."""
+        cp_user, member = self.circles.pick(u, x)
+        cps = self.counterparties
+        num = self.msisdn[np.maximum(cp_user, 0)]
+        kind = np.full(len(u), USER, dtype=np.int8)
+        net = cps.plmn_net[self.plmn_code[np.maximum(cp_user, 0)]]
+        out = np.flatnonzero(cp_user < 0)
+        if len(out):
+            k, nm, nt = cps.of(u[out], member[out], texts=sms[out])
+            kind[out], num[out], net[out] = k, nm, nt
+        return cp_user, num, kind, net
 
 
 ROWS_A_BLOCK = 1 << 18  # users (or numbers) worked on at a time where a whole base would take too much memory
-
-
-def _below(rng: np.random.Generator, n: int, share: float) -> np.ndarray:
-    """``rng.random((n, CONTACT_SLOTS)) < share``, drawn a block of rows at a time (the same numbers)."""
-    out = np.empty((n, CONTACT_SLOTS), dtype=bool)
-    for r0 in range(0, n, ROWS_A_BLOCK):
-        r1 = min(r0 + ROWS_A_BLOCK, n)
-        out[r0:r1] = rng.random((r1 - r0, CONTACT_SLOTS)) < share
-    return out
 
 
 def smsc_of(pop: Population, users: np.ndarray) -> list[str]:
@@ -424,30 +361,6 @@ def offnet_numbers(rng: np.random.Generator, base: np.ndarray) -> np.ndarray:
     return base // scale * scale + offnet_digits(rng, base // 10_000_000_000 == 1)
 
 
-def _is_in(values: np.ndarray, sorted_set: np.ndarray, marks: np.ndarray | None = None) -> np.ndarray:
-    """np.isin for a sorted array, by binary search (no sorting of ``values``); with ``marks``
-    (_marks of the set), only for the values whose mark is set."""
-    if not len(sorted_set):
-        return np.zeros(len(values), dtype=bool)
-    if marks is not None:
-        out = marks[values & (len(marks) - 1)]
-        maybe = np.flatnonzero(out)
-        out[maybe] = _is_in(values[maybe], sorted_set)
-        return out
-    at = np.minimum(np.searchsorted(sorted_set, values), len(sorted_set) - 1)
-    return sorted_set[at] == values
-
-
-def _marks(values: np.ndarray) -> np.ndarray:
-    """A table of 2**k flags (k: 16 per value, at most 2**28) set at each value's low bits: a value
-    whose flag is not set is not in ``values`` (one look-up, where a binary search over millions of
-    values takes twenty-odd)."""
-    size = 1 << min(28, max(10, int(len(values) * 16).bit_length()))
-    marks = np.zeros(size, dtype=bool)
-    marks[values & (size - 1)] = True
-    return marks
-
-
 def _capability(table: UserTable, given: np.ndarray, tac_flag: str) -> np.ndarray:
     """A device capability: the user's own flag (``given``: 1, 0, or -1 for none), else the flag of
     the IMEI's TAC in DEVICES, else True."""
@@ -479,7 +392,7 @@ def build_population(users: UserTable | Sequence[dict], seed: int, on: date | No
     # Activity: heavy-tailed across users, zero for suspended lines.
     activity = np.minimum((1.0 - rng.random(n)) ** (-1.0 / ACTIVITY_PARETO_SHAPE), ACTIVITY_CAP)
     activity = np.where(active & radio.served, activity, 0.0)  # no network, no records
-    contacts = _contacts(rng, table, active)
+    circles = draw_circles(activity, active, table.city_code)
 
     # IMS re-registration: each active IMS device at its own second of the period (cdrs.REGISTER_PERIOD_S).
     register_order = np.flatnonzero(active & radio.volte & radio.served)
@@ -528,7 +441,8 @@ def build_population(users: UserTable | Sequence[dict], seed: int, on: date | No
         n=n, user_ids=table.user_id, msisdn=msisdn, imsi=table.imsi, imei=table.imei, plmns=plmns,
         plmn_code=table.plmn_code, home_enb=home_enb, home_sector=home_sector,
         anchors=draw_anchors(seed, home_enb, home_sector), trips=Trips(seed, home_countries(plmns)),
-        home_tac=home_tac, nr=nr, radio=radio, contacts=contacts,
+        home_tac=home_tac, nr=nr, radio=radio, circles=circles,
+        counterparties=Counterparties(seed, plmns, table.plmn_code, table.cities, table.city_code, msisdn),
         nodes=nodes, node_place=node_place, zones=list(zones), zone_of=zone_of,
         clock=ZoneClock(list(zones)), zone_order=zone_order, zone_bounds=zone_bounds,
         user_cum=user_cum, zone_activity=zone_activity, register_order=register_order, register_phase=phase,

@@ -1,0 +1,87 @@
+"""Contact circles: whom each user calls and texts.
+
+Circles are heavy-tailed in size (a few dozen people for most, hundreds for some), grow with the
+user's activity, and are mostly mutual (Onnela et al., "Structure and tie strengths in mobile
+communication networks", PNAS 2007; telco-reference.md "The network of 2026", Counterparties).
+
+The users of the file sit on a ring, city by city and, within a city, by activity (heavy users know
+heavy users: the call graph's positive assortativity, ibid.).  User u's contacts in the file are
+its ring neighbours up to ``reach[u]`` places away on either side that reach as far back: u and v
+are contacts when their distance is at most both reaches, so the relation is mutual by
+construction.  Its other contacts are numbered 1, 2, ... and made into numbers by
+telco_cdr.counterparties.  A call picks a contact by rank, ranks called in proportion to
+rank ** -RANK_EXPONENT (a few contacts get most calls), and the ranks interleave the two kinds.
+A user's circle costs 8 bytes of memory whatever its size: nothing is stored per contact.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+# Circle size: SIZE_SCALE * activity ** SIZE_GROWTH people, SIZE_MIN to SIZE_MAX.  Activity is
+# Pareto with shape 1.2 from 1 (traffic.ACTIVITY_PARETO_SHAPE): the median user knows about 25
+# people, the heaviest a few hundred (the reference's "a few dozen for most people, hundreds for
+# some"); the scale and growth are ours.
+SIZE_SCALE, SIZE_GROWTH, SIZE_MIN, SIZE_MAX = 18.0, 0.55, 8, 400
+ON_NET_SHARE = 0.35  # of a circle, the people who are users of the file too
+RANK_EXPONENT = 1.5  # contact k of a circle is called in proportion to k ** -RANK_EXPONENT
+
+
+@dataclass
+class Circles:
+    ring: np.ndarray  # int32: the active users in ring order
+    pos: np.ndarray  # int32 per user: its place on the ring (-1: not on it)
+    reach: np.ndarray  # uint16 per user: how far its contacts in the file go on either side
+    size: np.ndarray  # uint16 per user: its circle's size
+
+    def pick(self, u: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The contact of rank drawn from uniforms ``x`` of each user ``u``: the user it is (-1 for one
+        outside the file) and, for those, its member number (>= 1; 0 for a user of the file)."""
+        size = self.size[u].astype(np.float64)
+        reach = self.reach[u].astype(np.int64)
+        a = 1.0 - RANK_EXPONENT
+        k = np.floor((1.0 - x * (1.0 - (size + 1.0) ** a)) ** (1.0 / a))
+        k = np.clip(k, 1, size)
+        q = 2 * reach / size  # the share of the ranks that are users of the file
+        j = np.floor(k * q + 1e-9).astype(np.int64)  # users of the file among ranks 1..k
+        onnet = (j > np.floor((k - 1) * q + 1e-9)) & (reach > 0)
+        member = np.where(onnet, 0, (k - j).astype(np.int64))
+        cp = np.full(len(u), -1, dtype=np.int64)
+        rows = np.flatnonzero(onnet)
+        if len(rows):
+            m = len(self.ring)
+            jr = j[rows]
+            sign = np.where(jr & 1, 1, -1)  # ranks alternate: the neighbour after, the one before, ...
+            dist = (jr + 1) // 2
+            p = self.pos[u[rows]].astype(np.int64)
+            v = self.ring[(p + sign * dist) % m]
+            far = self.reach[v] < dist  # v does not reach back: the nearest neighbour on that side
+            v = np.where(far, self.ring[(p + sign) % m], v)
+            cp[rows] = v
+        return cp, member
+
+    def knows(self, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+        """Whether users ``u`` and ``v`` of the file are in each other's circle."""
+        m = len(self.ring)
+        pu, pv = self.pos[u].astype(np.int64), self.pos[v].astype(np.int64)
+        d = np.abs(pu - pv)
+        d = np.minimum(d, m - d)
+        ok = (pu >= 0) & (pv >= 0) & (d >= 1)
+        return ok & ((d <= np.minimum(self.reach[u], self.reach[v])) | (d == 1))
+
+
+def draw_circles(activity: np.ndarray, active: np.ndarray, city_code: np.ndarray) -> Circles:
+    """Every user's circle (no draws: the ring follows city and activity, sizes follow activity)."""
+    n = len(activity)
+    members = np.flatnonzero(active)
+    order = members[np.lexsort((members, activity[members], city_code[members]))]
+    m = len(order)
+    pos = np.full(n, -1, dtype=np.int32)
+    pos[order] = np.arange(m, dtype=np.int32)
+    size = np.clip(np.rint(SIZE_SCALE * np.maximum(activity, 1.0) ** SIZE_GROWTH), SIZE_MIN, SIZE_MAX)
+    reach = np.clip(np.rint(size * ON_NET_SHARE / 2), 1, max((m - 1) // 2, 1)) if m > 1 else np.zeros(n)
+    reach = np.where(pos >= 0, reach, 0)
+    size = np.maximum(size, 2 * reach + 1)  # room for at least one contact outside the file
+    return Circles(ring=order.astype(np.int32), pos=pos, reach=reach.astype(np.uint16), size=size.astype(np.uint16))
