@@ -89,6 +89,7 @@ SERVICE_NUMBERS: dict[str, tuple[str, str]] = {
 }
 SERVICE_TEXT = tuple(sorted({c for pair in SERVICE_NUMBERS.values() for c in pair if c}))
 NO_NETWORK = -1
+BINS = 1 << 14  # a weighted draw is a look-up in this many bins of the cumulative weights
 
 
 def _mix(x: np.ndarray) -> np.ndarray:
@@ -107,11 +108,21 @@ def _digits(spec: str) -> np.ndarray:
     return np.array([int(c) for c in spec])
 
 
+def _bins(cum: np.ndarray) -> np.ndarray:
+    """Weighted tables stacked by country (entry e of country c in [c, c + 1) of ``cum``) as a
+    look-up: (country, bin) -> the entry whose weight covers the bin's middle."""
+    countries = len(COUNTRIES)
+    at = np.arange(countries)[:, None] + (np.arange(BINS) + 0.5) / BINS
+    return np.minimum(np.searchsorted(cum, at, side="right"), len(cum) - 1).astype(np.int32)
+
+
 class Counterparties:
     """Numbers of users' contacts outside the file, by (user, member), for one run.
 
     ``plmns``: the users' (mcc, mnc); ``plmn_code``, ``city_names``/``city_code`` and ``msisdn`` per
-    user; ``networks``: the PLMN texts (mccmnc) counterparty_network takes, by index.
+    user.  ``networks``: the PLMN texts (mccmnc) counterparty_network takes, by index.  Every table is
+    an array indexed by country, city or entry, so that a chunk's numbers take a few array operations
+    whatever its countries (no loop over them).
     """
 
     def __init__(self, seed: int, plmns: list, plmn_code: np.ndarray, city_names: list, city_code: np.ndarray,
@@ -119,37 +130,105 @@ class Counterparties:
         self.seed = np.uint64((seed * 0x9E3779B97F4A7C15 + 0x5851F42D4C957F2D) % 2**64)
         self.plmn_code, self.city_code, self.msisdn = plmn_code, city_code, msisdn
         self.users_sorted = np.sort(msisdn)
-        op_of = {op.plmn: i for i, op in enumerate(OPERATORS)}
+        # a bit per value of the users' numbers' low bits: a number whose bit is clear is no user's
+        self.mark_bits = min(27, max(10, (16 * len(msisdn)).bit_length()))
+        self.marks = np.zeros(1 << (self.mark_bits - 3), dtype=np.uint8)
+        low_bits = msisdn & ((1 << self.mark_bits) - 1)
+        np.bitwise_or.at(self.marks, low_bits >> 3, (1 << (low_bits & 7)).astype(np.uint8))
         self.networks = sorted({op.plmn for op in OPERATORS} | {m + c for m, c in plmns})
         net_of = {p: i for i, p in enumerate(self.networks)}
         self.plmn_net = np.array([net_of[m + c] for m, c in plmns], dtype=np.int64)
-        self.plmn_op = np.array([op_of.get(m + c, -1) for m, c in plmns], dtype=np.int64)
         country_of = {op.plmn: op.country for op in OPERATORS}
-        self.plmn_country = np.array([COUNTRIES.index(country_of[m + c]) if m + c in country_of else -1
+        # per users' PLMN: its country (index into COUNTRIES), or len(COUNTRIES) for an operator not known here
+        self.plmn_country = np.array([COUNTRIES.index(country_of.get(m + c)) if m + c in country_of else len(COUNTRIES)
                                       for m, c in plmns], dtype=np.int64)
-        # Each country's operators (OPERATORS indexes) and their cumulative shares.
-        self.country_ops = [np.array([i for i, op in enumerate(OPERATORS) if op.country == c]) for c in COUNTRIES]
-        self.country_cum = [np.cumsum([OPERATORS[i].share for i in ops]) / sum(OPERATORS[i].share for i in ops)
-                            for ops in self.country_ops]
-        self.op_net = np.array([net_of[op.plmn] for op in OPERATORS], dtype=np.int64)
-        # Fixed lines by city (index into city_names): calling code, area code's place value, first digits.
-        fixed = []
-        for name in city_names:
-            city = next((c for c in CITIES if c.name == name), None)
-            spec = FIXED_LINES.get(name)
-            if city is None or (spec is None and city.country != "US"):
-                fixed.append(None)
-            elif city.country == "US":
-                fixed.append(("1", tuple(city.area_codes)))
-            else:
-                code = next(op.country_code for op in OPERATORS if op.country == city.country)
-                fixed.append((code, spec))
-        self.fixed = fixed
-        self.has_fixed = np.array([f is not None for f in fixed] + [False], dtype=bool)
-        self.abroad = [ABROAD.get(c, ()) for c in COUNTRIES]
+        self._mobile_table(net_of)
+        self._fixed_table(city_names)
+        self._abroad_table()
         # Service numbers: per users' PLMN, its (voicemail, care) as SERVICE_TEXT indexes (-1: none).
         self.service = np.array([[SERVICE_TEXT.index(s) if s else -1 for s in SERVICE_NUMBERS.get(m + c, ("", ""))]
                                  for m, c in plmns], dtype=np.int64).reshape(len(plmns), 2)
+
+    def _mobile_table(self, net_of: dict) -> None:
+        """Every country's mobile number blocks in one table: entry e of country c lies in [c, c + 1) of
+        ``m_cum`` (weight: the operator's share times the block's part of its numbers); a NANP operator
+        is one entry (its numbers take the user's area code)."""
+        cum, first, size, op_pos = [], [], [], []
+        self.country_ops = np.zeros((len(COUNTRIES) + 1, 3), dtype=np.int64)  # each country's operators' networks
+        self.country_n_ops = np.ones(len(COUNTRIES) + 1, dtype=np.int64)
+        for ci, country in enumerate(COUNTRIES):
+            ops = [i for i, op in enumerate(OPERATORS) if op.country == country]
+            total = sum(OPERATORS[i].share for i in ops)
+            self.country_n_ops[ci] = len(ops)
+            acc = 0.0
+            for j, oi in enumerate(ops):
+                self.country_ops[ci, j] = net_of[OPERATORS[oi].plmn]
+                op = OPERATORS[oi]
+                if op.blocks:
+                    f, sz, bcum = _block_table(oi)
+                    parts = np.diff(np.concatenate(([0.0], bcum)))
+                else:
+                    f, sz, parts = np.zeros(1, dtype=np.int64), np.ones(1, dtype=np.int64), np.ones(1)
+                for k in range(len(f)):
+                    acc += op.share / total * parts[k]
+                    cum.append(ci + min(acc, 1.0))
+                    first.append(int(f[k]))
+                    size.append(int(sz[k]))
+                    op_pos.append(j)
+            cum[-1] = ci + 1.0
+        self.m_first = np.array(first, dtype=np.int64)
+        self.m_size, self.m_op = np.array(size, dtype=np.int64), np.array(op_pos, dtype=np.int64)
+        self.m_entry = _bins(np.array(cum))
+
+    def _fixed_table(self, city_names: list) -> None:
+        """Per city (index into ``city_names``; one more for none): whether it has fixed lines, the
+        number up to the subscriber's digits, their place values, and the digits they may start with;
+        a US city's area codes."""
+        k = len(city_names) + 1
+        self.has_fixed = np.zeros(k, dtype=bool)
+        self.f_base, self.f_rest = np.zeros(k, dtype=np.int64), np.ones(k, dtype=np.int64)
+        self.f_starts, self.f_n_starts = np.zeros((k, 10), dtype=np.int64), np.ones(k, dtype=np.int64)
+        self.f_nanp = np.zeros(k, dtype=bool)
+        self.f_npa, self.f_n_npa = np.zeros((k, 4), dtype=np.int64), np.ones(k, dtype=np.int64)
+        for i, name in enumerate(city_names):
+            city = next((c for c in CITIES if c.name == name), None)
+            if city is None:
+                continue
+            if city.country == "US":
+                self.has_fixed[i] = self.f_nanp[i] = True
+                codes = [int(a) for a in city.area_codes][:4]
+                self.f_npa[i, :len(codes)], self.f_n_npa[i] = codes, len(codes)
+            elif name in FIXED_LINES:
+                area, spec, nsn = FIXED_LINES[name]
+                code = next(op.country_code for op in OPERATORS if op.country == city.country)
+                starts = _digits(spec)
+                self.has_fixed[i] = True
+                self.f_base[i] = int(code) * 10**nsn + int(area) * 10 ** (nsn - len(area))
+                self.f_rest[i] = 10 ** (nsn - len(area) - 1)
+                self.f_starts[i, :len(starts)], self.f_n_starts[i] = starts, len(starts)
+
+    def _abroad_table(self) -> None:
+        """Every country's destinations abroad in one table, as _mobile_table's (entry e of country c in
+        [c, c + 1) of ``a_cum``): the number up to its prefix, and up to 4 prefixes with their place values."""
+        cum, base, prefix, place, n_prefix = [], [], [], [], []
+        for ci, country in enumerate(COUNTRIES):
+            table = ABROAD.get(country, ())
+            total = sum(d[4] for d in table)
+            acc = 0.0
+            for _, code, prefixes, nsn, w in table:
+                acc += w / total
+                cum.append(ci + min(acc, 1.0))
+                base.append(int(code) * 10**nsn)
+                pad = (list(prefixes) * 4)[:4]
+                prefix.append([int(p) for p in pad])
+                place.append([10 ** (nsn - len(p)) for p in pad])
+                n_prefix.append(len(prefixes))
+            if table:
+                cum[-1] = ci + 1.0
+        self.a_entry, self.a_base = _bins(np.array(cum)), np.array(base, dtype=np.int64)
+        self.a_prefix, self.a_place = np.array(prefix, dtype=np.int64), np.array(place, dtype=np.int64)
+        self.a_n_prefix = np.array(n_prefix, dtype=np.int64)
+        self.has_abroad = np.array([bool(ABROAD.get(c)) for c in COUNTRIES] + [False])
 
     def hashes(self, u: np.ndarray, member: np.ndarray) -> np.ndarray:
         x = u.astype(np.uint64) * np.uint64(0xD1B54A32D192ED03) + member.astype(np.uint64)
@@ -160,92 +239,64 @@ class Counterparties:
         """Members ``member`` (>= 1) outside the file of users ``u``: their kind (KINDS), E.164 number
         (int64) and serving network (index into ``networks``, NO_NETWORK where not a mobile of the
         user's country).  ``texts`` (rows of SMS): a fixed-line member is texted on a mobile number."""
-        n = len(u)
         h = self.hashes(u, member)
-        unit = (h >> np.uint64(11)).astype(np.float64) * (1.0 / (1 << 53))
-        h2 = _mix(h)  # the number's own bits
-        country = self.plmn_country[self.plmn_code[u]]
-        kind = np.where(unit < MEMBER_KINDS[0], MOBILE,
-                        np.where(unit < MEMBER_KINDS[0] + MEMBER_KINDS[1], FIXED, INTERNATIONAL))
-        kind[(kind == FIXED) & (texts | ~self.has_fixed[self.city_code[u]])] = MOBILE
-        kind[(kind == INTERNATIONAL) & (country < 0)] = MOBILE
-        num = np.zeros(n, dtype=np.int64)
-        net = np.full(n, NO_NETWORK, dtype=np.int64)
-        r = (h2 >> np.uint64(11)).astype(np.float64) * (1.0 / (1 << 53))  # a second uniform
+        unit = (h >> np.uint64(11)).astype(np.float64) * (1.0 / (1 << 53))  # the kind
+        h2 = _mix(h)
+        r = (h2 >> np.uint64(11)).astype(np.float64) * (1.0 / (1 << 53))  # the operator, block, city code
         low = (h2 & np.uint64(0xFFFFFFFF)).astype(np.int64)  # digits
-        self._mobile(np.flatnonzero(kind == MOBILE), u, country, r, low, h, num, net)
-        self._fixed(np.flatnonzero(kind == FIXED), u, r, low, num)
-        self._abroad(np.flatnonzero(kind == INTERNATIONAL), country, r, low, num)
-        self._not_users(kind, num, h2)
+        country, city = self.plmn_country[self.plmn_code[u]], self.city_code[u]
+        kind = np.where(unit < MEMBER_KINDS[0], MOBILE,
+                        np.where(unit < MEMBER_KINDS[0] + MEMBER_KINDS[1], FIXED, INTERNATIONAL)).astype(np.int8)
+        kind[(kind == FIXED) & (texts | ~self.has_fixed[city])] = MOBILE
+        kind[(kind == INTERNATIONAL) & ~self.has_abroad[country]] = MOBILE
+        num, net = self._mobile(u, country, r, low, h)
+        rows = np.flatnonzero(kind == FIXED)
+        num[rows] = self._fixed(city[rows], r[rows], low[rows])
+        rows = np.flatnonzero(kind == INTERNATIONAL)
+        num[rows] = self._abroad(country[rows], r[rows], low[rows])
+        net[kind != MOBILE] = NO_NETWORK
+        self._not_users(num)
         return kind, num, net
 
-    def _mobile(self, rows, u, country, r, low, h, num, net):
-        own = self.msisdn[u[rows]]
-        c = country[rows]
-        for ci in np.unique(c).tolist():
-            sel = rows[c == ci]
-            if ci < 0:  # an operator not known here: a number of the user's own range, on its network
-                base = self.msisdn[u[sel]]
-                num[sel] = base // 1_000_000 * 1_000_000 + low[sel] % 1_000_000
-                net[sel] = self.plmn_net[self.plmn_code[u[sel]]]
-                continue
-            ops, cum = self.country_ops[ci], self.country_cum[ci]
-            o = np.minimum(np.searchsorted(cum, r[sel], side="right"), len(ops) - 1)
-            if COUNTRIES[ci] == "US":  # NANP: the user's area code, an exchange (not N11) and a line
-                npa = own[c == ci] // 10_000_000
-                exch = 200 + low[sel] % 800
-                exch = np.where(exch % 100 == 11, exch + 1, exch)
-                num[sel] = npa * 10_000_000 + exch * 10_000 + (low[sel] >> 12) % 10_000
-            else:
-                for k in np.unique(o).tolist():
-                    s2 = sel[o == k]
-                    first, size, bcum = _block_table(int(ops[k]))
-                    rb = ((h[s2] >> np.uint64(20)) & np.uint64(0xFFFFF)).astype(np.float64) / (1 << 20)
-                    block = np.minimum(np.searchsorted(bcum, rb, side="right"), len(bcum) - 1)
-                    num[s2] = first[block] + (low[s2] * 7919 + (low[s2] >> 7)) % size[block]
-            # ported: served by another of the country's operators than the block's
-            ported = ((h[sel] >> np.uint64(4)) & np.uint64(0xFFFF)).astype(np.float64) / 65536 < PORTED_SHARE
-            shift = 1 + ((h[sel] >> np.uint64(40)) & np.uint64(0xFF)).astype(np.int64) % max(len(ops) - 1, 1)
-            serving = np.where(ported & (len(ops) > 1), (o + shift) % len(ops), o)
-            net[sel] = self.op_net[ops[serving]]
+    def _mobile(self, u, country, r, low, h) -> tuple[np.ndarray, np.ndarray]:
+        """Mobile numbers of the users' countries, and their serving networks."""
+        known = country < len(COUNTRIES)
+        e = self.m_entry[np.minimum(country, len(COUNTRIES) - 1), (r * BINS).astype(np.int64)]
+        num = self.m_first[e] + (low * 7919 + (low >> 7)) % self.m_size[e]
+        own = self.msisdn[u]
+        nanp = own // 10_000_000_000 == 1
+        exch = 200 + low % 800
+        exch += exch % 100 == 11  # no N11 service codes
+        num = np.where(nanp & known, own // 10_000_000 * 10_000_000 + exch * 10_000 + (low >> 12) % 10_000, num)
+        # ported: served by another of the country's operators than the block's
+        n_ops = self.country_n_ops[country]
+        ported = ((h >> np.uint64(4)) & np.uint64(0xFFFF)).astype(np.float64) / 65536 < PORTED_SHARE
+        shift = 1 + ((h >> np.uint64(40)) & np.uint64(0xFF)).astype(np.int64) % np.maximum(n_ops - 1, 1)
+        pos = np.where(ported & (n_ops > 1), (self.m_op[e] + shift) % n_ops, self.m_op[e])
+        net = np.where(known, self.country_ops[country, pos], self.plmn_net[self.plmn_code[u]])
+        # an operator not known here: a number of the user's own range, on its network
+        return np.where(known, num, own // 1_000_000 * 1_000_000 + low % 1_000_000), net
 
-    def _fixed(self, rows, u, r, low, num):
-        city = self.city_code[u[rows]]
-        for ci in np.unique(city).tolist():
-            sel = rows[city == ci]
-            code, spec = self.fixed[ci]
-            if code == "1":
-                npa = np.array([int(a) for a in spec], dtype=np.int64)[low[sel] % len(spec)]
-                exch = 200 + (low[sel] >> 3) % 800
-                exch = np.where(exch % 100 == 11, exch + 1, exch)
-                num[sel] = (10_000_000_000 + npa * 10_000_000 + exch * 10_000 + (low[sel] >> 13) % 10_000)
-                continue
-            area, first, nsn = spec
-            starts = _digits(first)
-            rest = nsn - len(area) - 1  # digits after the first one of the subscriber number
-            lead = starts[(r[sel] * len(starts)).astype(np.int64)]
-            sub = lead * 10**rest + low[sel] % 10**rest
-            num[sel] = int(code) * 10**nsn + int(area) * 10 ** (nsn - len(area)) + sub
+    def _fixed(self, city, r, low) -> np.ndarray:
+        lead = self.f_starts[city, (r * self.f_n_starts[city]).astype(np.int64)]
+        num = self.f_base[city] + lead * self.f_rest[city] + low % self.f_rest[city]
+        npa = self.f_npa[city, low % self.f_n_npa[city]]
+        exch = 200 + (low >> 3) % 800
+        exch += exch % 100 == 11
+        return np.where(self.f_nanp[city], 10_000_000_000 + npa * 10_000_000 + exch * 10_000 + (low >> 13) % 10_000,
+                        num)
 
-    def _abroad(self, rows, country, r, low, num):
-        c = country[rows]
-        for ci in np.unique(c).tolist():
-            sel = rows[c == ci]
-            table = self.abroad[ci]
-            w = np.cumsum([d[4] for d in table])
-            d = np.minimum(np.searchsorted(w / w[-1], r[sel], side="right"), len(table) - 1)
-            for k in np.unique(d).tolist():
-                s2 = sel[d == k]
-                _, code, prefixes, nsn, _ = table[k]
-                p = np.array([int(x) for x in prefixes], dtype=np.int64)[low[s2] % len(prefixes)]
-                width = np.array([nsn - len(x) for x in prefixes], dtype=np.int64)[low[s2] % len(prefixes)]
-                line = (low[s2] >> 4) % 10**width
-                num[s2] = int(code) * 10**nsn + p * 10**width + line
+    def _abroad(self, country, r, low) -> np.ndarray:
+        e = self.a_entry[np.minimum(country, len(COUNTRIES) - 1), (r * BINS).astype(np.int64)]
+        k = low % self.a_n_prefix[e]
+        place = self.a_place[e, k]
+        return self.a_base[e] + self.a_prefix[e, k] * place + (low >> 4) % place
 
-    def _not_users(self, kind, num, h2):
+    def _not_users(self, num: np.ndarray) -> None:
         """A number outside the file is no user's: one that is moves to the next free number (a few
         rounds; the users are a sliver of any range)."""
-        out = np.flatnonzero(kind != USER)
+        low_bits = num & ((1 << self.mark_bits) - 1)
+        out = np.flatnonzero((self.marks[low_bits >> 3] >> (low_bits & 7)) & 1)
         for _ in range(20):
             at = np.minimum(np.searchsorted(self.users_sorted, num[out]), len(self.users_sorted) - 1)
             out = out[self.users_sorted[at] == num[out]]
