@@ -10,7 +10,8 @@ its ring neighbours up to ``reach[u]`` places away on either side that reach as 
 are contacts when their distance is at most both reaches, so the relation is mutual by
 construction.  Its other contacts are numbered 1, 2, ... and made into numbers by
 telco_cdr.counterparties.  A call picks a contact by rank, ranks called in proportion to
-rank ** -RANK_EXPONENT (a few contacts get most calls), and the ranks interleave the two kinds.
+rank ** -RANK_EXPONENT (a few contacts get most calls), and the ranks interleave the two kinds
+(from a phase of the user's own, so that over users every rank is a user of the file as often).
 A user's circle costs 8 bytes of memory whatever its size: nothing is stored per contact.
 """
 
@@ -45,8 +46,9 @@ class Circles:
         k = np.floor((1.0 - x * (1.0 - (size + 1.0) ** a)) ** (1.0 / a))
         k = np.clip(k, 1, size)
         q = 2 * reach / size  # the share of the ranks that are users of the file
-        j = np.floor(k * q + 1e-9).astype(np.int64)  # users of the file among ranks 1..k
-        onnet = (j > np.floor((k - 1) * q + 1e-9)) & (reach > 0)
+        phase = (u * 0.6180339887498949) % 1.0  # each user's own interleaving: over users, each rank is
+        j = np.floor(k * q + phase).astype(np.int64)  # a user of the file with odds q; j of ranks 1..k are
+        onnet = (j > np.floor((k - 1) * q + phase)) & (reach > 0)
         member = np.where(onnet, 0, (k - j).astype(np.int64))
         cp = np.full(len(u), -1, dtype=np.int64)
         rows = np.flatnonzero(onnet)

@@ -127,7 +127,7 @@ def _or(values, quote: bool = True) -> str:
 E164 = "[1-9][0-9]{7,14}"
 # A number a subscriber dials or is called from: E.164, or an operator's service short code
 # (telco_cdr.counterparties.SERVICE_NUMBERS: voicemail, customer care).
-DIALLED = r"([1-9][0-9]{7,14}|\*?[0-9]{3,5})"
+DIALLED = r"([1-9][0-9]{7,14}|[0-9]{3,5}|\*[0-9]{2,4})"
 _MO_MT = tuple(reversed(DIRECTIONS))
 IMS_DOMAIN = r"ims\.mnc[0-9]{3}\.mcc[0-9]{3}\.3gppnetwork\.org"
 ECGI = "[0-9]{5,6}[0-9A-F]{7}"

@@ -30,25 +30,26 @@ SERVICE_SHARE = 0.015
 PORTED_SHARE = 0.12
 
 # Geographic (fixed-line) numbers of each city, as national significant numbers: the area code, the
-# first digits a subscriber number may start with, and the NSN's length.  Ofcom's National Telephone
+# first digits a subscriber number may start with (the ranges in use: a GB number after its area code
+# starts 2-9, where libphonenumber has it valid), and the NSN's length.  Ofcom's National Telephone
 # Numbering Plan (020 London, 0121 Birmingham, ...), the Bundesnetzagentur's Ortsnetzkennzahlen (030
 # Berlin, 0221 Köln, ...), ARCEP's plan (01 Ile-de-France, 04 91 Marseille, ...), DoT's SDCA codes
 # (022 Mumbai, 011 Delhi, ...); libphonenumber (the phonenumbers package, tests) takes every one of
 # them as a valid fixed-line number of its city.  US cities: their NANP area codes (identifiers.CITIES),
 # which fixed and mobile lines share.
 FIXED_LINES: dict[str, tuple[str, str, int]] = {
-    "London": ("20", "378", 10), "Birmingham": ("121", "2-9", 10), "Manchester": ("161", "2-9", 10),
-    "Glasgow": ("141", "2-9", 10), "Leeds": ("113", "2-9", 10), "Liverpool": ("151", "2-9", 10),
-    "Bristol": ("117", "2-9", 10), "Edinburgh": ("131", "2-9", 10), "Cardiff": ("29", "2", 10),
-    "Belfast": ("28", "9", 10),
+    "London": ("20", "378", 10), "Birmingham": ("121", "2-7", 10), "Manchester": ("161", "2-9", 10),
+    "Glasgow": ("141", "2-9", 10), "Leeds": ("113", "23458", 10), "Liverpool": ("151", "2-9", 10),
+    "Bristol": ("117", "2349", 10), "Edinburgh": ("131", "2-8", 10), "Cardiff": ("29", "2", 10),
+    "Belfast": ("2890", "2-9", 10),
     "Berlin": ("30", "2-9", 10), "Hamburg": ("40", "2-9", 10), "München": ("89", "2-9", 10),
     "Köln": ("221", "2-9", 10), "Frankfurt am Main": ("69", "2-9", 10), "Stuttgart": ("711", "2-9", 10),
     "Düsseldorf": ("211", "2-9", 10), "Leipzig": ("341", "2-9", 10),
     "Paris": ("1", "4-5", 9), "Marseille": ("491", "0-9", 9), "Lyon": ("472", "0-9", 9),
     "Toulouse": ("561", "0-9", 9), "Nice": ("493", "0-9", 9), "Nantes": ("240", "0-9", 9),
     "Strasbourg": ("388", "0-9", 9), "Bordeaux": ("556", "0-9", 9), "Lille": ("320", "0-9", 9),
-    "Mumbai": ("22", "2-6", 10), "Delhi": ("11", "2-6", 10), "Bengaluru": ("80", "2-6", 10),
-    "Hyderabad": ("40", "2-6", 10), "Ahmedabad": ("79", "2-6", 10), "Chennai": ("44", "2-6", 10),
+    "Mumbai": ("22", "2-6", 10), "Delhi": ("11", "2-6", 10), "Bengaluru": ("80", "234", 10),
+    "Hyderabad": ("40", "2-6", 10), "Ahmedabad": ("79", "245", 10), "Chennai": ("44", "2-6", 10),
     "Kolkata": ("33", "2-6", 10), "Pune": ("20", "2-6", 10),
 }
 
@@ -59,18 +60,18 @@ FIXED_LINES: dict[str, tuple[str, str, int]] = {
 ABROAD: dict[str, tuple[tuple[str, str, tuple[str, ...], int, float], ...]] = {
     "US": (("MX", "52", ("55", "33", "81"), 10, 0.35), ("IN", "91", ("98", "99", "70"), 10, 0.2),
            ("PH", "63", ("917", "918", "927"), 10, 0.15), ("CN", "86", ("138", "139", "186"), 11, 0.15),
-           ("GB", "44", ("77", "78", "79"), 10, 0.15)),
+           ("GB", "44", ("7958", "7802", "7766"), 10, 0.15)),
     "GB": (("IN", "91", ("98", "99", "70"), 10, 0.25), ("PL", "48", ("50", "51", "60", "69"), 9, 0.2),
            ("PK", "92", ("300", "301", "333"), 10, 0.15), ("IE", "353", ("83", "85", "86", "87"), 9, 0.15),
-           ("US", "1", ("212", "646", "310"), 10, 0.1), ("FR", "33", ("6", "7"), 9, 0.15)),
+           ("US", "1", ("21255", "64638", "31075"), 10, 0.1), ("FR", "33", ("689", "609", "660"), 9, 0.15)),
     "DE": (("TR", "90", ("532", "533", "542", "555"), 10, 0.35), ("PL", "48", ("50", "51", "60", "69"), 9, 0.25),
            ("IT", "39", ("31", "32", "33", "34"), 10, 0.15), ("AT", "43", ("664", "676", "699"), 11, 0.15),
-           ("FR", "33", ("6", "7"), 9, 0.1)),
-    "FR": (("DZ", "213", ("55", "66", "77"), 9, 0.3), ("MA", "212", ("6",), 9, 0.3),
+           ("FR", "33", ("689", "609", "660"), 9, 0.1)),
+    "FR": (("DZ", "213", ("55", "66", "77"), 9, 0.3), ("MA", "212", ("61", "66"), 9, 0.3),
            ("PT", "351", ("91", "93", "96"), 9, 0.15), ("ES", "34", ("6",), 9, 0.15),
-           ("GB", "44", ("77", "78", "79"), 10, 0.1)),
-    "IN": (("AE", "971", ("50", "52", "55", "56"), 9, 0.35), ("US", "1", ("212", "646", "310", "408"), 10, 0.2),
-           ("SA", "966", ("50", "53", "55"), 9, 0.2), ("GB", "44", ("77", "78", "79"), 10, 0.1),
+           ("GB", "44", ("7958", "7802", "7766"), 10, 0.1)),
+    "IN": (("AE", "971", ("50", "52", "55", "56"), 9, 0.35), ("US", "1", ("21255", "64638", "31075", "40892"), 10, 0.2),
+           ("SA", "966", ("50", "53", "55"), 9, 0.2), ("GB", "44", ("7958", "7802", "7766"), 10, 0.1),
            ("BD", "880", ("17", "18", "19"), 10, 0.15)),
 }
 

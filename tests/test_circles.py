@@ -1,0 +1,136 @@
+"""Contact circles and habits (issue 11, item 2), measured on generated records of several countries,
+seeds and windows: circles heavy-tailed in size and growing with activity, mostly mutual; failed
+calls retried within minutes, missed calls called back."""
+
+from __future__ import annotations
+
+import bisect
+from collections import Counter, defaultdict
+
+import numpy as np
+import pytest
+
+import helpers
+from telco_cdr.circles import draw_circles
+
+RUNS = [
+    helpers.one_process(("us_in", ["US", "IN"], 51, 9, "2026-11-09T00:00:00Z", "2026-11-16T00:00:00Z"), "circles"),
+    helpers.one_process(("gb_de_fr", ["GB", "DE", "FR"], 52, 10, "2026-02-02T00:00:00Z", "2026-02-09T00:00:00Z"),
+                        "circles"),
+]
+USERS, CDRS = 3000, 200_000
+NOT_THROUGH = ("busy", "no_answer", "unreachable", "failed")
+MISSED = ("no_answer", "voicemail", "busy")
+
+
+@pytest.fixture(scope="module", params=RUNS)
+def run(request, tmp_path_factory):
+    name, countries, useed, cseed, start, end = request.param
+    d = tmp_path_factory.mktemp(f"circles-{name}")
+    users = helpers.write_users(d / "users.json", USERS, seed=useed, countries=countries)
+    cdrs = helpers.write_cdrs(users, d / "cdrs.jsonl", CDRS, cseed, start, end,
+                              "--weights", "voice=0.6,sms=0.2,data=0.2")
+    return helpers.DataSet(users, cdrs, helpers.load_records(users), helpers.load_records(cdrs))
+
+
+def _other(c: dict) -> str:
+    if c["cdr_type"] == "voice":
+        return c["called_number"] if c["call_direction"] == "MO" else c["calling_number"]
+    return c["receiver_number"] if c["direction"] == "MO" else c["sender_number"]
+
+
+def _s(c: dict) -> float:
+    return helpers.iso_ms(c["start_time"]) / 1000
+
+
+def test_circles_are_heavy_tailed_and_grow_with_activity(run):
+    """Distinct people a user calls or texts in the week: a few dozen at most for most, many more for
+    the heaviest users, and more the more the user does."""
+    records, people = Counter(), defaultdict(set)
+    for c in run.cdrs:
+        if c["cdr_type"] in ("voice", "sms"):
+            records[c["user_id"]] += 1
+            people[c["user_id"]].add(_other(c))
+    users = list(people)
+    sizes = np.array([len(people[u]) for u in users])
+    assert np.median(sizes) <= 40, np.median(sizes)
+    assert np.percentile(sizes, 99) >= 4 * np.median(sizes), (np.percentile(sizes, 99), np.median(sizes))
+    assert helpers.spearman([records[u] for u in users], sizes) > 0.7
+
+
+def test_ties_between_users_are_mostly_mutual(run):
+    """Pairs of users of the file with several calls or texts between them: most go both ways."""
+    calls = Counter()
+    for c in run.cdrs:
+        if c["cdr_type"] in ("voice", "sms") and c["counterparty_type"] == "user":
+            a, b = ((c["msisdn"], _other(c)) if c.get("call_direction", c.get("direction")) == "MO"
+                    else (_other(c), c["msisdn"]))
+            calls[a, b] += 1
+    pairs = {tuple(sorted(p)) for p in calls}
+    strong = [p for p in pairs if calls[p] + calls[p[::-1]] >= 4]
+    assert len(strong) > 200, len(strong)
+    both = sum(calls[p] > 0 and calls[p[::-1]] > 0 for p in strong)
+    assert both / len(strong) > 0.7, both / len(strong)
+
+
+def _mo_calls(run) -> dict:
+    out = defaultdict(list)
+    for c in run.cdrs:
+        if c["cdr_type"] == "voice" and c["call_direction"] == "MO":
+            out[c["msisdn"], c["called_number"]].append(_s(c))
+    return {k: sorted(v) for k, v in out.items()}
+
+
+def _followed(mo: dict, key, t: float, within: float) -> bool:
+    times = mo.get(key, [])
+    i = bisect.bisect_right(times, t)
+    return i < len(times) and times[i] - t <= within
+
+
+def test_failed_calls_are_retried_within_minutes(run):
+    mo = _mo_calls(run)
+    voice = [c for c in run.cdrs if c["cdr_type"] == "voice" and c["call_direction"] == "MO"]
+    failed = [c for c in voice if c["call_result"] in NOT_THROUGH]
+    answered = [c for c in voice if c["call_result"] == "answered"]
+    assert len(failed) > 1000
+
+    def share(rows):
+        return sum(_followed(mo, (c["msisdn"], c["called_number"]), _s(c), 600) for c in rows) / len(rows)
+    assert share(failed) > 0.3, share(failed)
+    assert share(answered) < 0.1, share(answered)  # an answered call is not tried again
+
+
+def test_missed_calls_are_called_back(run):
+    mo = _mo_calls(run)
+    mt = [c for c in run.cdrs if c["cdr_type"] == "voice" and c["call_direction"] == "MT"]
+    missed = [c for c in mt if c["call_result"] in MISSED]
+    answered = [c for c in mt if c["call_result"] == "answered"]
+    assert len(missed) > 1000
+
+    def share(rows):
+        return sum(_followed(mo, (c["msisdn"], c["calling_number"]), _s(c), 3600) for c in rows) / len(rows)
+    assert share(missed) > 0.25, share(missed)
+    assert share(missed) > 2 * share(answered), (share(missed), share(answered))
+
+
+def test_a_circle_is_mutual_by_construction():
+    """Every contact in the file a circle picks has the user in its own circle (Circles.knows both
+    ways), whatever the activity and the size of the base."""
+    rng = np.random.default_rng(3)
+    for n in (2, 5, 40, 3000):
+        activity = (1 - rng.random(n)) ** (-1 / 1.2)
+        circles = draw_circles(activity, rng.random(n) < 0.95, rng.integers(0, 4, n).astype(np.int32))
+        users = np.flatnonzero(circles.pos >= 0)
+        if len(users) < 2:
+            continue
+        u = np.repeat(users, 50)
+        cp, member = circles.pick(u, rng.random(len(u)))
+        onnet = cp >= 0
+        assert (member[~onnet] >= 1).all() and (member[onnet] == 0).all()
+        assert (cp[onnet] != u[onnet]).all()
+        assert circles.knows(u[onnet], cp[onnet]).all() and circles.knows(cp[onnet], u[onnet]).all()
+        assert (circles.pos[cp[onnet]] >= 0).all()  # only active users are called as users
+        if n >= 40:
+            assert 0.2 < onnet.mean() < 0.5, onnet.mean()
+            big = circles.size[users] > np.median(circles.size[users])
+            assert activity[users][big].min() >= np.median(activity[users])  # sizes follow activity
