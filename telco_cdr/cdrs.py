@@ -541,7 +541,7 @@ class CdrFactory:
 
         # The S-CSCF records of calls carried by IMS: INVITE rows of ims become the originating
         # (MO leg) or terminating (MT leg) records of voice rows' calls, sharing their ICID.
-        legs = rng.permutation(np.flatnonzero(is_voice & (tech != CS)))
+        legs = rng.permutation(np.flatnonzero(is_voice & (tech != CS) & (cp_kind != SERVICE)))  # (not a dial string)
         invites = np.flatnonzero((types == IMS) & (method == _INVITE))
         k = min(len(legs), len(invites))
         if k:
@@ -765,7 +765,7 @@ class CdrFactory:
             intl = roaming  # (unused for data)
         else:
             payable = payable & (c.mo | MT_PAYS_OF[country] | roaming)
-            intl = c.mo & (c.cp_kind == INTERNATIONAL)
+            intl = c.mo & (c.cp_num > 0) & international(self.pop.msisdn[u], c.cp_num)  # (a service code is not)
         made: list = []
 
         def text(start: np.ndarray) -> tuple:  # once the record's start is known (a stream's moves back)

@@ -70,7 +70,9 @@ def _other(r) -> str:
 
 
 def _international(ds, r) -> bool:
-    return r["cdr_type"] != "data" and not _other(r).startswith(CALLING_CODE[_country(ds, r)])
+    if r["cdr_type"] == "data" or r.get("counterparty_type") == "service":  # (a short code, not E.164)
+        return False
+    return not _other(r).startswith(CALLING_CODE[_country(ds, r)])
 
 
 def _units(r) -> int:
