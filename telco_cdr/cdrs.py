@@ -528,8 +528,11 @@ class CdrFactory:
             start[tgt], mo[tgt] = start[src] + (0 if closing else setup_ms[src]), False
             outcome[tgt], ring[tgt], talk[tgt] = outcome[src], alert[src], talk[src]
             call[tgt], caller[tgt] = call[src], u[src]
-        tech, rat = voice_technologies(rng, radio, u)
-        rat = np.where(is_voice, rat, bearer_rats(rng, radio, u))
+        # how calls are carried (voice rows), the RAT of the others (a mobile bearer's)
+        voice_rows, other_rows = np.flatnonzero(is_voice), np.flatnonzero(~is_voice)
+        tech, rat = np.zeros(n, dtype=np.int64), np.empty(n, dtype=np.int64)
+        tech[voice_rows], rat[voice_rows] = voice_technologies(rng, radio, u[voice_rows])
+        rat[other_rows] = bearer_rats(rng, radio, u[other_rows])
         if data is not None and len(data):
             partials = {"dur": data.dur, "kind": data.kind, "charging": data.charging, "seq": data.seq,
                         "cause": data.cause, "up": data.up, "down": data.down}
