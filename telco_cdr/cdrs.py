@@ -378,6 +378,7 @@ class CdrFactory:
         self.net_roaming = np.tile(_BOOLEAN, len(networks))
         # counterparty_type and counterparty_network by kind * (networks + 1) + network (the last: none)
         self.cp_networks = pop.counterparties.networks
+        self.user_country = pop.counterparties.plmn_country[pop.plmn_code]  # (international calls)
         width = len(self.cp_networks) + 1
         self.cp_kind_text = np.repeat(text_array(list(KINDS)), width)
         self.cp_net_text = np.tile(np.array([*text_array(self.cp_networks), None], dtype=object), len(KINDS))
@@ -768,7 +769,10 @@ class CdrFactory:
             intl = roaming  # (unused for data)
         else:
             payable = payable & (c.mo | MT_PAYS_OF[country] | roaming)
-            intl = c.mo & (c.cp_num > 0) & international(self.pop.msisdn[u], c.cp_num)  # (a service code is not)
+            # a number abroad, or a user of the file of another country (never a service code)
+            peer_country = self.user_country[np.maximum(c.cp_user, 0)]
+            intl = c.mo & ((c.cp_kind == INTERNATIONAL)
+                           | ((c.cp_kind == USER) & (peer_country != self.user_country[u])))
         made: list = []
 
         def text(start: np.ndarray) -> tuple:  # once the record's start is known (a stream's moves back)
