@@ -69,8 +69,9 @@ def _other(r) -> str:
     return r["called_number"] if _mo(r) else r["calling_number"]
 
 
-def _international(ds, r) -> bool:
-    return r["cdr_type"] != "data" and not _other(r).startswith(CALLING_CODE[_country(ds, r)])
+def _international(ds, r) -> bool:  # (an application's sender, counterparty_type short_code, is not a number)
+    return (r["cdr_type"] != "data" and r.get("counterparty_type") != "short_code"
+            and not _other(r).startswith(CALLING_CODE[_country(ds, r)]))
 
 
 def _units(r) -> int:
