@@ -477,8 +477,8 @@ SMS = Record("sms", "SMS CDR", "A short message (MOSMSRecord / MTSMSRecord).", _
     Field("delivery_status", "string", f"{_or(_values(SMS_RESULTS))}.", "smsResult", values=_values(SMS_RESULTS)),
     Field("smsc_address", "string", "E.164 address of the operator's SMS centre, with `+`.", "serviceCentre",
           pattern=r"\+" + E164),
-) + _money("Per message `delivered`; 0 for one not delivered; an MT message is free but in the US and when "
-           "roaming."), CELL_RULES + _COUNTERPARTY_RULES + (_direction_rule("direction", "sms"),
+) + _money("Per message `delivered`, each segment of a concatenated one a message; 0 for one not "
+           "delivered; an MT message (an application's too) is free but in the US and when roaming."), CELL_RULES + _COUNTERPARTY_RULES + (_direction_rule("direction", "sms"),
                                       Rule({"encoding": "UCS-2"}, {"message_length": {"maximum": SMS_SINGLE[1]}}),
                                       Rule({"segment_count": 1}, {"segment_number": {"const": 1}}),
                                       # an application's message is MT; a person's sender is a number
