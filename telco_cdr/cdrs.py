@@ -929,7 +929,9 @@ class CdrFactory:
         # Application-to-person messages (A2P_SHARE of messages, all MT, from a sender of the user's
         # country or operator): their other party is the application's short code or alphanumeric
         # sender, not a number (counterparty_type ``short_code``, no network).  ``c.a2p`` names them
-        # (the rows of anomalies' incidents keep their planted sender).
+        # (the rows of anomalies' incidents keep their planted sender); counterparty_type is set from it
+        # here, through ``c.cp_kind`` (which _counterparty reads): where counterparty_type is made
+        # elsewhere, rows with ``c.a2p`` are ``short_code`` (counterparties.SHORT_CODE) with no network.
         a2p = (rng.random(k) < A2P_SHARE)[head]
         r, own = rng.random(k)[head], (rng.random(k) < A2P_OPERATOR_SHARE)[head]
         if c.planted is not None:
