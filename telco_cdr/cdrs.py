@@ -28,7 +28,18 @@ from .charging import (
     international,
 )
 from .constants import CDR_TYPES, SeedDomain
-from .counterparties import INTERNATIONAL, KINDS, MOBILE, NO_NETWORK, SERVICE, SERVICE_SHARE, SERVICE_TEXT, USER
+from .counterparties import (
+    INTERNATIONAL,
+    KINDS,
+    MOBILE,
+    NO_NETWORK,
+    SERVICE,
+    SERVICE_SHARE,
+    SERVICE_TEXT,
+    SHORT_CODE,
+    USER,
+)
+from .identifiers import COUNTRIES
 from .layout import (
     DEC,
     HEX2,
@@ -153,6 +164,59 @@ TWIN_SHARE = 0.8  # on-net MO calls that reached the callee whose MT twin is in 
 # Data records are partial records of bearers (telco_cdr.bearers: APNs, closing causes, volumes).
 
 SMS_RESULTS = (("delivered", 0.975), ("failed", 0.01), ("expired", 0.01), ("rejected", 0.005))
+
+# Long texts (3GPP TS 23.040 section 9.2.3.24.1, concatenated short messages): a text that fits one
+# SMS (160 GSM-7 or 70 UCS-2 characters, TS 23.038) is sent as it is; a longer one in segments of 153
+# GSM-7 or 67 UCS-2 characters each (the 6-octet user data header with the reference, the count and
+# the segment's number takes the rest), at most 255 segments (the count is one octet).  Each segment is
+# a record of its own.  (single SMS, segment) characters by UCS-2:
+SMS_SINGLE, SMS_SEGMENT, SMS_MAX_SEGMENTS = (160, 70), (153, 67), 255
+# Texts' lengths in characters: log-normal, median about 37 (e^3.6), sigma 0.85, no longer clipped at
+# one SMS: about 4 % of GSM-7 texts and about 22 % of UCS-2 texts (whose limit is 70) need several
+# segments.  UCS-2 (texts with characters outside GSM-7: Devanagari, emoji) is 8 % of texts.  The
+# shares are ours (no published distribution of SMS lengths by encoding was found).
+SMS_LENGTH_MU, SMS_LENGTH_SIGMA, SMS_UCS2_SHARE = 3.6, 0.85, 0.08
+# The segments of one message are submitted one after the other: this many ms apart (ours).
+SMS_SEGMENT_GAP_MS = (100, 600)
+
+# Application-to-person messages (telco-reference.md "The network of 2026": person-to-person SMS is a
+# minority of SMS; A2P from short codes and alphanumeric senders, banks, one-time passwords).  Their
+# share of SMS messages is ours: 60 %.  Each is MT (an application sends, the subscriber receives), from
+# a sender of the subscriber's country (A2P_SENDERS), or (A2P_OPERATOR_SHARE of them) from the
+# subscriber's own operator's sender (A2P_OPERATOR_SENDERS).
+A2P_SHARE, A2P_OPERATOR_SHARE = 0.60, 0.08
+# A2P senders by country, (sender, weight): names generic (no real brand), codes made up in the
+# national formats:
+# - US: common short codes of 5 or 6 digits (CTIA Short Code Monitoring Handbook; US networks take no
+#   alphanumeric senders);
+# - GB: alphanumeric senders of up to 11 characters (3GPP TS 23.040 section 9.1.2.5, TP-OA of type
+#   alphanumeric: 11 GSM-7 characters in 10 octets) and 5-digit short codes (Ofcom: 6xxxx-8xxxx);
+# - DE, FR: alphanumeric senders and 5-digit short codes (FR: the operators' SMS+ codes, 3xxxx-8xxxx);
+# - IN: TRAI's DLT headers (Telecom Commercial Communications Customer Preference Regulations 2018):
+#   ``XY-ABCDEF``, a 6-character header after the access provider's letter (A Airtel, V Vodafone Idea,
+#   J Jio, B BSNL) and the service area's (D Delhi, M Mumbai, K Kolkata, C Chennai); every prefix with
+#   every header, their pairing ours.
+_IN_PREFIXES = tuple(a + c + "-" for a in "AVJB" for c in "DMKC")
+A2P_SENDERS: dict[str, tuple[tuple[str, float], ...]] = {
+    "US": (("24273", 0.2), ("38619", 0.15), ("47312", 0.1), ("52976", 0.1), ("61847", 0.1), ("75120", 0.05),
+           ("226754", 0.1), ("318492", 0.1), ("570831", 0.05), ("841207", 0.05)),
+    "GB": (("VERIFY", 0.2), ("BANKALERT", 0.15), ("PARCEL", 0.12), ("CLINIC", 0.06), ("GPSURGERY", 0.06),
+           ("PHARMACY", 0.05), ("RAILTICKET", 0.05), ("COUNCIL", 0.03), ("SECURECODE", 0.1), ("60123", 0.06),
+           ("70040", 0.06), ("81025", 0.06)),
+    "DE": (("VERIFY", 0.2), ("BANKINFO", 0.15), ("PAKET", 0.15), ("PRAXIS", 0.06), ("APOTHEKE", 0.05),
+           ("TERMIN", 0.06), ("SICHERHEIT", 0.1), ("33020", 0.08), ("44844", 0.08), ("80080", 0.07)),
+    "FR": (("VERIFY", 0.2), ("BANQUE", 0.15), ("COLIS", 0.15), ("CABINET", 0.06), ("PHARMACIE", 0.05),
+           ("RDV", 0.06), ("CODESECU", 0.1), ("36123", 0.08), ("61234", 0.08), ("74455", 0.07)),
+    "IN": tuple((p + h, w / len(_IN_PREFIXES)) for p in _IN_PREFIXES
+                for h, w in (("VERIFY", 0.2), ("BNKALT", 0.2), ("PARCEL", 0.12), ("CLINIC", 0.06), ("OTPSMS", 0.15),
+                             ("DLVERY", 0.1), ("MEDLAB", 0.05), ("INSURE", 0.04), ("PWRBIL", 0.04), ("SHOPIN", 0.04))),
+}
+# The operators' own senders (balance, bundles, roaming notices) by PLMN: their names as alphanumeric
+# senders; in India a DLT header of the operator's access provider letter; US operators send from
+# short codes (none listed: the country's table).
+A2P_OPERATOR_SENDERS = {"23415": "Vodafone", "23410": "O2", "23430": "EE", "26201": "Telekom", "26202": "Vodafone",
+                        "26203": "O2", "20801": "Orange", "20810": "SFR", "20820": "Bouygues",
+                        "40410": "AD-AIRTEL", "40420": "VM-VICARE"}
 
 # VoIP codecs with their E-model equipment impairment (ITU-T G.113 Appendix I, rounded).
 CODECS = (("OPUS", 0.45, 0), ("AMR-WB", 0.20, 2), ("G.711", 0.20, 4), ("G.722", 0.10, 2), ("G.729", 0.05, 11))
@@ -387,6 +451,8 @@ class CdrFactory:
         self.charging_base = int(base[1]) % 2**32
         self.icid_base = int(base[2]) % 2**40
         self.apn_of_user = internet_apns(pop)  # each user's internet APN (bearers.APNS)
+        # each PLMN's own A2P sender in _A2P_TEXT, or -1 (a US operator's: from the country's short codes)
+        self.a2p_operator = np.array([_A2P_OPERATOR_AT.get(m + c, -1) for m, c in pop.plmns], dtype=np.int64)
         self._stream_bearers: StreamBearers | None = None
 
     @property
@@ -529,6 +595,8 @@ class CdrFactory:
             start[tgt], mo[tgt] = start[src] + (0 if closing else setup_ms[src]), False
             outcome[tgt], ring[tgt], talk[tgt] = outcome[src], alert[src], talk[src]
             call[tgt], caller[tgt] = call[src], u[src]
+        segment, segments, length, ucs2 = self._messages(rng, np.flatnonzero(types == SMS), start, u, cp_user, cp_num,
+                                                         cp_kind, cp_net, mo, call)
         # how calls are carried (voice rows), the RAT of the others (a mobile bearer's)
         voice_rows, other_rows = np.flatnonzero(is_voice), np.flatnonzero(~is_voice)
         tech, rat = np.zeros(n, dtype=np.int64), np.empty(n, dtype=np.int64)
@@ -578,11 +646,12 @@ class CdrFactory:
                                        NO_NETWORK)
         order = np.argsort(start, kind="stable")
         (types, u, cp_user, cp_num, cp_kind, cp_net, mo, start, outcome, ring, talk, call, caller, tech, rat, method,
-         twin_of_call, drow) = (a[order] for a in (types, u, cp_user, cp_num, cp_kind, cp_net, mo, start, outcome,
-                                                   ring, talk, call, caller, tech, rat, method, twin_of_call, drow))
+         twin_of_call, drow, segment, segments, length, ucs2) = (
+            a[order] for a in (types, u, cp_user, cp_num, cp_kind, cp_net, mo, start, outcome, ring, talk, call, caller,
+                               tech, rat, method, twin_of_call, drow, segment, segments, length, ucs2))
         position = np.empty_like(order)  # where each row went: a call's number is its first row's place
         position[order] = np.arange(n)
-        call = position[call]
+        call = position[call]  # (an SMS row's: its message's first segment's place)
 
         # Serving cell: where the user is at the event's local time (telco_cdr.mobility: home by night,
         # near work in weekday working hours, on the way between), its own cell or a neighbour.
@@ -603,6 +672,12 @@ class CdrFactory:
             sector[abroad] = near_sector[abroad]
             tac[abroad] = enb[abroad] >> 5
             offsets[abroad] = pop.trips.offsets(visited[abroad], start[abroad])
+        # The segments of a long text go out within a second: from the network, cell and RAT of its first.
+        later = np.flatnonzero((segment > 1) & (types == SMS))
+        if len(later):
+            head = call[later]
+            for a in (enb, sector, tac, rat, net, visited, like_home, offsets):
+                a[later] = a[head]
         ident = None  # with a swapped SIM in the chunk: each row's in the identity tables
         if anomalies is not None:
             incident = incident[order]
@@ -649,6 +724,8 @@ class CdrFactory:
             ctx.outcome, ctx.ring, ctx.talk, ctx.tech = outcome[idx], ring[idx], talk[idx], tech[idx]
             ctx.method, ctx.twin, ctx.call, ctx.caller = method[idx], twin_of_call[idx], call[idx], caller[idx]
             ctx.partial, ctx.partials = drow[idx], partials
+            ctx.segment, ctx.segments, ctx.length, ctx.ucs2 = segment[idx], segments[idx], length[idx], ucs2[idx]
+            ctx.planted = None if incident is None else incident[idx] >= 0
             ctx.roaming = visited[idx] >= 0
             ctx.home_local = None if closing else home_local[idx]  # (a stream's starts move back: found again)
             ctx.surcharged = ctx.roaming & ~like_home[idx]  # abroad and priced so (not roam like at home)
@@ -704,18 +781,18 @@ class CdrFactory:
     # the type's own fields (telco_cdr.contract); build() adds the common ones.  A builder may set
     # the serving RAT (``c.rat``) and the record type.
 
-    def _parties(self, c: _Ctx):
+    def _parties(self, c: _Ctx, skip: np.ndarray | None = None):
         own = c.texts.msisdn[c.tu]
-        other = self._other_numbers(c)
+        other = self._other_numbers(c, skip)
         return np.where(c.mo, own, other), np.where(c.mo, other, own)
 
-    def _other_numbers(self, c: _Ctx) -> np.ndarray:
+    def _other_numbers(self, c: _Ctx, skip: np.ndarray | None = None) -> np.ndarray:
         """The other party's number of each row: an on-net user's from the per-user text, else
-        written out."""
+        written out; None for the rows ``skip`` (whose caller writes its own)."""
         onnet = c.cp_user >= 0
         other = np.empty(len(onnet), dtype=object)
         other[onnet] = c.texts.msisdn[c.texts.at(c.cp_user[onnet])]
-        off = np.flatnonzero(~onnet)
+        off = np.flatnonzero(~onnet if skip is None else ~onnet & ~skip)
         other[off] = [b"%d" % v if v > 0 else _SERVICE_BYTES[-1 - v] for v in c.cp_num[off].tolist()]
         return other
 
@@ -805,19 +882,88 @@ class CdrFactory:
             **self._money(c, DATA_S, -(-(p["up"][j].astype(np.int64) + p["down"][j]) // 1000), kind == INTERNET),
         }
 
+    def _messages(self, rng, rows, start, u, cp_user, cp_num, cp_kind, cp_net, mo, call) -> tuple:
+        """Cut SMS rows ``rows`` (in time order) into messages: a text that fits one SMS is one row, a
+        longer one as many rows as it has segments (SMS_SEGMENT).  A message's rows take its first row's
+        user, other party and direction (the arrays change in place), and follow it SMS_SEGMENT_GAP_MS
+        apart, never after the chunk's last time (so chunks stay in time order; ``start`` holds the
+        closing times of a stream's records alike); ``call`` names each row's first row.  The rows keep
+        their number: messages are drawn until their segments cover them, the last one cut to fit (its
+        count says so).  Returns per row of the chunk: its segment, its message's segments, the
+        segment's characters and whether it is UCS-2 (1, 1, 0, False for the other types)."""
+        n, m = len(start), len(rows)
+        segment, segments = np.ones(n, dtype=np.int64), np.ones(n, dtype=np.int64)
+        length, ucs2 = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=bool)
+        wide = rng.random(m) < SMS_UCS2_SHARE  # one message per row at most: the draws never depend on the cut
+        chars = rng.lognormal(SMS_LENGTH_MU, SMS_LENGTH_SIGMA, m)
+        gap = rng.integers(SMS_SEGMENT_GAP_MS[0], SMS_SEGMENT_GAP_MS[1] + 1, m)
+        if not m:
+            return segment, segments, length, ucs2
+        single, per = _SMS_SINGLE[wide.view(np.int8)], _SMS_PER[wide.view(np.int8)]
+        chars = np.clip(chars, 1, _SEGMENTS_MAX * per).astype(np.int64)
+        k = np.where(chars <= single, 1, -(-chars // per))
+        cum = np.cumsum(k)
+        last = int(np.searchsorted(cum, m))  # the message whose segments reach the last row
+        k, cum = k[:last + 1], cum[:last + 1]
+        cut = int(cum[last]) - m
+        if cut:  # the last message keeps the segments that fit: full ones (one SMS if one is left)
+            k[last] -= cut
+            chars[last] = single[last] if k[last] == 1 else k[last] * per[last]
+            cum[last] = m
+        first = cum - k  # each message's first row among ``rows``
+        r = np.arange(m)
+        j = np.searchsorted(cum, r, side="right")  # each row's message
+        seg, count, per_j = r - first[j] + 1, k[j], per[j]
+        head = rows[first[j]]
+        later = np.flatnonzero(seg > 1)
+        if len(later):
+            at, h = rows[later], head[later]
+            for a in (u, cp_user, cp_num, cp_kind, cp_net, mo):
+                a[at] = a[h]
+            start[at] = np.minimum(start[h] + (seg[later] - 1) * gap[j[later]], start.max())
+        call[rows] = head
+        segment[rows], segments[rows], ucs2[rows] = seg, count, wide[j]
+        length[rows] = np.where(count == 1, chars[j], np.where(seg < count, per_j, chars[j] - (count - 1) * per_j))
+        return segment, segments, length, ucs2
+
     def _sms(self, c: _Ctx):
         rng, k = c.rng, len(c.idx)
-        ucs2 = rng.random(k) < 0.08
-        length = np.clip(rng.lognormal(3.6, 0.8, k), 1, 160).astype(np.int64)
-        length = np.where(ucs2, np.minimum(length, 70), length)
-        result = _draw(rng, _SMS_CUM, k)
+        head = np.searchsorted(c.idx, c.call)  # each row's message's first segment (its own row for one SMS)
+        # A message's segments share its outcome and delivery delay (delivered, or not, as one text).
+        result = _draw(rng, _SMS_CUM, k)[head]
         delay = np.where(result == 2, rng.integers(86_400_000, 259_200_000, k),
-                         (rng.lognormal(0.5, 1.0, k) * 1000).astype(np.int64))
-        sender, receiver = self._parties(c)
+                         (rng.lognormal(0.5, 1.0, k) * 1000).astype(np.int64))[head]
+        # Application-to-person messages (A2P_SHARE of messages, all MT, from a sender of the user's
+        # country or operator): their other party is the application's short code or alphanumeric
+        # sender, not a number (counterparty_type ``short_code``, no network).  ``c.a2p`` names them
+        # (the rows of anomalies' incidents keep their planted sender); counterparty_type is set from it
+        # here, through ``c.cp_kind`` (which _counterparty reads): where counterparty_type is made
+        # elsewhere, rows with ``c.a2p`` are ``short_code`` (counterparties.SHORT_CODE) with no network.
+        a2p = (rng.random(k) < A2P_SHARE)[head]
+        r, own = rng.random(k)[head], (rng.random(k) < A2P_OPERATOR_SHARE)[head]
+        if c.planted is not None:
+            a2p &= ~c.planted
+        c.a2p = a2p
+        rows = np.flatnonzero(a2p)
+        if len(rows):
+            u = c.u[rows]
+            country = self.pop.tariffs.country[u]
+            entry = np.minimum(np.searchsorted(_A2P_CUM, country + r[rows], side="right"), _A2P_LAST[country])
+            operator = self.a2p_operator[self.pop.plmn_code[u]]
+            entry = np.where(own[rows] & (operator >= 0), operator, entry)
+            c.mo[rows], c.cp_user[rows], c.cp_kind[rows], c.cp_net[rows] = False, -1, SHORT_CODE, NO_NETWORK
+        sender, receiver = self._parties(c, skip=a2p)
+        if len(rows):
+            sender[rows] = _A2P_TEXT[entry]
+        # message_length and encoding by one index, segment_number and segment_count by another: the
+        # layout joins each pair into one piece
+        at = (c.segments * (c.segments - 1)) // 2 + c.segment - 1
+        chars = c.length * 2 + c.ucs2
         return delay, {
             "direction": Pick(_DIRECTION_TEXT, c.mo.view(np.int8)), "sender_number": sender,
             "receiver_number": receiver, **self._counterparty(c),
-            "message_length": Pick(DEC, length), "encoding": Pick(_ENCODING_TEXT, ucs2.view(np.int8)),
+            "message_length": Pick(_LENGTH_BY_AT, chars), "encoding": Pick(_ENCODING_BY_AT, chars),
+            "segment_number": Pick(_SEGMENT_BY_AT, at), "segment_count": Pick(_SEGMENTS_BY_AT, at),
             "delivery_status": Pick(_SMS_TEXT, result), "smsc_address": Pick(c.texts.smsc, c.tu),
             **self._money(c, SMS_S, np.ones(k, dtype=np.int64), result == _DELIVERED),
         }
@@ -914,6 +1060,23 @@ _APN_TEXT = text_array(list(APNS))
 _IMS_APN, _MMS_APN = APNS.index(IMS_APN), APNS.index(MMS_APN)
 _CLOSING_TEXT = text_array(RECORD_CLOSING)
 _ENCODING_TEXT = text_array(SMS_ENCODINGS)
+# An SMS's characters and encoding by ``length * 2 + ucs2``; its segment and count by ``count * (count - 1)
+# / 2 + segment - 1``, for counts up to _SEGMENTS_MAX (a table small enough that the layout joins the text
+# between the fields onto its entries: a 30,000-character text, longer than any drawn in practice).
+_SMS_SINGLE, _SMS_PER = np.array(SMS_SINGLE), np.array(SMS_SEGMENT)
+_SEGMENTS_MAX = min(SMS_MAX_SEGMENTS, 199)
+_LENGTH_BY_AT = np.repeat(DEC[:max(SMS_SINGLE) + 1], 2)
+_ENCODING_BY_AT = np.tile(_ENCODING_TEXT, max(SMS_SINGLE) + 1)
+_SEGMENT_BY_AT = np.concatenate([DEC[1:c + 1] for c in range(1, _SEGMENTS_MAX + 1)])
+_SEGMENTS_BY_AT = np.concatenate([np.repeat(DEC[c:c + 1], c) for c in range(1, _SEGMENTS_MAX + 1)])
+# A2P senders of every country (A2P_SENDERS, in COUNTRIES' order), then the operators' own; a country's
+# entries drawn by ``country + r`` (r uniform in [0, 1)) in the stacked cumulative weights.
+_A2P_ROWS = [(ci, name, w) for ci, country in enumerate(COUNTRIES) for name, w in A2P_SENDERS[country]]
+_A2P_TEXT = text_array([name for _, name, _ in _A2P_ROWS] + list(A2P_OPERATOR_SENDERS.values()))
+_A2P_CUM = np.concatenate([ci + _cum([w for cj, _, w in _A2P_ROWS if cj == ci]) for ci in range(len(COUNTRIES))])
+_A2P_CUM[np.cumsum([len(A2P_SENDERS[c]) for c in COUNTRIES]) - 1] = np.arange(1, len(COUNTRIES) + 1)
+_A2P_LAST = np.cumsum([len(A2P_SENDERS[c]) for c in COUNTRIES]) - 1
+_A2P_OPERATOR_AT = {plmn: len(_A2P_ROWS) + i for i, plmn in enumerate(A2P_OPERATOR_SENDERS)}
 # accessNetworkInformation by RAT (radio.RATS): 3G/2G never serve IMS here
 _ACCESS_BY_RAT = text_array([{"NR": "3GPP-NR", "WLAN": "IEEE-802.11"}.get(r, "3GPP-E-UTRAN-FDD") for r in RATS])
 _ROLE_TEXT = text_array(ROLES_OF_NODE)
@@ -967,3 +1130,9 @@ class _Ctx:
     roaming: np.ndarray | None = None  # the rows whose user is abroad (telco_cdr.roaming)
     surcharged: np.ndarray | None = None  # of those, the ones priced as roaming (charging's surcharge)
     home_local: np.ndarray | None = None  # the rows' local start times at home (ms as if UTC), where known
+    segment: np.ndarray | None = None  # an SMS row's segment of its message (1..segments), SMS_SEGMENT chars
+    segments: np.ndarray | None = None  # its message's segments (1 for a text that fits one SMS)
+    length: np.ndarray | None = None  # the segment's characters
+    ucs2: np.ndarray | None = None  # whether its message is in UCS-2 (else GSM-7)
+    planted: np.ndarray | None = None  # the rows of anomalies' incidents (--anomalies), else None
+    a2p: np.ndarray | None = None  # _sms: the SMS rows of application-to-person messages (short code senders)

@@ -44,7 +44,10 @@ from .cdrs import (
     RECORD_TYPES,
     ROLES_OF_NODE,
     SMS_ENCODINGS,
+    SMS_MAX_SEGMENTS,
     SMS_RESULTS,
+    SMS_SEGMENT,
+    SMS_SINGLE,
     TALK_RESULTS,
     VOICE_OUTCOMES,
     VOICEMAIL_MAX_S,
@@ -128,6 +131,9 @@ E164 = "[1-9][0-9]{7,14}"
 # A number a subscriber dials or is called from: E.164, or an operator's service short code
 # (telco_cdr.counterparties.SERVICE_NUMBERS: voicemail, customer care).
 DIALLED = r"([1-9][0-9]{7,14}|[0-9]{3,5}|\*[0-9]{2,4})"
+# An SMS sender: a number (E.164), or an application's short code (5-6 digits), alphanumeric sender (up to
+# 11 characters) or Indian DLT header (telco_cdr.cdrs.A2P_SENDERS).
+SMS_SENDER = r"([1-9][0-9]{7,14}|[0-9]{5,6}|[A-Za-z][A-Za-z0-9]{1,10}|[A-Z]{2}-[A-Za-z0-9]{6})"
 _MO_MT = tuple(reversed(DIRECTIONS))
 IMS_DOMAIN = r"ims\.mnc[0-9]{3}\.mcc[0-9]{3}\.3gppnetwork\.org"
 ECGI = "[0-9]{5,6}[0-9A-F]{7}"
@@ -450,19 +456,36 @@ DATA = Record("data", "Data CDR", "A partial record of a bearer on the PGW (PGWR
 SMS = Record("sms", "SMS CDR", "A short message (MOSMSRecord / MTSMSRecord).", _common("sms") + (
     Field("direction", "string", "`MO` (sent by the subscriber; `moSMSRecord`) or `MT` (received; `mtSMSRecord`).",
           values=_MO_MT),
-    Field("sender_number", "string", "E.164 number of the sender, without `+`.", "servedMSISDN (MO); ours (MT)",
-          pattern=E164),
+    Field("sender_number", "string", "The sender: a person's E.164 number without `+`, or (an application-to-person "
+          "message, `counterparty_type` `short_code`, always MT) the application's short code (5 or 6 digits) or "
+          "alphanumeric sender (up to 11 letters and digits, TS 23.040 TP-OA; in India a TRAI DLT header, "
+          "`AD-VERIFY`).", "servedMSISDN (MO); ours (MT)", pattern=SMS_SENDER),
     Field("receiver_number", "string", "E.164 number of the receiver, without `+`.",
           "destinationNumber (MO); servedMSISDN (MT)", pattern=E164),
     *_counterparty("message"),
-    Field("message_length", "integer", "Characters, 1 to 160 (1 to 70 in UCS-2).", minimum=1, maximum=160),
-    Field("encoding", "string", "`GSM-7` or `UCS-2` (TS 23.038).", values=SMS_ENCODINGS),
+    Field("message_length", "integer", "Characters of this segment: the whole text if it fits one SMS (1 to 160 "
+          f"GSM-7, 1 to 70 UCS-2 characters), else {SMS_SEGMENT[0]} GSM-7 or {SMS_SEGMENT[1]} UCS-2 in each "
+          "segment but the last, which has the rest (TS 23.040 §9.2.3.24.1).", minimum=1, maximum=max(SMS_SINGLE)),
+    Field("encoding", "string", "`GSM-7` or `UCS-2` (TS 23.038), the same in every segment of a message.",
+          values=SMS_ENCODINGS),
+    Field("segment_number", "integer", "This record's segment of a concatenated message, 1 to `segment_count` "
+          "(TS 23.040 §9.2.3.24.1); 1 for a text that fits one SMS. The segments of a message are consecutive "
+          "records of one subscriber, other party and direction, a few hundred ms apart.", minimum=1,
+          maximum=SMS_MAX_SEGMENTS),
+    Field("segment_count", "integer", "The segments of the message this record is one of (1 for a text that fits "
+          f"one SMS), at most {SMS_MAX_SEGMENTS}.", minimum=1, maximum=SMS_MAX_SEGMENTS),
     Field("delivery_status", "string", f"{_or(_values(SMS_RESULTS))}.", "smsResult", values=_values(SMS_RESULTS)),
     Field("smsc_address", "string", "E.164 address of the operator's SMS centre, with `+`.", "serviceCentre",
           pattern=r"\+" + E164),
-) + _money("Per message `delivered`; 0 for one not delivered; an MT message is free but in the US and when "
-           "roaming."), CELL_RULES + _COUNTERPARTY_RULES + (_direction_rule("direction", "sms"),
-                                      Rule({"encoding": "UCS-2"}, {"message_length": {"maximum": 70}})))
+) + _money("Per message `delivered`, each segment of a concatenated one a message; 0 for one not "
+           "delivered; an MT message (an application's too) is free but in the US and when roaming."),
+    CELL_RULES + _COUNTERPARTY_RULES + (
+        _direction_rule("direction", "sms"),
+        Rule({"encoding": "UCS-2"}, {"message_length": {"maximum": SMS_SINGLE[1]}}),
+        Rule({"segment_count": 1}, {"segment_number": {"const": 1}}),
+        # an application's message is MT; a person's sender is a number
+        Rule({"counterparty_type": "short_code"}, {"direction": {"const": "MT"}},
+             {"sender_number": {"pattern": f"^{E164}$"}})))
 
 _SIP_URI = rf"sip:\+{E164}@{IMS_DOMAIN}"
 

@@ -70,7 +70,8 @@ def _other(r) -> str:
 
 
 def _international(ds, r) -> bool:
-    if r["cdr_type"] == "data" or r.get("counterparty_type") == "service":  # (a short code, not E.164)
+    # (a service's short code or an application's sender, counterparty_type service or short_code, is not E.164)
+    if r["cdr_type"] == "data" or r.get("counterparty_type") in ("service", "short_code"):
         return False
     return not _other(r).startswith(CALLING_CODE[_country(ds, r)])
 
