@@ -240,15 +240,17 @@ class AnomalyPlan:
         return tuple(int(code + str(int(rng.integers(first, 10 * first)))) for _ in range(k))
 
     def _national(self, rng, user: int, k: int) -> np.ndarray:
-        """``k`` distinct numbers of user ``user``'s country and number range, none a user's."""
-        from .traffic import offnet_numbers
+        """``k`` distinct mobile numbers of user ``user``'s country, none a user's: numbers outside the
+        file as its calls reach them (telco_cdr.counterparties: the country's operators by share), by
+        member numbers far past any circle's."""
+        from .counterparties import MOBILE
 
-        taken = np.sort(self.pop.msisdn)
         nums = np.zeros(0, dtype=np.int64)
         for _ in range(50):
-            more = offnet_numbers(rng, np.full(k - len(nums), self.pop.msisdn[user], dtype=np.int64))
-            at = np.minimum(np.searchsorted(taken, more), len(taken) - 1)
-            nums = np.concatenate((nums, more[taken[at] != more]))
+            m = 2 * (k - len(nums)) + 8
+            members = rng.integers(1 << 20, 1 << 40, m)
+            kind, more, _ = self.pop.counterparties.of(np.full(m, user), members, np.ones(m, dtype=bool))
+            nums = np.concatenate((nums, more[kind == MOBILE]))
             _, first = np.unique(nums, return_index=True)
             nums = nums[np.sort(first)]
             if len(nums) >= k:

@@ -331,36 +331,6 @@ def smsc_of(pop: Population, users: np.ndarray) -> list[str]:
             for s, m in zip((table[p] for p in pop.node_place[users].tolist()), pop.msisdn[users].tolist())]
 
 
-def offnet_scale(base: np.ndarray) -> np.ndarray:
-    """10**7 for NANP numbers (country code 1: an off-net contact keeps the area code), else 10**6
-    (all but the last six digits kept): the part of an off-net contact's number that is its own."""
-    return np.where(base // 10_000_000_000 == 1, 10_000_000, 1_000_000)
-
-
-def offnet_digits(rng: np.random.Generator, nanp: np.ndarray) -> np.ndarray:
-    """The last digits (int32, below offnet_scale) of numbers that look like a user's own (same
-    country, same area code or mobile prefix) but differ, ``nanp`` where the number is NANP's.
-
-    NANP (country code 1): keep the area code, draw a new exchange (2-9, not N11) and line.
-    Elsewhere: keep all but the last six digits.  (int32 draws: the numbers int64 draws give.)
-    """
-    exch = rng.integers(200, 1000, len(nanp), dtype=np.int32)
-    for b in range(0, len(exch), ROWS_A_BLOCK):  # (in place, a block at a time: millions of numbers for a large base)
-        e = exch[b:b + ROWS_A_BLOCK]
-        e[e % 100 == 11] += 1
-    exch *= 10_000
-    exch += rng.integers(0, 10_000, len(nanp), dtype=np.int32)  # the line
-    other = rng.integers(0, 1_000_000, len(nanp), dtype=np.int32)
-    np.copyto(other, exch, where=nanp)
-    return other
-
-
-def offnet_numbers(rng: np.random.Generator, base: np.ndarray) -> np.ndarray:
-    """Numbers that look like ``base`` but differ (offnet_digits after the kept digits)."""
-    scale = offnet_scale(base)
-    return base // scale * scale + offnet_digits(rng, base // 10_000_000_000 == 1)
-
-
 def _capability(table: UserTable, given: np.ndarray, tac_flag: str) -> np.ndarray:
     """A device capability: the user's own flag (``given``: 1, 0, or -1 for none), else the flag of
     the IMEI's TAC in DEVICES, else True."""
