@@ -824,7 +824,7 @@ class CdrFactory:
             "called_number": called,
             **self._counterparty(c),
             "answer_time": lambda start: Nullable(timestamp(start + ring_ms), c.talk > 0),  # of build()'s start
-            "duration_seconds": Pick(DEC, c.talk),
+            "duration_seconds": dec(c.talk),
             # one table row each: neighbouring picks by one index are joined into one piece
             "call_result": Pick(_OUTCOME_TEXT[0], c.outcome),
             "cause_for_termination": Pick(_OUTCOME_TEXT[2], c.outcome),
@@ -876,7 +876,7 @@ class CdrFactory:
         apn = np.where(kind == INTERNET, self.apn_of_user[c.u], np.where(kind == MMS, _MMS_APN, _IMS_APN))
         return dur * 1000, {
             "apn": Pick(_APN_TEXT, apn),
-            "uplink_bytes": dec(p["up"][j]), "downlink_bytes": dec(p["down"][j]), "duration_seconds": Pick(DEC, dur),
+            "uplink_bytes": dec(p["up"][j]), "downlink_bytes": dec(p["down"][j]), "duration_seconds": dec(dur),
             "charging_id": dec(p["charging"][j]), "record_sequence_number": dec(p["seq"][j]),
             "pgw_address": Pick(c.texts.pgw, c.tu), "cause_for_record_closing": Pick(_CLOSING_TEXT, p["cause"][j]),
             **self._money(c, DATA_S, -(-(p["up"][j].astype(np.int64) + p["down"][j]) // 1000), kind == INTERNET),
@@ -986,7 +986,7 @@ class CdrFactory:
             "call_direction": Pick(_DIRECTION_TEXT, c.mo.view(np.int8)), "sip_call_id": (hex64(*ids), b"@", dom),
             "caller_uri": (b"sip:+", caller, b"@", dom, b";user=phone"),
             "callee_uri": (b"sip:+", callee, b"@", dom, b";user=phone"), **self._counterparty(c),
-            "codec": Pick(_CODEC_TEXT, codec), "duration_seconds": Pick(DEC, dur), "latency_ms": dec(latency),
+            "codec": Pick(_CODEC_TEXT, codec), "duration_seconds": dec(dur), "latency_ms": dec(latency),
             "jitter_ms": fixed(jitter, 1), "packet_loss_pct": fixed(loss, 2), "mos": fixed(mos, 2),
             **self._money(c, VOICE_S, (dur + 59) // 60, dur > 0),
         }
@@ -1028,7 +1028,7 @@ class CdrFactory:
             "icid": self._icid(c),
             "sip_method": Pick(_METHOD_TEXT, method), "role_of_node": Pick(_ROLE_TEXT, originating.view(np.int8)),
             "ims_service": Pick(_SERVICE_TEXT, service), "sip_status_code": Pick(DEC, status),
-            "duration_seconds": Pick(DEC, dur), "node_address": Pick(c.texts.node, c.tu),
+            "duration_seconds": dec(dur), "node_address": Pick(c.texts.node, c.tu),
             "access_network": Pick(_ACCESS_BY_RAT, c.rat),
             "calling_party_uri": calling, "called_party_uri": called,
         }

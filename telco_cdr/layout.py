@@ -101,6 +101,7 @@ _SECONDS, _MILLIS = text_array([f"{i:02d}." for i in range(60)]), text_array([f"
 _HHMM = text_array([f"{i // 60:02d}:{i % 60:02d}:" for i in range(1440)])
 
 
+DEC_SMALL = DEC[:16384].copy()  # numbers below 16,384: a table the literal text beside it can join (MERGE_MAX)
 _LEAD = np.concatenate((text_array([b""]), DEC[1:]))  # a number's leading digits (none for 0)
 _PAD4 = text_array([f"{i:04d}" for i in range(10000)])
 # A group of 4 digits by ``group + 10000`` after other digits, else by ``group``: the middle one
@@ -113,7 +114,9 @@ def dec(values: np.ndarray) -> Pick | tuple | np.ndarray:
     digits above the last 8, then two groups of 4: a little integer work, no text made per number);
     else a column of text."""
     values = np.asarray(values, dtype=np.int64)
-    if not len(values) or (values.min() >= 0 and values.max() < 65536):
+    if not len(values) or (values.min() >= 0 and values.max() < len(DEC_SMALL)):
+        return Pick(DEC_SMALL, values)  # (small enough that the literal text beside it joins its entries)
+    if values.min() >= 0 and values.max() < 65536:
         return Pick(DEC, values)
     if values.min() >= 0 and values.max() < 65536 * 10**8:
         lead = values // 10**8
@@ -123,11 +126,12 @@ def dec(values: np.ndarray) -> Pick | tuple | np.ndarray:
     return text_array([b"%d" % v for v in values.tolist()])
 
 
-def fixed(values: np.ndarray, decimals: int) -> np.ndarray:
-    """Fixed-point text with ``decimals`` (1 or 2) decimals."""
+def fixed(values: np.ndarray, decimals: int) -> Pick | np.ndarray:
+    """Fixed-point text with ``decimals`` (1 or 2) decimals: a pick from a table small enough that
+    the literal text beside it joins its entries, else a column of text."""
     scaled = np.rint(np.asarray(values) * 10**decimals).astype(np.int64)
     if not len(scaled) or (scaled.min() >= 0 and scaled.max() < len(_FIXED[decimals])):
-        return _FIXED[decimals][scaled]
+        return Pick(_FIXED[decimals], scaled)
     return text_array([f"{x / 10**decimals:.{decimals}f}" for x in scaled.tolist()])
 
 
@@ -504,9 +508,10 @@ class Columns:
         return plan, [p.table for p in flat if isinstance(p, Pick)]
 
     # entries, the least recently used dropped: tables made for a few chunks (the minutes of their days)
-    # would otherwise pile up.  0.4.0's records use some 45 tables a chunk: at 40, the tables of a new day
-    # pushed out ones still in use, which were made again (1M CDRs: peak RSS 204 MB; at 80, 183 MB).
-    CACHE_MAX = 80
+    # would otherwise pile up.  0.4.0's records use some 45 tables a chunk: at 40 or 50, the tables of a
+    # new day pushed out ones still in use, which were made again (1M CDRs: peak RSS 204 MB at 40, 235 MB
+    # at 50); at 60 none is made again, and fewer stale ones are kept than at 80 (193 against 195-202 MB).
+    CACHE_MAX = 60
     PLANS_MAX = 12
 
     def _remember(self, key, entry: tuple) -> tuple:

@@ -411,10 +411,11 @@ class BackgroundWriter:
     """Writes units of data to AtomicFiles on a thread (``write_unit``: compressing too, where the
     file is compressed), so disk time and compression overlap the building of records.
 
-    The queue is short (memory stays flat); an error on the thread is raised on the next call.
+    The queue is short (memory stays flat: two chunks wait at most, where a disk is slower than the
+    building); an error on the thread is raised on the next call.
     """
 
-    def __init__(self, depth: int = 4):
+    def __init__(self, depth: int = 2):
         import queue
         import threading
 
