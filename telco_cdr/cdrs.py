@@ -286,6 +286,10 @@ _ON_NET_OK = ~np.isin([o[3] for o in VOICE_OUTCOMES], OFF_NET_ONLY)
 # record's (its call reached the callee): the table's shares among the outcomes that can be.
 _OUTCOME_CUM, _OUTCOME_CUM_ON_NET = _cum(_OUTCOME_WEIGHT), _cum(_OUTCOME_WEIGHT * _ON_NET_OK)
 _OUTCOME_CUM_MT = _cum(_OUTCOME_WEIGHT * _REACHES)
+# A call to the operator's own service number (voicemail, customer care): answered, or dropped, or lost
+# to the network at set-up (causes 34, 38), never busy, unanswered or absent.
+_OUTCOME_CUM_SERVICE = _cum(_OUTCOME_WEIGHT * (np.isin(_RESULT, ("answered", "dropped"))
+                                               | np.isin([o[3] for o in VOICE_OUTCOMES], (34, 38))))
 _ALERT_LO = np.array([o[5] for o in VOICE_OUTCOMES], dtype=float)
 _ALERT_HI = np.array([o[6] for o in VOICE_OUTCOMES], dtype=float)
 DROPPED, VOICEMAIL = list(_RESULT).index("dropped"), list(_RESULT).index("voicemail")
@@ -309,9 +313,10 @@ def _follow_ups(rng, rows, outcome, start, u, cp_user, cp_num, cp_kind, cp_net, 
     call that did not get through is tried again (RETRY_SHARE) RETRY_DELAY_S after it; a call the user
     missed (an MT record, or a user of the file who missed an MO call) is called back (CALLBACK_SHARE)
     CALLBACK_DELAY_S after it.  Each takes the place of the first voice row at or after that time that
-    is neither a call followed up nor taken; the arrays change in place; returns the rows taken."""
+    is neither a call followed up nor taken (one that is goes without); the arrays change in place;
+    returns the rows taken and the rows they follow."""
     if len(rows) < 2:
-        return np.zeros(0, dtype=np.int64)
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     m, peer = mo[rows], cp_user[rows]
     retry = m & _RETRIED[outcome] & (rng.random(len(rows)) < RETRY_SHARE)
     missed = _MISSED[outcome] & (~m | (peer >= 0)) & (rng.random(len(rows)) < CALLBACK_SHARE)
@@ -336,7 +341,7 @@ def _follow_ups(rng, rows, outcome, start, u, cp_user, cp_num, cp_kind, cp_net, 
     cp_kind[t] = np.where(back, USER, cp_kind[s])
     cp_net[t] = np.where(back, pop.counterparties.plmn_net[pop.plmn_code[u[s]]], cp_net[s])
     u[t], mo[t] = u_t, True
-    return t
+    return t, s
 
 
 @dataclass
@@ -442,7 +447,6 @@ class CdrFactory:
         self.net_roaming = np.tile(_BOOLEAN, len(networks))
         # counterparty_type and counterparty_network by kind * (networks + 1) + network (the last: none)
         self.cp_networks = pop.counterparties.networks
-        self.user_country = pop.counterparties.plmn_country[pop.plmn_code]  # (international calls)
         width = len(self.cp_networks) + 1
         self.cp_kind_text = np.repeat(text_array(list(KINDS)), width)
         self.cp_net_text = np.tile(np.array([*text_array(self.cp_networks), None], dtype=object), len(KINDS))
@@ -537,17 +541,18 @@ class CdrFactory:
 
         def outcomes():
             c_mo, c_peer = mo[calls], cp_user[calls]
-            c_onnet = (c_peer >= 0) | (cp_kind[calls] == SERVICE)  # a number in service
-            oc = np.where(c_mo, np.where(c_onnet, _pick(_OUTCOME_CUM_ON_NET, r), _pick(_OUTCOME_CUM, r)),
+            oc = np.where(c_mo, np.where(c_peer >= 0, _pick(_OUTCOME_CUM_ON_NET, r), _pick(_OUTCOME_CUM, r)),
                           _pick(_OUTCOME_CUM_MT, r))
-            oc[c_mo & c_onnet & ~radio.can_call[np.maximum(c_peer, 0)]] = ABSENT
+            oc[c_mo & (c_peer >= 0) & ~radio.can_call[np.maximum(c_peer, 0)]] = ABSENT
+            service = cp_kind[calls] == SERVICE  # a voicemail or care line answers, but for the network's failures
+            oc[service] = _pick(_OUTCOME_CUM_SERVICE, r[service])
             return oc
 
         oc = outcomes()
         # Failed calls tried again and missed calls called back: later voice rows become those calls,
         # whose outcomes are then their own.
-        followed = _follow_ups(rng, calls[types[calls] == VOICE], oc[types[calls] == VOICE], start, u, cp_user,
-                               cp_num, cp_kind, cp_net, mo, pop)
+        followed, follows = _follow_ups(rng, calls[types[calls] == VOICE], oc[types[calls] == VOICE], start, u,
+                                        cp_user, cp_num, cp_kind, cp_net, mo, pop)
         if len(followed):
             oc = outcomes()
         voicemail = oc == VOICEMAIL
@@ -584,7 +589,8 @@ class CdrFactory:
         src = np.flatnonzero(twinned)
         not_src = is_voice.copy()
         not_src[src] = False
-        not_src[followed] = False  # (a retry or a call back stays what it is)
+        not_src[followed] = False  # (a retry or a call back stays what it is, and the call it follows)
+        not_src[follows] = False
         others = np.flatnonzero(not_src)
         k = min(len(src), len(others))
         if k:
@@ -643,7 +649,9 @@ class CdrFactory:
                                                  INTERNATIONAL, MOBILE))
             cp_net[planted] = np.where(cp_user[planted] >= 0,
                                        pop.counterparties.plmn_net[pop.plmn_code[np.maximum(cp_user[planted], 0)]],
-                                       NO_NETWORK)
+                                       np.where(cp_kind[planted] == MOBILE,
+                                                pop.counterparties.network_of(u[planted], cp_num[planted]),
+                                                NO_NETWORK))
         order = np.argsort(start, kind="stable")
         (types, u, cp_user, cp_num, cp_kind, cp_net, mo, start, outcome, ring, talk, call, caller, tech, rat, method,
          twin_of_call, drow, segment, segments, length, ucs2) = (
@@ -847,9 +855,8 @@ class CdrFactory:
         else:
             payable = payable & (c.mo | MT_PAYS_OF[country] | roaming)
             # a number abroad, or a user of the file of another country (never a service code)
-            peer_country = self.user_country[np.maximum(c.cp_user, 0)]
-            intl = c.mo & ((c.cp_kind == INTERNATIONAL)
-                           | ((c.cp_kind == USER) & (peer_country != self.user_country[u])))
+            peer_country = tariffs.country[np.maximum(c.cp_user, 0)]  # (by MCC, as rates are)
+            intl = c.mo & ((c.cp_kind == INTERNATIONAL) | ((c.cp_kind == USER) & (peer_country != country)))
         made: list = []
 
         def text(start: np.ndarray) -> tuple:  # once the record's start is known (a stream's moves back)

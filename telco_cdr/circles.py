@@ -4,15 +4,15 @@ Circles are heavy-tailed in size (a few dozen people for most, hundreds for some
 user's activity, and are mostly mutual (Onnela et al., "Structure and tie strengths in mobile
 communication networks", PNAS 2007; telco-reference.md "The network of 2026", Counterparties).
 
-The users of the file sit on a ring, city by city and, within a city, by activity (heavy users know
-heavy users: the call graph's positive assortativity, ibid.).  User u's contacts in the file are
-its ring neighbours up to ``reach[u]`` places away on either side that reach as far back: u and v
-are contacts when their distance is at most both reaches, so the relation is mutual by
-construction.  Its other contacts are numbered 1, 2, ... and made into numbers by
+The users of the file of each city sit on a ring of their own, by activity (heavy users know heavy
+users: the call graph's positive assortativity, ibid.).  User u's contacts in the file are its ring
+neighbours up to ``reach[u]`` places away on either side that reach as far back: u and v are
+contacts when their distance is at most both reaches, so the relation is mutual by construction.
+Its other contacts are numbered 1, 2, ... (members) and made into numbers by
 telco_cdr.counterparties.  A call picks a contact by rank, ranks called in proportion to
 rank ** -RANK_EXPONENT (a few contacts get most calls), and the ranks interleave the two kinds
 (from a phase of the user's own, so that over users every rank is a user of the file as often).
-A user's circle costs 8 bytes of memory whatever its size: nothing is stored per contact.
+A user's circle costs 20 bytes of memory whatever its size: nothing is stored per contact.
 """
 
 from __future__ import annotations
@@ -32,10 +32,17 @@ RANK_EXPONENT = 1.5  # contact k of a circle is called in proportion to k ** -RA
 
 @dataclass
 class Circles:
-    ring: np.ndarray  # int32: the active users in ring order
+    ring: np.ndarray  # int32: the active users, city by city, by activity within a city
     pos: np.ndarray  # int32 per user: its place on the ring (-1: not on it)
+    first: np.ndarray  # int32 per user: where its city's stretch of the ring begins
+    span: np.ndarray  # int32 per user: how many users its city's stretch holds
     reach: np.ndarray  # uint16 per user: how far its contacts in the file go on either side
     size: np.ndarray  # uint16 per user: its circle's size
+
+    def _at(self, u: np.ndarray, step: np.ndarray) -> np.ndarray:
+        """The user ``step`` places from each of ``u`` around its own city's ring."""
+        first, span = self.first[u].astype(np.int64), self.span[u].astype(np.int64)
+        return self.ring[first + (self.pos[u].astype(np.int64) - first + step) % np.maximum(span, 1)]
 
     def pick(self, u: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The contact of rank drawn from uniforms ``x`` of each user ``u``: the user it is (-1 for one
@@ -53,37 +60,44 @@ class Circles:
         cp = np.full(len(u), -1, dtype=np.int64)
         rows = np.flatnonzero(onnet)
         if len(rows):
-            m = len(self.ring)
-            jr = j[rows]
+            jr, ur = j[rows], u[rows]
             sign = np.where(jr & 1, 1, -1)  # ranks alternate: the neighbour after, the one before, ...
             dist = (jr + 1) // 2
-            p = self.pos[u[rows]].astype(np.int64)
-            v = self.ring[(p + sign * dist) % m]
+            v = self._at(ur, sign * dist)
             far = self.reach[v] < dist  # v does not reach back: the nearest neighbour on that side
-            v = np.where(far, self.ring[(p + sign) % m], v)
-            cp[rows] = v
+            cp[rows] = np.where(far, self._at(ur, sign), v)
         return cp, member
 
     def knows(self, u: np.ndarray, v: np.ndarray) -> np.ndarray:
         """Whether users ``u`` and ``v`` of the file are in each other's circle."""
-        m = len(self.ring)
         pu, pv = self.pos[u].astype(np.int64), self.pos[v].astype(np.int64)
+        span = self.span[u].astype(np.int64)
         d = np.abs(pu - pv)
-        d = np.minimum(d, m - d)
-        ok = (pu >= 0) & (pv >= 0) & (d >= 1)
+        d = np.minimum(d, span - d)
+        ok = (pu >= 0) & (pv >= 0) & (d >= 1) & (self.first[u] == self.first[v])
         return ok & ((d <= np.minimum(self.reach[u], self.reach[v])) | (d == 1))
 
 
 def draw_circles(activity: np.ndarray, active: np.ndarray, city_code: np.ndarray) -> Circles:
-    """Every user's circle (no draws: the ring follows city and activity, sizes follow activity)."""
+    """Every user's circle (no draws: the rings follow city and activity, sizes follow activity).
+    Each city is a ring of its own, so contacts in the file are of the user's city."""
     n = len(activity)
     members = np.flatnonzero(active)
     order = members[np.lexsort((members, activity[members], city_code[members]))]
     m = len(order)
     pos = np.full(n, -1, dtype=np.int32)
     pos[order] = np.arange(m, dtype=np.int32)
+    # each city's stretch of the ring: where it begins and how many it holds
+    cities = city_code[order]
+    starts = np.flatnonzero(np.concatenate(([True], cities[1:] != cities[:-1]))) if m else np.zeros(0, np.int64)
+    counts = np.diff(np.concatenate((starts, [m])))
+    first, span = np.zeros(n, dtype=np.int32), np.zeros(n, dtype=np.int32)
+    if m:
+        stretch = np.repeat(np.arange(len(starts)), counts)
+        first[order], span[order] = starts[stretch], counts[stretch]
     size = np.clip(np.rint(SIZE_SCALE * np.maximum(activity, 1.0) ** SIZE_GROWTH), SIZE_MIN, SIZE_MAX)
-    reach = np.clip(np.rint(size * ON_NET_SHARE / 2), 1, max((m - 1) // 2, 1)) if m > 1 else np.zeros(n)
-    reach = np.where(pos >= 0, reach, 0)
+    reach = np.minimum(np.maximum(np.rint(size * ON_NET_SHARE / 2), 1), (span - 1) // 2)  # (0: a city of 1 or 2)
+    reach = np.where((pos >= 0) & (span >= 2), np.maximum(reach, 1), 0)  # (a city of 2: each the other's)
     size = np.maximum(size, 2 * reach + 1)  # room for at least one contact outside the file
-    return Circles(ring=order.astype(np.int32), pos=pos, reach=reach.astype(np.uint16), size=size.astype(np.uint16))
+    return Circles(ring=order.astype(np.int32), pos=pos, first=first, span=span, reach=reach.astype(np.uint16),
+                   size=size.astype(np.uint16))

@@ -320,8 +320,9 @@ def _counterparty(what: str) -> tuple[Field, ...]:
     )
 
 
-_COUNTERPARTY_RULES = tuple(Rule({"counterparty_type": k}, {"counterparty_network": {"const": None}})
-                            for k in COUNTERPARTY_KINDS if k not in ("user", "mobile"))
+_COUNTERPARTY_RULES = tuple(Rule({"counterparty_type": k}, {"counterparty_network": {"const": None}}
+                                 if k not in ("user", "mobile") else {"counterparty_network": {"type": "string"}})
+                            for k in COUNTERPARTY_KINDS)
 
 
 def _direction_rule(direction_field: str, t: str, when: dict | None = None) -> Rule:
@@ -367,8 +368,8 @@ VOICE = Record("voice", "Voice CDR", "A call: the MMTel record (TS 32.275) of a 
     Field("icid", "string", "IMS Charging Identifier of an IMS-carried call, the same in its S-CSCF records in "
           "`ims` and in the other leg's record; null for a circuit-switched call.", "iMS-Charging-Identifier",
           nullable=True, pattern=f"scscf[1-4]\\.{IMS_DOMAIN}-[0-9a-f]{{12}}"),
-    Field("calling_number", "string", "E.164 number of the caller, without `+` (the subscriber's for MO); an "
-          "operator's service number calls from its short code.", "callingNumber", pattern=DIALLED),
+    Field("calling_number", "string", "E.164 number of the caller, without `+` (the subscriber's for MO).",
+          "callingNumber", pattern=DIALLED),
     Field("called_number", "string", "E.164 number of the callee, without `+` (the subscriber's for MT), or the "
           "short code of an operator's service number as dialled (`121`, `*86`).", "calledNumber", pattern=DIALLED),
     *_counterparty("call"),
@@ -393,6 +394,10 @@ VOICE = Record("voice", "Voice CDR", "A call: the MMTel record (TS 32.275) of a 
           pattern="MSC-[0-9]{5,6}-(0[1-9]|[1-3][0-9]|40)"),
 ) + _money("Voice per started minute of `duration_seconds`; 0 for a call without talk time; an MT call is free "
            "(calling party pays) but in the US and when roaming."), CELL_RULES + _COUNTERPARTY_RULES + (
+    # the operator's service numbers are dialled (MO), by their short codes; every other number is E.164
+    Rule({"counterparty_type": "service"}, {"call_direction": {"const": "MO"},
+                                            "called_number": {"pattern": r"^([0-9]{3,5}|\*[0-9]{2,4})$"}},
+         {"called_number": {"pattern": f"^{E164}$"}, "calling_number": {"pattern": f"^{E164}$"}}),
     _direction_rule("call_direction", "voice", {"voice_technology": "CS"}),
     Rule({"call_direction": "MT", "voice_technology": "CS"}, {"record_type": {"const": "mtCallRecord"}}),
     Rule({"voice_technology": "CS"},

@@ -155,7 +155,8 @@ class Counterparties:
         ``m_cum`` (weight: the operator's share times the block's part of its numbers); a NANP operator
         is one entry (its numbers take the user's area code)."""
         cum, first, size, op_pos = [], [], [], []
-        self.country_ops = np.zeros((len(COUNTRIES) + 1, 3), dtype=np.int64)  # each country's operators' networks
+        most = max(sum(op.country == c for op in OPERATORS) for c in COUNTRIES)
+        self.country_ops = np.zeros((len(COUNTRIES) + 1, most), dtype=np.int64)  # each country's operators' networks
         self.country_n_ops = np.ones(len(COUNTRIES) + 1, dtype=np.int64)
         for ci, country in enumerate(COUNTRIES):
             ops = [i for i, op in enumerate(OPERATORS) if op.country == country]
@@ -180,6 +181,12 @@ class Counterparties:
         self.m_first = np.array(first, dtype=np.int64)
         self.m_size, self.m_op = np.array(size, dtype=np.int64), np.array(op_pos, dtype=np.int64)
         self.m_entry = _bins(np.array(cum))
+        # the blocks in number order, with the network each was given to (network_of)
+        blocks = np.array([e for e in range(len(first)) if size[e] > 1 or first[e] > 0], dtype=np.int64)
+        order = blocks[np.argsort(self.m_first[blocks], kind="stable")]
+        self.b_first, self.b_end = self.m_first[order], self.m_first[order] + self.m_size[order]
+        self.b_net = np.array([self.country_ops[next(ci for ci in range(len(COUNTRIES)) if cum[e] <= ci + 1),
+                                                self.m_op[e]] for e in order.tolist()], dtype=np.int64)
 
     def _fixed_table(self, city_names: list) -> None:
         """Per city (index into ``city_names``; one more for none): whether it has fixed lines, the
@@ -304,6 +311,22 @@ class Counterparties:
             if not len(out):
                 return
             num[out] += 1
+
+    def network_of(self, u: np.ndarray, numbers: np.ndarray) -> np.ndarray:
+        """The network of mobile ``numbers`` of users ``u``'s countries made elsewhere (--anomalies'):
+        the operator its block was given to, else (NANP, no blocks) one of the country's operators by
+        share, from the number itself."""
+        country = self.plmn_country[self.plmn_code[u]]
+        h = _mix(numbers.astype(np.uint64) ^ self.seed)
+        r = (h >> np.uint64(11)).astype(np.float64) * (1.0 / (1 << 53))
+        e = self.m_entry[np.minimum(country, len(COUNTRIES) - 1), (r * BINS).astype(np.int64)]
+        net = np.where(country < len(COUNTRIES), self.country_ops[country, self.m_op[e]],
+                       self.plmn_net[self.plmn_code[u]])
+        if len(self.b_first):
+            at = np.maximum(np.searchsorted(self.b_first, numbers, side="right") - 1, 0)
+            inside = (numbers >= self.b_first[at]) & (numbers < self.b_end[at])
+            net = np.where(inside, self.b_net[at], net)
+        return net
 
     def services(self, u: np.ndarray, r: np.ndarray) -> np.ndarray:
         """The service number (-1 - its index in SERVICE_TEXT) users ``u`` call: voicemail or customer

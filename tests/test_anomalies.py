@@ -475,3 +475,26 @@ def test_a_streams_flags_are_checked_as_the_files(tmp_path):
     assert_clean_error(res, 2, "--anomalies", "not a whole number")
     res = call_main("kafka_producer.py", ["--dry-run", "--ledger", tmp_path / "l.jsonl"])
     assert_clean_error(res, 2, "--ledger", "--anomalies")
+
+
+def test_planted_calls_name_their_other_party(run):
+    """An incident's calls and messages say whom they reach as every record does: a SIM box's national
+    numbers and a SIM swap's bank are mobiles with their network, premium ranges abroad international
+    (no network), a user of the file a user."""
+    kinds = Counter()
+    users = {u["user_id"]: u for u in helpers.load_records(run.users)}
+    mccs = defaultdict(set)
+    for u in users.values():
+        mccs[u["country"]].add(u["mcc"])
+    for e in run.ledger:
+        for i in e.get("cdr_ids", []):
+            r = run.by_id.get(i)
+            if r is None or r["cdr_type"] not in ("voice", "sms"):
+                continue
+            kind = r["counterparty_type"]
+            kinds[e["kind"], kind] += 1
+            assert (r["counterparty_network"] is not None) == (kind in ("user", "mobile")), (e["kind"], r["cdr_id"])
+            if kind == "mobile":  # a network of the user's country
+                user = users[r["user_id"]]
+                assert r["counterparty_network"][:3] in mccs[user["country"]], (r["cdr_id"], user["country"])
+    assert kinds["sim_box", "mobile"] > 0 and kinds["irsf", "international"] > 0, kinds

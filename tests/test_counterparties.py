@@ -164,6 +164,10 @@ def test_service_calls_are_the_operators_short_codes_dialled(run):
     for plmn, seen in codes.items():
         assert 1 <= len(seen) <= 2, (plmn, seen)  # voicemail and customer care
     assert len({frozenset(s) for s in codes.values()}) > 1  # each operator its own
+    # a voicemail or care line answers (or the network fails the call): never busy, unanswered or absent
+    results = Counter(c["call_result"] for c in rows)
+    assert results["answered"] / len(rows) > 0.9, results
+    assert not {"busy", "no_answer", "voicemail", "unreachable"} & set(results), results
 
 
 def test_a_users_contact_is_the_same_number_call_after_call(run):
