@@ -136,6 +136,7 @@ def one_run(bootstrap: str, count: int, users_file: str, work: Path, broker_pid:
     _run(["export_users_to_kafka.py", "-b", bootstrap, "--users-file", users_file, "--topic-prefix", prefix,
           "--create-topics", "--partitions", "2", "--stats-interval", 0])
     storage = work / f"lake-{prefix.rstrip('.')}"
+    load_before = os.getloadavg()[0]
     peak = PeakRss(exclude=[broker_pid] if broker_pid else [])
     peak.start()
     t0 = time.monotonic()
@@ -180,6 +181,8 @@ def one_run(bootstrap: str, count: int, users_file: str, work: Path, broker_pid:
             "definitions": marks["first_flow"] - marks["spark_up"],
             "update": marks["update_done"] - marks["first_flow"],
             "after": t_exit - marks["update_done"], "silver": silver,
+            # the 1-minute load average before and after: on a shared 2-core machine, a figure means little without it
+            "load": (load_before, os.getloadavg()[0]),
             "flows": {k: v.get("end", 0) - v.get("start", 0) for k, v in flows.items()}}
 
 
@@ -206,7 +209,8 @@ def main(argv=None) -> int:
                 print(f"run {i + 1}: {r['rate']:,.0f} CDRs/s ({args.count:,} CDRs in {r['wall']:.1f} s), peak RSS "
                       f"{r['rss'] / 1024**3:.2f} GB; producing {r['produce']:.1f} s, Spark start-up "
                       f"{r['spark_up']:.1f} s (+{r['to_spark']:.1f} s before it), definitions and planning "
-                      f"{r['definitions']:.1f} s, update {r['update']:.1f} s; {r['silver']:,} CDRs in silver",
+                      f"{r['definitions']:.1f} s, update {r['update']:.1f} s; {r['silver']:,} CDRs in silver; "
+                      f"load average {r['load'][0]:.1f} before, {r['load'][1]:.1f} after",
                       flush=True)
                 slow = sorted(r["flows"].items(), key=lambda kv: -kv[1])
                 print("  flows (s, running at once, so they overlap): "
