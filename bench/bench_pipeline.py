@@ -35,28 +35,34 @@ ROOT = Path(__file__).resolve().parents[1]
 TARGET_RATE, TARGET_BYTES = 25_000, 4 * 1024**3
 
 
-def _rss_tree(pid: int, skip=()) -> int:
+def _rss_tree(pid: int, skip=(), parts: dict | None = None) -> int:
     """RSS in bytes of ``pid`` and all its descendants, less the trees of the ``skip`` pids among them
-    (a pid that is not in the tree takes nothing off: the broker, started by setsid, is not)."""
+    (a pid that is not in the tree takes nothing off: the broker, started by setsid, is not); ``parts``,
+    if given, gets each counted process's name and RSS by pid."""
     children: dict[int, list[int]] = {}
     rss: dict[int, int] = {}
+    names: dict[int, str] = {}
     for d in os.listdir("/proc"):
         if not d.isdigit():
             continue
         try:
             with open(f"/proc/{d}/stat") as fh:
-                fields = fh.read().rsplit(")", 1)[1].split()
+                head, tail = fh.read().rsplit(")", 1)
+            fields = tail.split()
             ppid, pages = int(fields[1]), int(fields[21])
         except (OSError, IndexError, ValueError):
             continue
         children.setdefault(ppid, []).append(int(d))
         rss[int(d)] = pages * os.sysconf("SC_PAGE_SIZE")
+        names[int(d)] = head.split("(", 1)[-1]
     total, todo = 0, [pid]
     while todo:
         p = todo.pop()
         if p in skip:
             continue
         total += rss.get(p, 0)
+        if parts is not None and rss.get(p):
+            parts[p] = (names.get(p, "?"), rss[p])
         todo.extend(children.get(p, []))
     return total
 
@@ -67,12 +73,15 @@ class PeakRss(threading.Thread):
     def __init__(self, exclude=()):
         super().__init__(daemon=True)
         self.exclude, self.peak, self._halt = list(exclude), 0, threading.Event()
+        self.at_peak: list[tuple[str, int]] = []  # the largest processes when the peak was seen
 
     def run(self):
         me = os.getpid()
         while not self._halt.is_set():
-            now = _rss_tree(me, skip=self.exclude)
-            self.peak = max(self.peak, now)
+            parts: dict = {}
+            now = _rss_tree(me, skip=self.exclude, parts=parts)
+            if now > self.peak:
+                self.peak, self.at_peak = now, sorted(parts.values(), key=lambda nr: -nr[1])[:3]
             self._halt.wait(0.2)
 
     def stop(self):
@@ -182,7 +191,7 @@ def one_run(bootstrap: str, count: int, users_file: str, work: Path, broker_pid:
             "update": marks["update_done"] - marks["first_flow"],
             "after": t_exit - marks["update_done"], "silver": silver,
             # the 1-minute load average before and after: on a shared 2-core machine, a figure means little without it
-            "load": (load_before, os.getloadavg()[0]),
+            "load": (load_before, os.getloadavg()[0]), "at_peak": peak.at_peak,
             "flows": {k: v.get("end", 0) - v.get("start", 0) for k, v in flows.items()}}
 
 
@@ -212,6 +221,7 @@ def main(argv=None) -> int:
                       f"{r['definitions']:.1f} s, update {r['update']:.1f} s; {r['silver']:,} CDRs in silver; "
                       f"load average {r['load'][0]:.1f} before, {r['load'][1]:.1f} after",
                       flush=True)
+                print("  at the peak: " + ", ".join(f"{n} {b / 1024**3:.2f} GB" for n, b in r["at_peak"]), flush=True)
                 slow = sorted(r["flows"].items(), key=lambda kv: -kv[1])
                 print("  flows (s, running at once, so they overlap): "
                       + ", ".join(f"{k} {v:.1f}" for k, v in slow), flush=True)
