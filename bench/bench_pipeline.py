@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Bench of the downstream pipeline: CDRs per second from the first message produced to the last gold
-row, and the peak memory (RSS) of the whole process tree, for --count CDRs (default 1,000,000).
+row, and the peak memory of the whole process tree (PSS summed; RSS summed beside it), for --count
+CDRs (default 1,000,000).
 
     python bench/bench_pipeline.py [--count N] [--users N] [--runs R] [--bootstrap-servers HOST:PORT]
 
@@ -35,44 +36,70 @@ ROOT = Path(__file__).resolve().parents[1]
 TARGET_RATE, TARGET_BYTES = 25_000, 4 * 1024**3
 
 
-def _rss_tree(pid: int, skip=()) -> int:
+def _rss_tree(pid: int, skip=(), parts: dict | None = None) -> int:
     """RSS in bytes of ``pid`` and all its descendants, less the trees of the ``skip`` pids among them
-    (a pid that is not in the tree takes nothing off: the broker, started by setsid, is not)."""
+    (a pid that is not in the tree takes nothing off: the broker, started by setsid, is not); ``parts``,
+    if given, gets each counted process's name and RSS by pid."""
     children: dict[int, list[int]] = {}
     rss: dict[int, int] = {}
+    names: dict[int, str] = {}
     for d in os.listdir("/proc"):
         if not d.isdigit():
             continue
         try:
             with open(f"/proc/{d}/stat") as fh:
-                fields = fh.read().rsplit(")", 1)[1].split()
+                head, tail = fh.read().rsplit(")", 1)
+            fields = tail.split()
             ppid, pages = int(fields[1]), int(fields[21])
         except (OSError, IndexError, ValueError):
             continue
         children.setdefault(ppid, []).append(int(d))
         rss[int(d)] = pages * os.sysconf("SC_PAGE_SIZE")
+        names[int(d)] = head.split("(", 1)[-1]
     total, todo = 0, [pid]
     while todo:
         p = todo.pop()
         if p in skip:
             continue
         total += rss.get(p, 0)
+        if parts is not None and rss.get(p):
+            parts[p] = (names.get(p, "?"), rss[p])
         todo.extend(children.get(p, []))
     return total
 
 
+def _pss(pid: int) -> int:
+    """Proportional set size of ``pid`` in bytes (0 if it is gone): pages shared with other processes
+    count in part, so a tree's sum counts each page once."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as fh:
+            for line in fh:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
 class PeakRss(threading.Thread):
-    """Samples the RSS of this process's tree (minus ``exclude`` pids' trees) every 0.2 s."""
+    """Samples the memory of this process's tree (minus ``exclude`` pids' trees) every 0.2 s: the sum of
+    RSS and the sum of PSS.  They differ when a process forks: the JVM forks a shell for each ``chmod``
+    of a checkpoint or log file (Hadoop without its native library), and until that child execs it
+    shares the JVM's pages, which RSS counts twice (a sampled fork put a second 1.1 GB "JVM" in the sum)."""
 
     def __init__(self, exclude=()):
         super().__init__(daemon=True)
-        self.exclude, self.peak, self._halt = list(exclude), 0, threading.Event()
+        self.exclude, self.peak, self.peak_pss, self._halt = list(exclude), 0, 0, threading.Event()
+        self.at_peak: list[tuple[str, int]] = []  # the largest processes when the RSS peak was seen
 
     def run(self):
         me = os.getpid()
         while not self._halt.is_set():
-            now = _rss_tree(me, skip=self.exclude)
-            self.peak = max(self.peak, now)
+            parts: dict = {}
+            now = _rss_tree(me, skip=self.exclude, parts=parts)
+            if now > self.peak:
+                self.peak, self.at_peak = now, sorted(parts.values(), key=lambda nr: -nr[1])[:3]
+            self.peak_pss = max(self.peak_pss, sum(_pss(p) for p in parts))
             self._halt.wait(0.2)
 
     def stop(self):
@@ -136,6 +163,7 @@ def one_run(bootstrap: str, count: int, users_file: str, work: Path, broker_pid:
     _run(["export_users_to_kafka.py", "-b", bootstrap, "--users-file", users_file, "--topic-prefix", prefix,
           "--create-topics", "--partitions", "2", "--stats-interval", 0])
     storage = work / f"lake-{prefix.rstrip('.')}"
+    load_before = os.getloadavg()[0]
     peak = PeakRss(exclude=[broker_pid] if broker_pid else [])
     peak.start()
     t0 = time.monotonic()
@@ -169,17 +197,20 @@ def one_run(bootstrap: str, count: int, users_file: str, work: Path, broker_pid:
     reader.join()
     t_exit = time.monotonic()
     rss = peak.stop()
+    pss = peak.peak_pss
     if proc.returncode != 0 or "update_done" not in marks:
         raise SystemExit("bench_pipeline.py: error: run_local.py failed:\n" + "".join(err_lines[-30:]))
     counts = dict(line.split("\t") for line in out.splitlines() if "\t" in line)
     silver = sum(int(counts[f"silver_{t}"]) for t in ("voice", "data", "sms", "voip", "ims"))
     wall = marks["update_done"] - t0
     shutil.rmtree(storage, ignore_errors=True)
-    return {"wall": wall, "rate": count / wall, "rss": rss, "produce": t_produced - t0,
+    return {"wall": wall, "rate": count / wall, "rss": rss, "pss": pss, "produce": t_produced - t0,
             "to_spark": marks["spark_start"] - t_produced, "spark_up": marks["spark_up"] - marks["spark_start"],
             "definitions": marks["first_flow"] - marks["spark_up"],
             "update": marks["update_done"] - marks["first_flow"],
             "after": t_exit - marks["update_done"], "silver": silver,
+            # the 1-minute load average before and after: on a shared 2-core machine, a figure means little without it
+            "load": (load_before, os.getloadavg()[0]), "at_peak": peak.at_peak,
             "flows": {k: v.get("end", 0) - v.get("start", 0) for k, v in flows.items()}}
 
 
@@ -203,10 +234,14 @@ def main(argv=None) -> int:
             for i in range(args.runs):
                 r = one_run(bootstrap, args.count, users_file, work, broker.pid() if broker else None)
                 results.append(r)
-                print(f"run {i + 1}: {r['rate']:,.0f} CDRs/s ({args.count:,} CDRs in {r['wall']:.1f} s), peak RSS "
-                      f"{r['rss'] / 1024**3:.2f} GB; producing {r['produce']:.1f} s, Spark start-up "
+                print(f"run {i + 1}: {r['rate']:,.0f} CDRs/s ({args.count:,} CDRs in {r['wall']:.1f} s), peak memory "
+                      f"{r['pss'] / 1024**3:.2f} GB (PSS; RSS summed {r['rss'] / 1024**3:.2f} GB); producing "
+                      f"{r['produce']:.1f} s, Spark start-up "
                       f"{r['spark_up']:.1f} s (+{r['to_spark']:.1f} s before it), definitions and planning "
-                      f"{r['definitions']:.1f} s, update {r['update']:.1f} s; {r['silver']:,} CDRs in silver",
+                      f"{r['definitions']:.1f} s, update {r['update']:.1f} s; {r['silver']:,} CDRs in silver; "
+                      f"load average {r['load'][0]:.1f} before, {r['load'][1]:.1f} after",
+                      flush=True)
+                print("  at the RSS peak: " + ", ".join(f"{n} {b / 1024**3:.2f} GB" for n, b in r["at_peak"]),
                       flush=True)
                 slow = sorted(r["flows"].items(), key=lambda kv: -kv[1])
                 print("  flows (s, running at once, so they overlap): "
@@ -217,9 +252,10 @@ def main(argv=None) -> int:
                 broker.__exit__(None, None, None)
         rate = statistics.median(r["rate"] for r in results)
         rss = statistics.median(r["rss"] for r in results)
+        pss = statistics.median(r["pss"] for r in results)
         print(f"median of {len(results)}: {rate:,.0f} CDRs/s (target >= {TARGET_RATE:,}: "
-              f"{'met' if rate >= TARGET_RATE else 'NOT met'}), peak RSS {rss / 1024**3:.2f} GB (target < 4 GB: "
-              f"{'met' if rss < TARGET_BYTES else 'NOT met'})"
+              f"{'met' if rate >= TARGET_RATE else 'NOT met'}), peak memory {pss / 1024**3:.2f} GB PSS (target < 4 GB: "
+              f"{'met' if pss < TARGET_BYTES else 'NOT met'}; RSS summed {rss / 1024**3:.2f} GB)"
               + (f"; the broker, apart: {broker_rss / 1024**3:.2f} GB" if broker_rss else ""))
     finally:
         shutil.rmtree(work, ignore_errors=True)
