@@ -335,12 +335,11 @@ def _follow_ups(rng, rows, outcome, start, u, cp_user, cp_num, cp_kind, cp_net, 
     s, t = rows[src], rows[at]
     back = missed[src] & m[src]  # a user of the file who missed an MO call calls its caller back
     caller = np.where(back, cp_user[s], u[s])
-    u_t = caller
     cp_user[t] = np.where(back, u[s], cp_user[s])
     cp_num[t] = np.where(back, pop.msisdn[u[s]], cp_num[s])
     cp_kind[t] = np.where(back, USER, cp_kind[s])
     cp_net[t] = np.where(back, pop.counterparties.plmn_net[pop.plmn_code[u[s]]], cp_net[s])
-    u[t], mo[t] = u_t, True
+    u[t], mo[t] = caller, True
     return t, s
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from .identifiers import CITIES, COUNTRIES, OPERATORS, _block_table
+from .roaming import _mix  # SplitMix64's finaliser
 
 # counterparty_type of voice, SMS and VoIP records (telco_cdr.contract).
 KINDS = ("user", "mobile", "fixed", "international", "service", "short_code")
@@ -91,14 +92,6 @@ SERVICE_NUMBERS: dict[str, tuple[str, str]] = {
 SERVICE_TEXT = tuple(sorted({c for pair in SERVICE_NUMBERS.values() for c in pair if c}))
 NO_NETWORK = -1
 BINS = 1 << 14  # a weighted draw is a look-up in this many bins of the cumulative weights
-
-
-def _mix(x: np.ndarray) -> np.ndarray:
-    """SplitMix64's finaliser: a well-mixed uint64 of each uint64."""
-    with np.errstate(over="ignore"):
-        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        return x ^ (x >> np.uint64(31))
 
 
 def _digits(spec: str) -> np.ndarray:
