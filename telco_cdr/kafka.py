@@ -257,7 +257,9 @@ class ConnectWatch:
     as soon as waiting cannot cure it (``verdict``): every bootstrap server has failed in one of the
     ways above, without a break, for SETTLE_S (a certificate that does not verify, or a host name
     that does not exist: at once).  Any other event from a server (a timeout, a reset) starts its
-    count again, so an outage that passes is waited out, within --timeout."""
+    count again, so an outage that passes is waited out, within --timeout.  Silence after a failure
+    is more of it: librdkafka reports an error that repeats the last one only now and then ("N
+    identical error(s) suppressed"), and a client that got through stops being watched."""
 
     def __init__(self, settings: KafkaSettings, clock=time.monotonic):
         self.settings = settings
@@ -286,7 +288,8 @@ class ConnectWatch:
     def verdict(self) -> str | None:
         """One line naming the cause, once it is definite; else None."""
         runs = [self.runs.get(s) for s in self.servers]
-        if not runs or any(r is None or r[0] is None or r[2] - r[1] < _SETTLE.get(r[0], SETTLE_S) for r in runs):
+        now = self.clock()
+        if not runs or any(r is None or r[0] is None or now - r[1] < _SETTLE.get(r[0], SETTLE_S) for r in runs):
             return None
         line = self._describe(self.servers[0], *runs[0])
         if len(runs) > 1:

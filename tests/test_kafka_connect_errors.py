@@ -251,6 +251,18 @@ def test_watch_waits_settle_s_of_refusals_on_every_server():
     assert w.verdict().startswith("cannot reach Kafka at 127.0.0.1:9999: connection refused")
 
 
+def test_watch_counts_silence_after_a_refusal_as_more_of_it():
+    """librdkafka reports a repeat of the last error only now and then ("1 identical error(s)
+    suppressed"): one refusal and nothing else for SETTLE_S is a refusal for SETTLE_S (before, a
+    loaded machine saw too few repeats and waited out the whole --timeout)."""
+    w, clock = watch_of("127.0.0.1:9999")
+    w.note(REFUSED_ERR)
+    clock.t += SETTLE_S - 0.1
+    assert w.verdict() is None
+    clock.t += 0.2
+    assert w.verdict().startswith("cannot reach Kafka at 127.0.0.1:9999: connection refused")
+
+
 def test_watch_needs_every_bootstrap_server_to_fail():
     w, clock = watch_of("127.0.0.1:9999, PLAINTEXT://127.0.0.1:9998")
     assert w.servers == ["127.0.0.1:9999", "127.0.0.1:9998"]
