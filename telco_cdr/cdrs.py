@@ -308,39 +308,99 @@ def outcome_rings() -> np.ndarray:
 _SMS_CUM, _CODEC_CUM = _table(SMS_RESULTS), _table(CODECS)
 
 
-def _follow_ups(rng, rows, outcome, start, u, cp_user, cp_num, cp_kind, cp_net, mo, pop) -> np.ndarray:
+# A stream's follow-ups carried to later chunks, at most (41 bytes each).  A stream paced at R messages a
+# second has about 60 R of them pending (minutes to an hour each), so this is about 1,500 messages/s;
+# faster streams keep the ones due first (the retries) and lose some call-backs.
+CARRY_MAX = 100_000
+
+
+class PendingFollowUps:
+    """A stream's retries and call-backs that are not due yet, carried from block to block as
+    StreamBearers carries bearers: a stream's blocks span milliseconds to seconds (50 ms of its
+    pace), its follow-ups minutes, so nearly all of them land in a later block.  Each is when it
+    is due and what the call is: who calls, whom (user, number, kind, network)."""
+
+    FIELDS = ("due", "caller", "cp_user", "cp_num", "cp_kind", "cp_net")
+
+    def __init__(self):
+        self.items = tuple(np.zeros(0, dtype=dt) for dt in (np.int64, np.int64, np.int64, np.int64, np.int8,
+                                                             np.int64))
+
+    def __len__(self) -> int:
+        return len(self.items[0])
+
+    def keep(self, items: tuple, waiting: tuple | None) -> None:
+        """Carry ``items`` and ``waiting`` on; above CARRY_MAX of them (a fast stream's: its event time
+        runs with the clock, so its follow-ups pile up), only the 80 % of CARRY_MAX due first (so this
+        is done now and then, not for every chunk)."""
+        if waiting is not None:
+            items = tuple(np.concatenate((a, b)) for a, b in zip(waiting, items))
+        if len(items[0]) > CARRY_MAX:
+            n = CARRY_MAX * 4 // 5
+            first = np.sort(np.argpartition(items[0], n - 1)[:n])
+            items = tuple(a[first] for a in items)
+        self.items = items
+
+
+def _follow_ups(rng, rows, outcome, start, u, cp_user, cp_num, cp_kind, cp_net, mo, pop,
+                carry: PendingFollowUps | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Retries and call-backs among voice rows ``rows`` (in time order) with outcomes ``outcome``: an MO
     call that did not get through is tried again (RETRY_SHARE) RETRY_DELAY_S after it; a call the user
     missed (an MT record, or a user of the file who missed an MO call) is called back (CALLBACK_SHARE)
     CALLBACK_DELAY_S after it.  Each takes the place of the first voice row at or after that time that
     is neither a call followed up nor taken (one that is goes without); the arrays change in place;
-    returns the rows taken and the rows they follow."""
-    if len(rows) < 2:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    returns the rows taken and the rows of this chunk they follow.  ``carry`` (a stream's): those due
+    after the last row wait there for a later chunk, and those of earlier chunks come first here;
+    without it (a file's chunks, each on its own) they go without."""
+    none = np.zeros(0, dtype=np.int64)
+    if carry is None and len(rows) < 2:
+        return none, none
     m, peer = mo[rows], cp_user[rows]
     retry = m & _RETRIED[outcome] & (rng.random(len(rows)) < RETRY_SHARE)
     missed = _MISSED[outcome] & (~m | (peer >= 0)) & (rng.random(len(rows)) < CALLBACK_SHARE)
     missed &= ~retry
     delay = np.where(retry, rng.lognormal(*RETRY_DELAY_S, len(rows)), rng.lognormal(*CALLBACK_DELAY_S, len(rows)))
     src = np.flatnonzero(retry | missed)
-    at = np.searchsorted(start[rows], start[rows[src]] + (delay[src] * 1000).astype(np.int64))
-    keep = at < len(rows)
-    src, at = src[keep], at[keep]
-    busy = np.zeros(len(rows), dtype=bool)  # the sources stay as they are
-    busy[np.flatnonzero(retry | missed)] = True
-    keep = ~busy[at]
-    src, at = src[keep], at[keep]
-    at, first = np.unique(at, return_index=True)  # one follow-up per row taken
-    src = src[first]
-    s, t = rows[src], rows[at]
+    s = rows[src]
     back = missed[src] & m[src]  # a user of the file who missed an MO call calls its caller back
-    caller = np.where(back, cp_user[s], u[s])
-    cp_user[t] = np.where(back, u[s], cp_user[s])
-    cp_num[t] = np.where(back, pop.msisdn[u[s]], cp_num[s])
-    cp_kind[t] = np.where(back, USER, cp_kind[s])
-    cp_net[t] = np.where(back, pop.counterparties.plmn_net[pop.plmn_code[u[s]]], cp_net[s])
+    # each follow-up: (due, caller, callee user, number, kind, network), the source's row in the chunk
+    items = (start[s] + (delay[src] * 1000).astype(np.int64), np.where(back, cp_user[s], u[s]),
+             np.where(back, u[s], cp_user[s]), np.where(back, pop.msisdn[u[s]], cp_num[s]),
+             np.where(back, USER, cp_kind[s]).astype(np.int8),
+             np.where(back, pop.counterparties.plmn_net[pop.plmn_code[u[s]]], cp_net[s]))
+    source, waiting = src, None
+    if carry is not None and len(carry):  # the earlier chunks' due by the last row, first; the others wait
+        now = carry.items[0] <= (start[rows[-1]] if len(rows) else np.iinfo(np.int64).min)
+        waiting = tuple(a[~now] for a in carry.items)
+        items = tuple(np.concatenate((a[now], b)) for a, b in zip(carry.items, items))
+        source = np.concatenate((np.full(int(now.sum()), -1, dtype=np.int64), src))
+    busy = np.zeros(len(rows), dtype=bool)  # the sources stay as they are
+    busy[src] = True
+    if carry is None:
+        at = np.searchsorted(start[rows], items[0])
+        keep = at < len(rows)
+        keep[keep] = ~busy[at[keep]]
+        pick = np.flatnonzero(keep)
+        at, first = np.unique(at[pick], return_index=True)  # one follow-up per row taken
+        pick = pick[first]
+        t = rows[at]
+    else:  # in order of time due, each takes the first free row at or after it (a stream's rows may share
+        # a time), and those that find none wait for the next chunk
+        order = np.argsort(items[0], kind="stable")
+        items, source = tuple(a[order] for a in items), source[order]
+        free = rows[~busy]
+        at = np.searchsorted(start[free], items[0])
+        k = np.arange(len(at))
+        slot = np.maximum.accumulate(at - k) + k if len(at) else at
+        fits = slot < len(free)
+        carry.keep(tuple(a[~fits] for a in items), waiting)
+        pick = np.flatnonzero(fits)
+        t = free[slot[fits]]
+    due, caller, f_user, f_num, f_kind, f_net = (a[pick] for a in items)
+    cp_user[t], cp_num[t], cp_kind[t], cp_net[t] = f_user, f_num, f_kind, f_net
     u[t], mo[t] = caller, True
-    return t, s
+    follows = source[pick]
+    return t, rows[follows[follows >= 0]]
 
 
 @dataclass
@@ -457,6 +517,14 @@ class CdrFactory:
         # each PLMN's own A2P sender in _A2P_TEXT, or -1 (a US operator's: from the country's short codes)
         self.a2p_operator = np.array([_A2P_OPERATOR_AT.get(m + c, -1) for m, c in pop.plmns], dtype=np.int64)
         self._stream_bearers: StreamBearers | None = None
+        self._pending: PendingFollowUps | None = None
+
+    @property
+    def pending_follow_ups(self) -> PendingFollowUps:
+        """A stream's retries and call-backs due in a later chunk than their call's."""
+        if self._pending is None:
+            self._pending = PendingFollowUps()
+        return self._pending
 
     @property
     def stream_bearers(self) -> StreamBearers:
@@ -488,7 +556,7 @@ class CdrFactory:
         present = np.flatnonzero(present)
         start = self.curve.start_ms if self.curve.start_ms is not None else 0
         self.build(0, 0, np.full(len(present), start, dtype=np.int64), types=present)
-        self._stream_bearers = None
+        self._stream_bearers = self._pending = None
 
     def build(self, chunk_index: int, first_index: int, times_ms: np.ndarray, types: np.ndarray | None = None,
               data: Partials | None = None, anomalies: AnomalyPlan | None = None,
@@ -502,14 +570,14 @@ class CdrFactory:
         ``closing``: the times are when the records close (a stream's, sent after they end), so each
         record's times move back by its duration once that is drawn; without it the bytes are as ever.
         ``advance_only`` (a stream shard skipping another shard's chunk): draw no more than the chunk's
-        data records need to move their users' bearers on (StreamBearers), build nothing, return None."""
+        data records need to move their users' bearers on (StreamBearers) and its calls need to leave
+        the retries and call-backs that are due later (PendingFollowUps), build nothing, return None."""
         pop, rng, radio = self.pop, self.rng(chunk_index), self.pop.radio
         start = np.array(times_ms, dtype=np.int64)
         types, u, _ = self.curve.assign(rng, start, None if types is None else np.asarray(types, dtype=np.int64))
         if advance_only:  # a stream's data rows are the users' draws of assign(), their bearers' own generator
             rows = np.flatnonzero(types == DATA)
             self.stream_bearers.next(self.bearer_rng(chunk_index), u[rows], start[rows], rat=None)  # no records: no RAT
-            return None
         if data is not None and len(data):
             types = np.concatenate((types, np.full(len(data), DATA, dtype=types.dtype)))
             u = np.concatenate((u, data.user.astype(np.int64)))
@@ -551,7 +619,10 @@ class CdrFactory:
         # Failed calls tried again and missed calls called back: later voice rows become those calls,
         # whose outcomes are then their own.
         followed, follows = _follow_ups(rng, calls[types[calls] == VOICE], oc[types[calls] == VOICE], start, u,
-                                        cp_user, cp_num, cp_kind, cp_net, mo, pop)
+                                        cp_user, cp_num, cp_kind, cp_net, mo, pop,
+                                        carry=self.pending_follow_ups if closing else None)
+        if advance_only:  # (so far the draws of a full build: the follow-ups it carries on are the same)
+            return None
         if len(followed):
             oc = outcomes()
         voicemail = oc == VOICEMAIL
