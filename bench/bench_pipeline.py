@@ -36,13 +36,11 @@ ROOT = Path(__file__).resolve().parents[1]
 TARGET_RATE, TARGET_BYTES = 25_000, 4 * 1024**3
 
 
-def _rss_tree(pid: int, skip=(), parts: dict | None = None) -> int:
-    """RSS in bytes of ``pid`` and all its descendants, less the trees of the ``skip`` pids among them
-    (a pid that is not in the tree takes nothing off: the broker, started by setsid, is not); ``parts``,
-    if given, gets each counted process's name and RSS by pid."""
+def proc_stats() -> tuple[dict[int, list[int]], dict[int, tuple[str, list[str]]]]:
+    """Every process's children by pid, and its name and /proc/PID/stat fields after the name (field 3
+    on: ``fields[1]`` is the parent, ``fields[11:13]`` user and system ticks, ``fields[21]`` RSS pages)."""
     children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
-    names: dict[int, str] = {}
+    stats: dict[int, tuple[str, list[str]]] = {}
     for d in os.listdir("/proc"):
         if not d.isdigit():
             continue
@@ -50,12 +48,21 @@ def _rss_tree(pid: int, skip=(), parts: dict | None = None) -> int:
             with open(f"/proc/{d}/stat") as fh:
                 head, tail = fh.read().rsplit(")", 1)
             fields = tail.split()
-            ppid, pages = int(fields[1]), int(fields[21])
+            ppid = int(fields[1])
         except (OSError, IndexError, ValueError):
             continue
         children.setdefault(ppid, []).append(int(d))
-        rss[int(d)] = pages * os.sysconf("SC_PAGE_SIZE")
-        names[int(d)] = head.split("(", 1)[-1]
+        stats[int(d)] = (head.split("(", 1)[-1], fields)
+    return children, stats
+
+
+def _rss_tree(pid: int, skip=(), parts: dict | None = None) -> int:
+    """RSS in bytes of ``pid`` and all its descendants, less the trees of the ``skip`` pids among them
+    (a pid that is not in the tree takes nothing off: the broker, started by setsid, is not); ``parts``,
+    if given, gets each counted process's name and RSS by pid."""
+    children, stats = proc_stats()
+    rss = {p: int(f[21]) * os.sysconf("SC_PAGE_SIZE") for p, (_, f) in stats.items()}
+    names = {p: n for p, (n, _) in stats.items()}
     total, todo = 0, [pid]
     while todo:
         p = todo.pop()
