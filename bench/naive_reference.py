@@ -5,8 +5,9 @@
 One record at a time: pick a user with ``random.choice``, build a dict of about 20 fields with
 Faker and ``random`` calls, ``json.dumps`` it, write a line.  Records are 550-600 bytes of JSON, as
 large as ours were up to 0.3.0 (0.4.0's are about 800: counterparties, charges, more cell fields); it
-is kept as it was, so that the ratio means the same from release to release.  It is deliberately plain, not deliberately slow: no sleeps, buffered
-writes, the users file is read once.  Nothing about the values is realistic; only speed matters.
+is kept as it was, so that the ratio means the same from release to release.  It is deliberately
+plain, not deliberately slow: no sleeps, buffered writes, the users file is read once.  Nothing about
+the values is realistic; only speed matters.
 
 ``--stdlib`` swaps the three Faker calls for ``uuid``/``random`` ones; that is closer to the demo's
 own cdr_generator.py, which used no Faker per record, and is a stricter baseline.
