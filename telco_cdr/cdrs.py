@@ -193,10 +193,15 @@ A2P_SHARE, A2P_OPERATOR_SHARE = 0.60, 0.08
 #   alphanumeric: 11 GSM-7 characters in 10 octets) and 5-digit short codes (Ofcom: 6xxxx-8xxxx);
 # - DE, FR: alphanumeric senders and 5-digit short codes (FR: the operators' SMS+ codes, 3xxxx-8xxxx);
 # - IN: TRAI's DLT headers (Telecom Commercial Communications Customer Preference Regulations 2018):
-#   ``XY-ABCDEF``, a 6-character header after the access provider's letter (A Airtel, V Vodafone Idea,
-#   J Jio, B BSNL) and the service area's (D Delhi, M Mumbai, K Kolkata, C Chennai); every prefix with
-#   every header, their pairing ours.
-_IN_PREFIXES = tuple(a + c + "-" for a in "AVJB" for c in "DMKC")
+#   ``XY-ABCDEF``, the 6-character header a business registered, after two letters naming the access
+#   provider it sends through and that provider's licensed service area (TRAI's codes, direction of
+#   10 December 2008: providers A Airtel, V Vodafone, J Jio, B BSNL; areas D Delhi, M Mumbai, K Kolkata,
+#   T Tamil Nadu, X Karnataka, Z Maharashtra).  A business sends through its provider, so each header
+#   comes with one prefix or two (which ones is ours).
+_IN_HEADERS = (("VERIFY", 0.2, ("JM-", "AX-")), ("BNKALT", 0.2, ("VM-",)), ("PARCEL", 0.12, ("AD-",)),
+               ("CLINIC", 0.06, ("JT-",)), ("OTPSMS", 0.15, ("AX-", "VK-")), ("DLVERY", 0.1, ("JZ-",)),
+               ("MEDLAB", 0.05, ("BT-",)), ("INSURE", 0.04, ("VD-",)), ("PWRBIL", 0.04, ("AZ-",)),
+               ("SHOPIN", 0.04, ("JD-",)))
 A2P_SENDERS: dict[str, tuple[tuple[str, float], ...]] = {
     "US": (("24273", 0.2), ("38619", 0.15), ("47312", 0.1), ("52976", 0.1), ("61847", 0.1), ("75120", 0.05),
            ("226754", 0.1), ("318492", 0.1), ("570831", 0.05), ("841207", 0.05)),
@@ -207,9 +212,7 @@ A2P_SENDERS: dict[str, tuple[tuple[str, float], ...]] = {
            ("TERMIN", 0.06), ("SICHERHEIT", 0.1), ("33020", 0.08), ("44844", 0.08), ("80080", 0.07)),
     "FR": (("VERIFY", 0.2), ("BANQUE", 0.15), ("COLIS", 0.15), ("CABINET", 0.06), ("PHARMACIE", 0.05),
            ("RDV", 0.06), ("CODESECU", 0.1), ("36123", 0.08), ("61234", 0.08), ("74455", 0.07)),
-    "IN": tuple((p + h, w / len(_IN_PREFIXES)) for p in _IN_PREFIXES
-                for h, w in (("VERIFY", 0.2), ("BNKALT", 0.2), ("PARCEL", 0.12), ("CLINIC", 0.06), ("OTPSMS", 0.15),
-                             ("DLVERY", 0.1), ("MEDLAB", 0.05), ("INSURE", 0.04), ("PWRBIL", 0.04), ("SHOPIN", 0.04))),
+    "IN": tuple((p + h, w / len(prefixes)) for h, w, prefixes in _IN_HEADERS for p in prefixes),
 }
 # The operators' own senders (balance, bundles, roaming notices) by PLMN: their names as alphanumeric
 # senders; in India a DLT header of the operator's access provider letter; US operators send from

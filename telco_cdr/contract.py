@@ -464,7 +464,7 @@ SMS = Record("sms", "SMS CDR", "A short message (MOSMSRecord / MTSMSRecord).", _
     Field("sender_number", "string", "The sender: a person's E.164 number without `+`, or (an application-to-person "
           "message, `counterparty_type` `short_code`, always MT) the application's short code (5 or 6 digits) or "
           "alphanumeric sender (up to 11 letters and digits, TS 23.040 TP-OA; in India a TRAI DLT header, "
-          "`AD-VERIFY`).", "servedMSISDN (MO); ours (MT)", pattern=SMS_SENDER),
+          "`JM-VERIFY`).", "servedMSISDN (MO); ours (MT)", pattern=SMS_SENDER),
     Field("receiver_number", "string", "E.164 number of the receiver, without `+`.",
           "destinationNumber (MO); servedMSISDN (MT)", pattern=E164),
     *_counterparty("message"),

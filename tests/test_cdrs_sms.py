@@ -29,9 +29,12 @@ SINGLE = {"GSM-7": 160, "UCS-2": 70}
 SEGMENT = {"GSM-7": 153, "UCS-2": 67}
 # A2P senders by country: US common short codes (CTIA, 5-6 digits; no alphanumeric senders); GB, DE
 # and FR alphanumeric senders (TS 23.040 TP-OA: at most 11 characters) or 5-digit short codes; IN TRAI
-# DLT headers (two letters, a dash, six characters).
+# DLT headers: the access provider's letter, its licensed service area's, a dash, six characters (TRAI's
+# codes, after the TCCCPR 2018 and TRAI's direction of 10 December 2008; C, F and Q name no area).
+PROVIDERS, AREAS = "ABCDEHIJLMPQRSTUVWY", "ABDEGHIJKLMNOPRSTVWXYZ"
 ALNUM = r"(?=.*[A-Za-z])[A-Za-z0-9]{1,11}|[0-9]{5}"
-SENDER = {"US": r"[0-9]{5,6}", "GB": ALNUM, "DE": ALNUM, "FR": ALNUM, "IN": r"[A-Z]{2}-[A-Z0-9]{6}"}
+SENDER = {"US": r"[0-9]{5,6}", "GB": ALNUM, "DE": ALNUM, "FR": ALNUM,
+          "IN": rf"[{PROVIDERS}][{AREAS}]-[A-Z0-9]{{6}}"}
 
 
 @pytest.fixture(scope="module", params=RUNS)
@@ -129,6 +132,11 @@ def test_most_messages_are_from_applications_all_mt_in_the_countrys_formats(run)
         assert seen.most_common(1)[0][1] < 0.5 * sum(seen.values()), (country, seen)
     if "GB" in senders:  # GB has both kinds
         assert any(s.isdigit() for s in senders["GB"]) and any(not s.isdigit() for s in senders["GB"])
+    if "IN" in senders:  # a business sends through its access provider: one prefix or two per header
+        prefixes = defaultdict(set)
+        for s in senders["IN"]:
+            prefixes[s[3:]].add(s[:2])
+        assert len(prefixes) >= 5 and max(map(len, prefixes.values())) <= 2, dict(prefixes)
 
 
 def test_person_to_person_messages_are_between_e164_numbers(run):
