@@ -227,6 +227,21 @@ def one_process(param: tuple, group: str):
     return pytest.param(param, id=param[0], marks=pytest.mark.xdist_group(group))
 
 
+def write_run(tmp_path_factory, tag: str, param: tuple, n_users: int, count: int, *extra) -> tuple[Path, Path]:
+    """The users and CDRs files of a realism run ``param`` = (name, countries, users' seed, CDRs' seed,
+    start, end), in a folder of its own (``tag-name``); ``extra``: more cdr_generator.py flags."""
+    name, countries, useed, cseed, start, end = param
+    d = tmp_path_factory.mktemp(f"{tag}-{name}")
+    users = write_users(d / "users.json", n_users, seed=useed, countries=countries)
+    return users, write_cdrs(users, d / "cdrs.jsonl", count, cseed, start, end, *extra)
+
+
+def run_data_set(tmp_path_factory, tag: str, param: tuple, n_users: int, count: int, *extra) -> DataSet:
+    """:func:`write_run`'s files, loaded."""
+    users, cdrs = write_run(tmp_path_factory, tag, param, n_users, count, *extra)
+    return DataSet(users, cdrs, load_records(users), load_records(cdrs))
+
+
 _CACHE: dict = {}
 
 

@@ -26,12 +26,8 @@ MISSED = ("no_answer", "voicemail", "busy")
 
 @pytest.fixture(scope="module", params=RUNS)
 def run(request, tmp_path_factory):
-    name, countries, useed, cseed, start, end = request.param
-    d = tmp_path_factory.mktemp(f"circles-{name}")
-    users = helpers.write_users(d / "users.json", USERS, seed=useed, countries=countries)
-    cdrs = helpers.write_cdrs(users, d / "cdrs.jsonl", CDRS, cseed, start, end,
-                              "--weights", "voice=0.6,sms=0.2,data=0.2")
-    return helpers.DataSet(users, cdrs, helpers.load_records(users), helpers.load_records(cdrs))
+    return helpers.run_data_set(tmp_path_factory, "circles", request.param, USERS, CDRS, "--weights",
+                                "voice=0.6,sms=0.2,data=0.2")
 
 
 def _other(c: dict) -> str:

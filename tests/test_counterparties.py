@@ -34,11 +34,7 @@ GEOCODED = {"Köln": "Cologne", "München": "Munich", "Delhi": "New Delhi", "Ben
 
 @pytest.fixture(scope="module", params=RUNS)
 def run(request, tmp_path_factory):
-    name, countries, useed, cseed, start, end = request.param
-    d = tmp_path_factory.mktemp(f"counterparties-{name}")
-    users = helpers.write_users(d / "users.json", USERS, seed=useed, countries=countries)
-    cdrs = helpers.write_cdrs(users, d / "cdrs.jsonl", CDRS, cseed, start, end)
-    return helpers.DataSet(users, cdrs, helpers.load_records(users), helpers.load_records(cdrs))
+    return helpers.run_data_set(tmp_path_factory, "counterparties", request.param, USERS, CDRS)
 
 
 def _other(c: dict) -> str:

@@ -58,10 +58,7 @@ class Seen:
 
 @pytest.fixture(scope="module", params=RUNS)
 def seen(request, tmp_path_factory):
-    name, countries, useed, cseed, start, end = request.param
-    d = tmp_path_factory.mktemp(f"mobility-{name}")
-    users = helpers.write_users(d / "users.json", USERS, seed=useed, countries=countries)
-    cdrs = helpers.write_cdrs(users, d / "cdrs.jsonl", CDRS, cseed, start, end)
+    users, cdrs = helpers.write_run(tmp_path_factory, "mobility", request.param, USERS, CDRS)
     with open(cdrs, encoding="utf-8") as fh:
         return Seen(json.loads(users.read_text()), (json.loads(line) for line in fh))
 

@@ -43,11 +43,7 @@ def _offset(t: datetime) -> str:
 
 @pytest.fixture(scope="module", params=RUNS)
 def run(request, tmp_path_factory):
-    name, countries, useed, cseed, start, end = request.param
-    d = tmp_path_factory.mktemp(f"roaming-{name}")
-    users = helpers.write_users(d / "users.json", USERS, seed=useed, countries=countries)
-    cdrs = helpers.write_cdrs(users, d / "cdrs.jsonl", CDRS, cseed, start, end)
-    return helpers.DataSet(users, cdrs, helpers.load_records(users), helpers.load_records(cdrs))
+    return helpers.run_data_set(tmp_path_factory, "roaming", request.param, USERS, CDRS)
 
 
 def test_a_few_per_cent_of_users_are_abroad_in_a_week(run):
