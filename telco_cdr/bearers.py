@@ -27,6 +27,7 @@ import numpy as np
 
 from .identifiers import OPERATORS
 from .radio import EUTRAN, GERAN, NR, UTRAN, ByCode
+from .roaming import mix64 as _mix  # SplitMix64's finaliser
 from .timezones import DAY_MS
 from .traffic import DATA_HOURLY, WEEKDAY, Population, _daily
 
@@ -107,17 +108,7 @@ _WEEK = np.array(WEEKDAY) / np.mean(WEEKDAY)
 
 # ---------------------------------------------------------------- counter-based random numbers
 
-_M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
 _GOLDEN = 0x9E3779B97F4A7C15
-
-
-def _mix(x: np.ndarray) -> np.ndarray:
-    """splitmix64's finaliser, elementwise on uint64 (wrapping)."""
-    x = x ^ (x >> np.uint64(30))
-    x = x * _M1
-    x = x ^ (x >> np.uint64(27))
-    x = x * _M2
-    return x ^ (x >> np.uint64(31))
 
 
 def _pair_keys(seed: int, users: np.ndarray, kinds: np.ndarray, rnd: int = 0) -> np.ndarray:

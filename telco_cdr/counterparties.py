@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from .identifiers import CITIES, COUNTRIES, OPERATORS, _block_table
-from .roaming import _mix  # SplitMix64's finaliser
+from .roaming import mix64 as _mix  # SplitMix64's finaliser
 
 # counterparty_type of voice, SMS and VoIP records (telco_cdr.contract).
 KINDS = ("user", "mobile", "fixed", "international", "service", "short_code")

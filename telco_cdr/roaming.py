@@ -74,8 +74,8 @@ _M64 = np.uint64(0xFFFFFFFFFFFFFFFF)
 _TRIP_BELOW = np.uint64(int(TRIP_SHARE * 2**64))  # a (user, week) hash below this: a trip begins that week
 
 
-def _mix(x: np.ndarray) -> np.ndarray:
-    """SplitMix64's finaliser: a well-mixed uint64 of each uint64."""
+def mix64(x: np.ndarray) -> np.ndarray:
+    """SplitMix64's finaliser: a well-mixed uint64 of each uint64 (also bearers' and counterparties')."""
     with np.errstate(over="ignore"):
         x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
         x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
@@ -115,7 +115,7 @@ class Trips:
         with np.errstate(over="ignore"):
             x = (self.seed * np.uint64(0x9E3779B97F4A7C15) + u.astype(np.uint64) * np.uint64(0xD1B54A32D192ED03)
                  + week.astype(np.uint64) * np.uint64(0x8CB92BA72F3D8DD7) + np.uint64(salt))
-        return _mix(x)
+        return mix64(x)
 
     def where(self, plmn: np.ndarray, u: np.ndarray, t_ms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per record of user ``u`` (of home PLMN ``plmn``, its index in Population.plmns) at ``t_ms``:
