@@ -257,16 +257,16 @@ class ConnectWatch:
     as soon as waiting cannot cure it (``verdict``): every bootstrap server has failed in one of the
     ways above, without a break, for SETTLE_S (a certificate that does not verify, or a host name
     that does not exist: at once).  Any other event from a server (a timeout, a reset) starts its
-    count again, so an outage that passes is waited out, within --timeout.  Silence after a failure
-    is more of it: librdkafka reports an error that repeats the last one only now and then ("N
-    identical error(s) suppressed"), and a client that got through stops being watched."""
+    count again, so an outage that passes is waited out, within --timeout.  Once librdkafka says it
+    holds back repeats of a failure ("N identical error(s) suppressed"), silence after it is more of
+    it; otherwise silence may be a broker that came up, and only failures seen count."""
 
     def __init__(self, settings: KafkaSettings, clock=time.monotonic):
         self.settings = settings
         self.clock = clock
         self.servers = bootstrap_names(settings.bootstrap)
         self.protocol = str(settings.conf.get("security.protocol", "PLAINTEXT")).upper()
-        self.runs: dict[str, list] = {}  # server -> [kind, first seen, last seen, detail]
+        self.runs: dict[str, list] = {}  # server -> [kind, first seen, last seen, detail, repeats held back]
         self.last_detail: str | None = None
         self.watching = True
 
@@ -279,19 +279,21 @@ class ConnectWatch:
         server, raw = m.group(1), m.group(2)
         kind, now, detail = _kind(raw, self.protocol), self.clock(), _STATE.sub("", raw)
         self.last_detail = f"{server}: {detail}"
+        held_back = "identical error(s) suppressed" in raw
         run = self.runs.get(server)
         if run is None or run[0] != kind:
-            self.runs[server] = [kind, now, now, detail]
+            self.runs[server] = [kind, now, now, detail, held_back]
         else:
-            run[2], run[3] = now, detail
+            run[2], run[3], run[4] = now, detail, held_back
 
     def verdict(self) -> str | None:
         """One line naming the cause, once it is definite; else None."""
         runs = [self.runs.get(s) for s in self.servers]
         now = self.clock()
-        if not runs or any(r is None or r[0] is None or now - r[1] < _SETTLE.get(r[0], SETTLE_S) for r in runs):
+        if not runs or any(r is None or r[0] is None or (now if r[4] else r[2]) - r[1] < _SETTLE.get(r[0], SETTLE_S)
+                           for r in runs):
             return None
-        line = self._describe(self.servers[0], *runs[0])
+        line = self._describe(self.servers[0], *runs[0][:4])
         if len(runs) > 1:
             line += f" (and {len(runs) - 1} more bootstrap server{'s' if len(runs) > 2 else ''} failing too)"
         return self.settings.redact(line)

@@ -251,16 +251,27 @@ def test_watch_waits_settle_s_of_refusals_on_every_server():
     assert w.verdict().startswith("cannot reach Kafka at 127.0.0.1:9999: connection refused")
 
 
-def test_watch_counts_silence_after_a_refusal_as_more_of_it():
-    """librdkafka reports a repeat of the last error only now and then ("1 identical error(s)
-    suppressed"): one refusal and nothing else for SETTLE_S is a refusal for SETTLE_S (before, a
-    loaded machine saw too few repeats and waited out the whole --timeout)."""
+def test_watch_counts_silence_as_refusals_once_repeats_are_held_back():
+    """librdkafka reports a repeat of the last error only now and then once it says so ("1 identical
+    error(s) suppressed"): then silence is more refusals (before, a loaded machine could wait out the
+    whole --timeout); without that, silence may be a broker that came up, and is not counted."""
+    held_back = REFUSED_ERR.replace("(after 0ms in state CONNECT)",
+                                    "(after 0ms in state CONNECT, 1 identical error(s) suppressed)")
     w, clock = watch_of("127.0.0.1:9999")
     w.note(REFUSED_ERR)
-    clock.t += SETTLE_S - 0.1
+    clock.t += 0.5
+    w.note(held_back)
+    clock.t += SETTLE_S - 0.6
     assert w.verdict() is None
     clock.t += 0.2
     assert w.verdict().startswith("cannot reach Kafka at 127.0.0.1:9999: connection refused")
+
+    w, clock = watch_of("127.0.0.1:9999")
+    w.note(REFUSED_ERR)
+    clock.t += 0.5
+    w.note(REFUSED_ERR)
+    clock.t += SETTLE_S  # nothing since: the broker may be up
+    assert w.verdict() is None
 
 
 def test_watch_needs_every_bootstrap_server_to_fail():
