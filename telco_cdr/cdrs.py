@@ -322,9 +322,8 @@ class PendingFollowUps:
     """A stream's retries and call-backs that are not due yet, carried from block to block as
     StreamBearers carries bearers: a stream's blocks span milliseconds to seconds (50 ms of its
     pace), its follow-ups minutes, so nearly all of them land in a later block.  Each is when it
-    is due and what the call is: who calls, whom (user, number, kind, network)."""
-
-    FIELDS = ("due", "caller", "cp_user", "cp_num", "cp_kind", "cp_net")
+    is due and what the call is: who calls, whom (user, number, kind, network), as ``items``, six
+    arrays in that order."""
 
     def __init__(self):
         self.items = tuple(np.zeros(0, dtype=dt) for dt in (np.int64, np.int64, np.int64, np.int64, np.int8,
@@ -401,7 +400,7 @@ def _follow_ups(rng, rows, outcome, start, u, cp_user, cp_num, cp_kind, cp_net, 
         carry.keep(tuple(a[~fits] for a in items), waiting)
         pick = np.flatnonzero(fits)
         t = free[slot[fits]]
-    due, caller, f_user, f_num, f_kind, f_net = (a[pick] for a in items)
+    _, caller, f_user, f_num, f_kind, f_net = (a[pick] for a in items)
     cp_user[t], cp_num[t], cp_kind[t], cp_net[t] = f_user, f_num, f_kind, f_net
     u[t], mo[t] = caller, True
     if carry is not None:  # every call of this chunk with a follow-up, made here or later: none is rewritten
